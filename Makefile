@@ -1,0 +1,61 @@
+# Two commands do everything on a fresh machine: `make demo` and `make test`.
+# Every target installs what it needs first (idempotent, offline after the first run).
+
+SHELL := /bin/bash
+VENV ?= .venv
+PY := $(VENV)/bin/python
+MODEL ?= models/reduced-femur-calcn-lstm/manifest.json
+DATA ?= data/ab06
+JSON ?=
+NODE_BIN := node_modules/.bin
+export ONNXRUNTIME_NODE_INSTALL := skip
+
+.PHONY: setup setup-py setup-node setup-system test test-py test-ts typecheck demo evaluate train export report bench clean
+
+setup: setup-system setup-py setup-node
+
+setup-system:
+	@bash deploy/dev/install-system-deps.sh
+
+setup-py: $(VENV)/.installed
+$(VENV)/.installed: training/requirements.txt
+	python3 -m venv $(VENV)
+	$(VENV)/bin/pip install --quiet --upgrade pip
+	$(VENV)/bin/pip install --quiet -r training/requirements.txt
+	touch $@
+
+setup-node: node_modules/.installed
+node_modules/.installed: package.json package-lock.json
+	npm ci --no-audit --no-fund
+	touch $@
+
+test: setup test-py typecheck test-ts
+
+test-py: setup-py
+	$(PY) -m pytest training/tests -q
+
+typecheck: setup-node
+	$(NODE_BIN)/tsc -p tsconfig.json --noEmit
+
+test-ts: setup-node
+	$(NODE_BIN)/vitest run
+
+demo: setup-py setup-node
+	$(NODE_BIN)/tsx edge/cli.ts demo --model $(MODEL) --trial $(DATA)/levelground_ccw_normal_04_01_imu.csv.gz
+
+evaluate: setup-py
+	cd training && ../$(PY) -m gaitlstm evaluate --model ../$(MODEL) --data $(abspath $(DATA)) $(if $(JSON),--json $(abspath $(JSON)))
+
+# Train the shipped reduced model from scratch (about 10 min on 2 cores) and export it.
+train: setup-py
+	cd training && ../$(PY) -m gaitlstm train --out ../runs/reduced $(ARGS)
+	cd training && ../$(PY) -m gaitlstm export --checkpoint ../runs/reduced/checkpoint.pt --out ../models/reduced-femur-calcn-lstm
+
+report: setup-py
+	cd training && ../$(PY) -m gaitlstm report --model ../$(MODEL) --out ../reports/latest
+
+bench: setup-py setup-node
+	$(NODE_BIN)/tsx edge/cli.ts bench --model $(MODEL) $(if $(JSON),--json $(JSON))
+
+clean:
+	rm -rf dist runs out

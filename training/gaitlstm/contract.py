@@ -1,0 +1,50 @@
+"""Reading a model contract back (for `evaluate` on exported files)."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import onnx
+
+from . import CONTRACT_SCHEMA, FEATURE_PIPELINE
+from .features import FeatureConfig
+
+
+@dataclass
+class Contract:
+    manifest: dict
+    model_path: Path
+    features: FeatureConfig
+    joints: tuple[str, ...]
+
+
+def load_contract(path: str | Path) -> Contract:
+    """A manifest.json, its folder, or an .onnx file (contract from its metadata)."""
+    path = Path(path)
+    if path.is_dir():
+        path = path / "manifest.json"
+    if not path.exists():
+        raise FileNotFoundError(f"{path}: no such model or manifest")
+    if path.suffix == ".onnx":
+        meta = {p.key: p.value for p in onnx.load(str(path), load_external_data=False).metadata_props}
+        if "gait_contract" not in meta:
+            raise ValueError(f"{path}: no 'gait_contract' metadata; pass its manifest.json instead")
+        manifest, model_path = json.loads(meta["gait_contract"]), path
+    else:
+        manifest = json.loads(path.read_text())
+        model_path = path.parent / manifest["model"]["file"]
+    if manifest.get("schema") != CONTRACT_SCHEMA:
+        raise ValueError(f"{path}: schema {manifest.get('schema')!r}, expected {CONTRACT_SCHEMA!r}")
+    if manifest.get("feature_pipeline") != FEATURE_PIPELINE:
+        raise ValueError(f"{path}: feature pipeline {manifest.get('feature_pipeline')!r} is not {FEATURE_PIPELINE!r}")
+    fc = FeatureConfig(
+        placements=tuple(manifest["placements"]),
+        rate_hz=float(manifest["sample_rate_hz"]),
+        window=int(manifest["window"]),
+        stride=int(manifest["stride"]),
+        beta=float(manifest["ahrs"]["beta"]),
+        euler_reference={p: tuple(q) for p, q in manifest["euler"]["reference"].items()},
+    )
+    return Contract(manifest, model_path, fc, tuple(j["name"] for j in manifest["joints"]))

@@ -1,0 +1,129 @@
+"""From trials on disk to windows, targets and splits.
+
+A *recording* is one trial of one subject after the feature pipeline: grid
+features, grid-aligned true angles and its windows. Splits (UI, UG, UA) pick
+windows from recordings; they never touch raw files.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from tqdm import tqdm
+
+from .features import (
+    FeatureConfig,
+    GridFeatures,
+    euler_reference_from_accel,
+    grid_features,
+    make_windows,
+    window_starts,
+)
+from .io.camargo import read_camargo_trial
+from .io.discover import find_camargo_trials
+from .io.types import JOINTS_R, Trial
+
+
+def default_data_dir() -> Path:
+    """`../shared/data/camargo_ab06/trials` next to the repository, else the shipped demo trial."""
+    root = Path(__file__).resolve().parents[2]
+    shared = root.parent / "shared" / "data" / "camargo_ab06" / "trials"
+    return shared if shared.is_dir() else root / "data" / "ab06"
+
+
+@dataclass
+class Recording:
+    subject: str
+    trial: str
+    grid: GridFeatures
+    targets: np.ndarray  # (N, n_joints) degrees on the grid
+    notes: list[str]
+
+    def windows(self, cfg: FeatureConfig, stride: int | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(X, Y, starts) for windows at `stride` (default: the contract's)."""
+        starts = window_starts(len(self.grid.t), cfg.window, stride or cfg.stride)
+        x = make_windows(self.grid.rows, starts, cfg.window, len(cfg.placements))
+        idx = starts[:, None] + np.arange(cfg.window)[None, :]
+        return x.astype(np.float32), self.targets[idx].astype(np.float32), starts
+
+
+def trial_streams(trial: Trial, placements: tuple[str, ...]) -> dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]]:
+    out = {}
+    for p in placements:
+        if p not in trial.imus:
+            raise ValueError(f"{trial.source}: no IMU at placement '{p}' (has {sorted(trial.imus)})")
+        s = trial.imus[p]
+        out[p] = (s.t, s.acc, s.gyro)
+    return out
+
+
+def grid_targets(trial: Trial, t_grid: np.ndarray, joints: tuple[str, ...]) -> np.ndarray:
+    if trial.angles_t is None:
+        raise ValueError(f"{trial.source}: no joint angles (an *_ik file is needed for training/evaluation)")
+    missing = [j for j in joints if j not in trial.angles]
+    if missing:
+        raise ValueError(f"{trial.source}: missing joint angle columns {missing}")
+    return np.stack([np.interp(t_grid, trial.angles_t, trial.angles[j]) for j in joints], axis=1)
+
+
+def load_recording(trial: Trial, subject: str, cfg: FeatureConfig, joints: tuple[str, ...] = JOINTS_R) -> Recording:
+    grid = grid_features(trial_streams(trial, cfg.placements), cfg)
+    notes = list(trial.notes)
+    if grid.ahrs_resets:
+        notes.append(f"{grid.ahrs_resets} AHRS NaN resets")
+    return Recording(subject, trial.name, grid, grid_targets(trial, grid.t, joints), notes)
+
+
+def discover_subjects(data_dir: Path) -> dict[str, list[tuple[str, Path, Path | None]]]:
+    """A folder of trials is one subject (named after the folder, or its parent when
+    the folder is called `trials`); a folder of such folders is a cohort."""
+    data_dir = Path(data_dir)
+    direct = sorted(data_dir.glob("*_imu.csv*"))
+    if direct:
+        name = data_dir.parent.name if data_dir.name == "trials" else data_dir.name
+        return {name: find_camargo_trials(data_dir)}
+    subjects: dict[str, list[tuple[str, Path, Path | None]]] = {}
+    for sub in sorted(p for p in data_dir.iterdir() if p.is_dir()):
+        folder = sub / "trials" if (sub / "trials").is_dir() else sub
+        if any(folder.glob("*_imu.csv*")):
+            subjects[sub.name] = find_camargo_trials(folder)
+    if not subjects:
+        raise FileNotFoundError(f"{data_dir}: no *_imu.csv[.gz] trials in it or in its subfolders")
+    return subjects
+
+
+def load_trials(
+    data_dir: Path, include: str = "*", exclude: str | None = None
+) -> dict[str, list[Trial]]:
+    """Read every matching trial of every subject (raw, before features)."""
+    found = discover_subjects(data_dir)
+    jobs = [
+        (subject, name, imu, ik)
+        for subject, trials in found.items()
+        for name, imu, ik in trials
+        if fnmatch.fnmatch(name, include) and not (exclude and fnmatch.fnmatch(name, exclude))
+    ]
+    if not jobs:
+        raise FileNotFoundError(f"{data_dir}: no trial matches include={include!r} exclude={exclude!r}")
+    out: dict[str, list[Trial]] = {}
+    for subject, _name, imu, ik in tqdm(jobs, desc="read", unit="trial", leave=False):
+        out.setdefault(subject, []).append(read_camargo_trial(imu, ik))
+    return out
+
+
+def fit_euler_reference(trials: list[Trial], placements: tuple[str, ...]) -> dict[str, tuple[float, float, float, float]]:
+    """q_ref per placement from the mean specific force of the training trials."""
+    return {p: euler_reference_from_accel([t.imus[p].acc for t in trials]) for p in placements}
+
+
+def to_recordings(
+    trials: dict[str, list[Trial]], cfg: FeatureConfig, joints: tuple[str, ...] = JOINTS_R
+) -> dict[str, list[Recording]]:
+    jobs = [(s, t) for s, ts in trials.items() for t in ts]
+    out: dict[str, list[Recording]] = {}
+    for subject, trial in tqdm(jobs, desc="features", unit="trial", leave=False):
+        out.setdefault(subject, []).append(load_recording(trial, subject, cfg, joints))
+    return out

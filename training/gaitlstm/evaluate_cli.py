@@ -1,0 +1,28 @@
+"""`make evaluate`: the exported ONNX model through the full preprocessing on every trial of a folder."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from .contract import load_contract
+from .dataset import load_trials, to_recordings
+from .evaluate import onnx_predictor, score
+
+
+def evaluate_folder(model: Path, data: Path) -> dict:
+    c = load_contract(model)
+    trials = load_trials(data)
+    recs = [r for rs in to_recordings(trials, c.features, c.joints).values() for r in rs]
+    s = score(recs, c.features, onnx_predictor(c.model_path), c.joints)
+    return {
+        "mean_rmse_deg": s["mean_rmse_deg"],
+        "joints": s["joints"],
+        "n_windows": s["n_windows"],
+        "n_samples": s["n_samples"],
+        "n_cycles": s["n_cycles"],
+        "mean_nrmse": s["mean_nrmse"],
+        "mean_r": s["mean_r"],
+        "model": {"name": c.manifest["name"], "version": c.manifest["version"], "file": str(c.model_path)},
+        "trials": s["trials"],
+        "notes": sorted({n for r in recs for n in r.notes}),
+    }

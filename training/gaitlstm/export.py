@@ -1,0 +1,218 @@
+"""Export a checkpoint to the model contract: fp32 ONNX, int8 ONNX, manifest
+and golden vectors in one folder (yolov5 export.py style: named tensors,
+onnx.checker, metadata in the model file, parity checked before writing).
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import hashlib
+import json
+import subprocess
+from datetime import datetime, timezone
+from pathlib import Path
+
+import numpy as np
+import onnx
+import torch
+
+from . import CONTRACT_SCHEMA, FEATURE_PIPELINE
+from .baselines import mean_predictor, ridge_predictor, training_windows
+from .dataset import fit_euler_reference, load_trials, to_recordings, trial_streams
+from .evaluate import onnx_predictor, score
+from .features import CHANNELS, FeatureConfig, grid_features, make_windows, window_starts
+from .io.types import Trial
+from .train import cut, load_model, torch_predictor
+
+INPUT, OUTPUT = "imu_features", "joint_angles"
+JOINT_META = {
+    "hip_flexion": "flexion",
+    "hip_adduction": "adduction",
+    "hip_rotation": "internal rotation",
+    "knee_flexion": "flexion",
+    "ankle_dorsiflexion": "dorsiflexion",
+}
+# Physical limits of the sensors the model was trained on (16 g, 2000 deg/s):
+# the edge rejects samples outside them as corrupt.
+INPUT_LIMITS = {"acc_abs_max": 16 * 9.80665, "gyro_abs_max": 35.0}
+GOLDEN_SECONDS = 4.0
+
+
+def sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def git_commit() -> str:
+    try:
+        root = Path(__file__).resolve().parents[2]
+        rev = subprocess.run(["git", "rev-parse", "HEAD"], cwd=root, capture_output=True, text=True, check=True).stdout.strip()
+        dirty = subprocess.run(["git", "status", "--porcelain", "training"], cwd=root, capture_output=True, text=True).stdout.strip()
+        return rev + ("-dirty" if dirty else "")
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown"
+
+
+def export_fp32(model: torch.nn.Module, fc: FeatureConfig, path: Path) -> None:
+    dummy = torch.zeros(1, fc.window, fc.n_features)
+    torch.onnx.export(
+        model, (dummy,), str(path), input_names=[INPUT], output_names=[OUTPUT],
+        dynamic_axes={INPUT: {0: "batch"}, OUTPUT: {0: "batch"}}, opset_version=17, dynamo=False,
+    )
+    onnx.checker.check_model(onnx.load(str(path)))
+
+
+def quantize_int8(fp32: Path, int8: Path) -> None:
+    from onnxruntime.quantization import QuantType, quantize_dynamic
+
+    # Dynamic quantization: int8 weights, activations quantized per call. The LSTM
+    # becomes DynamicQuantizeLSTM and the head MatMulInteger, both in the CPU build
+    # of onnxruntime-node.
+    quantize_dynamic(str(fp32), str(int8), weight_type=QuantType.QInt8)
+    onnx.checker.check_model(onnx.load(str(int8)))
+
+
+def embed_contract(path: Path, contract: dict) -> None:
+    """Copy the contract into the ONNX metadata (without the file hashes, which depend on it)."""
+    m = onnx.load(str(path))
+    del m.metadata_props[:]
+    for k, v in {"gait_contract": json.dumps(contract, sort_keys=True), "name": contract["name"], "version": contract["version"]}.items():
+        m.metadata_props.add(key=k, value=v)
+    onnx.save(m, str(path))
+
+
+def golden_vectors(trial: Trial, fc: FeatureConfig, seconds: float = GOLDEN_SECONDS) -> dict:
+    """Raw source-rate samples of the first seconds of a trial and the features they give."""
+    raw = {}
+    for p, (t, acc, gyro) in trial_streams(trial, fc.placements).items():
+        keep = t <= t[0] + seconds
+        raw[p] = {"t": t[keep].tolist(), "acc": acc[keep].tolist(), "gyro": gyro[keep].tolist()}
+    streams = {p: (np.array(v["t"]), np.array(v["acc"]), np.array(v["gyro"])) for p, v in raw.items()}
+    g = grid_features(streams, fc)
+    starts = window_starts(len(g.t), fc.window, fc.stride)
+    x = make_windows(g.rows, starts, fc.window, len(fc.placements))
+    return {"trial": trial.name, "raw": raw, "grid_t": g.t.tolist(), "features": x}
+
+
+def build_manifest(ck: dict, fc: FeatureConfig, name: str, version: str, metrics: dict, files: dict) -> dict:
+    cfg = ck["config"]
+    joints = [
+        {"name": j, "unit": "deg", "positive": JOINT_META.get(j.rsplit("_", 1)[0], "see docs/contract.md")}
+        for j in cfg["joints"]
+    ]
+    arch = {"type": cfg["arch"]}
+    arch.update({"layers": 3, "hidden": 128, "dropout": 0.2} if cfg["arch"] == "lstm" else {"conv_channels": [24, 8, 10], "kernel": 5})
+    return {
+        "schema": CONTRACT_SCHEMA,
+        "name": name,
+        "version": version,
+        "created": datetime.now(timezone.utc).replace(microsecond=0).isoformat(),
+        "feature_pipeline": FEATURE_PIPELINE,
+        "architecture": arch,
+        "placements": list(fc.placements),
+        "channels": [{"name": n, "unit": u, "frame": "euler" if u == "rad" else "sensor"} for n, u in CHANNELS],
+        "sample_rate_hz": fc.rate_hz,
+        "window": fc.window,
+        "stride": fc.stride,
+        "resampling": {"method": "linear", "grid": "latest first timestamp over placements", "prefilter": None},
+        "ahrs": {
+            "algorithm": "madgwick-imu", "implementation": "ahrs@1.3.3", "beta": fc.beta, "dt_s": fc.dt,
+            "init": "accelerometer", "nan_guard": "reinit-from-accelerometer",
+        },
+        "euler": {
+            "sequence": "ZYX", "order": ["roll", "pitch", "yaw"], "unit": "rad",
+            "yaw": "relative-to-window-start", "reference": {p: list(q) for p, q in fc.euler_reference.items()},
+        },
+        "normalization": {
+            "in_graph": True,
+            "mean": np.asarray(ck["norm"]["x_mean"]).tolist(), "std": np.asarray(ck["norm"]["x_std"]).tolist(),
+            "target_mean": np.asarray(ck["norm"]["y_mean"]).tolist(), "target_std": np.asarray(ck["norm"]["y_std"]).tolist(),
+        },
+        "joints": joints,
+        "publish": {"first_window": "all", "then": "last_stride"},
+        "tensors": {
+            "input": {"name": INPUT, "shape": ["batch", fc.window, fc.n_features], "dtype": "float32"},
+            "output": {"name": OUTPUT, "shape": ["batch", fc.window, len(joints)], "dtype": "float32"},
+        },
+        **files,
+        "input_limits": INPUT_LIMITS,
+        "provenance": {
+            "dataset": "Camargo et al. 2021 (J Biomech 119:110320), subject AB06, level-ground walking; CC-BY-4.0",
+            "data_dir": cfg["data"], "method": cfg["method"], "heldout": cfg["heldout"],
+            "train_trials": ck.get("train_trials", []), "test_trials": ck.get("test_trials", []),
+            "code_commit": git_commit(), "seed": cfg["seed"], "torch": ck.get("torch"),
+            "train_minutes": round(ck.get("train_minutes", float("nan")), 2), "train_device": ck.get("device"),
+        },
+        "metrics": metrics,
+    }
+
+
+def export(checkpoint: Path, out: Path, name: str, version: str, data_dir: Path | None = None) -> dict:
+    """Write model.fp32.onnx, model.int8.onnx, golden.json and manifest.json into `out`."""
+    model, ck = load_model(checkpoint)
+    fc = FeatureConfig(**ck["feature_config"])
+    cfg = ck["config"]
+    out.mkdir(parents=True, exist_ok=True)
+    fp32, int8 = out / "model.fp32.onnx", out / "model.int8.onnx"
+    export_fp32(model, fc, fp32)
+    quantize_int8(fp32, int8)
+
+    # Held-out scores of the exported files (not PyTorch), and the baselines on the same split.
+    trials = load_trials(Path(data_dir or cfg["data"]), include=cfg["include"])
+    recs = [r for rs in to_recordings(trials, fc, tuple(cfg["joints"])).values() for r in rs]
+    held = cfg["heldout"] or "*"
+    test = [r for r in recs if fnmatch.fnmatch(r.trial, held)]
+    train = [r for r in recs if not fnmatch.fnmatch(r.trial, held)] or [cut(r, 0.0, 0.8) for r in recs]
+    joints = tuple(cfg["joints"])
+    xtr, ytr = training_windows(train, fc)
+    metrics = {
+        "heldout_trials": [r.trial for r in test],
+        "int8": score(test, fc, onnx_predictor(int8), joints),
+        "fp32": score(test, fc, onnx_predictor(fp32), joints),
+        "pytorch": score(test, fc, torch_predictor(model, torch.device("cpu")), joints),
+        "baseline_mean": score(test, fc, mean_predictor(ytr), joints),
+        "baseline_ridge": score(test, fc, ridge_predictor(xtr, ytr, len(fc.placements)), joints),
+    }
+    for v in metrics.values():
+        if isinstance(v, dict):
+            v.pop("trials", None)
+
+    # Golden vectors from the first seconds of the first held-out trial.
+    gtrial = next(t for ts in trials.values() for t in ts if fnmatch.fnmatch(t.name, held))
+    golden = golden_vectors(gtrial, fc)
+    x = golden["features"].astype(np.float32)
+    outs = {"fp32": onnx_predictor(fp32)(x), "int8": onnx_predictor(int8)(x)}
+    torch_out = torch_predictor(model, torch.device("cpu"))(x)
+    parity = {
+        "pytorch_vs_fp32_max_abs_deg": float(np.abs(torch_out - outs["fp32"]).max()),
+        "fp32_vs_int8_max_abs_deg": float(np.abs(outs["fp32"] - outs["int8"]).max()),
+    }
+    if parity["pytorch_vs_fp32_max_abs_deg"] > 1e-3:
+        raise RuntimeError(f"fp32 ONNX disagrees with PyTorch: {parity}")
+    metrics["parity"] = parity
+    golden_doc = {
+        "schema": "gait-golden/1",
+        "placements": list(fc.placements),
+        "sample_rate_hz": fc.rate_hz, "window": fc.window, "stride": fc.stride,
+        "trial": golden["trial"], "raw": golden["raw"], "grid_t": golden["grid_t"],
+        "features": golden["features"].tolist(),
+        "outputs": {k: v.astype(float).tolist() for k, v in outs.items()},
+        # Features are float64 on both sides; outputs depend on float32 kernels and,
+        # for int8, on activation quantization steps, hence the looser bounds.
+        "tolerance": {"features_abs": 1e-6, "outputs_abs_deg": {"fp32": 1e-3, "int8": 0.05}},
+    }
+    gpath = out / "golden.json"
+    gpath.write_text(json.dumps(golden_doc))
+
+    files = {
+        "model": {"file": int8.name, "sha256": "", "bytes": 0, "quantization": "dynamic-int8"},
+        "variants": {"fp32": {"file": fp32.name, "sha256": "", "bytes": 0}},
+        "golden": {"file": gpath.name, "sha256": sha256(gpath)},
+    }
+    manifest = build_manifest(ck, fc, name, version, metrics, files)
+    contract = {k: v for k, v in manifest.items() if k not in ("model", "variants", "golden", "metrics")}
+    for f in (fp32, int8):
+        embed_contract(f, contract)
+    manifest["model"].update(sha256=sha256(int8), bytes=int8.stat().st_size)
+    manifest["variants"]["fp32"].update(sha256=sha256(fp32), bytes=fp32.stat().st_size)
+    (out / "manifest.json").write_text(json.dumps(manifest, indent=2) + "\n")
+    return manifest

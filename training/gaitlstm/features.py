@@ -1,0 +1,169 @@
+"""The contract's feature pipeline `gait-features/1` (docs/contract.md), in Python.
+
+One implementation for all of training, evaluation and golden vectors; the
+edge runtime's TypeScript implementation is held to the same golden vectors.
+Steps: resample to the grid -> Madgwick per placement -> Euler of q * q_ref ->
+feature rows -> windows with heading relative to the window start.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from .ahrs import run_madgwick
+
+CHANNELS = (
+    ("acc_x", "m/s^2"), ("acc_y", "m/s^2"), ("acc_z", "m/s^2"),
+    ("gyro_x", "rad/s"), ("gyro_y", "rad/s"), ("gyro_z", "rad/s"),
+    ("roll", "rad"), ("pitch", "rad"), ("yaw_rel", "rad"),
+)  # fmt: skip
+N_CH = len(CHANNELS)
+YAW = 8  # column of the heading channel inside one placement's block
+
+
+@dataclass(frozen=True)
+class FeatureConfig:
+    """Everything the feature pipeline depends on; written into the manifest."""
+
+    placements: tuple[str, ...]
+    rate_hz: float = 100.0
+    window: int = 50
+    stride: int = 25
+    beta: float = 0.1
+    # placement -> (w, x, y, z) shortest-arc rotation from +z to the mean gravity direction
+    euler_reference: dict[str, tuple[float, float, float, float]] = field(default_factory=dict)
+
+    @property
+    def dt(self) -> float:
+        return 1.0 / self.rate_hz
+
+    @property
+    def n_features(self) -> int:
+        return N_CH * len(self.placements)
+
+
+def grid_times(starts: list[float], ends: list[float], rate_hz: float) -> np.ndarray:
+    """Grid `t_start + k / rate` over the span every placement covers."""
+    t0, t1 = max(starts), min(ends)
+    if t1 < t0:
+        raise ValueError(f"placements do not overlap in time ({t0:.3f} s > {t1:.3f} s)")
+    n = int(math.floor((t1 - t0) * rate_hz + 1e-9)) + 1
+    return t0 + np.arange(n) / rate_hz
+
+
+def resample(t: np.ndarray, values: np.ndarray, grid: np.ndarray) -> np.ndarray:
+    """Linear interpolation of every column at the grid times (np.interp semantics)."""
+    return np.stack([np.interp(grid, t, values[:, c]) for c in range(values.shape[1])], axis=1)
+
+
+def quat_multiply(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Hamilton product a * b for (..., 4) arrays, w first."""
+    aw, ax, ay, az = np.moveaxis(a, -1, 0)
+    bw, bx, by, bz = np.moveaxis(b, -1, 0)
+    return np.stack(
+        [
+            aw * bw - ax * bx - ay * by - az * bz,
+            aw * bx + ax * bw + ay * bz - az * by,
+            aw * by - ax * bz + ay * bw + az * bx,
+            aw * bz + ax * by - ay * bx + az * bw,
+        ],
+        axis=-1,
+    )
+
+
+def euler_zyx(q: np.ndarray) -> np.ndarray:
+    """(N, 4) quaternions -> (N, 3) roll, pitch, yaw in radians (ZYX sequence)."""
+    w, x, y, z = q[:, 0], q[:, 1], q[:, 2], q[:, 3]
+    roll = np.arctan2(2.0 * (w * x + y * z), 1.0 - 2.0 * (x * x + y * y))
+    pitch = np.arcsin(np.clip(2.0 * (w * y - z * x), -1.0, 1.0))
+    yaw = np.arctan2(2.0 * (w * z + x * y), 1.0 - 2.0 * (y * y + z * z))
+    return np.stack([roll, pitch, yaw], axis=1)
+
+
+def wrap_angle(a: np.ndarray) -> np.ndarray:
+    """Wrap radians into (-pi, pi]."""
+    w = np.mod(a + math.pi, 2.0 * math.pi) - math.pi
+    return np.where(w == -math.pi, math.pi, w)
+
+
+def shortest_arc_from_z(direction: np.ndarray) -> tuple[float, float, float, float]:
+    """Unit quaternion rotating +z onto `direction` along the shortest arc."""
+    d = np.asarray(direction, dtype=float)
+    d = d / np.linalg.norm(d)
+    dot = float(d[2])
+    if dot < -1.0 + 1e-9:  # opposite: any 180 deg turn about a horizontal axis
+        return (0.0, 1.0, 0.0, 0.0)
+    axis = np.cross([0.0, 0.0, 1.0], d)
+    q = np.array([1.0 + dot, axis[0], axis[1], axis[2]])
+    q /= np.linalg.norm(q)
+    return (float(q[0]), float(q[1]), float(q[2]), float(q[3]))
+
+
+def euler_reference_from_accel(accs: list[np.ndarray]) -> tuple[float, float, float, float]:
+    """The contract's q_ref for one placement: from its mean specific force over training data."""
+    total = np.concatenate(accs, axis=0).mean(axis=0)
+    return shortest_arc_from_z(total)
+
+
+@dataclass
+class GridFeatures:
+    """Per-sample features on the grid, before windowing (yaw still absolute)."""
+
+    t: np.ndarray  # (N,) grid times, s
+    rows: np.ndarray  # (N, 9 * n_placements)
+    ahrs_resets: int
+
+
+def grid_features(
+    streams: dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]], cfg: FeatureConfig
+) -> GridFeatures:
+    """streams[placement] = (t, acc, gyro) at the source rate -> feature rows on the grid."""
+    missing = [p for p in cfg.placements if p not in streams]
+    if missing:
+        raise ValueError(f"missing placements {missing}; have {sorted(streams)}")
+    grid = grid_times(
+        [float(streams[p][0][0]) for p in cfg.placements],
+        [float(streams[p][0][-1]) for p in cfg.placements],
+        cfg.rate_hz,
+    )
+    blocks = []
+    resets = 0
+    for p in cfg.placements:
+        t, acc, gyro = streams[p]
+        acc_g = resample(t, acc, grid)
+        gyro_g = resample(t, gyro, grid)
+        q, r = run_madgwick(acc_g, gyro_g, cfg.beta, cfg.dt)
+        resets += r
+        q_ref = np.asarray(cfg.euler_reference.get(p, (1.0, 0.0, 0.0, 0.0)))
+        eul = euler_zyx(quat_multiply(q, np.broadcast_to(q_ref, q.shape)))
+        blocks.append(np.concatenate([acc_g, gyro_g, eul], axis=1))
+    return GridFeatures(t=grid, rows=np.concatenate(blocks, axis=1), ahrs_resets=resets)
+
+
+def window_starts(n_samples: int, window: int, stride: int) -> np.ndarray:
+    """Start indices of every full window; the first window starts at 0."""
+    if n_samples < window:
+        return np.zeros(0, dtype=int)
+    return np.arange(0, n_samples - window + 1, stride)
+
+
+def make_windows(rows: np.ndarray, starts: np.ndarray, window: int, n_placements: int) -> np.ndarray:
+    """(n_windows, window, n_features) with each placement's yaw relative to the window start."""
+    idx = starts[:, None] + np.arange(window)[None, :]
+    w = rows[idx].copy()
+    for p in range(n_placements):
+        c = p * N_CH + YAW
+        w[:, :, c] = wrap_angle(w[:, :, c] - w[:, :1, c])
+    return w
+
+
+def published_mask(n_windows: int, window: int, stride: int) -> np.ndarray:
+    """(n_windows, window) bool: the samples the edge publishes (all of window 0, then the last stride)."""
+    m = np.zeros((n_windows, window), dtype=bool)
+    if n_windows:
+        m[0, :] = True
+        m[1:, window - stride :] = True
+    return m

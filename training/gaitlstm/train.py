@@ -1,0 +1,287 @@
+"""Training, top to bottom: data -> split -> normalization -> model -> epochs
+with early stopping on validation RMSE -> held-out scores -> checkpoint.
+
+Methods of the study:
+  ui  user-individualized: per subject, the first 80% of every trial trains
+      (20% of that validates), the last 20% tests; or, with --heldout, the
+      matching trials test and every other trial trains (last 20% validates).
+  ug  user-generalized: train on some subjects, validate on --val-subject,
+      test on the unseen --test-subject.
+  ua  user-adaptive: fine-tune a UG checkpoint (--base) on the first
+      --transfer-ratio of the new subject's trials for --ua-epochs, test on the rest.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import json
+import math
+import os
+import random
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import nn
+from tqdm import tqdm
+
+from .dataset import Recording, default_data_dir, fit_euler_reference, load_trials, to_recordings
+from .evaluate import score
+from .features import FeatureConfig
+from .io.types import JOINTS_R
+from .models import Normalized, build_model
+
+
+@dataclass
+class TrainConfig:
+    data: str = field(default_factory=lambda: str(default_data_dir()))
+    out: str = "runs/reduced"
+    arch: str = "lstm"
+    method: str = "ui"
+    imus: tuple[str, ...] = ("femur_r", "calcn_r")
+    joints: tuple[str, ...] = JOINTS_R
+    heldout: str | None = "*_04_01"
+    include: str = "*"
+    seed: int = 0
+    max_epochs: int = 60
+    patience: int = 10
+    batch_size: int = 64
+    lr: float = 1e-3
+    train_stride: int = 5  # denser training windows than the contract's stride: same data, more views
+    val_fraction: float = 0.2
+    test_fraction: float = 0.2
+    test_subject: str | None = None
+    val_subject: str | None = None
+    base: str | None = None  # UG checkpoint for ua
+    transfer_ratio: float = 0.2
+    ua_epochs: int = 5
+    beta: float = 0.1
+    max_minutes: float = 14.0
+    threads: int = 0  # 0: torch default
+
+
+def seed_everything(seed: int) -> None:
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)
+    torch.use_deterministic_algorithms(True, warn_only=True)
+
+
+def device() -> torch.device:
+    return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+
+
+# ---------------------------------------------------------------- splits
+
+def cut(rec: Recording, start: float, end: float) -> Recording:
+    """The part of a recording between two fractions of its length (AHRS ran over the whole trial)."""
+    n = len(rec.grid.t)
+    a, b = int(round(start * n)), int(round(end * n))
+    grid = type(rec.grid)(t=rec.grid.t[a:b], rows=rec.grid.rows[a:b], ahrs_resets=rec.grid.ahrs_resets)
+    return Recording(rec.subject, f"{rec.trial}[{start:.2f}:{end:.2f}]", grid, rec.targets[a:b], rec.notes)
+
+
+@dataclass
+class Split:
+    train: list[Recording]
+    val: list[Recording]
+    test: list[Recording]
+
+
+def split_ui(recs: dict[str, list[Recording]], cfg: TrainConfig) -> Split:
+    s = Split([], [], [])
+    for subject_recs in recs.values():
+        for r in subject_recs:
+            if cfg.heldout and fnmatch.fnmatch(r.trial, cfg.heldout):
+                s.test.append(r)
+                continue
+            end = 1.0 if cfg.heldout else 1.0 - cfg.test_fraction
+            split_at = end * (1.0 - cfg.val_fraction)
+            s.train.append(cut(r, 0.0, split_at))
+            s.val.append(cut(r, split_at, end))
+            if not cfg.heldout:
+                s.test.append(cut(r, end, 1.0))
+    return s
+
+
+def split_ug(recs: dict[str, list[Recording]], cfg: TrainConfig) -> Split:
+    subjects = sorted(recs)
+    test = cfg.test_subject or subjects[-1]
+    val = cfg.val_subject or next((x for x in reversed(subjects) if x != test), None)
+    if test not in recs or val not in recs or val == test:
+        raise ValueError(f"ug needs distinct --test-subject and --val-subject among {subjects}")
+    train = [r for sub in subjects if sub not in (test, val) for r in recs[sub]]
+    if not train:
+        raise ValueError(f"ug needs at least 3 subjects; have {subjects}")
+    return Split(train, recs[val], recs[test])
+
+
+def split_ua(recs: dict[str, list[Recording]], cfg: TrainConfig) -> Split:
+    subjects = sorted(recs)
+    test = cfg.test_subject or subjects[-1]
+    if test not in recs:
+        raise ValueError(f"ua: --test-subject {test!r} not among {subjects}")
+    r = cfg.transfer_ratio
+    if not 0.0 < r < 1.0:
+        raise ValueError(f"ua: --transfer-ratio must be in (0, 1), got {r}")
+    return Split([cut(x, 0.0, r) for x in recs[test]], [], [cut(x, r, 1.0) for x in recs[test]])
+
+
+SPLITS = {"ui": split_ui, "ug": split_ug, "ua": split_ua}
+
+
+# ---------------------------------------------------------------- training
+
+def stack(recs: list[Recording], fc: FeatureConfig, stride: int) -> tuple[np.ndarray, np.ndarray]:
+    xs, ys = zip(*[r.windows(fc, stride)[:2] for r in recs]) if recs else ((), ())
+    xs = [x for x in xs if len(x)]
+    ys = [y for y in ys if len(y)]
+    if not xs:
+        raise ValueError("no full window in the training split")
+    return np.concatenate(xs), np.concatenate(ys)
+
+
+def torch_predictor(model: nn.Module, dev: torch.device):
+    def predict(x: np.ndarray) -> np.ndarray:
+        model.eval()
+        with torch.no_grad():
+            return model(torch.from_numpy(x).to(dev)).cpu().numpy()
+
+    return predict
+
+
+def val_rmse(model: nn.Module, x: np.ndarray, y: np.ndarray, dev: torch.device) -> float:
+    pred = np.concatenate([torch_predictor(model, dev)(x[i : i + 512]) for i in range(0, len(x), 512)])
+    return float(np.mean(np.sqrt(np.mean((pred - y) ** 2, axis=(0, 1)))))
+
+
+def fit(
+    model: Normalized, x: np.ndarray, y: np.ndarray, cfg: TrainConfig, dev: torch.device,
+    val: tuple[np.ndarray, np.ndarray] | None, epochs: int,
+) -> list[dict]:
+    """Adam + MSE on z-scored targets; keeps the epoch with the best validation RMSE."""
+    opt = torch.optim.Adam(model.net.parameters(), lr=cfg.lr)
+    xt = torch.from_numpy(x)
+    yt = (torch.from_numpy(y) - model.y_mean.cpu()) / model.y_std.cpu()
+    gen = torch.Generator().manual_seed(cfg.seed)
+    history: list[dict] = []
+    best = (math.inf, None)
+    bad_epochs = 0
+    t0 = time.monotonic()
+    bar = tqdm(range(epochs), desc="epochs", unit="ep")
+    for epoch in bar:
+        model.train()
+        perm = torch.randperm(len(xt), generator=gen)
+        total = 0.0
+        for i in range(0, len(perm), cfg.batch_size):
+            idx = perm[i : i + cfg.batch_size]
+            xb = ((xt[idx].to(dev)) - model.x_mean) / model.x_std
+            loss = nn.functional.mse_loss(model.net(xb), yt[idx].to(dev))
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+            total += float(loss) * len(idx)
+        entry = {"epoch": epoch + 1, "train_loss": total / len(xt), "minutes": (time.monotonic() - t0) / 60}
+        if val is not None:
+            entry["val_rmse_deg"] = val_rmse(model, *val, dev)
+            if entry["val_rmse_deg"] < best[0]:
+                best = (entry["val_rmse_deg"], {k: v.detach().clone() for k, v in model.state_dict().items()})
+                bad_epochs = 0
+            else:
+                bad_epochs += 1
+        history.append(entry)
+        bar.set_postfix({k: round(v, 3) for k, v in entry.items() if k != "epoch"})
+        if val is not None and bad_epochs >= cfg.patience:
+            break
+        if entry["minutes"] > cfg.max_minutes:
+            tqdm.write(f"stopping: time budget of {cfg.max_minutes} min reached")
+            break
+    if best[1] is not None:
+        model.load_state_dict(best[1])
+    return history
+
+
+def train(cfg: TrainConfig) -> dict:
+    """Run one training job; writes `<out>/checkpoint.pt` and `<out>/metrics.json`."""
+    t_start = time.monotonic()
+    seed_everything(cfg.seed)
+    if cfg.threads:
+        torch.set_num_threads(cfg.threads)
+    dev = device()
+    out = Path(cfg.out)
+    out.mkdir(parents=True, exist_ok=True)
+    if cfg.method not in SPLITS:
+        raise ValueError(f"unknown method {cfg.method!r}; valid: {', '.join(SPLITS)}")
+
+    trials = load_trials(Path(cfg.data), include=cfg.include)
+    base = torch.load(cfg.base, weights_only=False) if cfg.method == "ua" else None
+    if cfg.method == "ua" and base is None:
+        raise ValueError("ua needs --base <UG checkpoint>")
+    if base is not None:
+        fc = FeatureConfig(**base["feature_config"])
+    else:
+        fit_on = [t for sub in trials.values() for t in sub if not (cfg.heldout and fnmatch.fnmatch(t.name, cfg.heldout))]
+        if cfg.method == "ug":
+            test_val = {cfg.test_subject, cfg.val_subject}
+            fit_on = [t for s, sub in trials.items() if s not in test_val for t in sub]
+        fc = FeatureConfig(placements=tuple(cfg.imus), beta=cfg.beta, euler_reference=fit_euler_reference(fit_on, tuple(cfg.imus)))
+    recs = to_recordings(trials, fc, cfg.joints)
+    split = SPLITS[cfg.method](recs, cfg)
+    x, y = stack(split.train, fc, cfg.train_stride)
+    val = stack(split.val, fc, fc.stride) if split.val else None
+
+    if base is not None:
+        model = Normalized(build_model(base["config"]["arch"], fc.n_features, len(cfg.joints)), **base["norm"])
+        model.load_state_dict(base["state_dict"])
+        norm = base["norm"]
+    else:
+        norm = {
+            "x_mean": x.reshape(-1, x.shape[-1]).mean(0), "x_std": x.reshape(-1, x.shape[-1]).std(0) + 1e-6,
+            "y_mean": y.reshape(-1, y.shape[-1]).mean(0), "y_std": y.reshape(-1, y.shape[-1]).std(0) + 1e-6,
+        }
+        norm = {k: v.astype(np.float32) for k, v in norm.items()}
+        model = Normalized(build_model(cfg.arch, fc.n_features, len(cfg.joints)), **norm)
+    model.to(dev)
+    epochs = cfg.ua_epochs if cfg.method == "ua" else cfg.max_epochs
+    print(f"{cfg.method}/{cfg.arch} on {dev}: {len(x)} training windows, "
+          f"{0 if val is None else len(val[0])} validation windows, {len(split.test)} test recordings")
+    history = fit(model, x, y, cfg, dev, val, epochs)
+    train_minutes = (time.monotonic() - t_start) / 60
+
+    metrics = score(split.test, fc, torch_predictor(model, dev), cfg.joints) if split.test else {}
+    model.cpu()
+    ckpt = {
+        "config": asdict(cfg),
+        "feature_config": asdict(fc),
+        "norm": {k: np.asarray(v) for k, v in norm.items()},
+        "state_dict": model.state_dict(),
+        "history": history,
+        "metrics": metrics,
+        "train_minutes": train_minutes,
+        "train_trials": sorted({r.trial.split("[")[0] for r in split.train}),
+        "test_trials": sorted({r.trial.split("[")[0] for r in split.test}),
+        "torch": torch.__version__,
+        "device": str(dev),
+    }
+    torch.save(ckpt, out / "checkpoint.pt")
+    (out / "metrics.json").write_text(json.dumps({"metrics": metrics, "train_minutes": train_minutes, "history": history}, indent=2))
+    print(f"done in {train_minutes:.1f} min; held-out mean RMSE {metrics.get('mean_rmse_deg', float('nan')):.2f} deg -> {out}")
+    return ckpt
+
+
+def load_model(checkpoint: str | Path) -> tuple[Normalized, dict]:
+    ck = torch.load(checkpoint, weights_only=False)
+    fc = FeatureConfig(**ck["feature_config"])
+    model = Normalized(build_model(ck["config"]["arch"], fc.n_features, len(ck["config"]["joints"])), **ck["norm"])
+    model.load_state_dict(ck["state_dict"])
+    model.eval()
+    return model, ck
+
+
+if __name__ == "__main__":  # pragma: no cover
+    os.environ.setdefault("PYTHONUNBUFFERED", "1")
+    from .cli import main
+
+    main(["train", *__import__("sys").argv[1:]])
