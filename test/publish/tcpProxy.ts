@@ -1,0 +1,58 @@
+/**
+ * A TCP proxy between the publisher and a broker that a test can cut and
+ * restore. Cutting it looks, to the broker, exactly like a device that lost
+ * power (no DISCONNECT: the last will fires) and, to the publisher, like a
+ * network outage; meanwhile the test's own subscriber stays connected to the
+ * broker directly, so it sees precisely what the publisher sent.
+ */
+import net from "node:net";
+
+export class TcpProxy {
+  private server: net.Server | undefined;
+  private readonly sockets = new Set<net.Socket>();
+  private listenPort = 0;
+
+  constructor(private readonly targetPort: number) {}
+
+  get url(): string {
+    return `mqtt://127.0.0.1:${this.listenPort}`;
+  }
+
+  /** Starts accepting (again, on the same port after a cut). */
+  async start(): Promise<void> {
+    const server = net.createServer((client) => {
+      const upstream = net.connect(this.targetPort, "127.0.0.1");
+      for (const s of [client, upstream]) {
+        this.sockets.add(s);
+        s.once("close", () => this.sockets.delete(s));
+        s.on("error", () => {
+          client.destroy();
+          upstream.destroy();
+        });
+      }
+      client.pipe(upstream);
+      upstream.pipe(client);
+      client.once("close", () => upstream.destroy());
+      upstream.once("close", () => client.destroy());
+    });
+    await new Promise<void>((resolve, reject) => {
+      server.once("error", reject);
+      server.listen(this.listenPort, "127.0.0.1", () => resolve());
+    });
+    this.listenPort = (server.address() as net.AddressInfo).port;
+    this.server = server;
+  }
+
+  /** Drops every connection abruptly and refuses new ones until start(). */
+  async cut(): Promise<void> {
+    const server = this.server;
+    this.server = undefined;
+    const closed = server ? new Promise<void>((resolve) => server.close(() => resolve())) : Promise.resolve();
+    for (const s of this.sockets) s.destroy();
+    await closed;
+  }
+
+  async stop(): Promise<void> {
+    await this.cut();
+  }
+}
