@@ -26,6 +26,8 @@ export interface AnglesMessage {
   angles: number[][];
   /** Device clock per sample, µs, when the source has one (for cross-checking `t`). */
   sensorTimeUs?: number[];
+  /** Which wearer, when one runtime serves several (load tests, multi-wearer rigs). */
+  wearer?: string;
   stale?: false;
 }
 

@@ -45,8 +45,9 @@ class TrainConfig:
     heldout: str | None = "*_04_01"
     include: str = "*"
     seed: int = 0
-    max_epochs: int = 60
-    patience: int = 10
+    max_epochs: int = 40
+    patience: int = 8
+    lr_patience: int = 2
     batch_size: int = 64
     lr: float = 1e-3
     train_stride: int = 5  # denser training windows than the contract's stride: same data, more views
@@ -163,6 +164,8 @@ def fit(
 ) -> list[dict]:
     """Adam + MSE on z-scored targets; keeps the epoch with the best validation RMSE."""
     opt = torch.optim.Adam(model.net.parameters(), lr=cfg.lr)
+    # Halving the rate when validation stalls steadies the epoch that early stopping keeps.
+    sched = torch.optim.lr_scheduler.ReduceLROnPlateau(opt, factor=0.5, patience=cfg.lr_patience)
     xt = torch.from_numpy(x)
     yt = (torch.from_numpy(y) - model.y_mean.cpu()) / model.y_std.cpu()
     gen = torch.Generator().manual_seed(cfg.seed)
@@ -182,17 +185,19 @@ def fit(
             opt.zero_grad()
             loss.backward()
             opt.step()
-            total += float(loss) * len(idx)
+            total += loss.item() * len(idx)
         entry = {"epoch": epoch + 1, "train_loss": total / len(xt), "minutes": (time.monotonic() - t0) / 60}
         if val is not None:
             entry["val_rmse_deg"] = val_rmse(model, *val, dev)
+            sched.step(entry["val_rmse_deg"])
+            entry["lr"] = opt.param_groups[0]["lr"]
             if entry["val_rmse_deg"] < best[0]:
                 best = (entry["val_rmse_deg"], {k: v.detach().clone() for k, v in model.state_dict().items()})
                 bad_epochs = 0
             else:
                 bad_epochs += 1
         history.append(entry)
-        bar.set_postfix({k: round(v, 3) for k, v in entry.items() if k != "epoch"})
+        bar.set_postfix({k: round(v, 4) for k, v in entry.items() if k != "epoch"})
         if val is not None and bad_epochs >= cfg.patience:
             break
         if entry["minutes"] > cfg.max_minutes:

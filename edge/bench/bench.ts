@@ -1,0 +1,169 @@
+/**
+ * `make bench JSON=<out>`: the figures the edge runtime is held to, in one run
+ * on this machine, through a real mosquitto broker.
+ *
+ *   int8_p50_ms, fp32_p50_ms  one inference of the model (batch 1)
+ *   e2e_p50_ms, e2e_p99_ms    from the sample that completes a stride entering
+ *                             the pipeline to its angles message arriving at an
+ *                             MQTT subscriber (1 simulated wearer, real time)
+ *   rss_mb                    resident memory with that one wearer running
+ *   max_streams               the most simulated 100 Hz wearers one process
+ *                             serves with no skipped stride and e2e p99 under
+ *                             one stride
+ *
+ * Figures are reported, never asserted by tests (CI machines vary).
+ */
+import { writeFile } from "node:fs/promises";
+import { connectAsync, type MqttClient } from "mqtt";
+import { loadManifest } from "../contract/manifest.js";
+import { OnnxModel } from "../inference/onnxModel.js";
+import type { Logger } from "../log.js";
+import type { AnglesMessage } from "../publish/topics.js";
+import { parseConfig } from "../runtime/config.js";
+import { EdgeRuntime } from "../runtime/runtime.js";
+import { startMosquitto, type RunningMosquitto } from "./mosquitto.js";
+
+export interface BenchOptions {
+  readonly model: string;
+  readonly json?: string;
+  /** Shorter runs (smoke test of the bench itself). */
+  readonly quick?: boolean;
+  readonly logger: Logger;
+}
+
+export function percentile(values: readonly number[], p: number): number {
+  if (!values.length) return Number.NaN;
+  const s = [...values].sort((a, b) => a - b);
+  const i = Math.min(s.length - 1, Math.max(0, Math.ceil((p / 100) * s.length) - 1));
+  return s[i]!;
+}
+
+async function inferenceP50(path: string, contract: Awaited<ReturnType<typeof loadManifest>>, runs: number): Promise<number> {
+  const p = contract.pipeline;
+  const model = new OnnxModel({
+    path,
+    inputName: p.inputName,
+    outputName: p.outputName,
+    window: p.window,
+    features: contract.featureCount,
+    joints: p.joints.length,
+  });
+  await model.start();
+  const x = new Float32Array(p.window * contract.featureCount).map((_, i) => Math.sin(i * 0.37));
+  for (let i = 0; i < 20; i++) await model.run(x, 1);
+  const times: number[] = [];
+  for (let i = 0; i < runs; i++) {
+    const t0 = performance.now();
+    await model.run(x, 1);
+    times.push(performance.now() - t0);
+  }
+  await model.stop();
+  return percentile(times, 50);
+}
+
+interface StreamRun {
+  latencies: number[];
+  skipped: number;
+  published: number;
+  rssMb: number;
+}
+
+/** Run `wearers` simulated wearers in real time for `seconds` through the broker. */
+async function streamRun(broker: RunningMosquitto, model: string, wearers: number, seconds: number, logger: Logger): Promise<StreamRun> {
+  const deviceId = `bench-${wearers}`;
+  const config = parseConfig({
+    model,
+    sources: [{ kind: "simulator", wearers, realtime: true, seed: 7 }],
+    mqtt: { url: broker.url, deviceId, protocolVersion: 5 },
+    pipeline: { staleAfterMs: 1000 },
+  });
+  const readyAt = new Map<string, number>();
+  const runtime = new EdgeRuntime(config, {
+    logger,
+    onAngles: (msg, timing) => readyAt.set(`${msg.wearer}#${msg.seq}`, timing.readyAtMs),
+  });
+  const latencies: number[] = [];
+  const sub: MqttClient = await connectAsync(broker.url, { protocolVersion: 5, clientId: `${deviceId}-sub` });
+  sub.on("message", (_t, payload) => {
+    const now = performance.now();
+    const msg = JSON.parse(payload.toString()) as AnglesMessage;
+    const key = `${msg.wearer}#${msg.seq}`;
+    const t0 = readyAt.get(key);
+    if (t0 !== undefined) {
+      latencies.push(now - t0);
+      readyAt.delete(key);
+    }
+  });
+  await sub.subscribeAsync(`gait/${deviceId}/angles`, { qos: 0 });
+  await runtime.start();
+  await new Promise((r) => setTimeout(r, seconds * 1000));
+  const rssMb = process.memoryUsage().rss / 2 ** 20;
+  const stats = runtime.stats();
+  await runtime.stop();
+  await new Promise((r) => setTimeout(r, 100));
+  await sub.endAsync();
+  const pipelines = Object.values(stats.pipelines);
+  return {
+    latencies,
+    skipped: pipelines.reduce((n, p) => n + p.skipped, 0),
+    published: pipelines.reduce((n, p) => n + p.published, 0),
+    rssMb,
+  };
+}
+
+export async function runBench(opts: BenchOptions): Promise<Record<string, number>> {
+  const log = opts.logger;
+  const quiet = log.child("bench");
+  const contract = await loadManifest(opts.model);
+  const fp32 = contract.variantPaths.fp32;
+  if (!fp32) throw new Error(`${contract.manifestPath}: no fp32 variant to compare with`);
+  const runs = opts.quick ? 50 : 500;
+  const print = (s: string): boolean => process.stdout.write(s + "\n");
+
+  print(`bench: ${contract.manifest.name} ${contract.manifest.version}, ${runs} inferences per variant`);
+  const int8 = await inferenceP50(contract.modelPath, contract, runs);
+  const fp = await inferenceP50(fp32, contract, runs);
+
+  const broker = await startMosquitto();
+  try {
+    print(`bench: end-to-end through mosquitto ${broker.url}, 1 wearer`);
+    const one = await streamRun(broker, opts.model, 1, opts.quick ? 5 : 30, quiet);
+    const stride = contract.pipeline.stride / contract.pipeline.sampleRateHz * 1000;
+    let maxStreams = 0;
+    const levels = opts.quick ? [10, 50] : [25, 50, 100, 150, 200, 300, 400];
+    const perLevel: Record<string, unknown>[] = [];
+    for (const n of levels) {
+      const r = await streamRun(broker, opts.model, n, opts.quick ? 3 : 8, quiet);
+      const p99 = percentile(r.latencies, 99);
+      const ok = r.skipped === 0 && p99 < stride && r.published > 0;
+      perLevel.push({ wearers: n, skipped: r.skipped, published: r.published, e2e_p99_ms: +p99.toFixed(2), ok });
+      print(`bench: ${String(n).padStart(4)} wearers: ${r.published} messages, ${r.skipped} skipped strides, e2e p99 ${p99.toFixed(1)} ms ${ok ? "ok" : "FAIL"}`);
+      if (!ok) break;
+      maxStreams = n;
+    }
+    const result = {
+      int8_p50_ms: +int8.toFixed(3),
+      fp32_p50_ms: +fp.toFixed(3),
+      e2e_p50_ms: +percentile(one.latencies, 50).toFixed(3),
+      e2e_p99_ms: +percentile(one.latencies, 99).toFixed(3),
+      rss_mb: +one.rssMb.toFixed(1),
+      max_streams: maxStreams,
+    };
+    print("");
+    print("| figure | value | target |");
+    print("|---|---|---|");
+    print(`| int8_p50_ms | ${result.int8_p50_ms} | < fp32 |`);
+    print(`| fp32_p50_ms | ${result.fp32_p50_ms} | |`);
+    print(`| e2e_p50_ms | ${result.e2e_p50_ms} | |`);
+    print(`| e2e_p99_ms | ${result.e2e_p99_ms} | <= 10 |`);
+    print(`| rss_mb | ${result.rss_mb} | < 150 (one wearer) |`);
+    print(`| max_streams | ${result.max_streams} | >= 100 |`);
+    if (opts.json) {
+      await writeFile(opts.json, JSON.stringify({ ...result, levels: perLevel, e2e_samples: one.latencies.length, model: contract.manifest.name, version: contract.manifest.version }, null, 2) + "\n");
+      print(`written to ${opts.json}`);
+    }
+    return result;
+  } finally {
+    await broker.stop();
+  }
+}

@@ -1,0 +1,86 @@
+/**
+ * The one config file of the edge runtime. Type, defaults and validation all
+ * come from this zod schema, assembled from each module's own schema; nothing
+ * else reads settings.
+ */
+import { readFile } from "node:fs/promises";
+import { z } from "zod";
+import { PLACEMENTS } from "../contract/manifest.js";
+import { InferenceConfigSchema } from "../inference/onnxModel.js";
+import { mqttConfigSchema } from "../publish/mqttPublisher.js";
+import { recorderSchema } from "../recording/recorder.js";
+import { sourceConfigSchema } from "../sources/index.js";
+import { pipelineConfigSchema } from "./pipeline.js";
+
+export const DEFAULT_MODEL = "models/reduced-femur-calcn-lstm/manifest.json";
+
+/** "femur_r" or "<wearer>:femur_r". */
+const sensorTargetSchema = z
+  .string()
+  .regex(new RegExp(`^([A-Za-z0-9_.-]+:)?(${PLACEMENTS.join("|")})$`), {
+    message: `expected a placement (${PLACEMENTS.join(", ")}) or "<wearer>:<placement>"`,
+  });
+
+export const runtimeConfigSchema = z.object({
+  /** manifest.json of the model to run (or its folder). */
+  model: z.string().default(DEFAULT_MODEL),
+  sources: z.array(sourceConfigSchema).min(1, "at least one source is needed"),
+  /**
+   * Which sensor is which placement of which wearer, by the sensor id a source
+   * reports. Ids that already are a placement ("femur_r") or "<wearer>:<placement>"
+   * (the simulator's "w1:femur_r") need no entry.
+   */
+  sensors: z.record(z.string(), sensorTargetSchema).default({}),
+  mqtt: mqttConfigSchema.prefault({}),
+  /** Absent: no local recording. */
+  recorder: recorderSchema.optional(),
+  pipeline: pipelineConfigSchema.prefault({}),
+  inference: InferenceConfigSchema.prefault({}),
+  calibration: z
+    .object({
+      /** Seconds of standing still that a `calibrate` command averages. */
+      durationS: z.number().positive().max(60).default(2),
+      /** Gyro standard deviation (rad/s) above which the wearer was not still. */
+      maxGyroStd: z.number().positive().default(0.05),
+    })
+    .prefault({}),
+  log: z
+    .object({
+      level: z.enum(["debug", "info", "warn", "error"]).default("info"),
+      format: z.enum(["json", "pretty"]).default("json"),
+    })
+    .prefault({}),
+});
+export type RuntimeConfig = z.infer<typeof runtimeConfigSchema>;
+export type RuntimeConfigInput = z.input<typeof runtimeConfigSchema>;
+
+export class ConfigError extends Error {
+  override name = "ConfigError";
+}
+
+/** Every problem, one per line, with its path: "sources.0.kind: ...". */
+export function formatZodError(error: z.ZodError): string {
+  return error.issues.map((i) => `  ${i.path.length ? i.path.join(".") : "(root)"}: ${i.message}`).join("\n");
+}
+
+export function parseConfig(raw: unknown, origin = "config"): RuntimeConfig {
+  const r = runtimeConfigSchema.safeParse(raw);
+  if (!r.success) throw new ConfigError(`${origin} is invalid:\n${formatZodError(r.error)}`);
+  return r.data;
+}
+
+export async function loadConfig(file: string): Promise<RuntimeConfig> {
+  let text: string;
+  try {
+    text = await readFile(file, "utf8");
+  } catch (err) {
+    throw new ConfigError(`${file}: cannot read the config file (${(err as Error).message})`);
+  }
+  let raw: unknown;
+  try {
+    raw = JSON.parse(text);
+  } catch (err) {
+    throw new ConfigError(`${file}: not valid JSON (${(err as Error).message})`);
+  }
+  return parseConfig(raw, file);
+}

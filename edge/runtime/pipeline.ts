@@ -1,0 +1,256 @@
+/**
+ * One wearer's pipeline, the product's hot path:
+ *
+ *   samples -> gyro bias -> GridResampler -> FeatureBuilder (AHRS, Euler)
+ *     -> every stride: window -> InferenceScheduler (never blocks) -> angles
+ *
+ * It also watches freshness: a placement that stops sending for
+ * `staleAfterMs` turns the wearer `degraded`, and no angles computed from
+ * the stale stretch are published. The sensor's return shows up as a time
+ * gap, the resampler re-anchors, the AHRS and windows restart exactly as at
+ * the start of a training trial, and the first fresh window turns it healthy.
+ */
+import { z } from "zod";
+import type { LoadedContract, Placement } from "../contract/manifest.js";
+import { FeatureBuilder } from "../features/featureBuilder.js";
+import { GridResampler, ResamplerConfigSchema, type GridSample } from "../features/resampler.js";
+import type { WindowModel } from "../inference/onnxModel.js";
+import { InferenceScheduler, type InferenceResult } from "../inference/scheduler.js";
+import type { Logger } from "../log.js";
+import type { AnglesMessage } from "../publish/topics.js";
+import type { ImuSample, Vec3 } from "../sources/types.js";
+
+export const pipelineConfigSchema = z.object({
+  resampler: ResamplerConfigSchema.prefault({}),
+  /** A placement silent this long (wall clock) makes the wearer degraded. */
+  staleAfterMs: z.number().positive().default(500),
+  /** Decimals kept in published angles (0.001 deg is far below the model's error). */
+  angleDecimals: z.number().int().min(0).max(6).default(3),
+});
+export type PipelineConfig = z.infer<typeof pipelineConfigSchema>;
+
+/** Attached to every window handed to inference. */
+interface WindowMeta {
+  readonly segment: number;
+  readonly windowIndex: number;
+  /** Grid times (µs, source clock) of the samples this window publishes. */
+  readonly tUs: Float64Array;
+  /** performance.now() when the sample completing the window was pushed. */
+  readonly readyAtMs: number;
+}
+
+export interface Health {
+  readonly healthy: boolean;
+  readonly reason?: string;
+}
+
+export interface PipelineDeps {
+  readonly contract: LoadedContract;
+  readonly model: WindowModel;
+  readonly logger: Logger;
+  readonly onAngles: (message: AnglesMessage, timing: { readyAtMs: number }) => void;
+  readonly onHealth?: (health: Health) => void;
+  /** Wall clock in ms (tests inject a fake). */
+  readonly now?: () => number;
+}
+
+export interface PipelineStats {
+  readonly samples: number;
+  readonly gridSamples: number;
+  readonly windows: number;
+  readonly published: number;
+  readonly skipped: number;
+  readonly staleDropped: number;
+  readonly resamplerIssues: Readonly<Record<string, number>>;
+  readonly ahrsResets: number;
+  readonly segments: number;
+}
+
+export class WearerPipeline {
+  private resampler!: GridResampler;
+  private builder!: FeatureBuilder;
+  private scheduler!: InferenceScheduler<WindowMeta>;
+  private readonly window: number;
+  private readonly stride: number;
+  private readonly placements: readonly Placement[];
+  private readonly windowBuf: Float32Array;
+  /** Grid times of the last `window` grid samples, ring-indexed by grid index. */
+  private readonly gridTimes: Float64Array;
+  private readonly bias: Vec3[];
+  private readonly lastSeenMs: number[];
+  private segment = 0;
+  private seq = 0;
+  private stale: string | undefined;
+  private healthy = true;
+  private timer: NodeJS.Timeout | undefined;
+  /** Source clock (µs) to wall clock (ms): set from the first sample. */
+  private clockOffsetMs = Number.NaN;
+  private readonly counts = { samples: 0, windows: 0, published: 0, staleDropped: 0 };
+  private readonly issues: Record<string, number> = {};
+  private readonly now: () => number;
+
+  constructor(
+    readonly wearer: string,
+    private readonly config: PipelineConfig,
+    private readonly deps: PipelineDeps,
+  ) {
+    const p = deps.contract.pipeline;
+    this.window = p.window;
+    this.stride = p.stride;
+    this.placements = p.placements;
+    this.windowBuf = new Float32Array(p.window * deps.contract.featureCount);
+    this.gridTimes = new Float64Array(p.window);
+    this.bias = p.placements.map(() => [0, 0, 0] as const);
+    this.lastSeenMs = p.placements.map(() => Number.NaN);
+    this.now = deps.now ?? Date.now;
+  }
+
+  start(): void {
+    const p = this.deps.contract.pipeline;
+    this.builder = new FeatureBuilder(p);
+    this.resampler = new GridResampler(
+      { placements: p.placements, sampleRateHz: p.sampleRateHz, config: this.config.resampler, inputLimits: p.inputLimits },
+      {
+        onGridSample: (g) => this.onGridSample(g),
+        onIssue: (issue) => {
+          this.issues[issue.kind] = (this.issues[issue.kind] ?? 0) + 1;
+          this.deps.logger.debug(() => `${this.wearer}/${issue.placement}: ${issue.message}`);
+        },
+        onReanchor: (e) => {
+          // Same state as the start of a training trial: fresh AHRS, empty windows.
+          this.segment = e.segment;
+          this.builder.reset();
+          this.deps.logger.info(`${this.wearer}: stream restarted after a ${e.reason} on ${e.placement}`, { segment: e.segment });
+        },
+      },
+    );
+    this.scheduler = new InferenceScheduler<WindowMeta>(this.model(), this.windowBuf.length, {
+      onResult: (r) => this.onResult(r),
+      onError: (err, meta) =>
+        this.deps.logger.error(`${this.wearer}: inference failed for window ${meta.windowIndex}: ${err.message}`),
+    });
+    const checkEvery = Math.max(20, Math.min(250, this.config.staleAfterMs / 4));
+    this.timer = setInterval(() => this.checkFreshness(), checkEvery);
+    this.timer.unref();
+  }
+
+  private model(): WindowModel {
+    return this.deps.model;
+  }
+
+  /** One sample of one of this wearer's placements. Never throws on bad data. */
+  push(placement: Placement, sample: ImuSample): void {
+    const i = this.placements.indexOf(placement);
+    if (i < 0) return;
+    this.counts.samples += 1;
+    this.lastSeenMs[i] = this.now();
+    if (Number.isNaN(this.clockOffsetMs)) this.clockOffsetMs = this.now() - sample.tUs / 1000;
+    const b = this.bias[i]!;
+    const gyro: Vec3 =
+      b[0] === 0 && b[1] === 0 && b[2] === 0 ? sample.gyro : [sample.gyro[0] - b[0], sample.gyro[1] - b[1], sample.gyro[2] - b[2]];
+    this.resampler.push(i, sample.tUs, sample.acc, gyro);
+  }
+
+  /** Gyro bias per placement (rad/s), from a static calibration. */
+  setGyroBias(placement: Placement, bias: Vec3): void {
+    const i = this.placements.indexOf(placement);
+    if (i >= 0) this.bias[i] = bias;
+  }
+
+  resetHeading(): void {
+    this.builder.resetHeading();
+  }
+
+  /** Wait for the inference in flight (end of a replay). */
+  async drain(): Promise<void> {
+    this.resampler.finish();
+    await this.scheduler.idle();
+  }
+
+  async stop(): Promise<void> {
+    if (this.timer) clearInterval(this.timer);
+    await this.scheduler.stop();
+  }
+
+  stats(): PipelineStats {
+    const s = this.scheduler.stats();
+    return {
+      ...this.counts,
+      gridSamples: this.resampler.stats().gridSamples,
+      skipped: s.skipped,
+      resamplerIssues: { ...this.issues },
+      ahrsResets: this.builder.ahrsResets,
+      segments: this.resampler.stats().segment + 1,
+    };
+  }
+
+  private onGridSample(g: GridSample): void {
+    this.gridTimes[g.index % this.window] = g.tUs;
+    if (!this.builder.push(g.values)) return;
+    const windowIndex = this.builder.windowIndex;
+    this.counts.windows += 1;
+    if (this.stale) {
+      this.counts.staleDropped += 1;
+      return;
+    }
+    // Window 0 of a segment publishes all its samples, later ones their last stride.
+    const n = windowIndex === 0 ? this.window : this.stride;
+    const tUs = new Float64Array(n);
+    for (let j = 0; j < n; j++) tUs[j] = this.gridTimes[(g.index - n + 1 + j) % this.window]!;
+    this.builder.buildWindow(this.windowBuf);
+    this.scheduler.submit(this.windowBuf, { segment: this.segment, windowIndex, tUs, readyAtMs: performance.now() });
+  }
+
+  private onResult({ meta, output }: InferenceResult<WindowMeta>): void {
+    if (meta.segment !== this.segment || this.stale) {
+      this.counts.staleDropped += 1; // computed from data that is no longer current
+      return;
+    }
+    const joints = this.deps.contract.pipeline.joints;
+    const nj = joints.length;
+    const n = meta.tUs.length;
+    const scale = 10 ** this.config.angleDecimals;
+    const angles: number[][] = [];
+    const t: number[] = [];
+    const sensorTimeUs: number[] = [];
+    for (let j = 0; j < n; j++) {
+      const row = (this.window - n + j) * nj;
+      const a: number[] = [];
+      for (let c = 0; c < nj; c++) a.push(Math.round(output[row + c]! * scale) / scale);
+      angles.push(a);
+      sensorTimeUs.push(meta.tUs[j]!);
+      t.push(Math.round(this.clockOffsetMs + meta.tUs[j]! / 1000));
+    }
+    const m = this.deps.contract.manifest;
+    this.seq += 1;
+    this.counts.published += 1;
+    this.setHealth(true);
+    this.deps.onAngles(
+      { seq: this.seq, model: { name: m.name, version: m.version }, joints: [...joints], units: "deg", t, angles, sensorTimeUs, wearer: this.wearer },
+      { readyAtMs: meta.readyAtMs },
+    );
+  }
+
+  private checkFreshness(): void {
+    const now = this.now();
+    let reason: string | undefined;
+    for (let i = 0; i < this.placements.length; i++) {
+      const seen = this.lastSeenMs[i]!;
+      const silent = Number.isNaN(seen) ? Number.NaN : now - seen;
+      if (silent > this.config.staleAfterMs) {
+        reason = `no samples from ${this.placements[i]} for ${Math.round(silent)} ms`;
+        break;
+      }
+    }
+    if (reason && !this.stale) this.deps.logger.warn(`${this.wearer}: ${reason}; angles withheld`);
+    this.stale = reason;
+    if (reason) this.setHealth(false, reason);
+  }
+
+  private setHealth(healthy: boolean, reason?: string): void {
+    if (healthy === this.healthy && healthy) return;
+    if (!healthy && !this.healthy) return;
+    this.healthy = healthy;
+    this.deps.onHealth?.(healthy ? { healthy } : { healthy, reason });
+  }
+}

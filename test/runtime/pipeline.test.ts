@@ -1,0 +1,104 @@
+import { afterEach, beforeAll, describe, expect, it, vi } from "vitest";
+import { loadManifest, type LoadedContract } from "../../edge/contract/manifest.js";
+import type { WindowModel } from "../../edge/inference/onnxModel.js";
+import { memoryLogger } from "../../edge/log.js";
+import type { AnglesMessage } from "../../edge/publish/topics.js";
+import { pipelineConfigSchema, WearerPipeline, type Health } from "../../edge/runtime/pipeline.js";
+import type { ImuSample } from "../../edge/sources/types.js";
+
+const MODEL = "models/reduced-femur-calcn-lstm/manifest.json";
+let contract: LoadedContract;
+beforeAll(async () => {
+  contract = await loadManifest(MODEL);
+});
+afterEach(() => vi.useRealTimers());
+
+/** Returns the window's sample index in every output cell, so tests can see which rows were published. */
+const indexModel: WindowModel = {
+  run: async (x: Float32Array) => {
+    const joints = contract.pipeline.joints.length;
+    const window = contract.pipeline.window;
+    const out = new Float32Array(window * joints);
+    for (let j = 0; j < window; j++) out.fill(j, j * joints, (j + 1) * joints);
+    return out;
+  },
+};
+
+function sample(sensorId: string, k: number, t0Us = 0): ImuSample {
+  const tUs = t0Us + k * 10_000;
+  return { sensorId, tUs, acc: [0.3 * Math.sin(k / 9), 0.1, 9.7], gyro: [0.01 * Math.cos(k / 7), 0.2 * Math.sin(k / 11), 0] };
+}
+
+function make(config = {}) {
+  const messages: AnglesMessage[] = [];
+  const health: Health[] = [];
+  const logger = memoryLogger();
+  const p = new WearerPipeline("default", pipelineConfigSchema.parse(config), {
+    contract,
+    model: indexModel,
+    logger,
+    onAngles: (m) => messages.push(m),
+    onHealth: (h) => health.push(h),
+  });
+  p.start();
+  return { p, messages, health, logger };
+}
+
+async function feed(p: WearerPipeline, from: number, to: number, t0Us = 0, placements = ["femur_r", "calcn_r"] as const) {
+  for (let k = from; k < to; k++) {
+    for (const pl of placements) p.push(pl, sample(pl, k, t0Us));
+    if (k % 25 === 0) await new Promise((r) => setImmediate(r));
+  }
+  await p.drain();
+}
+
+describe("WearerPipeline", () => {
+  it("publishes window 0 whole, then the last stride of every window, as one gap-free stream", async () => {
+    const { p, messages } = make();
+    await feed(p, 0, 151);
+    await p.stop();
+    expect(messages.map((m) => m.seq)).toEqual([1, 2, 3, 4, 5]);
+    expect(messages[0]!.angles).toHaveLength(50);
+    expect(messages.slice(1).every((m) => m.angles.length === 25)).toBe(true);
+    // the last stride's rows of the model output (index model: row j -> j)
+    expect(messages[1]!.angles[0]![0]).toBe(25);
+    const times = messages.flatMap((m) => m.sensorTimeUs!);
+    expect(times).toEqual(Array.from({ length: 150 }, (_, k) => k * 10_000));
+    expect(messages[0]!.joints).toEqual(contract.pipeline.joints);
+    expect(messages[0]!.model).toEqual({ name: contract.manifest.name, version: contract.manifest.version });
+  });
+
+  it("drops bad values, counts them, and keeps going", async () => {
+    const { p, messages } = make();
+    for (let k = 0; k < 120; k++) {
+      const s = sample("femur_r", k);
+      p.push("femur_r", k === 60 ? { ...s, acc: [Number.NaN, 0, 9.8] } : k === 61 ? { ...s, gyro: [900, 0, 0] } : s);
+      p.push("calcn_r", sample("calcn_r", k));
+    }
+    await p.drain();
+    await p.stop();
+    expect(p.stats().resamplerIssues.bad_value).toBe(2);
+    expect(messages.length).toBeGreaterThanOrEqual(3);
+  });
+
+  it("turns degraded when a sensor stops, withholds stale angles, and recovers when it returns", async () => {
+    vi.useFakeTimers({ toFake: ["setInterval", "clearInterval", "Date"] });
+    const { p, messages, health } = make({ staleAfterMs: 300 });
+    await feed(p, 0, 100);
+    const before = messages.length;
+    // calcn_r goes silent for 2 s of wall time while femur_r keeps streaming
+    for (let k = 100; k < 120; k++) p.push("femur_r", sample("femur_r", k));
+    vi.advanceTimersByTime(2000);
+    expect(health.at(-1)).toEqual({ healthy: false, reason: expect.stringMatching(/no samples from calcn_r for \d+ ms/) });
+    for (let k = 120; k < 220; k++) p.push("femur_r", sample("femur_r", k));
+    await p.drain();
+    expect(messages.length).toBe(before);
+    // both back, 3 s later on the sensor clock: a gap, a new segment, fresh windows
+    await feed(p, 400, 520);
+    expect(health.at(-1)).toEqual({ healthy: true });
+    expect(messages.length).toBeGreaterThan(before);
+    expect(messages.at(-1)!.seq).toBe(messages.length);
+    expect(p.stats().segments).toBeGreaterThanOrEqual(2);
+    await p.stop();
+  });
+});
