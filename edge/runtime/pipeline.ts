@@ -144,6 +144,7 @@ export class WearerPipeline {
     if (i < 0) return;
     this.counts.samples += 1;
     this.lastSeenMs[i] = this.now();
+    if (this.stale) this.checkFreshness(); // recover as soon as the silent sensor is back
     if (Number.isNaN(this.clockOffsetMs)) this.clockOffsetMs = this.now() - sample.tUs / 1000;
     const b = this.bias[i]!;
     const gyro: Vec3 =
@@ -159,6 +160,11 @@ export class WearerPipeline {
 
   resetHeading(): void {
     this.builder.resetHeading();
+  }
+
+  /** Resolves when no window is in flight or pending (replay backpressure). */
+  idle(): Promise<void> {
+    return this.scheduler.idle();
   }
 
   /** Wait for the inference in flight (end of a replay). */

@@ -104,7 +104,8 @@ export class EdgeRuntime {
     }
 
     for (const sc of this.config.sources) {
-      const source = await createSource(sc, { logger: log.child("source") });
+      // A replay faster than real time waits for inference instead of skipping windows.
+      const source = await createSource(sc, { logger: log.child("source"), waitForDrain: () => this.idle() });
       this.sources.push(source);
     }
     for (const source of this.sources) {
@@ -121,6 +122,11 @@ export class EdgeRuntime {
     for (const p of this.pipelines.values()) await p.stop();
     await this.recorder?.stop();
     await this.publisher?.stop();
+  }
+
+  /** Every wearer's inference is done (nothing in flight or pending). */
+  async idle(): Promise<void> {
+    await Promise.all([...this.pipelines.values()].map((p) => p.idle()));
   }
 
   stats(): {

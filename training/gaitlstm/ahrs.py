@@ -107,7 +107,11 @@ def run_madgwick(acc: np.ndarray, gyro: np.ndarray, beta: float, dt: float) -> t
     for k in range(n):
         ak, gk = a[k], g[k]
         if k == 0:
+            # Initialise only: right after init the correction is rounding noise, which
+            # the package normalises into a full step in a direction that differs in the
+            # last bit between V8 and CPython. Skipping it keeps both sides identical.
             f.init_from_accel(ak[0], ak[1], ak[2])
-        f.update(gk[0], gk[1], gk[2], ak[0], ak[1], ak[2])
+        else:
+            f.update(gk[0], gk[1], gk[2], ak[0], ak[1], ak[2])
         out[k] = f.q
     return out, f.resets

@@ -45,11 +45,23 @@ def score(recordings: list[Recording], cfg: FeatureConfig, predict: Predict, joi
     return out
 
 
-def onnx_predictor(model_path: Path, threads: int = 2) -> Predict:
+def onnx_predictor(model_path: Path) -> Predict:
+    """Run an exported model exactly as the edge does: one window per call, one thread.
+
+    Dynamic int8 quantization picks each call's activation range over the whole
+    batch, and onnxruntime's int8 kernels round differently with more threads,
+    so batched or multi-threaded scores would not be the device's scores.
+    """
     import onnxruntime as ort
 
     so = ort.SessionOptions()
-    so.intra_op_num_threads = threads
+    so.intra_op_num_threads = 1
+    so.inter_op_num_threads = 1
     sess = ort.InferenceSession(str(model_path), so, providers=["CPUExecutionProvider"])
     name_in = sess.get_inputs()[0].name
-    return lambda x: sess.run(None, {name_in: x.astype(np.float32)})[0]
+
+    def predict(x: np.ndarray) -> np.ndarray:
+        x = x.astype(np.float32)
+        return np.concatenate([sess.run(None, {name_in: x[i : i + 1]})[0] for i in range(len(x))])
+
+    return predict

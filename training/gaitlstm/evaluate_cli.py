@@ -7,6 +7,7 @@ from pathlib import Path
 from .contract import load_contract
 from .dataset import load_trials, to_recordings
 from .evaluate import onnx_predictor, score
+from .export import finite_json
 
 
 def evaluate_folder(model: Path, data: Path) -> dict:
@@ -14,7 +15,7 @@ def evaluate_folder(model: Path, data: Path) -> dict:
     trials = load_trials(data)
     recs = [r for rs in to_recordings(trials, c.features, c.joints).values() for r in rs]
     s = score(recs, c.features, onnx_predictor(c.model_path), c.joints)
-    return {
+    return finite_json({
         "mean_rmse_deg": s["mean_rmse_deg"],
         "joints": s["joints"],
         "n_windows": s["n_windows"],
@@ -25,4 +26,4 @@ def evaluate_folder(model: Path, data: Path) -> dict:
         "model": {"name": c.manifest["name"], "version": c.manifest["version"], "file": str(c.model_path)},
         "trials": s["trials"],
         "notes": sorted({n for r in recs for n in r.notes}),
-    }
+    })

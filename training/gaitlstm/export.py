@@ -38,6 +38,17 @@ INPUT_LIMITS = {"acc_abs_max": 16 * 9.80665, "gyro_abs_max": 35.0}
 GOLDEN_SECONDS = 4.0
 
 
+def finite_json(value):
+    """Strict JSON: NaN (e.g. the correlation of the constant mean baseline) becomes null."""
+    if isinstance(value, float):
+        return value if np.isfinite(value) else None
+    if isinstance(value, dict):
+        return {k: finite_json(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [finite_json(v) for v in value]
+    return value
+
+
 def sha256(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
@@ -200,8 +211,9 @@ def export(checkpoint: Path, out: Path, name: str, version: str, data_dir: Path 
         # for int8, on activation quantization steps, hence the looser bounds.
         "tolerance": {"features_abs": 1e-6, "outputs_abs_deg": {"fp32": 1e-3, "int8": 0.05}},
     }
+    golden_doc = finite_json(golden_doc)
     gpath = out / "golden.json"
-    gpath.write_text(json.dumps(golden_doc))
+    gpath.write_text(json.dumps(golden_doc, allow_nan=False))
 
     files = {
         "model": {"file": int8.name, "sha256": "", "bytes": 0, "quantization": "dynamic-int8"},
@@ -214,5 +226,6 @@ def export(checkpoint: Path, out: Path, name: str, version: str, data_dir: Path 
         embed_contract(f, contract)
     manifest["model"].update(sha256=sha256(int8), bytes=int8.stat().st_size)
     manifest["variants"]["fp32"].update(sha256=sha256(fp32), bytes=fp32.stat().st_size)
-    (out / "manifest.json").write_text(json.dumps(manifest, indent=2) + "\n")
+    manifest = finite_json(manifest)
+    (out / "manifest.json").write_text(json.dumps(manifest, indent=2, allow_nan=False) + "\n")
     return manifest

@@ -4,7 +4,9 @@ with early stopping on validation RMSE -> held-out scores -> checkpoint.
 Methods of the study:
   ui  user-individualized: per subject, the first 80% of every trial trains
       (20% of that validates), the last 20% tests; or, with --heldout, the
-      matching trials test and every other trial trains (last 20% validates).
+      matching trials test, --val-trials validate (default: the last 20% of
+      every other trial) and the rest train. With --refit the epoch count found
+      on validation is then trained again on training + validation data.
   ug  user-generalized: train on some subjects, validate on --val-subject,
       test on the unseen --test-subject.
   ua  user-adaptive: fine-tune a UG checkpoint (--base) on the first
@@ -43,11 +45,14 @@ class TrainConfig:
     imus: tuple[str, ...] = ("femur_r", "calcn_r")
     joints: tuple[str, ...] = JOINTS_R
     heldout: str | None = "*_04_01"
+    # Whole trials validate better than trial ends: the last seconds of a trial
+    # (slowing down, turning) are not like the rest, and their RMSE barely moved.
+    val_trials: str | None = "*_03_01"
+    refit: bool = True
     include: str = "*"
     seed: int = 0
     max_epochs: int = 40
-    patience: int = 8
-    lr_patience: int = 2
+    patience: int = 5
     batch_size: int = 64
     lr: float = 1e-3
     train_stride: int = 5  # denser training windows than the contract's stride: same data, more views
@@ -98,7 +103,13 @@ def split_ui(recs: dict[str, list[Recording]], cfg: TrainConfig) -> Split:
             if cfg.heldout and fnmatch.fnmatch(r.trial, cfg.heldout):
                 s.test.append(r)
                 continue
+            if cfg.heldout and cfg.val_trials and fnmatch.fnmatch(r.trial, cfg.val_trials):
+                s.val.append(r)
+                continue
             end = 1.0 if cfg.heldout else 1.0 - cfg.test_fraction
+            if cfg.heldout and cfg.val_trials:
+                s.train.append(r)
+                continue
             split_at = end * (1.0 - cfg.val_fraction)
             s.train.append(cut(r, 0.0, split_at))
             s.val.append(cut(r, split_at, end))
@@ -164,8 +175,6 @@ def fit(
 ) -> list[dict]:
     """Adam + MSE on z-scored targets; keeps the epoch with the best validation RMSE."""
     opt = torch.optim.Adam(model.net.parameters(), lr=cfg.lr)
-    # Halving the rate when validation stalls steadies the epoch that early stopping keeps.
-    sched = torch.optim.lr_scheduler.ReduceLROnPlateau(opt, factor=0.5, patience=cfg.lr_patience)
     xt = torch.from_numpy(x)
     yt = (torch.from_numpy(y) - model.y_mean.cpu()) / model.y_std.cpu()
     gen = torch.Generator().manual_seed(cfg.seed)
@@ -189,8 +198,6 @@ def fit(
         entry = {"epoch": epoch + 1, "train_loss": total / len(xt), "minutes": (time.monotonic() - t0) / 60}
         if val is not None:
             entry["val_rmse_deg"] = val_rmse(model, *val, dev)
-            sched.step(entry["val_rmse_deg"])
-            entry["lr"] = opt.param_groups[0]["lr"]
             if entry["val_rmse_deg"] < best[0]:
                 best = (entry["val_rmse_deg"], {k: v.detach().clone() for k, v in model.state_dict().items()})
                 bad_epochs = 0
@@ -206,6 +213,17 @@ def fit(
     if best[1] is not None:
         model.load_state_dict(best[1])
     return history
+
+
+def new_model(cfg: TrainConfig, fc: FeatureConfig, x: np.ndarray, y: np.ndarray) -> tuple[Normalized, dict]:
+    """A fresh network whose normalization comes from the training windows."""
+    flat_x, flat_y = x.reshape(-1, x.shape[-1]), y.reshape(-1, y.shape[-1])
+    norm = {
+        "x_mean": flat_x.mean(0), "x_std": flat_x.std(0) + 1e-6,
+        "y_mean": flat_y.mean(0), "y_std": flat_y.std(0) + 1e-6,
+    }
+    norm = {k: v.astype(np.float32) for k, v in norm.items()}
+    return Normalized(build_model(cfg.arch, fc.n_features, len(cfg.joints)), **norm), norm
 
 
 def train(cfg: TrainConfig) -> dict:
@@ -242,17 +260,21 @@ def train(cfg: TrainConfig) -> dict:
         model.load_state_dict(base["state_dict"])
         norm = base["norm"]
     else:
-        norm = {
-            "x_mean": x.reshape(-1, x.shape[-1]).mean(0), "x_std": x.reshape(-1, x.shape[-1]).std(0) + 1e-6,
-            "y_mean": y.reshape(-1, y.shape[-1]).mean(0), "y_std": y.reshape(-1, y.shape[-1]).std(0) + 1e-6,
-        }
-        norm = {k: v.astype(np.float32) for k, v in norm.items()}
-        model = Normalized(build_model(cfg.arch, fc.n_features, len(cfg.joints)), **norm)
+        model, norm = new_model(cfg, fc, x, y)
     model.to(dev)
     epochs = cfg.ua_epochs if cfg.method == "ua" else cfg.max_epochs
     print(f"{cfg.method}/{cfg.arch} on {dev}: {len(x)} training windows, "
           f"{0 if val is None else len(val[0])} validation windows, {len(split.test)} test recordings")
     history = fit(model, x, y, cfg, dev, val, epochs)
+    if cfg.refit and cfg.method == "ui" and val is not None:
+        best = min(history, key=lambda h: h["val_rmse_deg"])["epoch"]
+        print(f"refit: {best} epochs (best on validation) on training + validation data")
+        seed_everything(cfg.seed)
+        split.train += split.val
+        x, y = stack(split.train, fc, cfg.train_stride)
+        model, norm = new_model(cfg, fc, x, y)
+        model.to(dev)
+        history += [{**h, "refit": True} for h in fit(model, x, y, cfg, dev, None, best)]
     train_minutes = (time.monotonic() - t_start) / 60
 
     metrics = score(split.test, fc, torch_predictor(model, dev), cfg.joints) if split.test else {}

@@ -47,7 +47,7 @@ const out = [];
 input.acc.forEach((a, k) => {
   const g = input.gyro[k];
   if (k === 0) f.init(a[0], a[1], a[2], 0, 0, 0);
-  f.update(g[0], g[1], g[2], a[0], a[1], a[2], 0, 0, 0, input.dt);
+  else f.update(g[0], g[1], g[2], a[0], a[1], a[2], 0, 0, 0, input.dt);
   const q = f.getQuaternion();
   out.push([q.w, q.x, q.y, q.z]);
 });

@@ -1,0 +1,154 @@
+/**
+ * Grid samples -> feature rows -> model windows (contract steps 3 to 7).
+ *
+ * Per grid sample and placement: run that placement's AHRS, take the ZYX
+ * Euler angles of q ⊗ q_ref, and store the row
+ * `[acc x,y,z, gyro x,y,z, roll, pitch, yaw]` in a ring buffer holding the
+ * last `window` rows. After the first `window` samples, and then every
+ * `stride` samples, a window is ready: `buildWindow` copies it out with each
+ * placement's yaw made relative to the window's first sample.
+ *
+ * The hot path (`push`) allocates nothing; the caller owns the output array.
+ */
+import { AhrsFilter } from "../fusion/ahrsFilter.js";
+import type { PipelineParams } from "../contract/manifest.js";
+import { eulerZYX, quatMultiply, wrapAngle } from "./euler.js";
+import { GRID_CHANNELS } from "./resampler.js";
+
+/** Columns per placement in a feature row (acc 3, gyro 3, roll, pitch, yaw). */
+export const FEATURE_CHANNELS_PER_PLACEMENT = 9;
+const YAW = 8;
+
+export type FeatureBuilderOptions = Pick<
+  PipelineParams,
+  "placements" | "window" | "stride" | "beta" | "dtS" | "references"
+>;
+
+export class FeatureBuilder {
+  /** Feature columns per row: 9 × placements. */
+  readonly width: number;
+  private readonly filters: AhrsFilter[];
+  private readonly refs: Float64Array[];
+  private readonly rows: Float64Array;
+  private readonly qTmp = new Float64Array(4);
+  /** Grid samples pushed since the last reset. */
+  private count = 0;
+
+  constructor(private readonly options: FeatureBuilderOptions) {
+    const n = options.placements.length;
+    if (options.references.length !== n) {
+      throw new RangeError(`expected ${n} reference quaternions, got ${options.references.length}`);
+    }
+    if (options.stride < 1 || options.stride > options.window) {
+      throw new RangeError(`stride ${options.stride} must be within 1..window (${options.window})`);
+    }
+    this.width = FEATURE_CHANNELS_PER_PLACEMENT * n;
+    this.filters = options.placements.map(
+      () =>
+        new AhrsFilter({
+          beta: options.beta,
+          dtS: options.dtS,
+        }),
+    );
+    this.refs = options.references.map((r) => Float64Array.from(r));
+    this.rows = new Float64Array(options.window * this.width);
+  }
+
+  /**
+   * Add one grid sample: `values[placement*6 .. +6)` = acc x,y,z (m/s²), gyro
+   * x,y,z (rad/s), as `GridResampler` emits them. Returns `windowReady()`.
+   */
+  push(values: ArrayLike<number>): boolean {
+    const row = (this.count % this.options.window) * this.width;
+    const rows = this.rows;
+    for (let p = 0; p < this.filters.length; p++) {
+      const i = p * GRID_CHANNELS;
+      const ax = values[i]!, ay = values[i + 1]!, az = values[i + 2]!;
+      const gx = values[i + 3]!, gy = values[i + 4]!, gz = values[i + 5]!;
+      const filter = this.filters[p]!;
+      filter.update(ax, ay, az, gx, gy, gz);
+      const o = row + p * FEATURE_CHANNELS_PER_PLACEMENT;
+      rows[o] = ax;
+      rows[o + 1] = ay;
+      rows[o + 2] = az;
+      rows[o + 3] = gx;
+      rows[o + 4] = gy;
+      rows[o + 5] = gz;
+      const q = quatMultiply(filter.q, this.refs[p]!, this.qTmp);
+      eulerZYX(q[0]!, q[1]!, q[2]!, q[3]!, rows, o + 6);
+    }
+    this.count += 1;
+    return this.windowReady();
+  }
+
+  /** True right after the sample that completes a window: index window-1, then every stride. */
+  windowReady(): boolean {
+    const { window, stride } = this.options;
+    return this.count >= window && (this.count - window) % stride === 0;
+  }
+
+  /** Index of the latest complete window (0 for the first); -1 before any. */
+  get windowIndex(): number {
+    const { window, stride } = this.options;
+    return this.count < window ? -1 : Math.floor((this.count - window) / stride);
+  }
+
+  /** Grid samples pushed since the last reset. */
+  get samples(): number {
+    return this.count;
+  }
+
+  /** Grid index (within the segment) of the first sample of the latest `window` rows. */
+  get windowStartIndex(): number {
+    return this.count - this.options.window;
+  }
+
+  /** NaN-guard resets of all placements' filters. */
+  get ahrsResets(): number {
+    let n = 0;
+    for (const f of this.filters) n += f.resets;
+    return n;
+  }
+
+  /**
+   * Copy the last `window` rows into `out` ([window][width], row-major), each
+   * placement's yaw as wrap(yaw_j − yaw_0). Pass a Float64Array to compare
+   * with the golden features, a Float32Array for the model.
+   */
+  buildWindow(out: Float32Array | Float64Array): void {
+    const { window } = this.options;
+    const width = this.width;
+    if (this.count < window) throw new Error(`only ${this.count} of ${window} samples buffered`);
+    if (out.length < window * width) throw new RangeError(`output holds ${out.length} values, need ${window * width}`);
+    const first = this.count - window; // sample index of the window's row 0
+    const firstRow = (first % window) * width;
+    const nPlacements = this.filters.length;
+    for (let j = 0; j < window; j++) {
+      const src = ((first + j) % window) * width;
+      const dst = j * width;
+      for (let c = 0; c < width; c++) out[dst + c] = this.rows[src + c]!;
+      for (let p = 0; p < nPlacements; p++) {
+        const c = p * FEATURE_CHANNELS_PER_PLACEMENT + YAW;
+        out[dst + c] = wrapAngle(this.rows[src + c]! - this.rows[firstRow + c]!);
+      }
+    }
+  }
+
+  /** Start over (new segment after a re-anchor): filters re-initialise from the next sample. */
+  reset(): void {
+    for (const f of this.filters) f.reset();
+    this.count = 0;
+  }
+
+  /** Heading reset command: display offset only, features unaffected. */
+  resetHeading(): void {
+    for (const f of this.filters) f.resetHeading();
+  }
+
+  /** Current heading per placement (display), radians. */
+  headingRad(placementIndex: number): number {
+    const f = this.filters[placementIndex];
+    if (!f) throw new RangeError(`placement index ${placementIndex} out of range`);
+    return f.headingRad();
+  }
+}

@@ -1,0 +1,144 @@
+/**
+ * The whole runtime through a real mosquitto (MQTT 5): a real AB06 trial in,
+ * angles, retained status and model info out; commands over MQTT; and the
+ * demo's accuracy figure against `make evaluate` on the same trial.
+ */
+import { execFile } from "node:child_process";
+import { mkdtemp, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import { promisify } from "node:util";
+import { connectAsync, type MqttClient } from "mqtt";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { memoryLogger } from "../../edge/log.js";
+import type { AnglesMessage, ModelInfoMessage, StatusMessage } from "../../edge/publish/topics.js";
+import { encodeSample } from "../../edge/recording/format.js";
+import { parseConfig } from "../../edge/runtime/config.js";
+import { runDemo } from "../../edge/runtime/demo.js";
+import { sendCommand } from "../../edge/runtime/remote.js";
+import { EdgeRuntime } from "../../edge/runtime/runtime.js";
+import { startMosquitto, type RunningMosquitto } from "../helpers/mosquitto.js";
+
+const TRIAL = "data/ab06/levelground_ccw_normal_04_01_imu.csv.gz";
+const MODEL = "models/reduced-femur-calcn-lstm/manifest.json";
+let broker: RunningMosquitto;
+
+beforeAll(async () => {
+  broker = await startMosquitto();
+});
+afterAll(async () => {
+  await broker?.stop();
+});
+
+async function subscriber(topic: string): Promise<{ client: MqttClient; messages: Map<string, unknown[]> }> {
+  const client = await connectAsync(broker.url, { protocolVersion: 5 });
+  const messages = new Map<string, unknown[]>();
+  client.on("message", (t, payload) => {
+    const list = messages.get(t) ?? [];
+    list.push(JSON.parse(payload.toString()));
+    messages.set(t, list);
+  });
+  await client.subscribeAsync(topic, { qos: 1 });
+  return { client, messages };
+}
+
+describe("edge runtime end to end", () => {
+  it("replays a real trial into gap-free angles on mosquitto, with retained status and model info", async () => {
+    const config = parseConfig({
+      model: MODEL,
+      sources: [{ kind: "replay", file: TRIAL, speed: 0 }],
+      mqtt: { url: broker.url, deviceId: "e2e", protocolVersion: 5 },
+    });
+    let ended!: () => void;
+    const done = new Promise<void>((r) => (ended = r));
+    const runtime = new EdgeRuntime(config, { logger: memoryLogger(), onEnd: () => ended() });
+    const sub = await subscriber("gait/e2e/#");
+    await runtime.start();
+    await done;
+    const published = runtime.stats().pipelines.default!.published;
+    for (let i = 0; i < 100 && (sub.messages.get("gait/e2e/angles")?.length ?? 0) < published; i++) await new Promise((r) => setTimeout(r, 20));
+    const stats = runtime.stats();
+    await runtime.stop();
+    await sub.client.endAsync();
+
+    const angles = sub.messages.get("gait/e2e/angles") as AnglesMessage[];
+    expect(stats.pipelines.default!.skipped).toBe(0);
+    expect(angles.length).toBe(published);
+    expect(angles.length).toBeGreaterThan(60); // ~20 s at 4 windows/s
+    expect(angles.map((m) => m.seq)).toEqual(angles.map((_, i) => i + 1));
+    expect(angles[0]!.angles).toHaveLength(50);
+    expect(angles.slice(1).every((m) => m.angles.length === 25)).toBe(true);
+    const t = angles.flatMap((m) => m.sensorTimeUs!);
+    const steps = t.slice(1).map((v, i) => v - t[i]!);
+    expect(Math.min(...steps)).toBeCloseTo(10_000, 0);
+    expect(Math.max(...steps)).toBeCloseTo(10_000, 0);
+    expect(angles[0]!.joints).toEqual(["hip_flexion_r", "hip_adduction_r", "hip_rotation_r", "knee_flexion_r", "ankle_dorsiflexion_r"]);
+    const model = (sub.messages.get("gait/e2e/model") as ModelInfoMessage[]).at(-1)!;
+    expect(model.name).toBe("reduced-femur-calcn-lstm");
+    const status = sub.messages.get("gait/e2e/status") as StatusMessage[];
+    expect(status[0]!.state).toBe("online");
+    expect(status.at(-1)!.state).toBe("offline"); // stop() leaves a retained offline
+  });
+
+  it("answers commands: calibrate on a still wearer sets the gyro bias, and refuses a moving one", async () => {
+    const dir = await mkdtemp(path.join(tmpdir(), "still-"));
+    const file = path.join(dir, "still.jsonl");
+    const header = { format: "gait-recording", version: 1, created: new Date().toISOString(), deviceId: "still" };
+    const lines = [JSON.stringify(header)];
+    for (let k = 0; k < 1500; k++) {
+      const tUs = k * 10_000;
+      lines.push(encodeSample({ sensorId: "femur_r", tUs, acc: [-9.8, 0.1, 0.4], gyro: [0.02, -0.01, 0.005] }));
+      lines.push(encodeSample({ sensorId: "calcn_r", tUs, acc: [0.2, 0.1, 9.8], gyro: [-0.01, 0.0, 0.01] }));
+    }
+    await writeFile(file, lines.join("\n") + "\n");
+    const config = parseConfig({
+      model: MODEL,
+      sources: [{ kind: "replay", file, speed: 1 }],
+      mqtt: { url: broker.url, deviceId: "cal", protocolVersion: 5 },
+    });
+    const runtime = new EdgeRuntime(config, { logger: memoryLogger() });
+    await runtime.start();
+    await new Promise((r) => setTimeout(r, 300));
+    const ok = await sendCommand(broker.url, "gait", "cal", { command: "calibrate", args: { durationS: 0.5 } });
+    expect(ok.status).toBe("ok");
+    const femur = (ok.data as Record<string, { gyroBias: number[]; mountingOffsetDeg: number }>)["default/femur_r"]!;
+    expect(femur.gyroBias[0]).toBeCloseTo(0.02, 6);
+    expect(femur.mountingOffsetDeg).toBeLessThan(10); // thigh sensor x down, as in training
+    const heading = await sendCommand(broker.url, "gait", "cal", { command: "heading_reset" });
+    expect(heading.status).toBe("ok");
+    const bad = await sendCommand(broker.url, "gait", "cal", { command: "calibrate", args: { durationS: 99 } });
+    expect(bad).toMatchObject({ status: "error", error: expect.stringMatching(/durationS must be in/) });
+    await runtime.stop();
+
+    const moving = new EdgeRuntime(
+      parseConfig({ model: MODEL, sources: [{ kind: "simulator" }], sensors: { "w1:femur_r": "femur_r", "w1:calcn_r": "calcn_r" }, mqtt: { url: broker.url, deviceId: "walk", protocolVersion: 5 } }),
+      { logger: memoryLogger() },
+    );
+    await moving.start();
+    const refused = await sendCommand(broker.url, "gait", "walk", { command: "calibrate", args: { durationS: 0.5 } });
+    expect(refused).toMatchObject({ status: "error", error: expect.stringMatching(/moving during calibration/) });
+    await moving.stop();
+  });
+
+  it("refuses a malformed model at start with a clear error", async () => {
+    const dir = await mkdtemp(path.join(tmpdir(), "badmodel-"));
+    await writeFile(path.join(dir, "manifest.json"), JSON.stringify({ schema: "gait-model-contract/1", name: "x" }));
+    const runtime = new EdgeRuntime(parseConfig({ model: dir, sources: [{ kind: "simulator" }], mqtt: { url: broker.url } }), { logger: memoryLogger() });
+    await expect(runtime.start()).rejects.toThrowError(/manifest\.json/);
+  });
+
+  it("prints the same RMSE as `make evaluate` on the demo trial (within 0.5 deg)", async () => {
+    const lines: string[] = [];
+    const demo = await runDemo({ trial: path.resolve(TRIAL), model: MODEL, speed: 0, logger: memoryLogger(), out: (l) => lines.push(l) });
+    expect(lines.at(-1)).toMatch(/mean\s+\d+\.\d\d deg/);
+    expect(demo.seqGaps).toBe(0);
+    const { stdout } = await promisify(execFile)(
+      path.resolve(".venv/bin/python"),
+      ["-m", "gaitlstm", "evaluate", "--model", path.resolve(MODEL), "--data", path.resolve("data/ab06")],
+      { cwd: path.resolve("training"), maxBuffer: 1 << 24 },
+    );
+    const evaluated = JSON.parse(stdout.slice(stdout.indexOf("{"))) as { mean_rmse_deg: number; n_samples: number };
+    expect(demo.samples).toBe(evaluated.n_samples);
+    expect(Math.abs(demo.rmse.mean - evaluated.mean_rmse_deg)).toBeLessThan(0.5);
+  }, 120_000);
+});
