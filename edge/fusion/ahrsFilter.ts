@@ -12,9 +12,13 @@
  * 2. Its 6-axis step normalises the gradient with `(s·s) ** -0.5`; when the
  *    gradient is exactly zero (accelerometer exactly aligned with the
  *    estimate, e.g. identity attitude and acc = (0, 0, g)) that is `0 * ∞ =
- *    NaN`, and the quaternion stays NaN forever. The contract's guard: if any
- *    component is non-finite after an update, re-initialise from the current
- *    sample's accelerometer (no update for that sample) and count a reset.
+ *    NaN`, and the quaternion stays NaN forever. A zero gradient means "no
+ *    correction needed", so before each update we compute `s·s` exactly as
+ *    the package does and, when it is 0, hand the package a zero
+ *    accelerometer, which makes it skip the correction: a pure gyro step, the
+ *    filter's own answer (contract step 3; the Python port does the same).
+ *    As a last resort, a non-finite quaternion after an update (a non-finite
+ *    input) re-initialises from the accelerometer and counts a reset.
  *
  * Also: `init` with an undefined magnetometer gives NaN, so we always pass
  * (0, 0, 0) — attitude from gravity, heading 0 — and the same zero
@@ -29,6 +33,29 @@
 import AHRS from "ahrs";
 import { z } from "zod";
 import { eulerZYX, wrapAngle } from "../features/euler.js";
+
+/**
+ * Whether the package's gradient step would be exactly zero (then it divides
+ * 0 by 0). Same expressions, in the same order, as Madgwick.js, so the answer
+ * is bit-exact.
+ */
+export function zeroCorrection(q: ArrayLike<number>, ax: number, ay: number, az: number): boolean {
+  if (ax === 0 && ay === 0 && az === 0) return false; // the package skips the correction itself
+  const q0 = q[0]!, q1 = q[1]!, q2 = q[2]!, q3 = q[3]!;
+  const recipNorm = (ax * ax + ay * ay + az * az) ** -0.5;
+  ax *= recipNorm;
+  ay *= recipNorm;
+  az *= recipNorm;
+  const _2q0 = 2.0 * q0, _2q1 = 2.0 * q1, _2q2 = 2.0 * q2, _2q3 = 2.0 * q3;
+  const _4q0 = 4.0 * q0, _4q1 = 4.0 * q1, _4q2 = 4.0 * q2;
+  const _8q1 = 8.0 * q1, _8q2 = 8.0 * q2;
+  const q0q0 = q0 * q0, q1q1 = q1 * q1, q2q2 = q2 * q2, q3q3 = q3 * q3;
+  const s0 = _4q0 * q2q2 + _2q2 * ax + _4q0 * q1q1 - _2q1 * ay;
+  const s1 = _4q1 * q3q3 - _2q3 * ax + 4.0 * q0q0 * q1 - _2q0 * ay - _4q1 + _8q1 * q1q1 + _8q1 * q2q2 + _4q1 * az;
+  const s2 = 4.0 * q0q0 * q2 + _2q0 * ax + _4q2 * q3q3 - _2q3 * ay - _4q2 + _8q2 * q1q1 + _8q2 * q2q2 + _4q2 * az;
+  const s3 = 4.0 * q1q1 * q3 - _2q1 * ax + 4.0 * q2q2 * q3 - _2q2 * ay;
+  return s0 * s0 + s1 * s1 + s2 * s2 + s3 * s3 === 0;
+}
 
 /** The parts of the package's filter object we use; `init` is missing from its index.d.ts. */
 interface MadgwickHandle {
@@ -74,6 +101,8 @@ export class AhrsFilter {
   readonly q = new Float64Array([1, 0, 0, 0]);
   /** How many times the NaN guard re-initialised the filter. */
   resets = 0;
+  /** Updates whose gradient was exactly zero and ran as a pure gyro step. */
+  zeroCorrections = 0;
   /** Subtracted from the reported heading only (see file comment). */
   headingOffsetRad = 0;
 
@@ -102,7 +131,12 @@ export class AhrsFilter {
       this.readQuaternion();
       return;
     }
-    this.filter.update(gx, gy, gz, ax, ay, az, 0, 0, 0, this.config.dtS);
+    if (zeroCorrection(this.q, ax, ay, az)) {
+      this.zeroCorrections += 1;
+      this.filter.update(gx, gy, gz, 0, 0, 0, 0, 0, 0, this.config.dtS);
+    } else {
+      this.filter.update(gx, gy, gz, ax, ay, az, 0, 0, 0, this.config.dtS);
+    }
     if (!this.readQuaternion()) {
       this.resets += 1;
       this.filter.init(ax, ay, az, 0, 0, 0);

@@ -4,7 +4,7 @@
  * subscribes to the device's angles and prints them live; at the end the
  * angles it received are scored against the trial's mocap angles.
  */
-import { connectAsync } from "mqtt";
+import { connectAsync, type MqttClient } from "mqtt";
 import type { Logger } from "../log.js";
 import type { AnglesMessage } from "../publish/topics.js";
 import { parseConfig } from "./config.js";
@@ -47,43 +47,48 @@ export async function runDemo(opts: DemoOptions): Promise<DemoResult> {
   });
   let finish!: () => void;
   const ended = new Promise<void>((r) => (finish = r));
-  const runtime = new EdgeRuntime(config, { logger: opts.logger, onEnd: () => finish() });
-  await runtime.start();
-  const joints = runtime.contract.pipeline.joints;
-  const reference = await readCamargoAngles(ikFile, joints);
-  const meter = new RmseMeter(reference, joints);
-
-  // Our own subscriber: what a controller on the network would see.
-  const client = await connectAsync(runtime.brokerUrl, { protocolVersion: 4, clientId: "demo-subscriber" });
+  let meter: RmseMeter | undefined;
+  let client: MqttClient | undefined;
   let messages = 0;
   let lastSeq = 0;
   let seqGaps = 0;
   let t0 = Number.NaN;
-  client.on("message", (_topic, payload) => {
-    const msg = JSON.parse(payload.toString()) as AnglesMessage;
-    messages += 1;
-    if (lastSeq && msg.seq !== lastSeq + 1) seqGaps += 1;
-    lastSeq = msg.seq;
-    msg.angles.forEach((a, i) => meter.add(msg.sensorTimeUs![i]!, a));
-    const ts = msg.sensorTimeUs![msg.sensorTimeUs!.length - 1]! / 1e6;
-    if (Number.isNaN(t0)) t0 = msg.sensorTimeUs![0]! / 1e6;
-    const last = msg.angles[msg.angles.length - 1]!;
-    out(
-      `#${String(msg.seq).padStart(3)}  t=${(ts - t0).toFixed(2).padStart(6)} s  ` +
-        msg.joints.map((j, k) => `${SHORT[j] ?? j} ${last[k]!.toFixed(1).padStart(6)}`).join("  "),
-    );
+  const runtime = new EdgeRuntime(config, {
+    logger: opts.logger,
+    onEnd: () => finish(),
+    // Our own subscriber, connected before the replay starts: what a controller on the network sees.
+    beforeSources: async (rt) => {
+      const joints = rt.contract.pipeline.joints;
+      meter = new RmseMeter(await readCamargoAngles(ikFile, joints), joints);
+      client = await connectAsync(rt.brokerUrl, { protocolVersion: 4, clientId: "demo-subscriber" });
+      client.on("message", (_topic, payload) => {
+        const msg = JSON.parse(payload.toString()) as AnglesMessage;
+        messages += 1;
+        if (lastSeq && msg.seq !== lastSeq + 1) seqGaps += 1;
+        lastSeq = msg.seq;
+        msg.angles.forEach((a, i) => meter!.add(msg.sensorTimeUs![i]!, a));
+        const ts = msg.sensorTimeUs![msg.sensorTimeUs!.length - 1]! / 1e6;
+        if (Number.isNaN(t0)) t0 = msg.sensorTimeUs![0]! / 1e6;
+        const last = msg.angles[msg.angles.length - 1]!;
+        out(
+          `#${String(msg.seq).padStart(3)}  t=${(ts - t0).toFixed(2).padStart(6)} s  ` +
+            msg.joints.map((j, k) => `${SHORT[j] ?? j} ${last[k]!.toFixed(1).padStart(6)}`).join("  "),
+        );
+      });
+      await client.subscribeAsync(rt.topics.angles, { qos: 0 });
+      out(`replaying ${opts.trial} at ${opts.speed === 0 ? "full" : `${opts.speed}x real`} speed through ${rt.contract.manifest.name} ${rt.contract.manifest.version} (int8), broker ${rt.brokerUrl}`);
+      out(`angles in degrees (last sample of each message; topic ${rt.topics.angles}):`);
+    },
   });
-  await client.subscribeAsync(runtime.topics.angles, { qos: 0 });
-  out(`replaying ${opts.trial} at ${opts.speed === 0 ? "full" : `${opts.speed}x real`} speed through ${runtime.contract.manifest.name} ${runtime.contract.manifest.version} (int8), broker ${runtime.brokerUrl}`);
-  out(`angles in degrees (last sample of each message; topic ${runtime.topics.angles}):`);
+  await runtime.start();
 
   await ended;
   // Let the last messages cross the broker.
   const published = (): number => Object.values(runtime.stats().pipelines).reduce((n, p) => n + p.published, 0);
   for (let i = 0; i < 50 && messages < published(); i++) await new Promise((r) => setTimeout(r, 20));
-  await client.endAsync();
+  await client?.endAsync();
   await runtime.stop();
-
+  if (!meter) throw new Error("the runtime never became ready");
   const rmse = meter.result();
   out("");
   out(`RMSE against the trial's mocap angles (${meter.samples} samples, ${messages} messages):`);

@@ -42,6 +42,8 @@ export interface RuntimeDeps {
   readonly onAngles?: (message: AnglesMessage, timing: { readyAtMs: number }) => void;
   /** Replay: all finite sources have ended and the last window was published. */
   readonly onEnd?: () => void;
+  /** Awaited after the model and broker are up and before any source starts (the demo subscribes here). */
+  readonly beforeSources?: (runtime: EdgeRuntime) => Promise<void>;
 }
 
 interface CalibrationCapture {
@@ -103,6 +105,7 @@ export class EdgeRuntime {
       await this.recorder.start({ model: { name: m.name, version: m.version } });
     }
 
+    await this.deps.beforeSources?.(this);
     for (const sc of this.config.sources) {
       // A replay faster than real time waits for inference instead of skipping windows.
       const source = await createSource(sc, { logger: log.child("source"), waitForDrain: () => this.idle() });

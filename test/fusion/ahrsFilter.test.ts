@@ -39,18 +39,24 @@ describe("npm ahrs 1.3.3 quirks the wrapper defuses", () => {
 });
 
 describe("AhrsFilter", () => {
-  it("does not go NaN where the package would: re-initialises from the accelerometer and counts a reset", () => {
+  it("does not go NaN where the package would: a zero gradient becomes a pure gyro step", () => {
     const f = new AhrsFilter({ beta: 0.1, dtS: 0.01 });
     f.update(0, 0, 9.81, 0, 0, 0); // first sample: init only (identity attitude)
-    expect(f.resets).toBe(0);
-    f.update(0, 0, 9.81, 0, 0, 0); // exactly aligned: the package's correction step is 0/0
+    f.update(0, 0, 9.81, 0, 0, 1); // exactly aligned: the package's correction step is 0/0
     expect(Array.from(f.q).every(Number.isFinite)).toBe(true);
-    expect(f.resets).toBe(1);
-    expect(f.q[0]).toBeCloseTo(1, 12);
-    // the next ordinary sample carries on from the re-initialised attitude
+    expect(f.zeroCorrections).toBe(1);
+    expect(f.resets).toBe(0);
+    expect(f.headingRad()).toBeCloseTo(0.01, 6); // the gyro step was kept, not thrown away
     f.update(0.5, 0, 9.8, 0.1, 0, 0);
     expect(Array.from(f.q).every(Number.isFinite)).toBe(true);
+  });
+
+  it("re-initialises from the accelerometer when an input is not finite", () => {
+    const f = new AhrsFilter({ beta: 0.1, dtS: 0.01 });
+    f.update(0.3, 0, 9.8, 0, 0, 0);
+    f.update(0.3, 0, 9.8, Number.NaN, 0, 0);
     expect(f.resets).toBe(1);
+    expect(Array.from(f.q).every(Number.isFinite)).toBe(true);
   });
 
   it("integrates with dt in seconds: 1 rad/s about z for 1 s at 100 Hz gives ~1 rad of heading", () => {

@@ -21,6 +21,7 @@ class MadgwickImu:
         self.dt = dt
         self.q = [1.0, 0.0, 0.0, 0.0]
         self.resets = 0
+        self.zero_corrections = 0
 
     def init_from_accel(self, ax: float, ay: float, az: float) -> None:
         """`init(ax, ay, az, 0, 0, 0)` of the npm package: attitude from gravity, heading 0."""
@@ -49,7 +50,8 @@ class MadgwickImu:
         self.q = [w * n, x * n, y * n, z * n]
 
     def update(self, gx: float, gy: float, gz: float, ax: float, ay: float, az: float) -> None:
-        """One step; on a non-finite result re-initialise from the accelerometer (counted)."""
+        """One step. A zero gradient is a gyro-only step; a non-finite result (a
+        non-finite input) re-initialises from the accelerometer and is counted."""
         raw_ax, raw_ay, raw_az = ax, ay, az
         q0, q1, q2, q3 = self.q
         beta = self.beta
@@ -73,9 +75,10 @@ class MadgwickImu:
             s3 = 4.0 * q1q1 * q3 - _2q1 * ax + 4.0 * q2q2 * q3 - _2q2 * ay
             ss = s0 * s0 + s1 * s1 + s2 * s2 + s3 * s3
             if ss == 0.0:
-                # JavaScript computes 0 ** -0.5 = Infinity and 0 * Infinity = NaN here:
-                # the package's filter is NaN from now on. The guard below resets it.
-                finite = False
+                # The estimate already matches the accelerometer exactly: no correction.
+                # (The npm package would compute 0 * Infinity = NaN here; the edge hands it
+                # a zero accelerometer instead, which makes it take this same gyro-only step.)
+                self.zero_corrections += 1
             else:
                 rn = ss**-0.5
                 qd1 -= beta * (s0 * rn)

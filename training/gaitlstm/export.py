@@ -127,7 +127,8 @@ def build_manifest(ck: dict, fc: FeatureConfig, name: str, version: str, metrics
         "resampling": {"method": "linear", "grid": "latest first timestamp over placements", "prefilter": None},
         "ahrs": {
             "algorithm": "madgwick-imu", "implementation": "ahrs@1.3.3", "beta": fc.beta, "dt_s": fc.dt,
-            "init": "accelerometer", "nan_guard": "reinit-from-accelerometer",
+            "init": "accelerometer", "first_sample": "init-only", "zero_gradient": "gyro-only-step",
+            "nan_guard": "reinit-from-accelerometer",
         },
         "euler": {
             "sequence": "ZYX", "order": ["roll", "pitch", "yaw"], "unit": "rad",

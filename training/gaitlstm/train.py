@@ -120,13 +120,13 @@ def split_ui(recs: dict[str, list[Recording]], cfg: TrainConfig) -> Split:
 
 def split_ug(recs: dict[str, list[Recording]], cfg: TrainConfig) -> Split:
     subjects = sorted(recs)
+    if len(subjects) < 3:
+        raise ValueError(f"ug needs at least 3 subjects (train, validation, test); have {subjects}")
     test = cfg.test_subject or subjects[-1]
     val = cfg.val_subject or next((x for x in reversed(subjects) if x != test), None)
     if test not in recs or val not in recs or val == test:
         raise ValueError(f"ug needs distinct --test-subject and --val-subject among {subjects}")
     train = [r for sub in subjects if sub not in (test, val) for r in recs[sub]]
-    if not train:
-        raise ValueError(f"ug needs at least 3 subjects; have {subjects}")
     return Split(train, recs[val], recs[test])
 
 
