@@ -40,7 +40,7 @@ typecheck: setup-node
 test-ts: setup-node
 	$(NODE_BIN)/vitest run
 
-demo: setup-py setup-node
+demo: setup-node
 	$(NODE_BIN)/tsx edge/cli.ts demo --model $(MODEL) --trial $(DATA)/levelground_ccw_normal_04_01_imu.csv.gz
 
 evaluate: setup-py
