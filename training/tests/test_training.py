@@ -114,3 +114,30 @@ def test_cnn_architecture_trains(demo_dir, tmp_path):
 def test_ug_needs_three_subjects(demo_dir, tmp_path):
     with pytest.raises(ValueError, match="subjects"):
         train(TrainConfig(data=str(demo_dir), out=str(tmp_path), method="ug", heldout=None, **TINY))
+
+
+def test_evaluate_takes_a_thigh_and_foot_only_recording(tmp_path, demo_dir, repo):
+    """A new user's trial needs only the placements the model uses."""
+    imu = gzip.open(demo_dir / "levelground_ccw_normal_04_01_imu.csv.gz", "rt").read().splitlines()
+    header = imu[0].split(",")
+    keep = [i for i, c in enumerate(header) if c == "time" or c.startswith(("thigh_", "foot_"))]
+    rows = [",".join(line.split(",")[i] for i in keep) for line in imu[:1200]]
+    (tmp_path / "mine_imu.csv").write_text("\n".join(rows) + "\n")
+    (tmp_path / "mine_ik.csv.gz").write_bytes((demo_dir / "levelground_ccw_normal_04_01_ik.csv.gz").read_bytes())
+    out = tmp_path / "scores.json"
+    assert cli(["evaluate", "--model", str(repo / "models" / "reduced-femur-calcn-lstm"), "--data", str(tmp_path), "--json", str(out)]) == 0
+    assert json.loads(out.read_text())["n_windows"] > 0
+
+
+def test_cli_reports_bad_input_without_a_traceback(tmp_path, repo):
+    import subprocess
+    import sys
+
+    (tmp_path / "x_imu.csv").write_text("time,thigh_Accel_X\n0.0,1\n")
+    r = subprocess.run(
+        [sys.executable, "-m", "gaitlstm", "evaluate", "--data", str(tmp_path)],
+        cwd=repo / "training", capture_output=True, text=True,
+    )
+    assert r.returncode == 2
+    assert "Traceback" not in r.stderr
+    assert "x_imu.csv" in r.stderr and "thigh_Accel_Y" in r.stderr

@@ -114,16 +114,23 @@ def read_camargo_trial(imu_path: str | Path, ik_path: str | Path | None = None, 
     Angles: `hip_{flexion,adduction,rotation}_{r,l}` unchanged,
     `knee_flexion_s = -knee_angle_s`, `ankle_dorsiflexion_s = ankle_angle_s`.
     Right-leg columns are required, left-leg ones converted when present.
+    Sensors may be left out whole (a thigh + foot recording has no shank or
+    trunk columns); a sensor with only some of its six columns is an error.
     Missing values: runs up to `max_nan_run` samples are interpolated and
     counted in `notes`; longer runs raise DataError.
     """
     imu_path = Path(imu_path)
     notes: list[str] = []
-    channels = [f"{s}_{q}_{a}" for s in CAMARGO_PLACEMENTS for q in ("Accel", "Gyro") for a in AXES]
-    t, cols, rate = _read_clocked(_Table(imu_path), channels, max_nan_run, notes)
+    table = _Table(imu_path)
+    sensors = [s for s in CAMARGO_PLACEMENTS if any(c.startswith(f"{s}_") for c in table.columns)]
+    if not sensors:
+        raise DataError(imu_path, f"no IMU columns: expected <sensor>_Accel_X... for sensors {list(CAMARGO_PLACEMENTS)}", line=1)
+    channels = [f"{s}_{q}_{a}" for s in sensors for q in ("Accel", "Gyro") for a in AXES]
+    t, cols, rate = _read_clocked(table, channels, max_nan_run, notes)
 
     imus: dict[str, ImuStream] = {}
-    for sensor, placement in CAMARGO_PLACEMENTS.items():
+    for sensor in sensors:
+        placement = CAMARGO_PLACEMENTS[sensor]
         acc = np.stack([cols[f"{sensor}_Accel_{a}"] for a in AXES], axis=1) * G
         gyro = np.stack([cols[f"{sensor}_Gyro_{a}"] for a in AXES], axis=1)
         imus[placement] = ImuStream(t=t, acc=acc, gyro=gyro)
