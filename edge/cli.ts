@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 /**
- * gait-edge: run | replay | demo | calibrate | bench.
+ * gait-edge: run | replay | demo | calibrate | bench | keygen | bundle | ota-publish.
  * Human output on stdout, structured logs on stderr.
  */
 import path from "node:path";
@@ -20,6 +20,14 @@ commands:
   calibrate --broker url [--device-id id] [--prefix gait] [--duration 2]
                                     ask a running device for a static calibration
   bench [--json out] [--quick]      measure latency, memory and capacity (real mosquitto)
+  keygen --out <dir>                make an ed25519 signing key pair for OTA updates
+                                    (private.pem, mode 0600, and public.pem for device configs)
+  bundle --model <folder> --key <private.pem> --out <dir> [--allow-downgrade]
+                                    sign a model folder into an OTA bundle
+  ota-publish --bundle <dir> --broker url (--device <id> | --fleet <id>) [--prefix gait]
+              [--chunk-size 65536] [--timeout s]
+                                    offer a bundle over MQTT and serve it until the device
+                                    reports (fleet: until --timeout or Ctrl-C); see docs/ota.md
 
 common: --model <manifest.json> (default ${DEFAULT_MODEL}), --log-level debug|info|warn|error`;
 
@@ -42,6 +50,15 @@ async function main(argv: string[]): Promise<number> {
       duration: { type: "string", default: "2" },
       json: { type: "string" },
       quick: { type: "boolean", default: false },
+      // OTA (edge/ota/cli.ts)
+      out: { type: "string" },
+      key: { type: "string" },
+      bundle: { type: "string" },
+      device: { type: "string" },
+      fleet: { type: "string" },
+      "chunk-size": { type: "string" },
+      timeout: { type: "string" },
+      "allow-downgrade": { type: "boolean", default: false },
       "log-level": { type: "string", default: "info" },
       help: { type: "boolean", short: "h", default: false },
     },
@@ -103,6 +120,38 @@ async function main(argv: string[]): Promise<number> {
       const { runBench } = await import("./bench/bench.js");
       await runBench({ model: values.model, json: values.json, quick: values.quick, logger });
       return 0;
+    }
+    // ---- OTA model updates (edge/ota, docs/ota.md)
+    case "keygen": {
+      if (!values.out) throw new ConfigError("keygen needs --out <dir>");
+      const { runKeygen } = await import("./ota/cli.js");
+      const r = await runKeygen(values.out);
+      process.stdout.write(`private key ${r.privateKey} (keep it secret), public key ${r.publicKey} (key id ${r.keyId})\n`);
+      return 0;
+    }
+    case "bundle": {
+      if (!values.key || !values.out) throw new ConfigError("bundle needs --model <folder> --key <private.pem> --out <dir>");
+      const { runBundle } = await import("./ota/cli.js");
+      const b = await runBundle({ model: values.model, key: values.key, out: values.out, allowDowngrade: values["allow-downgrade"] });
+      process.stdout.write(`bundle ${b.dir}: ${b.name} ${b.version}, signed by key ${b.keyId}\n`);
+      return 0;
+    }
+    case "ota-publish": {
+      if (!values.bundle || !values.broker) throw new ConfigError("ota-publish needs --bundle <dir> --broker url and --device <id> or --fleet <id>");
+      const { runOtaPublish } = await import("./ota/cli.js");
+      const outcomes = await runOtaPublish({
+        bundle: values.bundle,
+        broker: values.broker,
+        prefix: values.prefix,
+        device: values.device,
+        fleet: values.fleet,
+        chunkSize: values["chunk-size"] ? Number(values["chunk-size"]) : undefined,
+        timeoutS: values.timeout ? Number(values.timeout) : undefined,
+        logger,
+        interrupted: untilSignal(),
+      });
+      process.stdout.write(JSON.stringify(outcomes, null, 2) + "\n");
+      return outcomes.every((o) => o.ok) ? 0 : 1;
     }
     default:
       process.stderr.write(`unknown command "${command}"\n\n${USAGE}\n`);

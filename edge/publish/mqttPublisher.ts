@@ -21,6 +21,7 @@ import {
   deviceIdSchema,
   parseCommand,
   topicPrefixSchema,
+  topicMatches,
   topicsFor,
   type AnglesMessage,
   type CommandRequest,
@@ -67,6 +68,8 @@ export const mqttConfigSchema = z
 export type MqttConfig = z.infer<typeof mqttConfigSchema>;
 
 export type CommandHandler = (command: CommandRequest) => Promise<unknown>;
+/** A message on a topic subscribed with `subscribe()` (OTA and other add-on modules). */
+export type MessageHandler = (topic: string, payload: Buffer, retained: boolean) => void;
 
 export interface MqttPublisherDeps {
   logger: Logger;
@@ -114,6 +117,10 @@ export class MqttPublisher {
   private anglesInFlight = 0;
   private counters = { published: 0, dropped: 0, commands: 0, commandErrors: 0, reconnects: 0 };
   private connectWaiters: Array<() => void> = [];
+  /** Extra subscriptions (`subscribe()`): re-subscribed on every connect, like the command topic. */
+  private readonly subscriptions = new Map<string, { qos: 0 | 1; handlers: Set<MessageHandler> }>();
+  /** Extra retained topics (`publishRetained()`): re-published on every connect, like status. */
+  private readonly retainedExtra = new Map<string, string | Buffer>();
 
   constructor(
     private readonly config: MqttConfig,
@@ -155,6 +162,7 @@ export class MqttPublisher {
     client.on("close", () => this.onClose());
     client.on("error", (err) => this.onError(err));
     client.on("message", (topic, payload, packet) => {
+      this.dispatch(topic, payload, packet.retain);
       if (topic !== this.topics.command) return;
       void this.handleCommand(payload, packet.retain).catch((err: unknown) =>
         log.error("command handling failed", { error: errorMessage(err) }),
@@ -259,6 +267,67 @@ export class MqttPublisher {
     this.commandHandler = handler;
   }
 
+  // ------------------------------------------------------------------ generic topics (additive, used by edge/ota)
+
+  /**
+   * Subscribe to any topic filter (wildcards allowed). Kept across reconnects.
+   * Handlers must not throw (a throw is logged). Returns the unsubscribe.
+   */
+  subscribe(filter: string, handler: MessageHandler, qos: 0 | 1 = 1): () => Promise<void> {
+    let sub = this.subscriptions.get(filter);
+    const fresh = !sub;
+    if (!sub) this.subscriptions.set(filter, (sub = { qos, handlers: new Set() }));
+    sub.handlers.add(handler);
+    const client = this.client;
+    if (fresh && client?.connected) {
+      void this.subscribeFilter(client, filter, qos).catch((err: unknown) =>
+        this.deps.logger.error(`could not subscribe to ${filter}`, { error: errorMessage(err) }),
+      );
+    }
+    return async () => {
+      const s = this.subscriptions.get(filter);
+      if (!s || !s.handlers.delete(handler) || s.handlers.size) return;
+      this.subscriptions.delete(filter);
+      const c = this.client;
+      if (c?.connected) await c.unsubscribeAsync(filter);
+    };
+  }
+
+  /** Publish now; resolves false (nothing queued) when not connected. */
+  async publish(topic: string, payload: string | Buffer, options: { qos?: 0 | 1; retain?: boolean } = {}): Promise<boolean> {
+    const client = this.client;
+    if (!client?.connected) return false;
+    await client.publishAsync(topic, payload, { qos: options.qos ?? 1, retain: options.retain ?? false });
+    return true;
+  }
+
+  /** Stores the payload and publishes it retained now, or on the next connect (and every reconnect). */
+  async publishRetained(topic: string, payload: object | string | Buffer): Promise<void> {
+    const body = typeof payload === "string" || Buffer.isBuffer(payload) ? payload : JSON.stringify(payload);
+    this.retainedExtra.set(topic, body);
+    const client = this.client;
+    if (!client?.connected) return;
+    await client.publishAsync(topic, body, { qos: 1, retain: true });
+  }
+
+  private async subscribeFilter(client: MqttClient, filter: string, qos: 0 | 1): Promise<void> {
+    const granted = await client.subscribeAsync(filter, { qos });
+    if (granted.some((g) => g.qos === 128)) throw new Error(`broker refused subscription to ${filter} (ACL?)`);
+  }
+
+  private dispatch(topic: string, payload: Buffer, retained: boolean): void {
+    for (const [filter, sub] of this.subscriptions) {
+      if (!topicMatches(filter, topic)) continue;
+      for (const handler of sub.handlers) {
+        try {
+          handler(topic, payload, retained);
+        } catch (err) {
+          this.deps.logger.error(`handler for ${filter} failed on a message from ${topic}`, { error: errorMessage(err) });
+        }
+      }
+    }
+  }
+
   private async clientOptions(protocolVersion: 4 | 5): Promise<IClientOptions> {
     const c = this.config;
     const options: IClientOptions = {
@@ -297,6 +366,8 @@ export class MqttPublisher {
     const status = this.status ?? { state: "online", since: Date.now() };
     const retained: Array<Promise<void>> = [this.publishJson(client, this.topics.status, status, { qos: 1, retain: true })];
     if (this.modelInfo) retained.push(this.publishJson(client, this.topics.model, this.modelInfo, { qos: 1, retain: true }));
+    for (const [topic, payload] of this.retainedExtra) retained.push(client.publishAsync(topic, payload, { qos: 1, retain: true }).then(() => undefined));
+    for (const [filter, sub] of this.subscriptions) retained.push(this.subscribeFilter(client, filter, sub.qos));
     const subscribed = client.subscribeAsync(this.topics.command, { qos: 1 }).then((granted) => {
       if (granted.some((g) => g.qos === 128)) throw new Error(`broker refused subscription to ${this.topics.command} (ACL?)`);
     });

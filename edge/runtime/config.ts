@@ -7,6 +7,7 @@ import { readFile } from "node:fs/promises";
 import { z } from "zod";
 import { PLACEMENTS } from "../contract/manifest.js";
 import { InferenceConfigSchema } from "../inference/onnxModel.js";
+import { otaConfigSchema } from "../ota/config.js";
 import { mqttConfigSchema } from "../publish/mqttPublisher.js";
 import { recorderSchema } from "../recording/recorder.js";
 import { sourceConfigSchema } from "../sources/index.js";
@@ -36,6 +37,8 @@ export const runtimeConfigSchema = z.object({
   recorder: recorderSchema.optional(),
   pipeline: pipelineConfigSchema.prefault({}),
   inference: InferenceConfigSchema.prefault({}),
+  /** Over-the-air model updates (docs/ota.md). Absent: off, and the model is always `model`. */
+  ota: otaConfigSchema.optional(),
   calibration: z
     .object({
       /** Seconds of standing still that a `calibrate` command averages. */

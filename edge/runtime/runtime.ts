@@ -12,6 +12,9 @@
 import { loadManifest, PLACEMENTS, type LoadedContract, type Placement } from "../contract/manifest.js";
 import { OnnxModel } from "../inference/onnxModel.js";
 import type { Logger } from "../log.js";
+import { OtaAgent, onnxModelLoader } from "../ota/agent.js";
+import { ModelStore } from "../ota/modelStore.js";
+import { SwappableModel } from "../ota/swappableModel.js";
 import { MqttPublisher } from "../publish/mqttPublisher.js";
 import type { AnglesMessage, CommandRequest, ModelInfoMessage } from "../publish/topics.js";
 import { Recorder } from "../recording/recorder.js";
@@ -53,6 +56,10 @@ interface CalibrationCapture {
 export class EdgeRuntime {
   contract!: LoadedContract;
   private model!: OnnxModel;
+  // ---- OTA (edge/ota): pipelines run through this holder so an update swaps
+  // the model at a stride boundary; `ota` is set when config.ota is present.
+  private models!: SwappableModel;
+  ota: OtaAgent | undefined;
   private publisher!: MqttPublisher;
   private recorder: Recorder | undefined;
   private sources: ImuSource[] = [];
@@ -80,7 +87,9 @@ export class EdgeRuntime {
   async start(): Promise<void> {
     const log = this.deps.logger;
     // A malformed or incompatible model is a clear error before anything opens.
-    this.contract = await loadManifest(this.config.model);
+    // ---- OTA: with an OTA store, its `current` model wins (falling back to previous, then config.model).
+    const store = this.config.ota ? new ModelStore(this.config.ota.dir, { logger: log.child("ota") }) : undefined;
+    this.contract = store ? await store.loadStartModel(this.config.model) : await loadManifest(this.config.model);
     const m = this.contract.manifest;
     const p = this.contract.pipeline;
     this.model = new OnnxModel({
@@ -93,12 +102,28 @@ export class EdgeRuntime {
       config: this.config.inference,
     });
     await this.model.start();
+    this.models = new SwappableModel({ contract: this.contract, model: this.model }); // ---- OTA
     log.info(`model ${m.name} ${m.version} loaded`, { placements: p.placements, file: this.contract.modelPath });
 
     this.publisher = new MqttPublisher(this.config.mqtt, { logger: log.child("mqtt") });
     this.publisher.onCommand((cmd) => this.command(cmd));
     await this.publisher.start();
     this.publisher.publishModelInfo(this.modelInfo());
+
+    // ---- OTA: offers, chunks and commands on <prefix>/<deviceId>/ota/...
+    if (this.config.ota && store) {
+      this.ota = new OtaAgent(this.config.ota, {
+        logger: log.child("ota"),
+        mqtt: this.publisher,
+        prefix: this.config.mqtt.prefix,
+        deviceId: this.config.mqtt.deviceId,
+        models: this.models,
+        store,
+        loadModel: onnxModelLoader(this.config.inference),
+        onModelChanged: (contract) => this.onModelChanged(contract),
+      });
+      await this.ota.start();
+    }
 
     if (this.config.recorder) {
       this.recorder = new Recorder(this.config.recorder, { logger: log.child("recorder") });
@@ -123,8 +148,18 @@ export class EdgeRuntime {
   async stop(): Promise<void> {
     for (const s of this.sources) await s.stop().catch((err: Error) => this.deps.logger.error(`stopping ${s.kind}: ${err.message}`));
     for (const p of this.pipelines.values()) await p.stop();
+    await this.ota?.stop(); // ---- OTA
     await this.recorder?.stop();
     await this.publisher?.stop();
+    await this.models?.stop(); // ---- OTA: releases every session the holder knows
+  }
+
+  // ---- OTA: an update or a rollback swapped the model in; the pipelines already run it.
+  private onModelChanged(contract: LoadedContract): void {
+    this.contract = contract;
+    const m = contract.manifest;
+    this.recorder?.recordEvent("model", { name: m.name, version: m.version, sha256: m.model.sha256 });
+    this.publisher.publishModelInfo(this.modelInfo()).catch((err: Error) => this.deps.logger.error(`could not publish model info: ${err.message}`));
   }
 
   /** Every wearer's inference is done (nothing in flight or pending). */
@@ -168,9 +203,10 @@ export class EdgeRuntime {
   private pipelineFor(wearer: string): WearerPipeline {
     let p = this.pipelines.get(wearer);
     if (!p) {
+      const lane = this.models.lane(); // ---- OTA: labels each result with the model that computed it
       p = new WearerPipeline(wearer, this.config.pipeline, {
-        contract: this.contract,
-        model: this.model,
+        contract: lane.contract,
+        model: lane.model,
         logger: this.deps.logger.child("pipeline"),
         onAngles: (msg, timing) => this.onAngles(msg, timing),
         onHealth: (h) => this.onHealth(wearer, h),

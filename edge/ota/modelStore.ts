@@ -1,0 +1,200 @@
+/**
+ * The models state directory (`ota.dir`):
+ *
+ *   <dir>/<name>-<version>-<sha8>/   manifest.json, model, golden, variants
+ *   <dir>/current                    pointer: the folder to load at start
+ *   <dir>/previous                   pointer: the folder to roll back to
+ *
+ * A pointer is one line: a folder name inside <dir>, or an absolute path
+ * (the model shipped with the config lives outside <dir>).
+ *
+ * Every file is written atomically (temporary file in the same folder, fsync,
+ * rename, fsync of the folder), the manifest last, then the pointers. A
+ * process killed at any point leaves `current` naming a folder that was
+ * complete before: either the old model or the new one, never half of one.
+ * `loadStartModel` still falls back (current -> previous -> config model)
+ * when the disk itself lost or corrupted a file.
+ */
+import { randomBytes } from "node:crypto";
+import { mkdir, open, readdir, readFile, rename, rm, unlink } from "node:fs/promises";
+import path from "node:path";
+import { loadManifest, type LoadedContract, type Manifest } from "../contract/manifest.js";
+import type { Logger } from "../log.js";
+
+/** Points of a write where a test may simulate a crash (the hook throws there). */
+export type CrashPoint = "tmp-written" | "renamed" | "files-written" | "previous-written" | "current-written";
+
+export interface AtomicWriteOptions {
+  readonly mode?: number;
+  readonly crashPoint?: (point: CrashPoint, file: string) => void;
+}
+
+const TMP_MARK = ".tmp-";
+
+export async function fsyncDir(dir: string): Promise<void> {
+  const fh = await open(dir, "r");
+  try {
+    await fh.sync();
+  } catch (err) {
+    // Some file systems cannot fsync a directory; the rename is still atomic there.
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code !== "EINVAL" && code !== "EISDIR" && code !== "EPERM") throw err;
+  } finally {
+    await fh.close();
+  }
+}
+
+/** Write `file` so that a reader (or a reboot) sees the old content or the new, never a mix. */
+export async function atomicWriteFile(file: string, data: Buffer | string, options: AtomicWriteOptions = {}): Promise<void> {
+  const dir = path.dirname(file);
+  const tmp = path.join(dir, `.${path.basename(file)}${TMP_MARK}${process.pid}-${randomBytes(4).toString("hex")}`);
+  const fh = await open(tmp, "wx", options.mode ?? 0o644);
+  try {
+    await fh.writeFile(data);
+    await fh.sync();
+  } catch (err) {
+    await fh.close();
+    await unlink(tmp).catch(() => undefined);
+    throw err;
+  }
+  await fh.close();
+  options.crashPoint?.("tmp-written", file);
+  await rename(tmp, file);
+  options.crashPoint?.("renamed", file);
+  await fsyncDir(dir);
+}
+
+export interface ModelStoreDeps {
+  readonly logger: Logger;
+  /** Tests: throw at a point to simulate the process dying there (nothing is cleaned up). */
+  readonly crashPoint?: (point: CrashPoint, file: string) => void;
+}
+
+export type PointerName = "current" | "previous";
+
+export class ModelStore {
+  readonly dir: string;
+
+  constructor(
+    dir: string,
+    private readonly deps: ModelStoreDeps,
+  ) {
+    this.dir = path.resolve(dir);
+  }
+
+  /** Creates the folder and removes temporary files a crash left behind. */
+  async recover(): Promise<void> {
+    await mkdir(this.dir, { recursive: true });
+    const removeTmp = async (dir: string): Promise<void> => {
+      for (const e of await readdir(dir, { withFileTypes: true })) {
+        if (e.isFile() && e.name.includes(TMP_MARK)) {
+          this.deps.logger.info(`removing ${path.join(dir, e.name)}, left by an interrupted write`);
+          await unlink(path.join(dir, e.name));
+        } else if (e.isDirectory() && dir === this.dir) {
+          await removeTmp(path.join(dir, e.name));
+        }
+      }
+    };
+    await removeTmp(this.dir);
+  }
+
+  /** The model to run at start: `current`, else `previous`, else the configured model. */
+  async loadStartModel(configModel: string): Promise<LoadedContract> {
+    await this.recover();
+    for (const name of ["current", "previous"] as const) {
+      const target = await this.readPointer(name);
+      if (!target) continue;
+      try {
+        const contract = await loadManifest(target);
+        this.deps.logger.info(`loading model from the OTA store (${name} -> ${target})`);
+        return contract;
+      } catch (err) {
+        this.deps.logger.warn(`OTA store: ${name} -> ${target} does not load, trying the next candidate: ${(err as Error).message}`);
+      }
+    }
+    return loadManifest(configModel);
+  }
+
+  /** Absolute folder a pointer names, or undefined when there is none. */
+  async readPointer(name: PointerName): Promise<string | undefined> {
+    let text: string;
+    try {
+      text = await readFile(path.join(this.dir, name), "utf8");
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === "ENOENT") return undefined;
+      throw err;
+    }
+    const target = text.trim();
+    return target ? path.resolve(this.dir, target) : undefined;
+  }
+
+  async writePointer(name: PointerName, folder: string, point: CrashPoint = name === "current" ? "current-written" : "previous-written"): Promise<void> {
+    const absolute = path.resolve(folder);
+    const inside = path.dirname(absolute) === this.dir;
+    await atomicWriteFile(path.join(this.dir, name), `${inside ? path.basename(absolute) : absolute}\n`, {
+      crashPoint: this.deps.crashPoint,
+    });
+    this.deps.crashPoint?.(point, path.join(this.dir, name));
+  }
+
+  async removePointer(name: PointerName): Promise<void> {
+    await unlink(path.join(this.dir, name)).catch((err: NodeJS.ErrnoException) => {
+      if (err.code !== "ENOENT") throw err;
+    });
+    await fsyncDir(this.dir);
+  }
+
+  /** Folder a manifest installs into. */
+  folderFor(manifest: Manifest): string {
+    const safe = `${manifest.name}-${manifest.version}`.replace(/[^A-Za-z0-9._-]/g, "_");
+    return path.join(this.dir, `${safe}-${manifest.model.sha256.slice(0, 8)}`);
+  }
+
+  /** Writes a verified bundle into its folder, manifest last. Pointers are untouched. */
+  async install(manifestBytes: Buffer, manifest: Manifest, files: readonly { name: string; data: Buffer }[]): Promise<string> {
+    const folder = this.folderFor(manifest);
+    for (const name of ["current", "previous"] as const) {
+      if ((await this.readPointer(name)) === folder) throw new Error(`${folder} is the ${name} model's folder: refusing to overwrite it`);
+    }
+    await mkdir(folder, { recursive: true });
+    await fsyncDir(this.dir);
+    for (const f of files) {
+      if (f.name === "manifest.json" || f.name !== path.basename(f.name)) throw new Error(`bundle file name not allowed: ${f.name}`);
+      await atomicWriteFile(path.join(folder, f.name), f.data, { crashPoint: this.deps.crashPoint });
+    }
+    this.deps.crashPoint?.("files-written", folder);
+    // The manifest makes the folder a model: written last, so a folder without it is an interrupted install.
+    await atomicWriteFile(path.join(folder, "manifest.json"), manifestBytes, { crashPoint: this.deps.crashPoint });
+    return folder;
+  }
+
+  /** Make `folder` the model to start with, keeping `running` for rollback. */
+  async commit(folder: string, running: string): Promise<void> {
+    // previous first: a crash between the two writes leaves current on the running model.
+    await this.writePointer("previous", running);
+    await this.writePointer("current", folder);
+  }
+
+  /** After a rollback to `folder`: it is current again and nothing is kept to roll "back" to the undone one. */
+  async revert(folder: string): Promise<void> {
+    await this.writePointer("current", folder);
+    await this.removePointer("previous");
+  }
+
+  /** Remove an installed folder that no pointer names (a failed install, an undone update). */
+  async remove(folder: string): Promise<void> {
+    const absolute = path.resolve(folder);
+    if (path.dirname(absolute) !== this.dir) return; // never touch models outside the store
+    for (const name of ["current", "previous"] as const) if ((await this.readPointer(name)) === absolute) return;
+    await rm(absolute, { recursive: true, force: true });
+  }
+
+  /** Remove every model folder neither pointer names. */
+  async prune(): Promise<void> {
+    const keep = new Set([await this.readPointer("current"), await this.readPointer("previous")]);
+    for (const e of await readdir(this.dir, { withFileTypes: true })) {
+      const folder = path.join(this.dir, e.name);
+      if (e.isDirectory() && !keep.has(folder)) await rm(folder, { recursive: true, force: true });
+    }
+  }
+}

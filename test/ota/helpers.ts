@@ -1,0 +1,85 @@
+/** Model copies and signed bundles for the OTA tests, made from the shipped model. */
+import { copyFile, mkdir, mkdtemp, readFile, writeFile } from "node:fs/promises";
+import { createHash } from "node:crypto";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import { createBundle } from "../../edge/ota/bundle.js";
+import { runKeygen } from "../../edge/ota/cli.js";
+
+export const MODEL_DIR = "models/reduced-femur-calcn-lstm";
+export const MODEL = `${MODEL_DIR}/manifest.json`;
+
+export type RawManifest = Record<string, unknown> & { version: string; model: { file: string; sha256: string; bytes: number } };
+
+export async function tempDir(prefix: string): Promise<string> {
+  return mkdtemp(path.join(tmpdir(), `ota-${prefix}-`));
+}
+
+/**
+ * A copy of the shipped model (int8 + golden; fp32 only with `variants`),
+ * its manifest edited by `edit` (file hashes stay valid unless edit changes files).
+ */
+export async function modelCopy(
+  dest: string,
+  edit: (m: RawManifest, dir: string) => Promise<void> | void = () => undefined,
+  options: { variants?: boolean } = {},
+): Promise<string> {
+  await mkdir(dest, { recursive: true });
+  const raw = JSON.parse(await readFile(path.join(MODEL_DIR, "manifest.json"), "utf8")) as RawManifest;
+  for (const f of ["model.int8.onnx", "golden.json", ...(options.variants ? ["model.fp32.onnx"] : [])]) {
+    await copyFile(path.join(MODEL_DIR, f), path.join(dest, f));
+  }
+  await edit(raw, dest);
+  await writeFile(path.join(dest, "manifest.json"), JSON.stringify(raw, null, 2) + "\n");
+  return dest;
+}
+
+export interface Keys {
+  privateKey: string;
+  publicKey: string;
+  privatePem: string;
+}
+
+export async function makeKeys(dir: string): Promise<Keys> {
+  const k = await runKeygen(dir);
+  return { ...k, privatePem: await readFile(k.privateKey, "utf8") };
+}
+
+/** Signed bundle of a model copy at `version`, in `<work>/<name>`. */
+export async function makeBundle(
+  work: string,
+  name: string,
+  keys: Keys,
+  options: {
+    version?: string;
+    edit?: (m: RawManifest, dir: string) => Promise<void> | void;
+    variants?: boolean;
+    allowDowngrade?: boolean;
+  } = {},
+): Promise<string> {
+  const model = await modelCopy(
+    path.join(work, `${name}-model`),
+    async (m, dir) => {
+      m.version = options.version ?? "1.0.1";
+      await options.edit?.(m, dir);
+    },
+    { variants: options.variants },
+  );
+  const out = path.join(work, name);
+  await createBundle({ model, privateKeyPem: keys.privatePem, out, allowDowngrade: options.allowDowngrade });
+  return out;
+}
+
+export function sha256(data: Buffer): string {
+  return createHash("sha256").update(data).digest("hex");
+}
+
+export async function waitFor<T>(what: string, probe: () => T | undefined | false, timeoutMs = 10_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = probe();
+    if (value !== undefined && value !== false) return value;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
