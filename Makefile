@@ -44,7 +44,7 @@ demo: setup-node
 	$(NODE_BIN)/tsx edge/cli.ts demo --model $(MODEL) --trial $(DATA)/levelground_ccw_normal_04_01_imu.csv.gz
 
 evaluate: setup-py
-	cd training && ../$(PY) -m gaitlstm evaluate --model ../$(MODEL) --data $(abspath $(DATA)) $(if $(JSON),--json $(abspath $(JSON)))
+	cd training && ../$(PY) -m gaitlstm evaluate --model $(abspath $(MODEL)) --data $(abspath $(DATA)) $(if $(JSON),--json $(abspath $(JSON)))
 
 # Train the shipped reduced model from scratch (about 10 min on 2 cores) and export it.
 train: setup-py
@@ -52,7 +52,7 @@ train: setup-py
 	cd training && ../$(PY) -m gaitlstm export --checkpoint ../runs/reduced/checkpoint.pt --out ../models/reduced-femur-calcn-lstm
 
 report: setup-py
-	cd training && ../$(PY) -m gaitlstm report --model ../$(MODEL) --out ../reports/latest
+	cd training && ../$(PY) -m gaitlstm report --model $(abspath $(MODEL)) --out ../reports/latest
 
 bench: setup-py setup-node
 	$(NODE_BIN)/tsx edge/cli.ts bench --model $(MODEL) $(if $(JSON),--json $(JSON))

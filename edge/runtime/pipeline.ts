@@ -120,6 +120,8 @@ export class WearerPipeline {
           // Same state as the start of a training trial: fresh AHRS, empty windows.
           this.segment = e.segment;
           this.builder.reset();
+          // A sensor that restarted may have restarted its clock too.
+          this.clockOffsetMs = Number.NaN;
           this.deps.logger.info(`${this.wearer}: stream restarted after a ${e.reason} on ${e.placement}`, { segment: e.segment });
         },
       },
