@@ -1,0 +1,206 @@
+/**
+ * The system files of deploy/: the systemd unit (systemd-analyze verify when
+ * the machine has it), the udev rule (udevadm verify when available, always a
+ * parser check) and the logrotate config.
+ */
+import { execFileSync, spawnSync } from "node:child_process";
+import { existsSync, readFileSync } from "node:fs";
+import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import { describe, expect, it } from "vitest";
+
+const ROOT = path.resolve(import.meta.dirname, "../..");
+const UNIT = path.join(ROOT, "deploy/systemd/gait-edge.service");
+const UDEV = path.join(ROOT, "deploy/udev/99-gait-imu.rules");
+const LOGROTATE = path.join(ROOT, "deploy/logrotate/gait-edge");
+
+function which(binary: string): string | undefined {
+  const r = spawnSync("sh", ["-c", `command -v ${binary}`], { encoding: "utf8" });
+  return r.status === 0 ? r.stdout.trim() : undefined;
+}
+
+/** [section, key, value] of every assignment, in order (repeated keys kept). */
+function unitEntries(text: string): Array<[string, string, string]> {
+  const entries: Array<[string, string, string]> = [];
+  let section = "";
+  for (const raw of text.split("\n")) {
+    const line = raw.trim();
+    if (!line || line.startsWith("#") || line.startsWith(";")) continue;
+    const header = /^\[(\w+)\]$/.exec(line);
+    if (header) {
+      section = header[1]!;
+      continue;
+    }
+    const eq = line.indexOf("=");
+    if (eq < 0) throw new Error(`${UNIT}: not a key=value line: ${line}`);
+    entries.push([section, line.slice(0, eq), line.slice(eq + 1)]);
+  }
+  return entries;
+}
+
+describe("deploy/systemd/gait-edge.service", () => {
+  const text = readFileSync(UNIT, "utf8");
+  const entries = unitEntries(text);
+  const get = (key: string) => entries.filter(([, k]) => k === key).map(([, , v]) => v);
+
+  const analyze = which("systemd-analyze");
+  it.skipIf(!analyze)(
+    `passes systemd-analyze verify without a warning${analyze ? "" : " (SKIPPED: systemd-analyze not installed; Debian package `systemd`)"}`,
+    async () => {
+      const dir = await mkdtemp(path.join(tmpdir(), "gait-unit-"));
+      try {
+        // verify checks that ExecStart's binary exists: point it at this
+        // machine's node when /usr/bin/node is not where node lives.
+        const unit = existsSync("/usr/bin/node") ? text : text.replace("/usr/bin/node", process.execPath);
+        const file = path.join(dir, "gait-edge.service");
+        await writeFile(file, unit);
+        const r = spawnSync(analyze!, ["verify", file], { encoding: "utf8" });
+        // It exits 0 on unknown keys and bad values too: those only show on stderr.
+        expect({ status: r.status, stderr: r.stderr.trim() }).toEqual({ status: 0, stderr: "" });
+      } finally {
+        await rm(dir, { recursive: true, force: true });
+      }
+    },
+  );
+
+  it("runs the built CLI with the installed config as the static gait-edge user", () => {
+    const pkg = JSON.parse(readFileSync(path.join(ROOT, "package.json"), "utf8")) as { bin: Record<string, string> };
+    expect(get("ExecStart")).toEqual([`/usr/bin/node /opt/gait-edge/${pkg.bin["gait-edge"]} run --config /etc/gait-edge/gait-edge.json`]);
+    expect(get("User")).toEqual(["gait-edge"]);
+    expect(get("DynamicUser")).toEqual([]);
+    expect(get("SupplementaryGroups")).toEqual(["dialout"]);
+    expect(get("StateDirectory")).toEqual(["gait-edge"]);
+    expect(get("Environment")).toContain("NODE_ENV=production");
+  });
+
+  it("restarts on failure with a start limit, and has no watchdog (no sd_notify)", () => {
+    expect(get("Restart")).toEqual(["on-failure"]);
+    expect(get("RestartSec")).toHaveLength(1);
+    expect(get("StartLimitBurst")).toHaveLength(1);
+    expect(entries.find(([, k]) => k === "StartLimitIntervalSec")?.[0]).toBe("Unit");
+    expect(get("WatchdogSec")).toEqual([]);
+    expect(get("Type")).toEqual(["simple"]);
+  });
+
+  it("is hardened, keeping W+X memory for V8 and only the BLE capabilities", () => {
+    for (const key of ["NoNewPrivileges", "ProtectHome", "PrivateTmp", "ProtectKernelTunables", "ProtectKernelModules", "ProtectControlGroups", "LockPersonality", "RestrictNamespaces"]) {
+      expect(get(key), key).toEqual(["yes"]);
+    }
+    expect(get("ProtectSystem")).toEqual(["strict"]);
+    expect(get("MemoryDenyWriteExecute")).toEqual(["no"]);
+    expect(get("PrivateDevices")).toEqual([]);
+    expect(get("CapabilityBoundingSet")).toEqual(["CAP_NET_RAW CAP_NET_ADMIN"]);
+    expect(get("AmbientCapabilities")).toEqual(["CAP_NET_RAW CAP_NET_ADMIN"]);
+    expect(get("RestrictAddressFamilies")[0]?.split(" ").sort()).toEqual(["AF_BLUETOOTH", "AF_INET", "AF_INET6", "AF_NETLINK", "AF_UNIX"]);
+    expect(get("DeviceAllow")).toEqual(expect.arrayContaining(["char-ttyUSB rw", "char-ttyACM rw"]));
+    expect(get("ReadWritePaths")).toEqual(["/var/lib/gait-edge"]);
+    expect(text).toMatch(/#.*JIT/);
+  });
+});
+
+// ---------------------------------------------------------------- udev
+
+interface UdevToken {
+  key: string;
+  op: string;
+  value: string;
+}
+
+/** One rule line -> its KEY op "value" tokens; throws naming the line for anything else. */
+function parseUdevLine(line: string, lineNo: number): UdevToken[] {
+  const tokens: UdevToken[] = [];
+  const token = /^\s*([A-Z_]+(?:\{[^}]+\})?)\s*(==|!=|\+=|-=|:=|=)\s*"([^"]*)"\s*(,|$)/;
+  let rest = line;
+  while (rest.trim()) {
+    const m = token.exec(rest);
+    if (!m) throw new Error(`${UDEV}:${lineNo}: cannot parse "${rest.trim()}"`);
+    tokens.push({ key: m[1]!, op: m[2]!, value: m[3]! });
+    rest = rest.slice(m[0].length);
+  }
+  return tokens;
+}
+
+const MATCH_KEYS = /^(SUBSYSTEM|SUBSYSTEMS|KERNEL|KERNELS|ACTION|DRIVERS|ENV\{[^}]+\}|ATTR\{[^}]+\}|ATTRS\{[^}]+\})$/;
+const ASSIGN_KEYS = /^(SYMLINK|GROUP|MODE|OWNER|TAG|ENV\{[^}]+\})$/;
+
+describe("deploy/udev/99-gait-imu.rules", () => {
+  const text = readFileSync(UDEV, "utf8");
+  const rules = text
+    .split("\n")
+    .map((line, i) => ({ line, lineNo: i + 1 }))
+    .filter(({ line }) => line.trim() && !line.trim().startsWith("#"))
+    .map(({ line, lineNo }) => ({ lineNo, tokens: parseUdevLine(line, lineNo) }));
+
+  it("parses: known match keys with ==, known assignments, quoted values", () => {
+    expect(rules.length).toBeGreaterThanOrEqual(4);
+    for (const { lineNo, tokens } of rules) {
+      for (const t of tokens) {
+        const isMatch = t.op === "==" || t.op === "!=";
+        expect(isMatch ? MATCH_KEYS.test(t.key) : ASSIGN_KEYS.test(t.key), `${UDEV}:${lineNo}: ${t.key}${t.op}`).toBe(true);
+        if (/idVendor|idProduct/.test(t.key)) expect(t.value, `${UDEV}:${lineNo}`).toMatch(/^[0-9a-f]{4}$/);
+      }
+    }
+  });
+
+  it("gives every matched tty /dev/gait-imu, group dialout, mode 0660", () => {
+    for (const { lineNo, tokens } of rules) {
+      const find = (key: string, op: string) => tokens.find((t) => t.key === key && t.op === op)?.value;
+      expect(find("SUBSYSTEM", "=="), `line ${lineNo}`).toBe("tty");
+      expect(find("SYMLINK", "+="), `line ${lineNo}`).toBe("gait-imu");
+      expect(find("GROUP", "="), `line ${lineNo}`).toBe("dialout");
+      expect(find("MODE", "="), `line ${lineNo}`).toBe("0660");
+    }
+  });
+
+  it("matches the CP210x, FTDI and CH340 bridges", () => {
+    const ids = rules.map(({ tokens }) => {
+      const v = tokens.find((t) => t.key === "ATTRS{idVendor}")?.value;
+      const p = tokens.find((t) => t.key === "ATTRS{idProduct}")?.value;
+      return `${v}:${p}`;
+    });
+    expect(ids).toEqual(expect.arrayContaining(["10c4:ea60", "0403:6001", "1a86:7523"]));
+  });
+
+  it("rejects a broken line (the parser is not a rubber stamp)", () => {
+    expect(() => parseUdevLine('SUBSYSTEM=="tty", ATTRS{idVendor}==10c4', 7)).toThrow(/:7: cannot parse/);
+  });
+
+  // `udevadm verify` exists from systemd 254; older udevadm has no such verb.
+  const udevadm = which("udevadm");
+  const canVerify = udevadm !== undefined && spawnSync(udevadm, ["verify", "--help"]).status === 0;
+  it.skipIf(!canVerify)(`passes udevadm verify${canVerify ? "" : " (SKIPPED: no udevadm with a verify verb, systemd >= 254)"}`, () => {
+    execFileSync(udevadm!, ["verify", UDEV], { stdio: "pipe" });
+  });
+});
+
+// ---------------------------------------------------------------- logrotate
+
+describe("deploy/logrotate/gait-edge", () => {
+  const text = readFileSync(LOGROTATE, "utf8");
+  const body = text.split("\n").filter((l) => l.trim() && !l.trim().startsWith("#"));
+
+  it("rotates /var/log/gait-edge/*.log with known directives only", () => {
+    expect(body[0]).toBe("/var/log/gait-edge/*.log {");
+    expect(body.at(-1)).toBe("}");
+    const known = /^(daily|weekly|rotate \d+|maxsize \d+[kMG]?|missingok|notifempty|compress|delaycompress|copytruncate|su \S+ \S+)$/;
+    for (const line of body.slice(1, -1)) expect(line.trim(), line).toMatch(known);
+    expect(body.map((l) => l.trim())).toEqual(expect.arrayContaining(["copytruncate", "su gait-edge gait-edge"]));
+  });
+
+  const logrotate = which("logrotate");
+  it.skipIf(!logrotate)(`is accepted by logrotate --debug${logrotate ? "" : " (SKIPPED: logrotate not installed)"}`, async () => {
+    const dir = await mkdtemp(path.join(tmpdir(), "gait-logrotate-"));
+    try {
+      // The gait-edge user does not exist here: drop `su`, point at a temp dir.
+      const conf = text.replace(/^\s*su .*$/m, "").replace("/var/log/gait-edge/", `${dir}/`);
+      await writeFile(path.join(dir, "conf"), conf);
+      await writeFile(path.join(dir, "gait-edge.log"), "line\n");
+      const r = spawnSync(logrotate!, ["--debug", "--state", path.join(dir, "state"), path.join(dir, "conf")], { encoding: "utf8" });
+      expect(r.stderr).not.toMatch(/^error:/m);
+      expect(r.status).toBe(0);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+});
