@@ -7,6 +7,9 @@ PY := $(VENV)/bin/python
 MODEL ?= models/reduced-femur-calcn-lstm/manifest.json
 DATA ?= data/ab06
 JSON ?=
+INCLUDE ?= *
+NAME ?= reduced-femur-calcn-lstm
+VERSION ?= 1.0.0
 NODE_BIN := node_modules/.bin
 export ONNXRUNTIME_NODE_INSTALL := skip
 
@@ -37,24 +40,27 @@ test-py: setup-py
 typecheck: setup-node
 	$(NODE_BIN)/tsc -p tsconfig.json --noEmit
 
-test-ts: setup-node
+# The end-to-end tests compare the demo with the Python `evaluate`, so they need the venv too.
+test-ts: setup-node setup-py
 	$(NODE_BIN)/vitest run
 
 demo: setup-node
 	$(NODE_BIN)/tsx edge/cli.ts demo --model $(MODEL) --trial $(DATA)/levelground_ccw_normal_04_01_imu.csv.gz
 
 evaluate: setup-py
-	cd training && ../$(PY) -m gaitlstm evaluate --model $(abspath $(MODEL)) --data $(abspath $(DATA)) $(if $(JSON),--json $(abspath $(JSON)))
+	cd training && $(abspath $(PY)) -m gaitlstm evaluate --model $(abspath $(MODEL)) --data $(abspath $(DATA)) --include '$(INCLUDE)' $(if $(JSON),--json $(abspath $(JSON)))
 
-# Train the shipped reduced model from scratch (about 10 min on 2 cores) and export it.
+# Train the shipped reduced model from scratch (about 7 min on 2 cores) and export it
+# (NAME/VERSION name the export; ARGS go to `gaitlstm train`).
 train: setup-py
-	cd training && ../$(PY) -m gaitlstm train --out ../runs/reduced $(ARGS)
-	cd training && ../$(PY) -m gaitlstm export --checkpoint ../runs/reduced/checkpoint.pt --out ../models/reduced-femur-calcn-lstm
+	cd training && $(abspath $(PY)) -m gaitlstm train --out ../runs/$(NAME) $(ARGS)
+	cd training && $(abspath $(PY)) -m gaitlstm export --checkpoint ../runs/$(NAME)/checkpoint.pt --out ../models/$(NAME) --name $(NAME) --version $(VERSION)
 
 report: setup-py
-	cd training && ../$(PY) -m gaitlstm report --model $(abspath $(MODEL)) --out ../reports/latest
+	cd training && $(abspath $(PY)) -m gaitlstm report --model $(abspath $(MODEL)) --out ../reports/latest
 
-bench: setup-py setup-node
+# Needs a real mosquitto (Debian package), like the integration tests.
+bench: setup-system setup-node
 	$(NODE_BIN)/tsx edge/cli.ts bench --model $(MODEL) $(if $(JSON),--json $(JSON))
 
 clean:

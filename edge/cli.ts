@@ -178,6 +178,7 @@ main(process.argv.slice(2)).then(
     // Configuration and contract problems are the user's to fix: message only, no stack.
     const known = e.name === "ConfigError" || e.name === "ContractError";
     process.stderr.write(`gait-edge: ${known ? e.message : (e.stack ?? String(e))}\n`);
-    process.exit(1);
+    // 78 (EX_CONFIG): systemd's RestartPreventExitStatus stops a restart loop on a bad config.
+    process.exit(known ? 78 : 1);
   },
 );

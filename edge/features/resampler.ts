@@ -75,13 +75,13 @@ export interface GridSample {
 }
 
 export interface ResamplerIssue {
-  readonly kind: "backwards" | "duplicate" | "bad_value" | "gap" | "stall";
+  readonly kind: "backwards" | "duplicate" | "bad_value" | "gap" | "stall" | "clock_restart";
   readonly placement: string;
   readonly message: string;
 }
 
 export interface ReanchorEvent {
-  readonly reason: "gap" | "stall";
+  readonly reason: "gap" | "stall" | "clock_restart";
   readonly placement: string;
   /** The segment that starts now. */
   readonly segment: number;
@@ -98,6 +98,7 @@ export interface ResamplerStats {
   readonly dropped: Readonly<Record<"backwards" | "duplicate" | "bad_value", number>>;
   readonly gaps: number;
   readonly stalls: number;
+  readonly clockRestarts: number;
   readonly segment: number;
 }
 
@@ -166,8 +167,9 @@ export class GridResampler {
   private readonly dropped = { backwards: 0, duplicate: 0, bad_value: 0 };
   private gaps = 0;
   private stalls = 0;
+  private clockRestarts = 0;
   /** Why the grid was last un-anchored, reported once it anchors again. */
-  private pendingReanchor: { reason: "gap" | "stall"; placement: string } | undefined;
+  private pendingReanchor: { reason: "gap" | "stall" | "clock_restart"; placement: string } | undefined;
 
   constructor(
     private readonly options: ResamplerOptions,
@@ -183,8 +185,12 @@ export class GridResampler {
     };
   }
 
-  /** Feed one sample of the placement at `placementIndex` (index into `options.placements`). */
-  push(placementIndex: number, tUs: number, acc: Vec3, gyro: Vec3): void {
+  /**
+   * Feed one sample of the placement at `placementIndex` (index into `options.placements`).
+   * Returns whether the sample was accepted (false: dropped and reported), so the
+   * caller can judge a sensor's freshness by usable samples only.
+   */
+  push(placementIndex: number, tUs: number, acc: Vec3, gyro: Vec3): boolean {
     const q = this.queues[placementIndex];
     if (!q) throw new RangeError(`placement index ${placementIndex} out of range`);
     const placement = this.options.placements[placementIndex]!;
@@ -194,7 +200,7 @@ export class GridResampler {
       !Number.isFinite(gyro[0]) || !Number.isFinite(gyro[1]) || !Number.isFinite(gyro[2])
     ) {
       this.drop("bad_value", placement, `non-finite time or value at t=${tUs} µs`);
-      return;
+      return false;
     }
     const limits = this.options.inputLimits;
     if (limits) {
@@ -207,7 +213,7 @@ export class GridResampler {
           `|acc| ${accMax.toFixed(1)} m/s² or |gyro| ${gyroMax.toFixed(1)} rad/s beyond the model's input limits ` +
             `(${limits.accAbsMax.toFixed(1)} m/s², ${limits.gyroAbsMax.toFixed(1)} rad/s) at t=${tUs} µs; sample dropped`,
         );
-        return;
+        return false;
       }
     }
     if (Number.isNaN(this.epochUs)) this.epochUs = tUs;
@@ -215,13 +221,33 @@ export class GridResampler {
 
     let gapped = false;
     if (!Number.isNaN(q.lastT)) {
+      if (q.lastT - t > this.options.config.maxGapS) {
+        // Far back, not jitter: the sensor (or its board) restarted its clock. Every
+        // placement starts over on the new clock, as at start-up.
+        this.clockRestarts += 1;
+        this.handlers.onIssue({
+          kind: "clock_restart",
+          placement,
+          message: `timestamp jumped back ${(q.lastT - t).toFixed(3)} s: sensor clock restarted; grid re-anchored`,
+        });
+        for (const other of this.queues) {
+          other.keepLast(0);
+          other.lastT = Number.NaN;
+        }
+        this.epochUs = tUs;
+        this.anchored = false;
+        this.pendingReanchor = { reason: "clock_restart", placement };
+        q.push(0, acc, gyro);
+        this.tryAnchor();
+        return true;
+      }
       if (t < q.lastT) {
         this.drop("backwards", placement, `timestamp went back ${((q.lastT - t) * 1e3).toFixed(3)} ms; sample dropped`);
-        return;
+        return false;
       }
       if (t === q.lastT) {
         this.drop("duplicate", placement, `repeated timestamp ${tUs} µs; sample dropped`);
-        return;
+        return false;
       }
       const spacing = t - q.lastT;
       if (spacing > this.options.config.maxGapS) {
@@ -244,6 +270,7 @@ export class GridResampler {
     if (gapped) this.anchored = false;
     if (!this.anchored) this.tryAnchor(gapped ? { reason: "gap", placement } : undefined);
     if (this.anchored) this.emitReady();
+    return true;
   }
 
   /**
@@ -276,6 +303,7 @@ export class GridResampler {
       dropped: { ...this.dropped },
       gaps: this.gaps,
       stalls: this.stalls,
+      clockRestarts: this.clockRestarts,
       segment: this.segment,
     };
   }
@@ -308,7 +336,7 @@ export class GridResampler {
     this.pendingReanchor = { reason: "stall", placement };
   }
 
-  private tryAnchor(cause?: { reason: "gap" | "stall"; placement: string }): void {
+  private tryAnchor(cause?: { reason: "gap" | "stall" | "clock_restart"; placement: string }): void {
     let tStart = Number.NEGATIVE_INFINITY;
     for (const q of this.queues) {
       if (q.count === 0) return;

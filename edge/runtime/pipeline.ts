@@ -50,8 +50,10 @@ export interface PipelineDeps {
   readonly logger: Logger;
   readonly onAngles: (message: AnglesMessage, timing: { readyAtMs: number }) => void;
   readonly onHealth?: (health: Health) => void;
-  /** Wall clock in ms (tests inject a fake). */
+  /** Monotonic clock in ms for freshness (tests inject a fake); default performance.now. */
   readonly now?: () => number;
+  /** Wall clock in ms for the `t` of published samples; default Date.now. */
+  readonly wallNow?: () => number;
 }
 
 export interface PipelineStats {
@@ -64,6 +66,8 @@ export interface PipelineStats {
   readonly resamplerIssues: Readonly<Record<string, number>>;
   readonly ahrsResets: number;
   readonly segments: number;
+  /** Gyro bias subtracted per placement (rad/s), from the last calibration. */
+  readonly gyroBias: Readonly<Record<string, Vec3>>;
 }
 
 export class WearerPipeline {
@@ -74,7 +78,7 @@ export class WearerPipeline {
   private readonly stride: number;
   private readonly placements: readonly Placement[];
   private readonly windowBuf: Float32Array;
-  /** Grid times of the last `window` grid samples, ring-indexed by grid index. */
+  /** Grid times of the last `window` grid samples, ring-indexed by the builder's sample count. */
   private readonly gridTimes: Float64Array;
   private readonly bias: Vec3[];
   private readonly lastSeenMs: number[];
@@ -82,12 +86,19 @@ export class WearerPipeline {
   private seq = 0;
   private stale: string | undefined;
   private healthy = true;
+  private ended = false;
   private timer: NodeJS.Timeout | undefined;
-  /** Source clock (µs) to wall clock (ms): set from the first sample. */
+  /**
+   * Source clock (µs) to wall clock (ms): the smallest `arrival - device time`
+   * seen (the least-delayed sample), allowed to creep up by 100 ppm of elapsed
+   * time so a slow device clock is followed. Reset only when the source clock restarts.
+   */
   private clockOffsetMs = Number.NaN;
+  private lastWallMs = Number.NaN;
   private readonly counts = { samples: 0, windows: 0, published: 0, staleDropped: 0 };
   private readonly issues: Record<string, number> = {};
   private readonly now: () => number;
+  private readonly wallNow: () => number;
 
   constructor(
     readonly wearer: string,
@@ -102,11 +113,14 @@ export class WearerPipeline {
     this.gridTimes = new Float64Array(p.window);
     this.bias = p.placements.map(() => [0, 0, 0] as const);
     this.lastSeenMs = p.placements.map(() => Number.NaN);
-    this.now = deps.now ?? Date.now;
+    this.now = deps.now ?? (() => performance.now());
+    this.wallNow = deps.wallNow ?? Date.now;
   }
 
   start(): void {
     const p = this.deps.contract.pipeline;
+    // A placement that never sends is as stale as one that stopped.
+    this.lastSeenMs.fill(this.now());
     this.builder = new FeatureBuilder(p);
     this.resampler = new GridResampler(
       { placements: p.placements, sampleRateHz: p.sampleRateHz, config: this.config.resampler, inputLimits: p.inputLimits },
@@ -120,8 +134,7 @@ export class WearerPipeline {
           // Same state as the start of a training trial: fresh AHRS, empty windows.
           this.segment = e.segment;
           this.builder.reset();
-          // A sensor that restarted may have restarted its clock too.
-          this.clockOffsetMs = Number.NaN;
+          if (e.reason === "clock_restart") this.clockOffsetMs = Number.NaN;
           this.deps.logger.info(`${this.wearer}: stream restarted after a ${e.reason} on ${e.placement}`, { segment: e.segment });
         },
       },
@@ -145,13 +158,29 @@ export class WearerPipeline {
     const i = this.placements.indexOf(placement);
     if (i < 0) return;
     this.counts.samples += 1;
-    this.lastSeenMs[i] = this.now();
-    if (this.stale) this.checkFreshness(); // recover as soon as the silent sensor is back
-    if (Number.isNaN(this.clockOffsetMs)) this.clockOffsetMs = this.now() - sample.tUs / 1000;
     const b = this.bias[i]!;
     const gyro: Vec3 =
       b[0] === 0 && b[1] === 0 && b[2] === 0 ? sample.gyro : [sample.gyro[0] - b[0], sample.gyro[1] - b[1], sample.gyro[2] - b[2]];
-    this.resampler.push(i, sample.tUs, sample.acc, gyro);
+    // Freshness counts usable samples only: a sensor sending garbage is as good as silent.
+    if (!this.resampler.push(i, sample.tUs, sample.acc, gyro)) return;
+    this.lastSeenMs[i] = this.now();
+    this.trackClock(sample.tUs);
+    if (this.stale) this.checkFreshness(); // recover as soon as the silent sensor is back
+  }
+
+  private trackClock(tUs: number): void {
+    const wall = this.wallNow();
+    const offset = wall - tUs / 1000;
+    const crept = this.clockOffsetMs + (wall - this.lastWallMs) * 1e-4;
+    this.clockOffsetMs = Number.isNaN(this.clockOffsetMs) ? offset : Math.min(offset, crept);
+    this.lastWallMs = wall;
+  }
+
+  /** The source has ended (replay): stop judging freshness, and say so. */
+  end(): void {
+    this.ended = true;
+    if (this.timer) clearInterval(this.timer);
+    this.stale = undefined;
   }
 
   /** Gyro bias per placement (rad/s), from a static calibration. */
@@ -189,11 +218,14 @@ export class WearerPipeline {
       resamplerIssues: { ...this.issues },
       ahrsResets: this.builder.ahrsResets,
       segments: this.resampler.stats().segment + 1,
+      gyroBias: Object.fromEntries(this.placements.map((p, i) => [p, this.bias[i]!])),
     };
   }
 
   private onGridSample(g: GridSample): void {
-    this.gridTimes[g.index % this.window] = g.tUs;
+    // Indexed by the builder's own count, so the ring and the windows can never disagree.
+    const k = this.builder.samples;
+    this.gridTimes[k % this.window] = g.tUs;
     if (!this.builder.push(g.values)) return;
     const windowIndex = this.builder.windowIndex;
     this.counts.windows += 1;
@@ -204,7 +236,7 @@ export class WearerPipeline {
     // Window 0 of a segment publishes all its samples, later ones their last stride.
     const n = windowIndex === 0 ? this.window : this.stride;
     const tUs = new Float64Array(n);
-    for (let j = 0; j < n; j++) tUs[j] = this.gridTimes[(g.index - n + 1 + j) % this.window]!;
+    for (let j = 0; j < n; j++) tUs[j] = this.gridTimes[(k - n + 1 + j) % this.window]!;
     this.builder.buildWindow(this.windowBuf);
     this.scheduler.submit(this.windowBuf, { segment: this.segment, windowIndex, tUs, readyAtMs: performance.now() });
   }
@@ -240,11 +272,11 @@ export class WearerPipeline {
   }
 
   private checkFreshness(): void {
+    if (this.ended) return;
     const now = this.now();
     let reason: string | undefined;
     for (let i = 0; i < this.placements.length; i++) {
-      const seen = this.lastSeenMs[i]!;
-      const silent = Number.isNaN(seen) ? Number.NaN : now - seen;
+      const silent = now - this.lastSeenMs[i]!;
       if (silent > this.config.staleAfterMs) {
         reason = `no samples from ${this.placements[i]} for ${Math.round(silent)} ms`;
         break;
@@ -256,8 +288,7 @@ export class WearerPipeline {
   }
 
   private setHealth(healthy: boolean, reason?: string): void {
-    if (healthy === this.healthy && healthy) return;
-    if (!healthy && !this.healthy) return;
+    if (healthy === this.healthy) return;
     this.healthy = healthy;
     this.deps.onHealth?.(healthy ? { healthy } : { healthy, reason });
   }

@@ -66,6 +66,7 @@ export class EdgeRuntime {
   private readonly pipelines = new Map<string, WearerPipeline>();
   private readonly unhealthy = new Map<string, string>();
   private readonly unrouted = new Set<string>();
+  private readonly routes = new Map<string, Route | null>();
   private readonly sourceIssues: Record<string, number> = {};
   private ended = 0;
   private capture: CalibrationCapture | undefined;
@@ -218,7 +219,11 @@ export class EdgeRuntime {
   }
 
   private onSample(sample: ImuSample): void {
-    const route = routeSensor(sample.sensorId, this.config.sensors);
+    let route = this.routes.get(sample.sensorId);
+    if (route === undefined) {
+      route = routeSensor(sample.sensorId, this.config.sensors) ?? null; // once per sensor, not per sample
+      this.routes.set(sample.sensorId, route);
+    }
     if (!route) {
       if (!this.unrouted.has(sample.sensorId)) {
         this.unrouted.add(sample.sensorId);
@@ -254,6 +259,7 @@ export class EdgeRuntime {
   private onSourceEnd(): void {
     this.ended += 1;
     if (this.ended < this.sources.length) return;
+    for (const p of this.pipelines.values()) p.end(); // silence after the end is not a failing sensor
     void Promise.all([...this.pipelines.values()].map((p) => p.drain()))
       .then(() => this.deps.onEnd?.())
       .catch((err: Error) => this.deps.logger.error(`draining at the end of the sources failed: ${err.message}`));
@@ -300,11 +306,18 @@ export class EdgeRuntime {
     this.capture = capture;
     await new Promise((r) => setTimeout(r, durationS * 1000));
     this.capture = undefined;
-    const result: Record<string, unknown> = {};
+    const result: Record<string, { gyroBias: Vec3; gyroStd: number[]; samples: number; mountingOffsetDeg: number | null }> = {};
     const problems: string[] = [];
     const refs = this.contract.manifest.euler.reference as Record<string, readonly number[]>;
+    // Every placement of every streaming wearer must have stood still: all or nothing.
+    for (const wearer of this.pipelines.keys()) {
+      for (const placement of this.contract.pipeline.placements) {
+        if (!capture.sums.has(`${wearer}|${placement}`)) problems.push(`${wearer}/${placement}: no samples`);
+      }
+    }
     for (const [key, s] of capture.sums) {
       const [wearer, placement] = key.split("|") as [string, Placement];
+      if (!this.contract.pipeline.placements.includes(placement)) continue;
       if (s.n < 10) {
         problems.push(`${key.replace("|", "/")}: only ${s.n} samples`);
         continue;
@@ -312,11 +325,14 @@ export class EdgeRuntime {
       const mean = s.g.map((v) => v / s.n) as unknown as Vec3;
       const std = s.g2.map((v, i) => Math.sqrt(Math.max(0, v / s.n - mean[i]! ** 2)));
       const worst = Math.max(...std);
+      if (![...mean, ...s.a].every(Number.isFinite)) {
+        problems.push(`${wearer}/${placement}: non-finite readings during calibration`);
+        continue;
+      }
       if (worst > this.config.calibration.maxGyroStd) {
         problems.push(`${wearer}/${placement}: moving during calibration (gyro std ${worst.toFixed(3)} rad/s)`);
         continue;
       }
-      this.pipelines.get(wearer)?.setGyroBias(placement, mean);
       const a = s.a.map((v) => v / s.n);
       result[`${wearer}/${placement}`] = {
         gyroBias: mean,
@@ -325,8 +341,12 @@ export class EdgeRuntime {
         mountingOffsetDeg: refs[placement] ? angleToReference(a, refs[placement]) : null,
       };
     }
-    if (problems.length) throw new Error(`calibration rejected: ${problems.join("; ")}`);
     if (!capture.sums.size) throw new Error("calibration rejected: no samples arrived");
+    if (problems.length) throw new Error(`calibration rejected (nothing changed): ${problems.join("; ")}`);
+    for (const [key, r] of Object.entries(result)) {
+      const [wearer, placement] = key.split("/") as [string, Placement];
+      this.pipelines.get(wearer)?.setGyroBias(placement, r.gyroBias);
+    }
     this.deps.logger.info("calibrated", { sensors: Object.keys(result) });
     return result;
   }

@@ -51,8 +51,12 @@ export async function readCamargoAngles(file: string, joints: readonly string[])
     if (!Number.isFinite(time)) throw new Error(`${file} line ${line.no}, column 'time': non-numeric value '${f[0]}'`);
     t.push(time);
     cols.forEach((c, k) => {
-      const sign = CAMARGO_COLUMNS[joints[k]!]![1];
-      values[k]!.push(sign * Number(f[c]));
+      const [column, sign] = CAMARGO_COLUMNS[joints[k]!]!;
+      const v = Number(f[c]);
+      if (f[c] === undefined || f[c]!.trim() === "" || !Number.isFinite(v)) {
+        throw new Error(`${file} line ${line.no}, column '${column}': not a number ('${f[c] ?? ""}')`);
+      }
+      values[k]!.push(sign * v);
     });
   }
   if (t.length < 2) throw new Error(`${file}: fewer than two rows of joint angles`);

@@ -83,7 +83,7 @@ describe("WearerPipeline", () => {
   });
 
   it("turns degraded when a sensor stops, withholds stale angles, and recovers when it returns", async () => {
-    vi.useFakeTimers({ toFake: ["setInterval", "clearInterval", "Date"] });
+    vi.useFakeTimers({ toFake: ["setInterval", "clearInterval", "Date", "performance"] });
     const { p, messages, health } = make({ staleAfterMs: 300 });
     await feed(p, 0, 100);
     const before = messages.length;
@@ -99,8 +99,47 @@ describe("WearerPipeline", () => {
     await feed(p, 400, 520);
     expect(health.at(-1)).toEqual({ healthy: true });
     expect(messages.length).toBeGreaterThan(before);
+    // the new segment starts like a trial: its first message carries a whole window, at the new times
+    const restart = messages[before]!;
+    expect(restart.angles).toHaveLength(50);
+    expect(restart.sensorTimeUs![0]).toBe(400 * 10_000);
     expect(messages.at(-1)!.seq).toBe(messages.length);
     expect(p.stats().segments).toBeGreaterThanOrEqual(2);
+    await p.stop();
+  });
+
+  it("turns degraded when a placement never sends at all", async () => {
+    vi.useFakeTimers({ toFake: ["setInterval", "clearInterval", "Date", "performance"] });
+    const { p, messages, health } = make({ staleAfterMs: 300 });
+    for (let k = 0; k < 100; k++) {
+      p.push("femur_r", sample("femur_r", k));
+      vi.advanceTimersByTime(10);
+    }
+    expect(messages).toHaveLength(0);
+    expect(health.at(-1)).toEqual({ healthy: false, reason: expect.stringMatching(/no samples from calcn_r/) });
+    await p.stop();
+  });
+
+  it("survives a sensor clock restart: a new segment, angles again, no blackout", async () => {
+    const { p, messages } = make();
+    await feed(p, 6000, 6100); // 60 s of uptime
+    const before = messages.length;
+    await feed(p, 0, 120); // both sensors rebooted: timestamps start again at 0
+    expect(messages.length).toBeGreaterThan(before);
+    expect(messages[before]!.angles).toHaveLength(50);
+    expect(messages[before]!.sensorTimeUs![0]).toBe(0);
+    expect(p.stats().resamplerIssues.clock_restart).toBe(1);
+    expect(p.stats().resamplerIssues.backwards ?? 0).toBe(0);
+    await p.stop();
+  });
+
+  it("stops judging freshness once the source has ended", async () => {
+    vi.useFakeTimers({ toFake: ["setInterval", "clearInterval", "Date", "performance"] });
+    const { p, health } = make({ staleAfterMs: 300 });
+    await feed(p, 0, 80);
+    p.end();
+    vi.advanceTimersByTime(5000);
+    expect(health).toEqual([]);
     await p.stop();
   });
 });
