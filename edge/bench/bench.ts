@@ -120,14 +120,14 @@ export async function runBench(opts: BenchOptions): Promise<Record<string, numbe
   const runs = opts.quick ? 50 : 500;
   const print = (s: string): boolean => process.stdout.write(s + "\n");
 
-  print(`bench: ${contract.manifest.name} ${contract.manifest.version}, ${runs} inferences per variant`);
-  const int8 = await inferenceP50(contract.modelPath, contract, runs);
-  const fp = await inferenceP50(fp32, contract, runs);
-
   const broker = await startMosquitto();
   try {
+    // First, in a process that has loaded nothing else yet, so rss_mb is one wearer's footprint.
     print(`bench: end-to-end through mosquitto ${broker.url}, 1 wearer`);
     const one = await streamRun(broker, opts.model, 1, opts.quick ? 5 : 30, quiet);
+    print(`bench: ${contract.manifest.name} ${contract.manifest.version}, ${runs} inferences per variant`);
+    const int8 = await inferenceP50(contract.modelPath, contract, runs);
+    const fp = await inferenceP50(fp32, contract, runs);
     const stride = contract.pipeline.stride / contract.pipeline.sampleRateHz * 1000;
     let maxStreams = 0;
     const levels = opts.quick ? [10, 50] : [25, 50, 100, 150, 200, 300, 400];

@@ -88,13 +88,17 @@ export const ManifestSchema = z.looseObject({
   sample_rate_hz: posNum,
   window: posInt,
   stride: posInt,
-  resampling: z.looseObject({ method: z.literal("linear") }),
+  resampling: z.looseObject({ method: z.literal("linear"), max_gap_s: posNum.optional() }),
   ahrs: z.looseObject({
     algorithm: z.literal("madgwick-imu"),
     implementation: z.literal("ahrs@1.3.3"),
     beta: posNum,
     dt_s: posNum,
     init: z.literal("accelerometer"),
+    // What this runtime's AhrsFilter does (docs/contract.md step 3); a model trained
+    // with other choices would see different features.
+    first_sample: z.literal("init-only"),
+    zero_gradient: z.literal("gyro-only-step"),
     nan_guard: z.literal("reinit-from-accelerometer"),
   }),
   euler: z.looseObject({

@@ -123,7 +123,13 @@ export class WearerPipeline {
     this.lastSeenMs.fill(this.now());
     this.builder = new FeatureBuilder(p);
     this.resampler = new GridResampler(
-      { placements: p.placements, sampleRateHz: p.sampleRateHz, config: this.config.resampler, inputLimits: p.inputLimits },
+      {
+        placements: p.placements,
+        sampleRateHz: p.sampleRateHz,
+        // The model's contract decides what counts as a gap (docs/contract.md step 2).
+        config: { ...this.config.resampler, maxGapS: this.deps.contract.manifest.resampling.max_gap_s ?? this.config.resampler.maxGapS },
+        inputLimits: p.inputLimits,
+      },
       {
         onGridSample: (g) => this.onGridSample(g),
         onIssue: (issue) => {

@@ -29,7 +29,7 @@ function validManifest(): Record<string, unknown> {
     window: 50,
     stride: 25,
     resampling: { method: "linear", grid: "latest first timestamp over placements", prefilter: null },
-    ahrs: { algorithm: "madgwick-imu", implementation: "ahrs@1.3.3", beta: 0.1, dt_s: 0.01, init: "accelerometer", nan_guard: "reinit-from-accelerometer" },
+    ahrs: { algorithm: "madgwick-imu", implementation: "ahrs@1.3.3", beta: 0.1, dt_s: 0.01, init: "accelerometer", first_sample: "init-only", zero_gradient: "gyro-only-step", nan_guard: "reinit-from-accelerometer" },
     euler: {
       sequence: "ZYX", order: ["roll", "pitch", "yaw"], unit: "rad", yaw: "relative-to-window-start",
       reference: { femur_r: [Math.SQRT1_2, 0, -Math.SQRT1_2, 0], calcn_r: [1, 0, 0, 0] },
