@@ -56,6 +56,7 @@ def main(argv: list[str] | None = None) -> int:
     p = sub.add_parser("evaluate", help="score an exported ONNX model on a folder of trials")
     p.add_argument("--model", default=str(SHIPPED / "manifest.json"), help="manifest.json, its folder, or an .onnx file")
     p.add_argument("--data", required=True, help="folder of *_imu.csv[.gz] + *_ik.csv[.gz] trials")
+    p.add_argument("--include", default="*", help="fnmatch pattern on trial names, e.g. '*_04_01' (default: every trial)")
     p.add_argument("--json", default=None, help="write the scores here")
 
     p = sub.add_parser("report", help="Markdown + PNG report of a model on held-out trials")
@@ -79,7 +80,7 @@ def main(argv: list[str] | None = None) -> int:
     elif args.cmd == "evaluate":
         from .evaluate_cli import evaluate_folder
 
-        result = evaluate_folder(Path(args.model), Path(args.data))
+        result = evaluate_folder(Path(args.model), Path(args.data), args.include)
         text = json.dumps(result, indent=2)
         if args.json:
             Path(args.json).parent.mkdir(parents=True, exist_ok=True)

@@ -46,5 +46,6 @@ def load_contract(path: str | Path) -> Contract:
         stride=int(manifest["stride"]),
         beta=float(manifest["ahrs"]["beta"]),
         euler_reference={p: tuple(q) for p, q in manifest["euler"]["reference"].items()},
+        max_gap_s=float(manifest["resampling"].get("max_gap_s", FeatureConfig.max_gap_s)),
     )
     return Contract(manifest, model_path, fc, tuple(j["name"] for j in manifest["joints"]))

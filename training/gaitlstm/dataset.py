@@ -8,7 +8,7 @@ windows from recordings; they never touch raw files.
 from __future__ import annotations
 
 import fnmatch
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
@@ -70,7 +70,10 @@ def grid_targets(trial: Trial, t_grid: np.ndarray, joints: tuple[str, ...]) -> n
 
 
 def load_recording(trial: Trial, subject: str, cfg: FeatureConfig, joints: tuple[str, ...] = JOINTS_R) -> Recording:
-    grid = grid_features(trial_streams(trial, cfg.placements), cfg)
+    try:
+        grid = grid_features(trial_streams(trial, cfg.placements), cfg)
+    except ValueError as e:
+        raise ValueError(f"{trial.source}: {e}") from e
     notes = list(trial.notes)
     if grid.ahrs_resets:
         notes.append(f"{grid.ahrs_resets} AHRS NaN resets")
@@ -114,9 +117,27 @@ def load_trials(
     return out
 
 
-def fit_euler_reference(trials: list[Trial], placements: tuple[str, ...]) -> dict[str, tuple[float, float, float, float]]:
-    """q_ref per placement from the mean specific force of the training trials."""
-    return {p: euler_reference_from_accel([t.imus[p].acc for t in trials]) for p in placements}
+def fit_euler_reference(
+    trials: list[Trial], placements: tuple[str, ...], spans: list[tuple[float, float]] | None = None
+) -> dict[str, tuple[float, float, float, float]]:
+    """q_ref per placement from the mean specific force of the training data.
+
+    `spans[i]` = (start, end) fractions of `trials[i]` that train or validate
+    (default: all of it): a test part must not shape the features it is scored on.
+    """
+    spans = spans if spans is not None else [(0.0, 1.0)] * len(trials)
+    if len(spans) != len(trials):
+        raise ValueError(f"fit_euler_reference: {len(trials)} trials but {len(spans)} spans")
+    if not trials:
+        raise ValueError("fit_euler_reference: no training data to fit the Euler reference on")
+    ref = {}
+    for p in placements:
+        accs = []
+        for trial, (start, end) in zip(trials, spans):
+            acc = trial_streams(trial, (p,))[p][1]
+            accs.append(acc[int(round(start * len(acc))) : int(round(end * len(acc)))])
+        ref[p] = euler_reference_from_accel(accs)
+    return ref
 
 
 def to_recordings(
@@ -127,3 +148,92 @@ def to_recordings(
     for subject, trial in tqdm(jobs, desc="features", unit="trial", leave=False):
         out.setdefault(subject, []).append(load_recording(trial, subject, cfg, joints))
     return out
+
+
+# ---------------------------------------------------------------- parts of trials
+
+@dataclass(frozen=True)
+class Part:
+    """The [start, end) fractions of one subject's trial: what every split is made
+    of, and what a checkpoint stores so that export and report rebuild exactly
+    the recordings a model trained and was tested on."""
+
+    subject: str
+    trial: str
+    start: float = 0.0
+    end: float = 1.0
+
+    @property
+    def whole(self) -> bool:
+        return self.start == 0.0 and self.end == 1.0
+
+    @property
+    def label(self) -> str:
+        return f"{self.subject}/{self.trial}" + ("" if self.whole else f"[{self.start:.2f}:{self.end:.2f}]")
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @staticmethod
+    def from_dict(d: dict) -> "Part":
+        return Part(str(d["subject"]), str(d["trial"]), float(d.get("start", 0.0)), float(d.get("end", 1.0)))
+
+
+def cut(rec: Recording, start: float, end: float) -> Recording:
+    """The part of a recording between two fractions of its length (AHRS ran over the whole trial)."""
+    n = len(rec.grid.t)
+    a, b = int(round(start * n)), int(round(end * n))
+    grid = type(rec.grid)(t=rec.grid.t[a:b], rows=rec.grid.rows[a:b], ahrs_resets=rec.grid.ahrs_resets)
+    return Recording(rec.subject, f"{rec.trial}[{start:.2f}:{end:.2f}]", grid, rec.targets[a:b], rec.notes)
+
+
+def locate(available: dict[str, list[str]], parts: list[Part]) -> tuple[list[Part], list[Part]]:
+    """(found, missing): `parts` re-addressed to the subjects of a local data folder.
+
+    A subject is named after its folder, so a copy of the data in another folder
+    renames it: a part whose subject is not here is looked up by trial name in the
+    one local subject that has that trial.
+    """
+    found: list[Part] = []
+    missing: list[Part] = []
+    for part in parts:
+        if part.subject in available:
+            owners = [part.subject] if part.trial in available[part.subject] else []
+        else:
+            owners = [s for s, names in available.items() if part.trial in names]
+        if len(owners) == 1:
+            found.append(Part(owners[0], part.trial, part.start, part.end))
+        else:
+            missing.append(part)
+    return found, missing
+
+
+def realize(recs: dict[str, list[Recording]], parts: list[Part]) -> list[Recording]:
+    """The recordings (whole or cut) that `parts` name."""
+    index = {(r.subject, r.trial): r for rs in recs.values() for r in rs}
+    out = []
+    for part in parts:
+        rec = index.get((part.subject, part.trial))
+        if rec is None:
+            raise ValueError(f"no recording {part.subject}/{part.trial} (have {sorted(f'{s}/{t}' for s, t in index)})")
+        out.append(rec if part.whole else cut(rec, part.start, part.end))
+    return out
+
+
+def trial_names(trials: dict[str, list[Trial]]) -> dict[str, list[str]]:
+    return {s: [t.name for t in ts] for s, ts in trials.items()}
+
+
+def keep_trials(trials: dict[str, list[Trial]], parts: list[Part]) -> dict[str, list[Trial]]:
+    """Only the trials some part uses (the feature pipeline is the slow step)."""
+    wanted = {(p.subject, p.trial) for p in parts}
+    kept = {s: [t for t in ts if (s, t.name) in wanted] for s, ts in trials.items()}
+    return {s: ts for s, ts in kept.items() if ts}
+
+
+def fit_reference_on(
+    trials: dict[str, list[Trial]], parts: list[Part], placements: tuple[str, ...]
+) -> dict[str, tuple[float, float, float, float]]:
+    """q_ref from exactly the parts that train or validate."""
+    index = {(s, t.name): t for s, ts in trials.items() for t in ts}
+    return fit_euler_reference([index[(p.subject, p.trial)] for p in parts], placements, [(p.start, p.end) for p in parts])

@@ -10,9 +10,11 @@ from .evaluate import onnx_predictor, score
 from .export import finite_json
 
 
-def evaluate_folder(model: Path, data: Path) -> dict:
+def evaluate_folder(model: Path, data: Path, include: str = "*") -> dict:
+    """`include`: an fnmatch pattern on trial names, e.g. '*_04_01' for the held-out
+    trials of the shipped model inside the full AB06 folder."""
     c = load_contract(model)
-    trials = load_trials(data)
+    trials = load_trials(data, include=include)
     recs = [r for rs in to_recordings(trials, c.features, c.joints).values() for r in rs]
     s = score(recs, c.features, onnx_predictor(c.model_path), c.joints)
     return finite_json({
@@ -24,6 +26,7 @@ def evaluate_folder(model: Path, data: Path) -> dict:
         "mean_nrmse": s["mean_nrmse"],
         "mean_r": s["mean_r"],
         "model": {"name": c.manifest["name"], "version": c.manifest["version"], "file": str(c.model_path)},
+        "include": include,
         "trials": s["trials"],
         "notes": sorted({n for r in recs for n in r.notes}),
     })

@@ -5,7 +5,6 @@ onnx.checker, metadata in the model file, parity checked before writing).
 
 from __future__ import annotations
 
-import fnmatch
 import hashlib
 import json
 import subprocess
@@ -18,11 +17,11 @@ import torch
 
 from . import CONTRACT_SCHEMA, FEATURE_PIPELINE
 from .baselines import mean_predictor, ridge_predictor, training_windows
-from .dataset import fit_euler_reference, load_trials, to_recordings, trial_streams
+from .dataset import Part, keep_trials, load_trials, locate, realize, to_recordings, trial_names, trial_streams
 from .evaluate import onnx_predictor, score
 from .features import CHANNELS, FeatureConfig, grid_features, make_windows, window_starts
 from .io.types import Trial
-from .train import cut, load_model, torch_predictor
+from .train import load_model, torch_predictor
 
 INPUT, OUTPUT = "imu_features", "joint_angles"
 JOINT_META = {
@@ -91,17 +90,43 @@ def embed_contract(path: Path, contract: dict) -> None:
     onnx.save(m, str(path))
 
 
-def golden_vectors(trial: Trial, fc: FeatureConfig, seconds: float = GOLDEN_SECONDS) -> dict:
-    """Raw source-rate samples of the first seconds of a trial and the features they give."""
+def golden_vectors(trial: Trial, fc: FeatureConfig, seconds: float = GOLDEN_SECONDS, span: tuple[float, float] | None = None) -> dict:
+    """Raw source-rate samples of the first seconds of a trial (or of the part of it
+    between the times `span`) and the features they give."""
     raw = {}
     for p, (t, acc, gyro) in trial_streams(trial, fc.placements).items():
-        keep = t <= t[0] + seconds
+        t0, t1 = span if span is not None else (t[0], t[-1])
+        keep = (t >= t0) & (t <= min(t0 + seconds, t1))
         raw[p] = {"t": t[keep].tolist(), "acc": acc[keep].tolist(), "gyro": gyro[keep].tolist()}
     streams = {p: (np.array(v["t"]), np.array(v["acc"]), np.array(v["gyro"])) for p, v in raw.items()}
     g = grid_features(streams, fc)
     starts = window_starts(len(g.t), fc.window, fc.stride)
+    if len(starts) == 0:
+        raise ValueError(f"{trial.source}: the golden excerpt has {len(g.t)} grid samples, fewer than one window ({fc.window})")
     x = make_windows(g.rows, starts, fc.window, len(fc.placements))
     return {"trial": trial.name, "raw": raw, "grid_t": g.t.tolist(), "features": x}
+
+
+def rebuild(data_dir: Path, ck: dict, fc: FeatureConfig) -> tuple[dict[str, list[Trial]], dict[str, list[Part]], dict]:
+    """The checkpoint's own training and test recordings, read again from `data_dir`."""
+    if "test_parts" not in ck or "train_parts" not in ck:
+        raise ValueError("checkpoint has no train_parts/test_parts (trained before they were recorded); train it again")
+    stored = {role: [Part.from_dict(d) for d in ck[f"{role}_parts"]] for role in ("train", "test")}
+    if not stored["test"]:
+        raise ValueError("checkpoint has an empty test set: nothing to score the export on")
+    trials = load_trials(data_dir)
+    parts = {}
+    for role, wanted in stored.items():
+        found, missing = locate(trial_names(trials), wanted)
+        if missing:
+            raise ValueError(
+                f"{data_dir}: {len(missing)} {role} trial(s) of the checkpoint are missing, e.g. "
+                f"{', '.join(p.label for p in missing[:3])}; pass --data <the folder it was trained on>"
+            )
+        parts[role] = found
+    used = keep_trials(trials, parts["train"] + parts["test"])
+    recs = to_recordings(used, fc, tuple(ck["config"]["joints"]))
+    return used, parts, {role: realize(recs, ps) for role, ps in parts.items()}
 
 
 def build_manifest(ck: dict, fc: FeatureConfig, name: str, version: str, metrics: dict, files: dict) -> dict:
@@ -124,7 +149,12 @@ def build_manifest(ck: dict, fc: FeatureConfig, name: str, version: str, metrics
         "sample_rate_hz": fc.rate_hz,
         "window": fc.window,
         "stride": fc.stride,
-        "resampling": {"method": "linear", "grid": "latest first timestamp over placements", "prefilter": None},
+        # The edge re-anchors its grid after a hole longer than max_gap_s (docs/contract.md
+        # step 2); grid_features refuses training data with such a gap, so none was seen.
+        "resampling": {
+            "method": "linear", "grid": "latest first timestamp over placements", "prefilter": None,
+            "max_gap_s": fc.max_gap_s,
+        },
         "ahrs": {
             "algorithm": "madgwick-imu", "implementation": "ahrs@1.3.3", "beta": fc.beta, "dt_s": fc.dt,
             "init": "accelerometer", "first_sample": "init-only", "zero_gradient": "gyro-only-step",
@@ -151,6 +181,8 @@ def build_manifest(ck: dict, fc: FeatureConfig, name: str, version: str, metrics
             "dataset": "Camargo et al. 2021 (J Biomech 119:110320), subject AB06, level-ground walking; CC-BY-4.0",
             "data_dir": cfg["data"], "method": cfg["method"], "heldout": cfg["heldout"],
             "train_trials": ck.get("train_trials", []), "test_trials": ck.get("test_trials", []),
+            # Exactly the scored recordings (fractions of trials), for `make report` elsewhere.
+            "test_set": ck.get("test_parts", []), "train_set": ck.get("train_parts", []),
             "code_commit": git_commit(), "seed": cfg["seed"], "torch": ck.get("torch"),
             "train_minutes": round(ck.get("train_minutes", float("nan")), 2), "train_device": ck.get("device"),
         },
@@ -163,21 +195,18 @@ def export(checkpoint: Path, out: Path, name: str, version: str, data_dir: Path 
     model, ck = load_model(checkpoint)
     fc = FeatureConfig(**ck["feature_config"])
     cfg = ck["config"]
+    # Scores of the exported files (not PyTorch) on exactly the checkpoint's test
+    # recordings, and the baselines fitted on exactly its training recordings.
+    trials, parts, recs = rebuild(Path(data_dir or cfg["data"]), ck, fc)
     out.mkdir(parents=True, exist_ok=True)
     fp32, int8 = out / "model.fp32.onnx", out / "model.int8.onnx"
     export_fp32(model, fc, fp32)
     quantize_int8(fp32, int8)
-
-    # Held-out scores of the exported files (not PyTorch), and the baselines on the same split.
-    trials = load_trials(Path(data_dir or cfg["data"]), include=cfg["include"])
-    recs = [r for rs in to_recordings(trials, fc, tuple(cfg["joints"])).values() for r in rs]
-    held = cfg["heldout"] or "*"
-    test = [r for r in recs if fnmatch.fnmatch(r.trial, held)]
-    train = [r for r in recs if not fnmatch.fnmatch(r.trial, held)] or [cut(r, 0.0, 0.8) for r in recs]
+    test, train = recs["test"], recs["train"]
     joints = tuple(cfg["joints"])
     xtr, ytr = training_windows(train, fc)
     metrics = {
-        "heldout_trials": [r.trial for r in test],
+        "heldout_trials": [p.label for p in parts["test"]],
         "int8": score(test, fc, onnx_predictor(int8), joints),
         "fp32": score(test, fc, onnx_predictor(fp32), joints),
         "pytorch": score(test, fc, torch_predictor(model, torch.device("cpu")), joints),
@@ -188,9 +217,12 @@ def export(checkpoint: Path, out: Path, name: str, version: str, data_dir: Path 
         if isinstance(v, dict):
             v.pop("trials", None)
 
-    # Golden vectors from the first seconds of the first held-out trial.
-    gtrial = next(t for ts in trials.values() for t in ts if fnmatch.fnmatch(t.name, held))
-    golden = golden_vectors(gtrial, fc)
+    # Golden vectors from the first seconds of the first test recording (of its part
+    # when it is a cut: a fraction-split test set starts mid-trial).
+    first = parts["test"][0]
+    gtrial = next(t for t in trials[first.subject] if t.name == first.trial)
+    span = None if first.whole else (float(test[0].grid.t[0]), float(test[0].grid.t[-1]))
+    golden = golden_vectors(gtrial, fc, span=span)
     x = golden["features"].astype(np.float32)
     outs = {"fp32": onnx_predictor(fp32)(x), "int8": onnx_predictor(int8)(x)}
     torch_out = torch_predictor(model, torch.device("cpu"))(x)
@@ -205,7 +237,7 @@ def export(checkpoint: Path, out: Path, name: str, version: str, data_dir: Path 
         "schema": "gait-golden/1",
         "placements": list(fc.placements),
         "sample_rate_hz": fc.rate_hz, "window": fc.window, "stride": fc.stride,
-        "trial": golden["trial"], "raw": golden["raw"], "grid_t": golden["grid_t"],
+        "trial": golden["trial"], "part": first.to_dict(), "raw": golden["raw"], "grid_t": golden["grid_t"],
         "features": golden["features"].tolist(),
         "outputs": {k: v.astype(float).tolist() for k, v in outs.items()},
         # Features are float64 on both sides; outputs depend on float32 kernels and,

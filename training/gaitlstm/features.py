@@ -35,6 +35,9 @@ class FeatureConfig:
     beta: float = 0.1
     # placement -> (w, x, y, z) shortest-arc rotation from +z to the mean gravity direction
     euler_reference: dict[str, tuple[float, float, float, float]] = field(default_factory=dict)
+    # The edge restarts its grid after a hole longer than this (docs/contract.md step 2);
+    # interpolating across one here would train on features the edge never builds.
+    max_gap_s: float = 0.1
 
     @property
     def dt(self) -> float:
@@ -117,6 +120,14 @@ class GridFeatures:
     ahrs_resets: int
 
 
+def first_gap(t: np.ndarray, max_gap_s: float) -> int | None:
+    """Index of the first sample that follows a hole longer than `max_gap_s`
+    (or a clock jumping back by more than that), None when the stream has none."""
+    dt = np.diff(np.asarray(t, dtype=float))
+    bad = np.flatnonzero(np.abs(dt) > max_gap_s)
+    return int(bad[0]) + 1 if len(bad) else None
+
+
 def grid_features(
     streams: dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]], cfg: FeatureConfig
 ) -> GridFeatures:
@@ -124,6 +135,15 @@ def grid_features(
     missing = [p for p in cfg.placements if p not in streams]
     if missing:
         raise ValueError(f"missing placements {missing}; have {sorted(streams)}")
+    for p in cfg.placements:
+        t = streams[p][0]
+        i = first_gap(t, cfg.max_gap_s)
+        if i is not None:
+            raise ValueError(
+                f"placement '{p}': {t[i] - t[i - 1]:+.3f} s between samples at t={t[i - 1]:.3f} s and "
+                f"t={t[i]:.3f} s (more than max_gap_s={cfg.max_gap_s:g} s); the edge restarts its grid "
+                "there, so split the recording at the gap instead of training across it"
+            )
     grid = grid_times(
         [float(streams[p][0][0]) for p in cfg.placements],
         [float(streams[p][0][-1]) for p in cfg.placements],

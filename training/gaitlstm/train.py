@@ -4,11 +4,14 @@ with early stopping on validation RMSE -> held-out scores -> checkpoint.
 Methods of the study:
   ui  user-individualized: per subject, the first 80% of every trial trains
       (20% of that validates), the last 20% tests; or, with --heldout, the
-      matching trials test, --val-trials validate (default: the last 20% of
-      every other trial) and the rest train. With --refit the epoch count found
-      on validation is then trained again on training + validation data.
+      matching trials test, --val-trials validate (--val-trials none: the last
+      20% of every other trial) and the rest train. A --heldout or --val-trials
+      pattern that matches nothing, or no trial left to train, is an error (not
+      a silent run without test or validation data). With --refit the epoch
+      count found on validation is then trained again on training + validation.
   ug  user-generalized: train on some subjects, validate on --val-subject,
-      test on the unseen --test-subject.
+      test on the unseen --test-subject (default: the last subject by name).
+The Euler reference (q_ref) is fitted on the training and validation parts only.
   ua  user-adaptive: fine-tune a UG checkpoint (--base) on the first
       --transfer-ratio of the new subject's trials for --ua-epochs, test on the rest.
 """
@@ -29,10 +32,21 @@ import torch
 from torch import nn
 from tqdm import tqdm
 
-from .dataset import Recording, default_data_dir, fit_euler_reference, load_trials, to_recordings
+from .dataset import (
+    Part,
+    Recording,
+    cut,  # noqa: F401  (re-exported: older callers import it from here)
+    default_data_dir,
+    fit_reference_on,
+    keep_trials,
+    load_trials,
+    realize,
+    to_recordings,
+    trial_names,
+)
 from .evaluate import score
 from .features import FeatureConfig
-from .io.types import JOINTS_R
+from .io.types import JOINTS_R, Trial
 from .models import Normalized, build_model
 
 
@@ -80,13 +94,17 @@ def device() -> torch.device:
 
 
 # ---------------------------------------------------------------- splits
+#
+# A split is decided on trial names alone, as parts (subject, trial, fractions),
+# before any feature is computed: the Euler reference is then fitted on the
+# training and validation parts only, and the checkpoint stores the parts so
+# export and report rebuild exactly the same recordings.
 
-def cut(rec: Recording, start: float, end: float) -> Recording:
-    """The part of a recording between two fractions of its length (AHRS ran over the whole trial)."""
-    n = len(rec.grid.t)
-    a, b = int(round(start * n)), int(round(end * n))
-    grid = type(rec.grid)(t=rec.grid.t[a:b], rows=rec.grid.rows[a:b], ahrs_resets=rec.grid.ahrs_resets)
-    return Recording(rec.subject, f"{rec.trial}[{start:.2f}:{end:.2f}]", grid, rec.targets[a:b], rec.notes)
+@dataclass
+class SplitPlan:
+    train: list[Part]
+    val: list[Part]
+    test: list[Part]
 
 
 @dataclass
@@ -96,52 +114,101 @@ class Split:
     test: list[Recording]
 
 
-def split_ui(recs: dict[str, list[Recording]], cfg: TrainConfig) -> Split:
-    s = Split([], [], [])
-    for subject_recs in recs.values():
-        for r in subject_recs:
-            if cfg.heldout and fnmatch.fnmatch(r.trial, cfg.heldout):
-                s.test.append(r)
-                continue
-            if cfg.heldout and cfg.val_trials and fnmatch.fnmatch(r.trial, cfg.val_trials):
-                s.val.append(r)
-                continue
-            end = 1.0 if cfg.heldout else 1.0 - cfg.test_fraction
-            if cfg.heldout and cfg.val_trials:
-                s.train.append(r)
-                continue
-            split_at = end * (1.0 - cfg.val_fraction)
-            s.train.append(cut(r, 0.0, split_at))
-            s.val.append(cut(r, split_at, end))
-            if not cfg.heldout:
-                s.test.append(cut(r, end, 1.0))
-    return s
+def plan_ui(trials: dict[str, list[str]], cfg: TrainConfig) -> SplitPlan:
+    """Per subject; see the module docstring. A --val-trials pattern that matches
+    none of the training trials is an error, not a silent run without validation
+    (pass --val-trials none for the temporal split of every training trial)."""
+    plan = SplitPlan([], [], [])
+    for subject, names in trials.items():
+        for name in names:
+            whole = Part(subject, name)
+            if cfg.heldout and fnmatch.fnmatch(name, cfg.heldout):
+                plan.test.append(whole)
+            elif cfg.heldout and cfg.val_trials:
+                (plan.val if fnmatch.fnmatch(name, cfg.val_trials) else plan.train).append(whole)
+            else:
+                end = 1.0 if cfg.heldout else 1.0 - cfg.test_fraction
+                split_at = end * (1.0 - cfg.val_fraction)
+                plan.train.append(Part(subject, name, 0.0, split_at))
+                plan.val.append(Part(subject, name, split_at, end))
+                if not cfg.heldout:
+                    plan.test.append(Part(subject, name, end, 1.0))
+    everything = sorted(f"{s}/{n}" for s, ns in trials.items() for n in ns)
+    if cfg.heldout and not plan.test:
+        raise ValueError(
+            f"{cfg.data}: --heldout {cfg.heldout!r} matches none of its trials {everything}; "
+            "pass a pattern that does, or --heldout none to test on the last "
+            f"{cfg.test_fraction:.0%} of every trial"
+        )
+    if not plan.train:
+        raise ValueError(
+            f"{cfg.data}: no training trials left after holding out {cfg.heldout!r}"
+            + (f" and validating on {cfg.val_trials!r}" if cfg.val_trials else "")
+            + f" (include={cfg.include!r}; its trials: {everything}); pass --data ../shared/data/camargo_ab06/trials "
+            "or --heldout none"
+        )
+    if cfg.heldout and cfg.val_trials and not plan.val:
+        raise ValueError(
+            f"{cfg.data}: --val-trials {cfg.val_trials!r} matches none of the training trials "
+            f"{[p.label for p in plan.train]}; pass a pattern that does, or --val-trials none to validate "
+            f"on the last {cfg.val_fraction:.0%} of every training trial"
+        )
+    return plan
 
 
-def split_ug(recs: dict[str, list[Recording]], cfg: TrainConfig) -> Split:
-    subjects = sorted(recs)
+def plan_ug(trials: dict[str, list[str]], cfg: TrainConfig) -> SplitPlan:
+    subjects = sorted(trials)
     if len(subjects) < 3:
         raise ValueError(f"ug needs at least 3 subjects (train, validation, test); have {subjects}")
     test = cfg.test_subject or subjects[-1]
     val = cfg.val_subject or next((x for x in reversed(subjects) if x != test), None)
-    if test not in recs or val not in recs or val == test:
+    if test not in trials or val not in trials or val == test:
         raise ValueError(f"ug needs distinct --test-subject and --val-subject among {subjects}")
-    train = [r for sub in subjects if sub not in (test, val) for r in recs[sub]]
-    return Split(train, recs[val], recs[test])
+    whole = lambda sub: [Part(sub, n) for n in trials[sub]]  # noqa: E731
+    return SplitPlan([p for sub in subjects if sub not in (test, val) for p in whole(sub)], whole(val), whole(test))
 
 
-def split_ua(recs: dict[str, list[Recording]], cfg: TrainConfig) -> Split:
-    subjects = sorted(recs)
+def plan_ua(trials: dict[str, list[str]], cfg: TrainConfig) -> SplitPlan:
+    subjects = sorted(trials)
     test = cfg.test_subject or subjects[-1]
-    if test not in recs:
+    if test not in trials:
         raise ValueError(f"ua: --test-subject {test!r} not among {subjects}")
     r = cfg.transfer_ratio
     if not 0.0 < r < 1.0:
         raise ValueError(f"ua: --transfer-ratio must be in (0, 1), got {r}")
-    return Split([cut(x, 0.0, r) for x in recs[test]], [], [cut(x, r, 1.0) for x in recs[test]])
+    return SplitPlan([Part(test, n, 0.0, r) for n in trials[test]], [], [Part(test, n, r, 1.0) for n in trials[test]])
+
+
+PLANS = {"ui": plan_ui, "ug": plan_ug, "ua": plan_ua}
+
+
+def names_of(recs: dict[str, list[Recording]]) -> dict[str, list[str]]:
+    return {s: [r.trial for r in rs] for s, rs in recs.items()}
+
+
+def materialize(recs: dict[str, list[Recording]], plan: SplitPlan) -> Split:
+    return Split(realize(recs, plan.train), realize(recs, plan.val), realize(recs, plan.test))
+
+
+def split_ui(recs: dict[str, list[Recording]], cfg: TrainConfig) -> Split:
+    return materialize(recs, plan_ui(names_of(recs), cfg))
+
+
+def split_ug(recs: dict[str, list[Recording]], cfg: TrainConfig) -> Split:
+    return materialize(recs, plan_ug(names_of(recs), cfg))
+
+
+def split_ua(recs: dict[str, list[Recording]], cfg: TrainConfig) -> Split:
+    return materialize(recs, plan_ua(names_of(recs), cfg))
 
 
 SPLITS = {"ui": split_ui, "ug": split_ug, "ua": split_ua}
+
+
+def feature_config(cfg: TrainConfig, trials: dict[str, list[Trial]], plan: SplitPlan) -> FeatureConfig:
+    """The contract's feature settings for a new model; q_ref sees only data that trains or validates."""
+    ref = fit_reference_on(trials, plan.train + plan.val, tuple(cfg.imus))
+    return FeatureConfig(placements=tuple(cfg.imus), beta=cfg.beta, euler_reference=ref)
 
 
 # ---------------------------------------------------------------- training
@@ -238,20 +305,14 @@ def train(cfg: TrainConfig) -> dict:
     if cfg.method not in SPLITS:
         raise ValueError(f"unknown method {cfg.method!r}; valid: {', '.join(SPLITS)}")
 
-    trials = load_trials(Path(cfg.data), include=cfg.include)
-    base = torch.load(cfg.base, weights_only=False) if cfg.method == "ua" else None
-    if cfg.method == "ua" and base is None:
+    if cfg.method == "ua" and not cfg.base:
         raise ValueError("ua needs --base <UG checkpoint>")
-    if base is not None:
-        fc = FeatureConfig(**base["feature_config"])
-    else:
-        fit_on = [t for sub in trials.values() for t in sub if not (cfg.heldout and fnmatch.fnmatch(t.name, cfg.heldout))]
-        if cfg.method == "ug":
-            test_val = {cfg.test_subject, cfg.val_subject}
-            fit_on = [t for s, sub in trials.items() if s not in test_val for t in sub]
-        fc = FeatureConfig(placements=tuple(cfg.imus), beta=cfg.beta, euler_reference=fit_euler_reference(fit_on, tuple(cfg.imus)))
-    recs = to_recordings(trials, fc, cfg.joints)
-    split = SPLITS[cfg.method](recs, cfg)
+    base = torch.load(cfg.base, weights_only=False) if cfg.method == "ua" else None
+    trials = load_trials(Path(cfg.data), include=cfg.include)
+    plan = PLANS[cfg.method](trial_names(trials), cfg)
+    used = keep_trials(trials, plan.train + plan.val + plan.test)
+    fc = FeatureConfig(**base["feature_config"]) if base is not None else feature_config(cfg, used, plan)
+    split = materialize(to_recordings(used, fc, cfg.joints), plan)
     x, y = stack(split.train, fc, cfg.train_stride)
     val = stack(split.val, fc, fc.stride) if split.val else None
 
@@ -266,15 +327,20 @@ def train(cfg: TrainConfig) -> dict:
     print(f"{cfg.method}/{cfg.arch} on {dev}: {len(x)} training windows, "
           f"{0 if val is None else len(val[0])} validation windows, {len(split.test)} test recordings")
     history = fit(model, x, y, cfg, dev, val, epochs)
+    trained_on = list(plan.train)  # the parts the final weights saw
     if cfg.refit and cfg.method == "ui" and val is not None:
         best = min(history, key=lambda h: h["val_rmse_deg"])["epoch"]
         print(f"refit: {best} epochs (best on validation) on training + validation data")
         seed_everything(cfg.seed)
         split.train += split.val
+        trained_on += plan.val
         x, y = stack(split.train, fc, cfg.train_stride)
         model, norm = new_model(cfg, fc, x, y)
         model.to(dev)
         history += [{**h, "refit": True} for h in fit(model, x, y, cfg, dev, None, best)]
+    if base is not None and base.get("train_parts") and Path(base["config"]["data"]).resolve() == Path(cfg.data).resolve():
+        # A fine-tuned model has seen its base's training data too (same folder: rebuildable).
+        trained_on = [Part.from_dict(d) for d in base["train_parts"]] + trained_on
     train_minutes = (time.monotonic() - t_start) / 60
 
     metrics = score(split.test, fc, torch_predictor(model, dev), cfg.joints) if split.test else {}
@@ -287,8 +353,12 @@ def train(cfg: TrainConfig) -> dict:
         "history": history,
         "metrics": metrics,
         "train_minutes": train_minutes,
-        "train_trials": sorted({r.trial.split("[")[0] for r in split.train}),
-        "test_trials": sorted({r.trial.split("[")[0] for r in split.test}),
+        # Exactly what trained and what tests (fractions of trials), for export and report.
+        "train_parts": [p.to_dict() for p in trained_on],
+        "val_parts": [p.to_dict() for p in plan.val],
+        "test_parts": [p.to_dict() for p in plan.test],
+        "train_trials": sorted({f"{p.subject}/{p.trial}" for p in trained_on}),
+        "test_trials": sorted({f"{p.subject}/{p.trial}" for p in plan.test}),
         "torch": torch.__version__,
         "device": str(dev),
     }

@@ -1,7 +1,9 @@
 """Camargo et al. 2021 (J Biomech 119:110320, CC-BY-4.0) trial files.
 
 `<trial>_imu.csv[.gz]`: `time,{foot,shank,thigh,trunk}_{Accel,Gyro}_{X,Y,Z}`,
-accelerometer in g, gyroscope in rad/s, 200 Hz.
+accelerometer in g, gyroscope in rad/s, 200 Hz. The same layout with
+placement names (`{pelvis,femur_r,femur_l,tibia_r,tibia_l,calcn_r,calcn_l,torso}_...`)
+is read too: that is how the virtual cohort stores both legs.
 `<trial>_ik.csv[.gz]`: OpenSim inverse kinematics on the same `time` column,
 degrees, with Camargo's knee sign (flexion NEGATIVE, about -81..-1 deg).
 The reader returns contract units and the project's sign convention.
@@ -18,6 +20,11 @@ from .errors import DataError
 from .types import G, ImuStream, Trial
 
 CAMARGO_PLACEMENTS = {"thigh": "femur_r", "shank": "tibia_r", "foot": "calcn_r", "trunk": "torso"}
+
+# Columns may also be named by placement (`femur_l_Accel_X`, same units): the
+# virtual cohort (simulate/cohort.py) writes all seven lower-body placements,
+# which Camargo's four names cannot express.
+PLACEMENT_COLUMNS = ("pelvis", "torso", "femur_r", "femur_l", "tibia_r", "tibia_l", "calcn_r", "calcn_l")
 
 AXES = ("X", "Y", "Z")
 
@@ -110,7 +117,8 @@ def trial_name(imu_path: str | Path) -> str:
 def read_camargo_trial(imu_path: str | Path, ik_path: str | Path | None = None, max_nan_run: int = 5) -> Trial:
     """One Camargo trial in contract units; `ik_path` adds the reference joint angles.
 
-    IMUs: placements per CAMARGO_PLACEMENTS, acc g -> m/s^2, gyro rad/s as is.
+    IMUs: placements per CAMARGO_PLACEMENTS (or columns named by placement,
+    PLACEMENT_COLUMNS), acc g -> m/s^2, gyro rad/s as is.
     Angles: `hip_{flexion,adduction,rotation}_{r,l}` unchanged,
     `knee_flexion_s = -knee_angle_s`, `ankle_dorsiflexion_s = ankle_angle_s`.
     Right-leg columns are required, left-leg ones converted when present.
@@ -122,15 +130,13 @@ def read_camargo_trial(imu_path: str | Path, ik_path: str | Path | None = None, 
     imu_path = Path(imu_path)
     notes: list[str] = []
     table = _Table(imu_path)
-    sensors = [s for s in CAMARGO_PLACEMENTS if any(c.startswith(f"{s}_") for c in table.columns)]
-    if not sensors:
-        raise DataError(imu_path, f"no IMU columns: expected <sensor>_Accel_X... for sensors {list(CAMARGO_PLACEMENTS)}", line=1)
+    sensors = _sensors_in(imu_path, table.columns)
     channels = [f"{s}_{q}_{a}" for s in sensors for q in ("Accel", "Gyro") for a in AXES]
     t, cols, rate = _read_clocked(table, channels, max_nan_run, notes)
 
     imus: dict[str, ImuStream] = {}
     for sensor in sensors:
-        placement = CAMARGO_PLACEMENTS[sensor]
+        placement = CAMARGO_PLACEMENTS.get(sensor, sensor)
         acc = np.stack([cols[f"{sensor}_Accel_{a}"] for a in AXES], axis=1) * G
         gyro = np.stack([cols[f"{sensor}_Gyro_{a}"] for a in AXES], axis=1)
         imus[placement] = ImuStream(t=t, acc=acc, gyro=gyro)
@@ -153,6 +159,26 @@ def read_camargo_trial(imu_path: str | Path, ik_path: str | Path | None = None, 
         source=", ".join(sources),
         notes=notes,
     )
+
+
+def _sensors_in(path: Path, columns: list[str]) -> list[str]:
+    """Sensor column prefixes present: Camargo names, then placement names; one sensor per placement."""
+    camargo = [s for s in CAMARGO_PLACEMENTS if any(c.startswith(f"{s}_") for c in columns)]
+    # Placement names are matched on the channel ("pelvis_Accel_"), not the bare prefix:
+    # an IMU file has no business holding `pelvis_tilt`, but be strict anyway.
+    by_placement = [p for p in PLACEMENT_COLUMNS if any(c.startswith((f"{p}_Accel_", f"{p}_Gyro_")) for c in columns)]
+    both = [p for p in by_placement if p in {CAMARGO_PLACEMENTS[s] for s in camargo}]
+    if both:
+        names = [s for s in camargo if CAMARGO_PLACEMENTS[s] in both]
+        raise DataError(path, f"placement(s) {both} appear twice, as {names} and by placement name", line=1, column=f"{both[0]}_Accel_X")
+    sensors = camargo + by_placement
+    if not sensors:
+        raise DataError(
+            path,
+            f"no IMU columns: expected <sensor>_Accel_X... for sensors {list(CAMARGO_PLACEMENTS)} or placements {list(PLACEMENT_COLUMNS)}",
+            line=1,
+        )
+    return sensors
 
 
 def _read_ik(path: Path, max_nan_run: int, notes: list[str]) -> tuple[np.ndarray, dict[str, np.ndarray]]:

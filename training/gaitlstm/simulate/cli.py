@@ -1,4 +1,5 @@
-"""`python -m gaitlstm.simulate <command>`: `imu` (coordinates -> virtual trial), `validate` (vs AB06)."""
+"""`python -m gaitlstm.simulate <command>`: `imu` (coordinates -> virtual trial), `validate` (vs AB06),
+`cohort` (many virtual subjects from the shared walking recordings)."""
 
 from __future__ import annotations
 
@@ -53,6 +54,24 @@ def cmd_validate(a: argparse.Namespace) -> int:
     return 0
 
 
+def default_data_root() -> Path:
+    """`../shared/data` next to the repository."""
+    return Path(__file__).resolve().parents[3].parent / "shared" / "data"
+
+
+def cmd_cohort(a: argparse.Namespace) -> int:
+    from .cohort import CohortConfig, default_sources, generate_cohort
+
+    sources = default_sources(a.data, include_ab06_kinematics=not a.no_ab06_kinematics)
+    cfg = CohortConfig(n_subjects=a.subjects, seed=a.seed)
+    m = generate_cohort(a.out, sources, a.data, cfg, workers=a.workers)
+    people = sorted({s["person"] for s in m["subjects"]})
+    print(f"wrote {m['n_subjects']} subjects, {m['total_trials']} trials, {m['total_hours'] * 60:.1f} min of walking "
+          f"from {len(people)} people's kinematics into {a.out} in {m['generation_s']:.0f} s ({a.workers} workers); "
+          f"manifest {Path(a.out) / 'cohort.json'}")
+    return 0
+
+
 def _cutoff(text: str) -> float | None:
     return None if text.lower() in ("none", "0", "off") else float(text)
 
@@ -83,6 +102,16 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--lowpass", type=_cutoff, default=15.0)
     p.add_argument("--max-trials", type=int, default=None, help="score only the first N other trials")
     p.set_defaults(func=cmd_validate)
+
+    p = sub.add_parser("cohort", help="a virtual cohort: <out>/<subject>/trials/<trial>_{imu,ik}.csv.gz + cohort.json")
+    p.add_argument("--out", default="runs/cohort")
+    p.add_argument("--subjects", type=int, default=24)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--data", type=Path, default=default_data_root(), help="the shared data folder (mocap_ik/, camargo_ab06/)")
+    p.add_argument("--workers", type=int, default=2)
+    p.add_argument("--no-ab06-kinematics", action="store_true",
+                   help="do not use AB06's IK as base motions (for a leak-free test on AB06's real data)")
+    p.set_defaults(func=cmd_cohort)
 
     a = ap.parse_args(argv)
     if a.cmd == "imu":

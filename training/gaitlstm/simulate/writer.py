@@ -1,6 +1,7 @@
 """Virtual IMUs -> a Camargo-style trial pair that `read_camargo_trial` reads back.
 
-`<trial>_imu.csv[.gz]`: `time,{sensor}_Accel_{X,Y,Z},{sensor}_Gyro_{X,Y,Z}`
+`<trial>_imu.csv[.gz]`: `time,{sensor}_Accel_{X,Y,Z},{sensor}_Gyro_{X,Y,Z}`,
+sensors named as Camargo's (`thigh`...) or by placement (`femur_l`...)
 (accelerometer in g, gyroscope rad/s; `{sensor}_Mag_{X,Y,Z}` when simulated,
 which the reader ignores). `<trial>_ik.csv[.gz]`: `time` plus every model
 coordinate in OpenSim's own names and sign, degrees (translations metres),
@@ -15,11 +16,14 @@ from pathlib import Path
 
 import numpy as np
 
+from ..io.camargo import CAMARGO_PLACEMENTS, PLACEMENT_COLUMNS
 from ..io.types import G
 from .imu import VirtualImu
 
 AXES = ("X", "Y", "Z")
 SENSOR_ORDER = ("foot", "shank", "thigh", "trunk")  # Camargo's column order
+# Then placement-named sensors (io.camargo.PLACEMENT_COLUMNS order); a trial uses one naming or the other.
+COLUMN_ORDER = SENSOR_ORDER + PLACEMENT_COLUMNS
 
 
 def ik_path_for(imu_path: str | Path) -> Path:
@@ -37,8 +41,9 @@ def _write(path: Path, header: list[str], table: np.ndarray) -> None:
     text = "\n".join(lines) + "\n"
     path.parent.mkdir(parents=True, exist_ok=True)
     if path.name.endswith(".gz"):
-        with gzip.open(path, "wt", encoding="utf-8") as f:
-            f.write(text)
+        # mtime 0: the same trial gives the same bytes, so a seeded cohort is reproducible file by file.
+        with open(path, "wb") as raw, gzip.GzipFile(filename="", mode="wb", fileobj=raw, mtime=0) as f:
+            f.write(text.encode("utf-8"))
     else:
         path.write_text(text, encoding="utf-8")
 
@@ -52,14 +57,22 @@ def write_trial(
     """Write the IMU file and, with `coordinates` (SI units, on the IMUs' clock), the matching `_ik` file.
 
     Sensors are named as Camargo's (`thigh`, `shank`, `foot`, `trunk`), which
-    `read_camargo_trial` maps to femur_r, tibia_r, calcn_r, torso.
+    `read_camargo_trial` maps to femur_r, tibia_r, calcn_r, torso, or by
+    placement (`pelvis`, `femur_l`, ... as in io.camargo.PLACEMENT_COLUMNS),
+    which it reads as they are. Not both names for one placement.
     """
     imu_path = Path(imu_path)
     ik_path = ik_path_for(imu_path)
-    unknown = [s for s in imus if s not in SENSOR_ORDER]
+    unknown = [s for s in imus if s not in COLUMN_ORDER]
     if unknown:
-        raise ValueError(f"sensor names {unknown} are not Camargo's {SENSOR_ORDER}; the reader would not find them")
-    sensors = [s for s in SENSOR_ORDER if s in imus]
+        raise ValueError(
+            f"sensor names {unknown} are neither Camargo's {SENSOR_ORDER} nor placements {PLACEMENT_COLUMNS}; the reader would not find them"
+        )
+    camargo_as = CAMARGO_PLACEMENTS
+    twice = [s for s in imus if s in camargo_as and camargo_as[s] in imus]
+    if twice:
+        raise ValueError(f"sensors {twice} and {[camargo_as[s] for s in twice]} are the same placement")
+    sensors = [s for s in COLUMN_ORDER if s in imus]
     if not sensors:
         raise ValueError("no sensors to write")
     t = imus[sensors[0]].t
