@@ -52,9 +52,8 @@ from .ahrs import run_madgwick
 from .features import grid_times, resample
 from .io.types import Trial
 from .metrics import joint_metrics
-from .simulate.cohort import nominal_mounts
+from .simulate.cohort import AB06_LENGTHS, nominal_mounts
 from .simulate.imu import Mount
-from .simulate.cohort import AB06_LENGTHS
 
 # OpenSim ground (x forward, y up, z right) -> the AHRS earth frame (z up): columns are the images of x, y, z.
 OPENSIM_TO_EARTH = np.array([[1.0, 0.0, 0.0], [0.0, 0.0, -1.0], [0.0, 1.0, 0.0]])
@@ -80,7 +79,7 @@ def heading_axis(mount: Mount) -> np.ndarray:
 
 
 def _rz(angle: np.ndarray) -> np.ndarray:
-    return Rotation.from_euler("Z", angle).as_matrix()
+    return Rotation.from_euler("Z", np.asarray(angle)[:, None]).as_matrix()
 
 
 def hip_rotation_matrix(flex: np.ndarray, add: np.ndarray, rot: np.ndarray, side: str) -> np.ndarray:
@@ -93,11 +92,42 @@ def _mean_rotation(Rs: np.ndarray) -> np.ndarray:
     return Rotation.from_matrix(Rs).mean().as_matrix()
 
 
+def _polar(S: np.ndarray) -> np.ndarray:
+    """The rotation nearest to S (chordal mean of the matrices summed in S)."""
+    U, _, Vt = np.linalg.svd(S)
+    D = np.diag([1.0, 1.0, np.sign(np.linalg.det(U @ Vt))])
+    return U @ D @ Vt
+
+
+def calibrate_sensor(R_GS: np.ndarray, B: np.ndarray) -> tuple[np.ndarray, float]:
+    """(R_SB, psi): the sensor-to-segment rotation and the heading of the sensor's earth frame
+    relative to the one `B` is given in, such that R_GS(k) R_SB = Rz(psi) B(k) best over the window.
+
+    A 6-axis filter starts every sensor at its own arbitrary heading, so the
+    heading offset is an unknown too. It is observable because the segment
+    moves during the window: a 1-D search over psi of the chordal fit.
+    """
+    P, K, Z = np.diag([1.0, 1.0, 0.0]), np.array([[0.0, -1.0, 0.0], [1.0, 0.0, 0.0], [0.0, 0.0, 0.0]]), np.diag([0.0, 0.0, 1.0])
+    A = np.swapaxes(R_GS, 1, 2)
+    # Rz(psi) = cos(psi) P + sin(psi) K + Z, so the summed fit is linear in cos and sin.
+    SP, SK, SZ = (np.einsum("nij,jk,nkl->il", A, M, B) for M in (P, K, Z))
+
+    def fit(psi: np.ndarray) -> np.ndarray:
+        S = np.cos(psi)[:, None, None] * SP + np.sin(psi)[:, None, None] * SK + SZ
+        return np.linalg.svd(S, compute_uv=False).sum(axis=1)
+
+    coarse = np.linspace(-np.pi, np.pi, 360, endpoint=False)
+    best = coarse[int(np.argmax(fit(coarse)))]
+    fine = best + np.radians(np.linspace(-1.0, 1.0, 201))
+    psi = float(fine[int(np.argmax(fit(fine)))])
+    return _polar(np.cos(psi) * SP + np.sin(psi) * SK + SZ), psi
+
+
 def imu_ik(
     trial: Trial,
     side: str = "r",
     calib_s: float = 1.0,
-    calib_start_s: float = 0.0,
+    calib_start_s: float = 3.0,
     mounts: dict[str, Mount] | None = None,
     beta: float = 0.1,
     rate_hz: float = 100.0,
@@ -153,12 +183,15 @@ def imu_ik(
     u = body_in_earth[:, :, 0]  # body forward in earth, from the pose
     psi = np.arctan2(v[:, 1], v[:, 0]) - np.arctan2(u[:, 1], u[:, 0])
     psi = float(np.arctan2(np.sin(psi).mean(), np.cos(psi).mean()))
+    # Segment frames are expressed in the root sensor's earth frame; every other
+    # sensor's earth frame differs from it by a heading `heading[p]`.
     R_SB = {root: _mean_rotation(np.swapaxes(R_GS[root][calib], 1, 2) @ _rz(np.full(calib.size, psi)) @ body_in_earth)}
+    heading = {root: 0.0}
     for parent, child in zip(chain, chain[1:]):
-        parent_at_calib = R_GS[parent][calib] @ R_SB[parent]
-        R_SB[child] = _mean_rotation(np.swapaxes(R_GS[child][calib], 1, 2) @ parent_at_calib @ joint_at_calib[child])
+        parent_at_calib = _rz(np.full(calib.size, -heading[parent])) @ R_GS[parent][calib] @ R_SB[parent]
+        R_SB[child], heading[child] = calibrate_sensor(R_GS[child][calib], parent_at_calib @ joint_at_calib[child])
 
-    segment = {p: R_GS[p] @ R_SB[p] for p in chain}
+    segment = {p: _rz(np.full(len(t), -heading[p])) @ R_GS[p] @ R_SB[p] for p in chain}
 
     def relative(parent: str, child: str) -> np.ndarray:
         rel = np.swapaxes(segment[parent], 1, 2) @ segment[child]
@@ -176,7 +209,7 @@ def imu_ik(
     return out
 
 
-def evaluate_imu_ik(trials: list[Trial], side: str = "r", calib_s: float = 1.0, calib_start_s: float = 0.0, **kw) -> dict:
+def evaluate_imu_ik(trials: list[Trial], side: str = "r", calib_s: float = 1.0, calib_start_s: float = 3.0, **kw) -> dict:
     """`metrics.joint_metrics` of IMU-IK on `trials`, scored after each calibration window.
 
     Gait cycles come from the true hip flexion, also when hip angles are not estimated.
@@ -221,7 +254,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--exclude", default=None)
     ap.add_argument("--side", default="r", choices=["r", "l"])
     ap.add_argument("--calib-s", type=float, default=1.0)
-    ap.add_argument("--calib-start-s", type=float, default=0.0)
+    ap.add_argument("--calib-start-s", type=float, default=3.0, help="seconds of AHRS settling before the calibration window")
     a = ap.parse_args(argv)
     by_subject = load_trials(a.data, a.include, a.exclude)
     out = {}

@@ -10,7 +10,8 @@ motion*) on that person's OpenSim model, with, drawn from the subject's seed:
   0.85..1.15x faster or slower (time base scaled, angles unchanged);
 - seven sensors at 100 Hz: pelvis, femur/tibia/calcn of both legs. Right leg:
   AB06's fitted mounts (`CAMARGO_MOUNTS`: axes, channel quirks, offsets
-  scaled to the segment), left leg: their mirror image (`mirror_mount`),
+  scaled to the segment), left leg: their mirror image (`mirror_mount`:
+  sagittal rate and sagittal-plane accelerations keep their sign),
   pelvis: `PELVIS_MOUNT` on the sacrum. The subject's placement is perturbed
   once (NoiseModel's placement error), each trial adds a quarter of that
   again (a strap that slips between trials) and the datasheet noise;
@@ -268,19 +269,30 @@ def segment_lengths(model: OsimModel) -> dict[str, float]:
     return {"femur": dist("femur_r", "tibia_r"), "tibia": dist("tibia_r", "talus_r" if "talus_r" in X else "calcn_r"), "foot": foot}
 
 
+def lateral_flip(mount: Mount) -> np.ndarray:
+    """diag(+-1): -1 on the sensor axis most nearly along the body's lateral (z) axis."""
+    k = int(np.argmax(np.abs(mount.R_BS[2, :])))
+    F = np.ones(3)
+    F[k] = -1.0
+    return np.diag(F)
+
+
 def mirror_mount(mount: Mount, body: str) -> Mount:
     """The mount's mirror image on the other leg: position and axes reflected
-    through the sagittal plane, then the sensor z axis flipped back so the
-    frame stays right-handed (R = M R M). Channel maps are kept, so a left
-    sensor of a mirror-symmetric motion reads the right one's with the signs
-    `mirror_signs` gives."""
-    return replace(mount, body=body, R_BS=MIRROR @ mount.R_BS @ MIRROR, p_BS=MIRROR @ mount.p_BS)
+    through the sagittal plane, then the sensor axis that points most nearly
+    sideways flipped back so the frame stays right-handed (R = M R F). Channel
+    maps are kept. For a mirror-symmetric motion the left sensor then reads
+    the right one's channels times `mirror_signs`: sagittal-plane
+    accelerations and the sagittal rate keep their sign, the lateral
+    acceleration and the two out-of-plane rates flip."""
+    return replace(mount, body=body, R_BS=MIRROR @ mount.R_BS @ lateral_flip(mount), p_BS=MIRROR @ mount.p_BS)
 
 
 def mirror_signs(mount: Mount) -> tuple[list[float], list[float]]:
-    """Per-channel signs s_acc, s_gyro with left = s * right for mirror-symmetric motion."""
-    acc = np.diag(mount.acc_signs) @ MIRROR @ np.diag(mount.acc_signs)
-    gyro = mount.gyro_axes @ (-MIRROR) @ mount.gyro_axes.T  # angular velocity is a pseudovector
+    """Per-channel signs s_acc, s_gyro with left = s * right for a mirror-symmetric motion."""
+    F = lateral_flip(mount)
+    acc = np.diag(mount.acc_signs) @ F @ np.diag(mount.acc_signs)
+    gyro = mount.gyro_axes @ (-F) @ mount.gyro_axes.T  # angular velocity is a pseudovector
     return [float(v) for v in np.diag(acc)], [float(v) for v in np.diag(gyro)]
 
 
@@ -434,5 +446,6 @@ def generate_cohort(out: str | Path, sources: list[BaseMotion], data_root: str |
         "workers": workers,
         "versions": {"python": platform.python_version(), "numpy": np.__version__, "scipy": scipy.__version__},
     }
-    (out / "cohort.json").write_text(json.dumps(manifest, indent=1) + "\n")
-    return manifest
+    text = json.dumps(manifest, indent=1)
+    (out / "cohort.json").write_text(text + "\n")
+    return json.loads(text)  # exactly what the file says (tuples as lists)
