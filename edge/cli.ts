@@ -17,14 +17,15 @@ commands:
                                     replay a recording (Camargo CSV, Xsens .txt, own .jsonl)
   demo [--trial f] [--speed 1]      replay a real AB06 trial with the shipped model, print
                                     the angles live and the RMSE against mocap
-  calibrate --broker url [--device-id id] [--prefix gait] [--duration 2]
+  calibrate --broker url [--device-id id] [--prefix gait] [--duration 2] [--username u]
                                     ask a running device for a static calibration
   bench [--json out] [--quick]      measure latency, memory and capacity (real mosquitto)
   keygen --out <dir>                make an ed25519 signing key pair for OTA updates
                                     (private.pem, mode 0600, and public.pem for device configs)
   bundle --model <folder> --key <private.pem> --out <dir> [--allow-downgrade]
                                     sign a model folder into an OTA bundle
-  ota-publish --bundle <dir> --broker url (--device <id> | --fleet <id>) [--prefix gait]
+  ota-publish --bundle <dir> --broker url (--device <id> | --fleet <id>) [--prefix gait] [--username ops]
+                                    (password from GAIT_MQTT_PASSWORD)
               [--chunk-size 65536] [--timeout s]
                                     offer a bundle over MQTT and serve it until the device
                                     reports (fleet: until --timeout or Ctrl-C); see docs/ota.md
@@ -44,6 +45,7 @@ async function main(argv: string[]): Promise<number> {
       speed: { type: "string", default: "1" },
       broker: { type: "string" },
       "device-id": { type: "string", default: "gait-edge" },
+      username: { type: "string" },
       prefix: { type: "string", default: "gait" },
       record: { type: "string" },
       trial: { type: "string", default: DEMO_TRIAL },
@@ -112,7 +114,7 @@ async function main(argv: string[]): Promise<number> {
       const reply = await sendCommand(values.broker, values.prefix, values["device-id"], {
         command: "calibrate",
         args: { durationS: Number(values.duration) },
-      }, (Number(values.duration) + 10) * 1000);
+      }, (Number(values.duration) + 10) * 1000, { username: values.username, password: process.env.GAIT_MQTT_PASSWORD });
       process.stdout.write(JSON.stringify(reply, null, 2) + "\n");
       return reply.status === "ok" ? 0 : 1;
     }
@@ -146,6 +148,8 @@ async function main(argv: string[]): Promise<number> {
         device: values.device,
         fleet: values.fleet,
         chunkSize: values["chunk-size"] ? Number(values["chunk-size"]) : undefined,
+        username: values.username,
+        password: process.env.GAIT_MQTT_PASSWORD,
         timeoutS: values.timeout ? Number(values.timeout) : undefined,
         logger,
         interrupted: untilSignal(),

@@ -31,6 +31,9 @@ export async function runBundle(opts: { model: string; key: string; out: string;
 }
 
 export interface OtaPublishCliOptions {
+  readonly username?: string;
+  /** From the environment (GAIT_MQTT_PASSWORD), never the command line: argv is visible in `ps`. */
+  readonly password?: string;
   readonly bundle: string;
   readonly broker: string;
   readonly prefix: string;
@@ -54,6 +57,8 @@ export async function runOtaPublish(o: OtaPublishCliOptions): Promise<DeviceOutc
       prefix: o.prefix,
       target: o.device ? { deviceId: o.device } : { fleetId: o.fleet! },
       ...(o.chunkSize ? { chunkSize: o.chunkSize } : {}),
+      ...(o.username !== undefined ? { username: o.username } : {}),
+      ...(o.password !== undefined ? { password: o.password } : {}),
     },
     { logger: o.logger },
   );

@@ -9,10 +9,11 @@ export async function sendCommand(
   deviceId: string,
   request: Omit<CommandRequest, "id">,
   timeoutMs = 10_000,
+  auth: { username?: string; password?: string } = {},
 ): Promise<CommandResponse> {
   const topics = topicsFor(prefix, deviceId);
   const id = randomUUID();
-  const client = await connectAsync(brokerUrl, { protocolVersion: 4, reconnectPeriod: 0, connectTimeout: 5000 });
+  const client = await connectAsync(brokerUrl, { protocolVersion: 4, reconnectPeriod: 0, connectTimeout: 5000, ...auth });
   try {
     const reply = new Promise<CommandResponse>((resolve, reject) => {
       const timer = setTimeout(() => reject(new Error(`no reply from ${deviceId} within ${timeoutMs} ms on ${topics["command/response"]}`)), timeoutMs);
