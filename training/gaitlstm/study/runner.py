@@ -1,0 +1,356 @@
+"""`compare`: the study's method comparison (its Fig. 3 and transfer-ratio curve).
+
+Who is tested on what:
+
+- cohort scope: UG trains on most virtual subjects, validates on one and is
+  tested on the last `n_test_subjects` (by name), never seen in training. UI
+  trains within each of those test subjects (first part of every trial) and is
+  tested on the rest of their trials; UG is scored on the same parts, so the
+  two rows compare like with like.
+- AB06 scope (the real "new person"): the cohort's UG model tested directly
+  (no adaptation); UA fine-tunes it on the first `ratio` of every AB06 trial
+  for 1, 5, 15 epochs and is tested on the rest (the transfer-ratio curve); UI
+  trains within AB06. The table row of every method is scored on the SAME
+  parts: the last (1 - `table_ratio`) of every AB06 trial.
+- IMU-IK (`gaitlstm.imuik`, imported lazily) on the same test parts: knee and
+  ankle on AB06 (no pelvis IMU, so no hip), all five joints on the cohort.
+
+Subjects of the cohort that replay AB06's own mocap kinematics are dropped
+(`cohort.json`: `kinematics_from_ab06`), else AB06 would not be unseen.
+Results go to `<out>/compare.json`, rewritten (atomically) after every row.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from ..dataset import Part, Recording, fit_reference_on, keep_trials, load_trials, realize, to_recordings
+from ..evaluate import stream_predictions
+from ..features import FeatureConfig
+from ..io.types import JOINTS_R, Trial
+from ..metrics import joint_metrics
+from ..models import Normalized
+from ..train import TrainConfig, device, fit, new_model, seed_everything, stack, torch_predictor
+
+PLACEMENTS = ("pelvis", "femur_r", "femur_l", "tibia_r", "tibia_l", "calcn_r", "calcn_l")
+PRODUCT = ("femur_r", "calcn_r")
+AB06_PLACEMENTS = ("femur_r", "tibia_r", "calcn_r")  # the leg sensors AB06 has (its torso is no pelvis)
+
+
+def write_json_atomic(path: Path, obj: object) -> None:
+    """Readers (the report, a resumed sweep) never see half a file."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    tmp.write_text(json.dumps(obj, indent=1, default=float))
+    os.replace(tmp, path)
+
+
+def ab06_kinematics_subjects(cohort: Path) -> list[str]:
+    """Cohort subjects that replay AB06's mocap (leakage when AB06 is the test person)."""
+    meta = Path(cohort) / "cohort.json"
+    if not meta.is_file():
+        return []
+    return sorted(s["subject"] for s in json.loads(meta.read_text()).get("subjects", []) if s.get("kinematics_from_ab06"))
+
+
+@dataclass
+class UgSubjects:
+    train: list[str]
+    val: str
+    test: list[str]
+
+
+def ug_subjects(subjects: list[str], n_test: int) -> UgSubjects:
+    """The last `n_test` subjects (by name) test, the one before them validates, the rest train."""
+    subjects = sorted(subjects)
+    if len(subjects) < n_test + 2:
+        raise ValueError(f"UG needs at least {n_test + 2} subjects ({n_test} test, 1 validation, 1 training); have {subjects}")
+    return UgSubjects(subjects[: -n_test - 1], subjects[-n_test - 1], subjects[-n_test:])
+
+
+def whole(names: dict[str, list[str]], subjects: list[str]) -> list[Part]:
+    return [Part(s, n) for s in subjects for n in names[s]]
+
+
+def fractions(names: dict[str, list[str]], subjects: list[str], start: float, end: float) -> list[Part]:
+    return [Part(s, n, start, end) for s in subjects for n in names[s]]
+
+
+def segments_of(recs: list[Recording], fc: FeatureConfig, model: Normalized, dev: torch.device) -> list[tuple[np.ndarray, np.ndarray]]:
+    """(pred, true) published streams, as the edge publishes them (evaluate.stream_predictions)."""
+    predict = torch_predictor(model, dev)
+    out = []
+    for rec in recs:
+        pred, true, n = stream_predictions(rec, fc, predict)
+        if n:
+            out.append((pred, true))
+    return out
+
+
+def metrics_of(segments: list[tuple[np.ndarray, np.ndarray]], joints: tuple[str, ...], rate_hz: float) -> dict:
+    if not segments:
+        raise ValueError("no full window in any test part: trials must be longer than one window")
+    return joint_metrics(segments, joints, rate_hz)
+
+
+@dataclass
+class CompareConfig:
+    cohort: str
+    real: str
+    out: str = "runs/study"
+    archs: tuple[str, ...] = ("lstm", "cnn")
+    placement_sets: tuple[tuple[str, ...], ...] = (PRODUCT,)
+    ratios: tuple[float, ...] = (0.05, 0.1, 0.2, 0.5)
+    ua_epochs: tuple[int, ...] = (1, 5, 15)
+    table_ratio: float = 0.5  # every AB06 table row is tested on the last (1 - this) of every trial
+    n_test_subjects: int = 3
+    exclude_ab06_kinematics: bool = True
+    include: str = "*"
+    joints: tuple[str, ...] = JOINTS_R
+    max_epochs: int = 10  # UG and UI, early stopping on validation
+    patience: int = 3
+    train_stride: int = 10
+    lr: float = 1e-3
+    ua_lr: float = 1e-3
+    batch_size: int = 64
+    val_fraction: float = 0.2  # UI: the last 20% of its training part validates
+    seed: int = 0
+    threads: int = 0
+    max_minutes: float = 8.0  # per fit
+    imu_ik: bool = True
+
+
+def _train_cfg(cfg: CompareConfig, arch: str, placements: tuple[str, ...], lr: float | None = None) -> TrainConfig:
+    return TrainConfig(
+        data=cfg.cohort, out=cfg.out, arch=arch, imus=placements, joints=cfg.joints, seed=cfg.seed,
+        max_epochs=cfg.max_epochs, patience=cfg.patience, batch_size=cfg.batch_size, lr=lr or cfg.lr,
+        train_stride=cfg.train_stride, max_minutes=cfg.max_minutes,
+    )
+
+
+def train_new(
+    tc: TrainConfig, fc: FeatureConfig, train: list[Recording], val: list[Recording], dev: torch.device
+) -> tuple[Normalized, list[dict]]:
+    """A fresh model, early-stopped on validation RMSE (train.fit keeps the best epoch)."""
+    seed_everything(tc.seed)
+    x, y = stack(train, fc, tc.train_stride)
+    model, _ = new_model(tc, fc, x, y)
+    model.to(dev)
+    history = fit(model, x, y, tc, dev, stack(val, fc, fc.stride), tc.max_epochs)
+    return model, history
+
+
+def fine_tune(
+    model: Normalized, x: np.ndarray, y: np.ndarray, lr: float, batch: int, seed: int, dev: torch.device,
+    epochs: int, on_epoch,
+) -> None:
+    """UA: continue training every weight on the new person's windows (normalization kept
+    from the base, as the exported graph would). `on_epoch(epoch)` after every epoch, so
+    the 1-, 5- and 15-epoch points of the curve come from one run."""
+    opt = torch.optim.Adam(model.net.parameters(), lr=lr)
+    xt = torch.from_numpy(x)
+    yt = (torch.from_numpy(y) - model.y_mean.cpu()) / model.y_std.cpu()
+    gen = torch.Generator().manual_seed(seed)
+    for epoch in range(1, epochs + 1):
+        model.train()
+        perm = torch.randperm(len(xt), generator=gen)
+        for i in range(0, len(perm), batch):
+            idx = perm[i : i + batch]
+            xb = (xt[idx].to(dev) - model.x_mean) / model.x_std
+            loss = torch.nn.functional.mse_loss(model.net(xb), yt[idx].to(dev))
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+        on_epoch(epoch)
+
+
+def imu_ik_metrics(trials: list[Trial], start: float, joints: tuple[str, ...], rate_hz: float = 100.0) -> dict:
+    """IMU-IK scored on the last (1 - start) of every trial, like the models' test parts.
+
+    Imported here: the baseline is another engineer's module and may be absent."""
+    from ..imuik import imu_ik
+
+    clock = "hip_flexion_r"
+    segments, names = [], None
+    for trial in trials:
+        est = imu_ik(trial, side="r", calib_s=1.0)
+        t = est["t"]
+        keep = np.arange(len(t)) >= int(round(start * len(t)))
+        est_names = tuple(j for j in joints if j in est)
+        names = names or est_names
+        cols = [clock, *[j for j in est_names if j != clock]]
+        true = np.stack([np.interp(t[keep], trial.angles_t, trial.angles[j]) for j in cols], axis=1)
+        # Without a pelvis IMU there is no hip estimate: the true hip flexion only clocks the gait cycles.
+        pred = np.stack([est[j][keep] if j in est else true[:, 0] for j in cols], axis=1)
+        segments.append((pred, true))
+    cols = [clock, *[j for j in names if j != clock]]
+    m = joint_metrics(segments, tuple(cols), rate_hz)
+    if clock not in names:
+        m["joints"].pop(clock)
+        for key, fld in (("mean_rmse_deg", "rmse_deg"), ("mean_nrmse", "nrmse"), ("mean_r", "r")):
+            m[key] = float(np.mean([v[fld] for v in m["joints"].values()]))
+    return m
+
+
+@dataclass
+class Results:
+    path: Path
+    data: dict = field(default_factory=dict)
+
+    def add(self, kind: str, row: dict) -> None:
+        self.data.setdefault(kind, []).append(row)
+        self.save()
+
+    def save(self) -> None:
+        write_json_atomic(self.path, self.data)
+
+
+def compare(cfg: CompareConfig) -> dict:
+    """Run every method of the comparison; returns (and writes) `<out>/compare.json`."""
+    t_start = time.monotonic()
+    if cfg.threads:
+        torch.set_num_threads(cfg.threads)
+    dev = device()
+    out = Path(cfg.out)
+    out.mkdir(parents=True, exist_ok=True)
+    res = Results(out / "compare.json", {"config": asdict(cfg), "device": str(dev), "rows": [], "curve": [], "notes": []})
+    rate = 100.0
+
+    dropped = ab06_kinematics_subjects(Path(cfg.cohort)) if cfg.exclude_ab06_kinematics else []
+    cohort = {s: ts for s, ts in load_trials(Path(cfg.cohort), include=cfg.include).items() if s not in dropped}
+    real = load_trials(Path(cfg.real))
+    cohort_names = {s: [t.name for t in ts] for s, ts in cohort.items()}
+    real_names = {s: [t.name for t in ts] for s, ts in real.items()}
+    who = ug_subjects(list(cohort), cfg.n_test_subjects)
+    res.data["subjects"] = {**asdict(who), "dropped_ab06_kinematics": dropped, "real": sorted(real)}
+    if dropped:
+        res.data["notes"].append(f"cohort subjects {', '.join(dropped)} replay AB06's mocap and were left out of every model")
+
+    r0 = cfg.table_ratio
+    split_at = r0 * (1.0 - cfg.val_fraction)
+    real_subjects = sorted(real)
+    test_real = fractions(real_names, real_subjects, r0, 1.0)
+    test_cohort = fractions(cohort_names, who.test, r0, 1.0)
+    desc_real = f"AB06 real, last {1 - r0:.0%} of each of its {sum(map(len, real_names.values()))} trials"
+    desc_cohort = f"cohort subjects {', '.join(who.test)} (unseen by UG), last {1 - r0:.0%} of each trial"
+
+    def row(scope: str, method: str, arch: str, placements: tuple[str, ...], test: str, metrics: dict, t0: float, **extra) -> None:
+        res.add("rows", {"scope": scope, "method": method, "arch": arch, "placements": list(placements), "test": test,
+                         "metrics": metrics, "seconds": round(time.monotonic() - t0, 1), **extra})
+        print(f"[compare] {scope:6s} {method:6s} {arch:5s} {'+'.join(placements):24s} "
+              f"mean RMSE {metrics['mean_rmse_deg']:.2f} deg  ({time.monotonic() - t0:.0f} s)", flush=True)
+
+    for placements in cfg.placement_sets:
+        lacking = [p for p in placements if any(p not in t.imus for ts in real.values() for t in ts)]
+        real_ok = not lacking
+        if lacking:
+            res.data["notes"].append(f"AB06 has no IMU at {lacking}: {'+'.join(placements)} is run on the cohort only")
+        ug_train, ug_val = whole(cohort_names, who.train), whole(cohort_names, [who.val])
+        fc = FeatureConfig(placements=placements, euler_reference=fit_reference_on(cohort, ug_train + ug_val, placements))
+        cohort_recs = to_recordings(keep_trials(cohort, ug_train + ug_val + whole(cohort_names, who.test)), fc, cfg.joints)
+        real_recs = to_recordings(real, fc, cfg.joints) if real_ok else {}
+
+        for arch in cfg.archs:
+            tc = _train_cfg(cfg, arch, placements)
+            # ---- UG on the cohort
+            t0 = time.monotonic()
+            ug, history = train_new(tc, fc, realize(cohort_recs, ug_train), realize(cohort_recs, ug_val), dev)
+            ug_state = {k: v.detach().clone() for k, v in ug.state_dict().items()}
+            torch.save({"state_dict": ug_state, "feature_config": asdict(fc), "arch": arch}, out / f"ug_{arch}_{'+'.join(placements)}.pt")
+            m = metrics_of(segments_of(realize(cohort_recs, test_cohort), fc, ug, dev), cfg.joints, rate)
+            whole_m = metrics_of(segments_of(realize(cohort_recs, whole(cohort_names, who.test)), fc, ug, dev), cfg.joints, rate)
+            row("cohort", "UG", arch, placements, desc_cohort, m, t0, epochs=len(history),
+                whole_trials_mean_rmse_deg=whole_m["mean_rmse_deg"], train_subjects=len(who.train))
+
+            # ---- UI within each cohort test subject (one model per subject; streams pooled)
+            t0 = time.monotonic()
+            segs = []
+            for s in who.test:
+                tr, va = fractions(cohort_names, [s], 0.0, split_at), fractions(cohort_names, [s], split_at, r0)
+                fc_s = FeatureConfig(placements=placements, euler_reference=fit_reference_on(cohort, tr + va, placements))
+                recs_s = to_recordings({s: cohort[s]}, fc_s, cfg.joints)
+                ui, _ = train_new(tc, fc_s, realize(recs_s, tr), realize(recs_s, va), dev)
+                segs += segments_of(realize(recs_s, fractions(cohort_names, [s], r0, 1.0)), fc_s, ui, dev)
+            row("cohort", "UI", arch, placements, desc_cohort, metrics_of(segs, cfg.joints, rate), t0,
+                detail=f"per subject: first {split_at:.0%} of each trial trains, {split_at:.0%}-{r0:.0%} validates")
+
+            if not real_ok:
+                continue
+            # ---- UG tested directly on AB06 (no adaptation)
+            t0 = time.monotonic()
+            row("ab06", "UG", arch, placements, desc_real,
+                metrics_of(segments_of(realize(real_recs, test_real), fc, ug, dev), cfg.joints, rate), t0)
+
+            # ---- UA: fine-tune the UG model on the first `ratio` of every AB06 trial
+            for ratio in cfg.ratios:
+                t0 = time.monotonic()
+                adapt, test = fractions(real_names, real_subjects, 0.0, ratio), fractions(real_names, real_subjects, ratio, 1.0)
+                test_recs = realize(real_recs, test)
+                ug.load_state_dict(ug_state)
+                res.add("curve", {"arch": arch, "placements": list(placements), "ratio": ratio, "epochs": 0,
+                                  "metrics": metrics_of(segments_of(test_recs, fc, ug, dev), cfg.joints, rate)})
+                try:
+                    x, y = stack(realize(real_recs, adapt), fc, cfg.train_stride)
+                except ValueError as e:
+                    res.data["notes"].append(f"UA {arch} ratio {ratio}: {e} (trials too short for a window)")
+                    continue
+                seed_everything(cfg.seed)
+                snap: dict[int, dict] = {}
+
+                def on_epoch(epoch: int, ratio: float = ratio, test_recs=test_recs, t0: float = t0, x=x) -> None:
+                    if epoch in cfg.ua_epochs:
+                        m = metrics_of(segments_of(test_recs, fc, ug, dev), cfg.joints, rate)
+                        snap[epoch] = m
+                        res.add("curve", {"arch": arch, "placements": list(placements), "ratio": ratio, "epochs": epoch,
+                                          "metrics": m, "adapt_windows": len(x), "seconds": round(time.monotonic() - t0, 1)})
+                        print(f"[compare] UA {arch} ratio {ratio:.2f} epochs {epoch:2d}: mean RMSE {m['mean_rmse_deg']:.2f} deg", flush=True)
+
+                fine_tune(ug, x, y, cfg.ua_lr, cfg.batch_size, cfg.seed, dev, max(cfg.ua_epochs), on_epoch)
+                if abs(ratio - r0) < 1e-9:
+                    best = max(cfg.ua_epochs)
+                    row("ab06", "UA", arch, placements, desc_real, snap[best], t0,
+                        detail=f"UG fine-tuned {best} epochs on the first {ratio:.0%} of every AB06 trial")
+            ug.load_state_dict(ug_state)
+
+            # ---- UI within AB06
+            t0 = time.monotonic()
+            tr, va = fractions(real_names, real_subjects, 0.0, split_at), fractions(real_names, real_subjects, split_at, r0)
+            fc_r = FeatureConfig(placements=placements, euler_reference=fit_reference_on(real, tr + va, placements))
+            recs_r = to_recordings(real, fc_r, cfg.joints)
+            ui, _ = train_new(tc, fc_r, realize(recs_r, tr), realize(recs_r, va), dev)
+            row("ab06", "UI", arch, placements, desc_real, metrics_of(segments_of(realize(recs_r, test_real), fc_r, ui, dev), cfg.joints, rate), t0,
+                detail=f"first {split_at:.0%} of each AB06 trial trains, {split_at:.0%}-{r0:.0%} validates")
+
+    # ---- IMU-IK on the same test parts
+    if cfg.imu_ik:
+        try:
+            import importlib
+
+            importlib.import_module("gaitlstm.imuik")
+        except ImportError as e:
+            res.data["notes"].append(f"IMU-IK baseline not available ({e}); its rows are missing")
+        else:
+            t0 = time.monotonic()
+            parts = {(p.subject, p.trial) for p in test_cohort}
+            trials = [t for s, ts in cohort.items() for t in ts if (s, t.name) in parts]
+            row("cohort", "IMU-IK", "-", ("pelvis", "femur_r", "tibia_r", "calcn_r"), desc_cohort, imu_ik_metrics(trials, r0, cfg.joints), t0,
+                detail="calibrated on the reference angles over 3-4 s of each trial")
+            t0 = time.monotonic()
+            try:
+                trials = [t for ts in real.values() for t in ts]
+                row("ab06", "IMU-IK", "-", AB06_PLACEMENTS, desc_real, imu_ik_metrics(trials, r0, cfg.joints), t0,
+                    detail="knee and ankle only: AB06 has no pelvis IMU; calibrated on the reference angles over 3-4 s")
+            except ValueError as e:
+                res.data["notes"].append(f"IMU-IK on AB06: {e}")
+
+    res.data["minutes"] = (time.monotonic() - t_start) / 60
+    res.save()
+    print(f"[compare] done in {res.data['minutes']:.1f} min -> {res.path}", flush=True)
+    return res.data

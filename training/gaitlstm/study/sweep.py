@@ -1,0 +1,196 @@
+"""`sweep`: UG for every combination of the seven placements (the study's Fig. 5).
+
+Features are computed ONCE for all seven placements and cached
+(`<out>/features.npz`): a placement's nine feature columns depend only on its
+own sensor, its own Madgwick filter and its own q_ref (fitted on the UG
+training + validation parts, the same for every combination), and the
+cohort's placements share one clock, so a combination's features are exactly
+the columns of its placements. Each worker process then trains one
+combination at a time with one thread and writes
+`<out>/results/<placements>.json` atomically; a rerun skips every combination
+whose file exists (resumable; kill it any time).
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import multiprocessing as mp
+import os
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+
+from ..dataset import Recording, fit_reference_on, keep_trials, load_trials, to_recordings
+from ..features import N_CH, FeatureConfig, GridFeatures
+from ..io.types import JOINTS_R
+from .runner import PLACEMENTS, metrics_of, segments_of, ug_subjects, whole, write_json_atomic
+
+
+def combinations(placements: tuple[str, ...] = PLACEMENTS, sizes: tuple[int, ...] = (1, 2, 3, 4, 5, 6)) -> list[tuple[str, ...]]:
+    """Non-empty combinations in placement order; sizes 1..6 of 7 give the study's 126 (2^7 - 2)."""
+    return [c for k in sizes for c in itertools.combinations(placements, k)]
+
+
+def combo_name(combo: tuple[str, ...]) -> str:
+    return "+".join(combo)
+
+
+@dataclass
+class SweepConfig:
+    cohort: str
+    out: str = "runs/sweep"
+    method: str = "ug"
+    arch: str = "lstm"
+    workers: int = 2
+    sizes: tuple[int, ...] = (1, 2, 3, 4, 5, 6)
+    n_test_subjects: int = 3
+    include: str = "*"
+    # Budget settings (2-core machine, ~45-60 min for 126 LSTM combinations): see docs/study.md.
+    epochs: int = 2
+    patience: int = 2
+    train_stride: int = 25
+    lr: float = 3e-3
+    batch_size: int = 64
+    seed: int = 0
+    limit: int = 0  # run at most this many pending combinations (0: all); for tests and trial runs
+    joints: tuple[str, ...] = JOINTS_R
+
+
+# ---------------------------------------------------------------- the feature cache
+
+def build_cache(cfg: SweepConfig) -> Path:
+    """All-placement features of every cohort trial, with its UG role, in one npz."""
+    out = Path(cfg.out)
+    path = out / "features.npz"
+    if path.is_file():
+        return path
+    cohort = load_trials(Path(cfg.cohort), include=cfg.include)
+    names = {s: [t.name for t in ts] for s, ts in cohort.items()}
+    who = ug_subjects(list(cohort), cfg.n_test_subjects)
+    fit_parts = whole(names, who.train) + whole(names, [who.val])
+    missing = [p for p in PLACEMENTS if any(p not in t.imus for ts in cohort.values() for t in ts)]
+    if missing:
+        raise ValueError(f"{cfg.cohort}: the sweep needs all of {PLACEMENTS}; some trials lack {missing}")
+    fc = FeatureConfig(placements=PLACEMENTS, euler_reference=fit_reference_on(cohort, fit_parts, PLACEMENTS))
+    recs = to_recordings(keep_trials(cohort, fit_parts + whole(names, who.test)), fc, cfg.joints)
+    role = {**{s: "train" for s in who.train}, who.val: "val", **{s: "test" for s in who.test}}
+    arrays: dict[str, np.ndarray] = {}
+    index = []
+    for s, rs in recs.items():
+        for i, r in enumerate(rs):
+            key = f"{len(index)}"
+            arrays[f"t{key}"], arrays[f"rows{key}"], arrays[f"y{key}"] = r.grid.t, r.grid.rows.astype(np.float32), r.targets
+            index.append({"subject": s, "trial": r.trial, "role": role[s]})
+    meta = {"placements": PLACEMENTS, "euler_reference": fc.euler_reference, "subjects": asdict(who), "recordings": index,
+            "joints": list(cfg.joints)}
+    out.mkdir(parents=True, exist_ok=True)
+    tmp = out / f".features.{os.getpid()}.npz"
+    np.savez(tmp, meta=np.array(json.dumps(meta)), **arrays)
+    os.replace(tmp, path)
+    return path
+
+
+@dataclass
+class Cache:
+    meta: dict
+    recs: list[tuple[str, str, str, np.ndarray, np.ndarray, np.ndarray]]  # subject, trial, role, t, rows, y
+
+    @staticmethod
+    def load(path: Path) -> "Cache":
+        z = np.load(path)
+        meta = json.loads(str(z["meta"]))
+        recs = [(d["subject"], d["trial"], d["role"], z[f"t{i}"], z[f"rows{i}"], z[f"y{i}"]) for i, d in enumerate(meta["recordings"])]
+        return Cache(meta, recs)
+
+    def recordings(self, combo: tuple[str, ...], role: str) -> tuple[FeatureConfig, list[Recording]]:
+        """The recordings of one role with only `combo`'s columns, and their feature config."""
+        order = list(self.meta["placements"])
+        cols = np.concatenate([np.arange(order.index(p) * N_CH, (order.index(p) + 1) * N_CH) for p in combo])
+        fc = FeatureConfig(placements=combo, euler_reference={p: tuple(self.meta["euler_reference"][p]) for p in combo})
+        recs = [Recording(s, tr, GridFeatures(t=t, rows=rows[:, cols].astype(np.float64), ahrs_resets=0), y, [])
+                for s, tr, r, t, rows, y in self.recs if r == role]
+        return fc, recs
+
+
+# ---------------------------------------------------------------- workers
+
+_CACHE: Cache | None = None
+
+
+def _init_worker(cache_path: str) -> None:
+    import torch
+
+    torch.set_num_threads(1)  # one process per core beats one process with many threads for this model size
+    global _CACHE
+    _CACHE = Cache.load(Path(cache_path))
+
+
+def run_combo(args: tuple[SweepConfig, tuple[str, ...]]) -> tuple[str, float]:
+    """Train and score one combination; writes its result file. Runs in a worker process."""
+    from ..train import TrainConfig, device
+    from .runner import train_new
+
+    cfg, combo = args
+    assert _CACHE is not None, "worker not initialised"
+    t0 = time.monotonic()
+    dev = device()
+    fc, train = _CACHE.recordings(combo, "train")
+    _, val = _CACHE.recordings(combo, "val")
+    _, test = _CACHE.recordings(combo, "test")
+    tc = TrainConfig(data=cfg.cohort, out=cfg.out, arch=cfg.arch, method=cfg.method, imus=combo, joints=tuple(cfg.joints),
+                     seed=cfg.seed, max_epochs=cfg.epochs, patience=cfg.patience, batch_size=cfg.batch_size, lr=cfg.lr,
+                     train_stride=cfg.train_stride, max_minutes=30.0)
+    model, history = train_new(tc, fc, train, val, dev)
+    metrics = metrics_of(segments_of(test, fc, model, dev), tuple(cfg.joints), fc.rate_hz)
+    seconds = time.monotonic() - t0
+    write_json_atomic(result_path(cfg, combo), {
+        "placements": list(combo), "method": cfg.method, "arch": cfg.arch, "metrics": metrics, "history": history,
+        "seconds": round(seconds, 1), "finished": time.time(), "device": str(dev), "pid": os.getpid(),
+        "settings": {k: getattr(cfg, k) for k in ("epochs", "patience", "train_stride", "lr", "batch_size", "seed", "n_test_subjects")},
+        "subjects": _CACHE.meta["subjects"],
+    })
+    return combo_name(combo), seconds
+
+
+def result_path(cfg: SweepConfig, combo: tuple[str, ...]) -> Path:
+    return Path(cfg.out) / "results" / f"{combo_name(combo)}.json"
+
+
+def sweep(cfg: SweepConfig) -> dict:
+    """Run every pending combination on `workers` processes; returns the run's summary."""
+    if cfg.method != "ug":
+        raise ValueError(f"the sweep runs UG (the method whose test subjects are unseen); got {cfg.method!r}")
+    t0 = time.monotonic()
+    out = Path(cfg.out)
+    cache = build_cache(cfg)
+    combos = combinations(sizes=cfg.sizes)
+    pending = [c for c in combos if not result_path(cfg, c).is_file()]
+    if cfg.limit:
+        pending = pending[: cfg.limit]
+    print(f"[sweep] {len(combos) - len([c for c in combos if not result_path(cfg, c).is_file()])} of {len(combos)} "
+          f"combinations done already; running {len(pending)} on {cfg.workers} worker(s)", flush=True)
+    done: list[tuple[str, float]] = []
+    if pending:
+        jobs = [(cfg, c) for c in pending]
+        if cfg.workers <= 1:
+            _init_worker(str(cache))
+            for j in jobs:
+                done.append(run_combo(j))
+                print(f"[sweep] {done[-1][0]} in {done[-1][1]:.0f} s ({len(done)}/{len(pending)})", flush=True)
+        else:
+            ctx = mp.get_context("spawn")  # fresh interpreters: no torch thread pools inherited through fork
+            with ctx.Pool(cfg.workers, initializer=_init_worker, initargs=(str(cache),)) as pool:
+                for name, seconds in pool.imap_unordered(run_combo, jobs):
+                    done.append((name, seconds))
+                    print(f"[sweep] {name} in {seconds:.0f} s ({len(done)}/{len(pending)})", flush=True)
+    summary = {"config": asdict(cfg), "combinations": len(combos),
+               "done": sum(result_path(cfg, c).is_file() for c in combos),
+               "ran_now": len(done), "wall_minutes_now": (time.monotonic() - t0) / 60}
+    runs = out / "runs.jsonl"  # one line per invocation: the measured duration of a resumed sweep adds up
+    with runs.open("a") as f:
+        f.write(json.dumps({**summary, "finished": time.strftime("%Y-%m-%dT%H:%M:%S")}) + "\n")
+    print(f"[sweep] {summary['done']} of {len(combos)} done; this run {summary['wall_minutes_now']:.1f} min", flush=True)
+    return summary

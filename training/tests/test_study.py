@@ -1,0 +1,124 @@
+"""The study runner end to end on a tiny cohort made from the shipped demo trial (data/ab06).
+
+Each virtual subject is the demo trial with its Camargo sensors renamed to
+placements (trunk stands in for the pelvis, the right leg for the left one),
+scaled and noised per subject, cut into two trials. The numbers mean nothing;
+what is tested is the plumbing: every method's row, the curve, resumability of
+the sweep, atomic result files and the report (partial sweep included).
+"""
+
+from __future__ import annotations
+
+import gzip
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from gaitlstm.study.__main__ import main
+from gaitlstm.study.runner import PRODUCT, CompareConfig, compare, ug_subjects
+from gaitlstm.study.sweep import SweepConfig, combinations, result_path, sweep
+
+SOURCE = {"pelvis": "trunk", "femur_r": "thigh", "femur_l": "thigh", "tibia_r": "shank", "tibia_l": "shank",
+          "calcn_r": "foot", "calcn_l": "foot"}
+CHANNELS = [f"{k}_{a}" for k in ("Accel", "Gyro") for a in "XYZ"]
+
+
+def _read(path: Path) -> tuple[list[str], np.ndarray]:
+    with gzip.open(path, "rt") as f:
+        header = f.readline().strip().split(",")
+        return header, np.loadtxt(f, delimiter=",")
+
+
+def _write(path: Path, header: list[str], table: np.ndarray) -> None:
+    with gzip.open(path, "wt") as f:
+        f.write(",".join(header) + "\n")
+        np.savetxt(f, table, delimiter=",", fmt="%.6g")
+
+
+@pytest.fixture
+def tiny_cohort(tmp_path: Path, demo_dir: Path) -> Path:
+    root = tmp_path / "cohort"
+    imu_h, imu = _read(next(demo_dir.glob("*_imu.csv.gz")))
+    ik_h, ik = _read(next(demo_dir.glob("*_ik.csv.gz")))
+    imu = imu[::2]  # 200 -> 100 Hz, as the cohort
+    rng = np.random.default_rng(0)
+    header = ["time"] + [f"{p}_{c}" for p in SOURCE for c in CHANNELS]
+    for s in range(4):
+        gain = 1.0 + 0.03 * s
+        cols = [imu[:, 0]]
+        for p, src in SOURCE.items():
+            for c in CHANNELS:
+                x = imu[:, imu_h.index(f"{src}_{c}")] * gain
+                cols.append(x + rng.normal(0.0, 0.01, len(x)))
+        table = np.stack(cols, axis=1)
+        ik_s = ik.copy()
+        ik_s[:, 1:] += 0.5 * s  # a per-subject offset of every angle
+        folder = root / f"s{s}" / "trials"
+        folder.mkdir(parents=True)
+        half = imu[len(imu) // 2, 0]
+        for name, keep_imu, keep_ik in (("walk_a", table[:, 0] < half, ik_s[:, 0] < half + 0.1),
+                                        ("walk_b", table[:, 0] >= half, ik_s[:, 0] >= half - 0.1)):
+            _write(folder / f"{name}_imu.csv.gz", header, table[keep_imu])
+            _write(folder / f"{name}_ik.csv.gz", ik_h, ik_s[keep_ik])
+    return root
+
+
+def test_ug_subjects_hold_out_the_last_ones() -> None:
+    who = ug_subjects(["c", "a", "d", "b", "e"], 2)
+    assert (who.train, who.val, who.test) == (["a", "b"], "c", ["d", "e"])
+    with pytest.raises(ValueError, match="at least 4 subjects"):
+        ug_subjects(["a", "b", "c"], 2)
+
+
+def test_combinations_are_the_studys_126() -> None:
+    combos = combinations()
+    assert len(combos) == 126 and len(set(combos)) == 126
+    assert sum(len(c) == 2 for c in combos) == 21
+    assert len(combinations(sizes=tuple(range(1, 8)))) == 127
+
+
+def test_compare_sweep_and_report(tiny_cohort: Path, demo_dir: Path, tmp_path: Path) -> None:
+    study = compare(CompareConfig(
+        cohort=str(tiny_cohort), real=str(demo_dir), out=str(tmp_path / "study"), archs=("cnn",),
+        placement_sets=(PRODUCT,), ratios=(0.5,), ua_epochs=(1, 2), n_test_subjects=1, max_epochs=1, threads=1,
+    ))
+    rows = {(r["scope"], r["method"]) for r in study["rows"]}
+    assert {("cohort", "UG"), ("cohort", "UI"), ("ab06", "UG"), ("ab06", "UA"), ("ab06", "UI")} <= rows
+    assert ("ab06", "IMU-IK") in rows  # gaitlstm.imuik ships with the workspace
+    assert [c["epochs"] for c in study["curve"]] == [0, 1, 2]
+    saved = json.loads((tmp_path / "study" / "compare.json").read_text())
+    assert saved["rows"] == json.loads(json.dumps(study["rows"], default=float))
+    assert saved["subjects"]["test"] == ["s3"]
+
+    cfg = SweepConfig(cohort=str(tiny_cohort), out=str(tmp_path / "sweep"), arch="cnn", workers=1, sizes=(1,),
+                      n_test_subjects=1, epochs=1, limit=2)
+    first = sweep(cfg)
+    assert (first["done"], first["ran_now"]) == (2, 2)
+    done = sorted(p.name for p in (tmp_path / "sweep" / "results").glob("*.json"))
+    assert done == ["femur_r.json", "pelvis.json"]
+    stamp = result_path(cfg, ("pelvis",)).stat().st_mtime_ns
+    # Resumed, with two worker processes: the two done ones are skipped, one more runs.
+    cfg.workers, cfg.limit = 2, 1
+    second = sweep(cfg)
+    assert (second["done"], second["ran_now"]) == (3, 1)
+    assert result_path(cfg, ("pelvis",)).stat().st_mtime_ns == stamp
+    assert not list((tmp_path / "sweep" / "results").glob(".*tmp"))  # atomic writes leave no temporaries
+    result = json.loads(result_path(cfg, ("femur_l",)).read_text())
+    assert set(result["metrics"]["joints"]) == {"hip_flexion_r", "hip_adduction_r", "hip_rotation_r",
+                                                "knee_flexion_r", "ankle_dorsiflexion_r"}
+
+    out = tmp_path / "report"
+    assert main(["report", "--runs", str(tmp_path / "study"), str(tmp_path / "sweep"), "--out", str(out)]) == 0
+    text = (out / "README.md").read_text()
+    assert "3 of 126 combinations done" in text
+    assert "UA vs UG (cnn, femur_r+calcn_r)" in text
+    assert "femur_r+calcn_r`: not done yet" in text
+    for png in ("fig3_methods.png", "transfer_ratio.png", "sweep_heatmap.png"):
+        assert (out / png).stat().st_size > 1000
+
+
+def test_report_without_runs_is_an_error(tmp_path: Path) -> None:
+    with pytest.raises(FileNotFoundError, match="compare.json"):
+        main(["report", "--runs", str(tmp_path), "--out", str(tmp_path / "r")])
