@@ -13,7 +13,7 @@ VERSION ?= 1.0.0
 NODE_BIN := node_modules/.bin
 export ONNXRUNTIME_NODE_INSTALL := skip
 
-.PHONY: setup setup-py setup-node setup-system test test-py test-ts typecheck demo evaluate train export report bench clean
+.PHONY: setup setup-py setup-node setup-system test test-py test-ts typecheck demo evaluate train export report study bench clean
 
 setup: setup-system setup-py setup-node
 
@@ -58,6 +58,17 @@ train: setup-py
 
 report: setup-py
 	cd training && $(abspath $(PY)) -m gaitlstm report --model $(abspath $(MODEL)) --out ../reports/latest
+
+# The study's comparison (docs/study.md): virtual cohort, UI/UG/UA/IMU-IK, the
+# 126-combination IMU sweep (resumable), then reports/study. About 75 min on 2 cores.
+# Needs the shared data folder (SHARED, default ../shared/data).
+SHARED ?= ../shared/data
+WORKERS ?= 2
+study: setup-py
+	test -f runs/cohort/cohort.json || (cd training && $(abspath $(PY)) -m gaitlstm.simulate cohort --out ../runs/cohort --data $(abspath $(SHARED)) --workers $(WORKERS))
+	cd training && $(abspath $(PY)) -m gaitlstm.study compare --cohort ../runs/cohort --real $(abspath $(SHARED))/camargo_ab06/trials --out ../runs/study
+	cd training && $(abspath $(PY)) -m gaitlstm.study sweep --cohort ../runs/cohort --method ug --out ../runs/sweep --workers $(WORKERS)
+	cd training && $(abspath $(PY)) -m gaitlstm.study report --runs ../runs/study ../runs/sweep --out ../reports/study
 
 # Needs a real mosquitto (Debian package), like the integration tests.
 bench: setup-system setup-node

@@ -45,6 +45,11 @@ export const runtimeConfigSchema = z.object({
       durationS: z.number().positive().max(60).default(2),
       /** Gyro standard deviation (rad/s) above which the wearer was not still. */
       maxGyroStd: z.number().positive().default(0.05),
+      /**
+       * Where a successful calibration is saved (atomically) and loaded from at
+       * start, so that a restart keeps the gyro bias. Absent: not kept.
+       */
+      file: z.string().min(1).optional(),
     })
     .prefault({}),
   log: z

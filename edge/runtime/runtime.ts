@@ -9,17 +9,20 @@
  * Nothing here throws on bad data: sources, the resampler and the pipeline
  * count it, and the device's retained status says when it is degraded.
  */
+import { readFile } from "node:fs/promises";
+
 import { loadManifest, PLACEMENTS, type LoadedContract, type Placement } from "../contract/manifest.js";
 import { OnnxModel } from "../inference/onnxModel.js";
 import type { Logger } from "../log.js";
 import { OtaAgent, onnxModelLoader } from "../ota/agent.js";
-import { ModelStore } from "../ota/modelStore.js";
+import { atomicWriteFile, ModelStore } from "../ota/modelStore.js";
 import { SwappableModel } from "../ota/swappableModel.js";
 import { MqttPublisher } from "../publish/mqttPublisher.js";
 import type { AnglesMessage, CommandRequest, ModelInfoMessage } from "../publish/topics.js";
 import { Recorder } from "../recording/recorder.js";
 import { createSource } from "../sources/index.js";
 import type { ImuSample, ImuSource, SourceIssue, Vec3 } from "../sources/types.js";
+import { formatCalibration, parseCalibration, type SavedBias } from "./calibrationFile.js";
 import type { RuntimeConfig } from "./config.js";
 import { WearerPipeline, type Health, type PipelineStats } from "./pipeline.js";
 
@@ -70,6 +73,8 @@ export class EdgeRuntime {
   private readonly sourceIssues: Record<string, number> = {};
   private ended = 0;
   private capture: CalibrationCapture | undefined;
+  /** The calibration file's biases, applied to each wearer's pipeline when it is created. */
+  private savedBias: SavedBias[] = [];
   private status: { state: "online" | "degraded"; reason?: string } = { state: "online" };
 
   constructor(
@@ -105,6 +110,8 @@ export class EdgeRuntime {
     await this.model.start();
     this.models = new SwappableModel({ contract: this.contract, model: this.model }); // ---- OTA
     log.info(`model ${m.name} ${m.version} loaded`, { placements: p.placements, file: this.contract.modelPath });
+
+    await this.loadCalibration();
 
     this.publisher = new MqttPublisher(this.config.mqtt, { logger: log.child("mqtt") });
     this.publisher.onCommand((cmd) => this.command(cmd));
@@ -212,6 +219,7 @@ export class EdgeRuntime {
         onAngles: (msg, timing) => this.onAngles(msg, timing),
         onHealth: (h) => this.onHealth(wearer, h),
       });
+      for (const b of this.savedBias) if (b.wearer === wearer) p.setGyroBias(b.placement, b.gyroBias);
       p.start();
       this.pipelines.set(wearer, p);
     }
@@ -343,12 +351,53 @@ export class EdgeRuntime {
     }
     if (!capture.sums.size) throw new Error("calibration rejected: no samples arrived");
     if (problems.length) throw new Error(`calibration rejected (nothing changed): ${problems.join("; ")}`);
-    for (const [key, r] of Object.entries(result)) {
+    const measured: SavedBias[] = Object.entries(result).map(([key, r]) => {
       const [wearer, placement] = key.split("/") as [string, Placement];
-      this.pipelines.get(wearer)?.setGyroBias(placement, r.gyroBias);
+      return { wearer, placement, gyroBias: r.gyroBias };
+    });
+    // Saved before it is applied: a calibration that cannot be kept changes nothing.
+    const file = this.config.calibration.file;
+    if (file) {
+      try {
+        await atomicWriteFile(file, formatCalibration(this.savedBias, measured, new Date()));
+      } catch (err) {
+        throw new Error(`calibration rejected (nothing changed): cannot save ${file}: ${(err as Error).message}`);
+      }
+      const keep = new Set(measured.map((b) => `${b.wearer}/${b.placement}`));
+      this.savedBias = [...this.savedBias.filter((b) => !keep.has(`${b.wearer}/${b.placement}`)), ...measured];
     }
-    this.deps.logger.info("calibrated", { sensors: Object.keys(result) });
+    for (const b of measured) this.pipelines.get(b.wearer)?.setGyroBias(b.placement, b.gyroBias);
+    this.deps.logger.info("calibrated", { sensors: Object.keys(result), ...(file ? { file } : {}) });
     return result;
+  }
+
+  /**
+   * The last calibration (`calibration.file`). A missing file is normal (never
+   * calibrated); an unreadable or malformed one is logged and ignored: the
+   * device runs uncalibrated rather than not at all.
+   */
+  private async loadCalibration(): Promise<void> {
+    const file = this.config.calibration.file;
+    if (!file) return;
+    const log = this.deps.logger;
+    let text: string;
+    try {
+      text = await readFile(file, "utf8");
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === "ENOENT") {
+        log.info(`no saved calibration at ${file}: gyro bias 0 until a calibrate command succeeds`);
+      } else {
+        log.warn(`cannot read the saved calibration, running without it: ${(err as Error).message}`, { file });
+      }
+      return;
+    }
+    try {
+      const saved = parseCalibration(text, file);
+      this.savedBias = saved.biases;
+      log.info(`loaded the calibration saved at ${saved.savedAt}`, { file, sensors: saved.biases.map((b) => `${b.wearer}/${b.placement}`) });
+    } catch (err) {
+      log.warn(`ignoring a malformed saved calibration (gyro bias 0): ${(err as Error).message}`, { file });
+    }
   }
 
   private accumulate(route: Route, s: ImuSample): void {

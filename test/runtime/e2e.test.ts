@@ -4,7 +4,7 @@
  * demo's accuracy figure against `make evaluate` on the same trial.
  */
 import { execFile } from "node:child_process";
-import { mkdtemp, writeFile } from "node:fs/promises";
+import { mkdir, mkdtemp, readFile, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { promisify } from "node:util";
@@ -91,10 +91,13 @@ describe("edge runtime end to end", () => {
       lines.push(encodeSample({ sensorId: "calcn_r", tUs, acc: [0.2, 0.1, 9.8], gyro: [-0.01, 0.0, 0.01] }));
     }
     await writeFile(file, lines.join("\n") + "\n");
+    const calibrationFile = path.join(dir, "state", "calibration.json");
+    await mkdir(path.dirname(calibrationFile));
     const config = parseConfig({
       model: MODEL,
       sources: [{ kind: "replay", file, speed: 1 }],
       mqtt: { url: broker.url, deviceId: "cal", protocolVersion: 5 },
+      calibration: { file: calibrationFile },
     });
     const runtime = new EdgeRuntime(config, { logger: memoryLogger() });
     await runtime.start();
@@ -112,6 +115,22 @@ describe("edge runtime end to end", () => {
     const bad = await sendCommand(broker.url, "gait", "cal", { command: "calibrate", args: { durationS: 99 } });
     expect(bad).toMatchObject({ status: "error", error: expect.stringMatching(/durationS must be in/) });
     await runtime.stop();
+
+    // A restart keeps the calibration (calibration.file), and a malformed file only loses it.
+    expect(JSON.parse(await readFile(calibrationFile, "utf8")).sensors["default/femur_r"].gyroBias[0]).toBeCloseTo(0.02, 6);
+    const restarted = new EdgeRuntime(config, { logger: memoryLogger() });
+    await restarted.start();
+    await new Promise((r) => setTimeout(r, 300));
+    expect(restarted.stats().pipelines.default!.gyroBias.femur_r![0]).toBeCloseTo(0.02, 6);
+    await restarted.stop();
+    await writeFile(calibrationFile, "{ not json");
+    const logger = memoryLogger();
+    const uncalibrated = new EdgeRuntime(config, { logger });
+    await uncalibrated.start();
+    await new Promise((r) => setTimeout(r, 300));
+    expect(uncalibrated.stats().pipelines.default!.gyroBias.femur_r).toEqual([0, 0, 0]);
+    expect(logger.lines.some((l) => /ignoring a malformed saved calibration.*calibration\.json: not JSON/.test(l))).toBe(true);
+    await uncalibrated.stop();
 
     // One sensor still, the other moving: refused as a whole, nothing applied.
     const half = path.join(dir, "half.jsonl");

@@ -25,6 +25,7 @@ from scipy.optimize import linear_sum_assignment
 from ..io.camargo import read_camargo_trial
 from ..io.discover import find_camargo_trials
 from ..io.types import G
+from ..paths import display_path
 from .imu import CAMARGO_MOUNTS, SENSOR_BODIES, Mount, simulate_imus
 from .kinematics import Motion, read_coordinates
 from .osim import OsimModel, load_osim
@@ -312,7 +313,7 @@ def write_report(v: Validation, out_dir: str | Path, data_dir: str | Path) -> Pa
     L: list[str] = []
     L.append("# IMU simulator vs AB06's recorded IMUs\n")
     L.append(
-        f"Written by `python -m gaitlstm.simulate validate --data {data_dir} --out {out}`. "
+        f"Written by `python -m gaitlstm.simulate validate --data {display_path(data_dir)} --out {display_path(out)}`. "
         "Method and limits: docs/simulator.md.\n"
     )
     L.append(

@@ -1,0 +1,66 @@
+/**
+ * The last successful static calibration, kept across restarts.
+ *
+ * A gyro bias measured while the wearer stood still is worth keeping: after
+ * a reboot in the field nobody may think of calibrating again, and the
+ * previous bias is much closer to the truth than zero. The file holds one
+ * bias per `<wearer>/<placement>` (where the sensor is worn, not which
+ * sensor it is: a swapped sensor needs a new calibration, and the runtime
+ * logs the age of what it loads).
+ *
+ * Pure parsing and formatting here; the runtime does the file I/O.
+ */
+import { z } from "zod";
+
+import { PLACEMENTS, type Placement } from "../contract/manifest.js";
+import type { Vec3 } from "../sources/types.js";
+
+export const CALIBRATION_FORMAT = "gait-calibration/1";
+
+const vec3 = z.tuple([z.number().finite(), z.number().finite(), z.number().finite()]);
+
+const calibrationFileSchema = z.object({
+  format: z.literal(CALIBRATION_FORMAT),
+  savedAt: z.string(),
+  sensors: z.record(z.string(), z.object({ gyroBias: vec3 }).loose()),
+});
+export type CalibrationFile = z.infer<typeof calibrationFileSchema>;
+
+export interface SavedBias {
+  readonly wearer: string;
+  readonly placement: Placement;
+  readonly gyroBias: Vec3;
+}
+
+/** Parse a calibration file's text; throws an Error naming `file` and the bad field. */
+export function parseCalibration(text: string, file: string): { savedAt: string; biases: SavedBias[] } {
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch (err) {
+    throw new Error(`${file}: not JSON (${(err as Error).message})`);
+  }
+  const r = calibrationFileSchema.safeParse(json);
+  if (!r.success) {
+    const first = r.error.issues[0]!;
+    throw new Error(`${file}: ${first.path.join(".") || "(root)"}: ${first.message}`);
+  }
+  const biases: SavedBias[] = [];
+  for (const [key, v] of Object.entries(r.data.sensors)) {
+    const [wearer, placement, ...rest] = key.split("/");
+    if (!wearer || !placement || rest.length) throw new Error(`${file}: sensors.${key}: keys are <wearer>/<placement>`);
+    if (!(PLACEMENTS as readonly string[]).includes(placement)) {
+      throw new Error(`${file}: sensors.${key}: unknown placement "${placement}" (valid: ${PLACEMENTS.join(", ")})`);
+    }
+    biases.push({ wearer, placement: placement as Placement, gyroBias: v.gyroBias as Vec3 });
+  }
+  return { savedAt: r.data.savedAt, biases };
+}
+
+/** The file's text after a calibration: earlier entries are kept unless re-measured. */
+export function formatCalibration(previous: readonly SavedBias[], measured: readonly SavedBias[], now: Date): string {
+  const sensors: CalibrationFile["sensors"] = {};
+  for (const b of [...previous, ...measured]) sensors[`${b.wearer}/${b.placement}`] = { gyroBias: [...b.gyroBias] };
+  const file: CalibrationFile = { format: CALIBRATION_FORMAT, savedAt: now.toISOString(), sensors };
+  return JSON.stringify(file, null, 2) + "\n";
+}
