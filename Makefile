@@ -60,7 +60,8 @@ report: setup-py
 	cd training && $(abspath $(PY)) -m gaitlstm report --model $(abspath $(MODEL)) --out ../reports/latest
 
 # The study's comparison (docs/study.md): virtual cohort, UI/UG/UA/IMU-IK, the
-# 126-combination IMU sweep (resumable), then reports/study. About 75 min on 2 cores.
+# 126-combination IMU sweep (resumable), the 21 pairs again with seeds 1 and 2, then
+# reports/study. About 50 min on the 2-core machine (cohort 1, compare 5, sweep 23, repeats 2 x 8).
 # Needs the shared data folder (SHARED, default ../shared/data).
 SHARED ?= ../shared/data
 WORKERS ?= 2
@@ -68,7 +69,8 @@ study: setup-py
 	test -f runs/cohort/cohort.json || (cd training && $(abspath $(PY)) -m gaitlstm.simulate cohort --out ../runs/cohort --data $(abspath $(SHARED)) --workers $(WORKERS))
 	cd training && $(abspath $(PY)) -m gaitlstm.study compare --cohort ../runs/cohort --real $(abspath $(SHARED))/camargo_ab06/trials --out ../runs/study
 	cd training && $(abspath $(PY)) -m gaitlstm.study sweep --cohort ../runs/cohort --method ug --out ../runs/sweep --workers $(WORKERS)
-	cd training && $(abspath $(PY)) -m gaitlstm.study report --runs ../runs/study ../runs/sweep --out ../reports/study
+	for seed in 1 2; do (cd training && $(abspath $(PY)) -m gaitlstm.study sweep --cohort ../runs/cohort --method ug --out ../runs/sweep-seed$$seed --sizes 2 --seed $$seed --workers $(WORKERS)) || exit 1; done
+	cd training && $(abspath $(PY)) -m gaitlstm.study report --runs ../runs/study ../runs/sweep --repeats ../runs/sweep-seed1 ../runs/sweep-seed2 --out ../reports/study
 
 # Needs a real mosquitto (Debian package), like the integration tests.
 bench: setup-system setup-node

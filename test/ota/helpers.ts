@@ -5,6 +5,7 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import { createBundle } from "../../edge/ota/bundle.js";
 import { runKeygen } from "../../edge/ota/cli.js";
+import type { DeviceOutcome, OtaPublisher } from "../../edge/ota/publisher.js";
 
 export const MODEL_DIR = "models/reduced-femur-calcn-lstm";
 export const MODEL = `${MODEL_DIR}/manifest.json`;
@@ -81,5 +82,18 @@ export async function waitFor<T>(what: string, probe: () => T | undefined | fals
     if (value !== undefined && value !== false) return value;
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
     await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+/** What the device reported to an `OtaPublisher` (its `done()`), or an error after `timeoutMs`. */
+export async function outcomeOf(pub: OtaPublisher, timeoutMs = 15_000): Promise<DeviceOutcome> {
+  let timer: NodeJS.Timeout | undefined;
+  try {
+    return await Promise.race([
+      pub.done(),
+      new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error("no outcome from the device")), timeoutMs))),
+    ]);
+  } finally {
+    clearTimeout(timer);
   }
 }

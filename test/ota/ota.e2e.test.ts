@@ -13,7 +13,7 @@ import { OtaAgent, onnxModelLoader } from "../../edge/ota/agent.js";
 import { otaConfigSchema, type OtaConfigInput } from "../../edge/ota/config.js";
 import type { OtaCommandResponse, OtaStateMessage } from "../../edge/ota/messages.js";
 import { ModelStore } from "../../edge/ota/modelStore.js";
-import { OtaPublisher, type DeviceOutcome } from "../../edge/ota/publisher.js";
+import { OtaPublisher } from "../../edge/ota/publisher.js";
 import { SwappableModel } from "../../edge/ota/swappableModel.js";
 import { MqttPublisher, mqttConfigSchema } from "../../edge/publish/mqttPublisher.js";
 import type { AnglesMessage, ModelInfoMessage } from "../../edge/publish/topics.js";
@@ -21,7 +21,7 @@ import { parseConfig, type RuntimeConfigInput } from "../../edge/runtime/config.
 import { EdgeRuntime } from "../../edge/runtime/runtime.js";
 import { startMosquitto, type RunningMosquitto } from "../helpers/mosquitto.js";
 import { TcpProxy } from "../publish/tcpProxy.js";
-import { makeBundle, makeKeys, MODEL, MODEL_DIR, modelCopy, sha256, tempDir, waitFor, type Keys } from "./helpers.js";
+import { makeBundle, makeKeys, MODEL, MODEL_DIR, modelCopy, outcomeOf, sha256, tempDir, waitFor, type Keys } from "./helpers.js";
 
 const TRIAL = "data/ab06/levelground_ccw_normal_04_01_imu.csv.gz";
 const SIMULATOR = { sources: [{ kind: "simulator" as const }], sensors: { "w1:femur_r": "femur_r", "w1:calcn_r": "calcn_r" } };
@@ -92,18 +92,6 @@ async function offer(bundleDir: string, deviceId: string, chunkSize?: number, be
   );
   await pub.start();
   return pub;
-}
-
-async function outcomeOf(pub: OtaPublisher, timeoutMs = 15_000): Promise<DeviceOutcome> {
-  let timer: NodeJS.Timeout | undefined;
-  try {
-    return await Promise.race([
-      pub.done(),
-      new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error("no outcome from the device")), timeoutMs))),
-    ]);
-  } finally {
-    clearTimeout(timer);
-  }
 }
 
 describe("OTA model updates through mosquitto", () => {

@@ -24,12 +24,12 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { memoryLogger } from "../../edge/log.js";
 import type { OtaCommandResponse, OtaStateMessage } from "../../edge/ota/messages.js";
 import { ModelStore } from "../../edge/ota/modelStore.js";
-import { OtaPublisher, type DeviceOutcome } from "../../edge/ota/publisher.js";
+import { OtaPublisher } from "../../edge/ota/publisher.js";
 import type { AnglesMessage, ModelInfoMessage } from "../../edge/publish/topics.js";
 import { parseConfig } from "../../edge/runtime/config.js";
 import { EdgeRuntime } from "../../edge/runtime/runtime.js";
 import { startMosquitto, type RunningMosquitto } from "../helpers/mosquitto.js";
-import { makeBundle, makeKeys, MODEL, MODEL_DIR, tempDir, waitFor, type Keys } from "./helpers.js";
+import { makeBundle, makeKeys, MODEL, MODEL_DIR, outcomeOf, tempDir, waitFor, type Keys } from "./helpers.js";
 
 const DEPLOY = path.resolve(import.meta.dirname, "../../deploy/mosquitto");
 const TRIAL = "data/ab06/levelground_ccw_normal_04_01_imu.csv.gz";
@@ -130,18 +130,6 @@ async function retainedVersions(user: Account): Promise<{ model: string; ota: st
   const model = await waitFor("retained model", () => retained.get(`gait/${DEVICE}/model`) as ModelInfoMessage | undefined);
   const ota = await waitFor("retained OTA state", () => retained.get(`gait/${DEVICE}/ota/state`) as OtaStateMessage | undefined);
   return { model: model.version, ota: ota.installed_version };
-}
-
-async function outcomeOf(pub: OtaPublisher, timeoutMs = 15_000): Promise<DeviceOutcome> {
-  let timer: NodeJS.Timeout | undefined;
-  try {
-    return await Promise.race([
-      pub.done(),
-      new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error("no outcome from the device")), timeoutMs))),
-    ]);
-  } finally {
-    clearTimeout(timer);
-  }
 }
 
 describe("OTA through mosquitto with the production password file and ACL", () => {

@@ -17,7 +17,7 @@ import numpy as np
 import pytest
 
 from gaitlstm.study.__main__ import main
-from gaitlstm.study.runner import PRODUCT, CompareConfig, compare, ug_subjects
+from gaitlstm.study.runner import PRODUCT, CompareConfig, compare, shared_person_note, ug_subjects
 from gaitlstm.study.sweep import SweepConfig, combinations, result_path, sweep
 
 SOURCE = {"pelvis": "trunk", "femur_r": "thigh", "femur_l": "thigh", "tibia_r": "shank", "tibia_l": "shank",
@@ -122,3 +122,48 @@ def test_compare_sweep_and_report(tiny_cohort: Path, demo_dir: Path, tmp_path: P
 def test_report_without_runs_is_an_error(tmp_path: Path) -> None:
     with pytest.raises(FileNotFoundError, match="compare.json"):
         main(["report", "--runs", str(tmp_path), "--out", str(tmp_path / "r")])
+
+
+def _pair_results(folder: Path, seed: int, rmse: dict[str, float], lr: float = 3e-3) -> Path:
+    """Result files as a sweep writes them, for the pairs in `rmse` (only the fields the report reads)."""
+    (folder / "results").mkdir(parents=True)
+    for name, value in rmse.items():
+        joints = {j: {"rmse_deg": value, "nrmse": 0.1, "r": 0.9} for j in
+                  ("hip_flexion_r", "hip_adduction_r", "hip_rotation_r", "knee_flexion_r", "ankle_dorsiflexion_r")}
+        (folder / "results" / f"{name}.json").write_text(json.dumps({
+            "placements": name.split("+"), "method": "ug", "arch": "lstm", "seconds": 20.0, "finished": 1000.0 + seed,
+            "device": "cpu", "subjects": {"test": ["v23", "v24"]},
+            "metrics": {"mean_rmse_deg": value, "mean_r": 0.9, "joints": joints},
+            "settings": {"epochs": 2, "patience": 2, "train_stride": 25, "lr": lr, "batch_size": 64, "seed": seed,
+                         "n_test_subjects": 2},
+        }))
+    return folder
+
+
+def test_report_seed_spread_says_which_pairs_beat_femur_calcn_beyond_seed_noise(tmp_path: Path) -> None:
+    # pelvis+femur_r is better by far more than its seed spread; tibia_r+calcn_r only by noise.
+    runs = {
+        0: {"femur_r+calcn_r": 3.00, "pelvis+femur_r": 2.50, "tibia_r+calcn_r": 2.95},
+        1: {"femur_r+calcn_r": 3.10, "pelvis+femur_r": 2.55, "tibia_r+calcn_r": 3.20},
+        2: {"femur_r+calcn_r": 2.90, "pelvis+femur_r": 2.45, "tibia_r+calcn_r": 2.80},
+    }
+    folders = [_pair_results(tmp_path / f"seed{s}", s, r) for s, r in runs.items()]
+    out = tmp_path / "report"
+    assert main(["report", "--runs", str(folders[0]), "--repeats", *map(str, folders[1:]), "--out", str(out)]) == 0
+    text = (out / "README.md").read_text()
+    assert "the 3 pairs trained with 3 seeds (0, 1, 2)" in text
+    assert "`femur_r+calcn_r`: 3.00 ± 0.10 deg (mean ± sd over seeds), rank 3 of 3" in text
+    assert "more than two standard errors of the difference: `pelvis+femur_r` (2.50)." in text
+
+    # A repeat with other settings than the main sweep is refused, naming the folder.
+    other = _pair_results(tmp_path / "other", 3, runs[1], lr=1e-3)
+    with pytest.raises(ValueError, match=r"other: .* a seed repeat must differ in the seed only"):
+        main(["report", "--runs", str(folders[0]), "--repeats", str(other), "--out", str(out)])
+
+
+def test_the_report_says_when_unseen_cohort_subjects_replay_people_seen_in_training() -> None:
+    persons = {"v01": "addb", "v02": "rajagopal", "v03": "addb", "v04": "osim"}
+    note = shared_person_note(persons, train=["v01", "v02"], test=["v03", "v04"])
+    assert note is not None and note.startswith("cohort test subjects v03 (addb) replay the kinematics")
+    assert "v04" not in note  # osim's gait is new to the model
+    assert shared_person_note(persons, train=["v01"], test=["v04"]) is None

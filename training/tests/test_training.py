@@ -238,7 +238,9 @@ def test_report_on_the_demo_folder_with_the_shipped_model(repo, demo_dir, tmp_pa
     assert cli(["report", "--model", str(repo / "models" / "reduced-femur-calcn-lstm" / "manifest.json"), "--data", str(demo_dir), "--out", str(out)]) == 0
     assert sorted(p.name for p in out.iterdir()) == ["README.md", "gait_cycle.png", "rmse_per_joint.png", "timeseries.png"]
     text = (out / "README.md").read_text()
-    assert f"Data: `{demo_dir}` (given with --data)" in text
+    # Named relative to the repository, not by this machine's absolute path.
+    assert "Data: `data/ab06` (given with --data)" in text
+    assert "from `models/reduced-femur-calcn-lstm/manifest.json`" in text
     assert "1 of the 6 held-out trials listed in the manifest" in text
     assert "gait cycles (heel strike to heel strike" in text
 

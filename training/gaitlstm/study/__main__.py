@@ -49,6 +49,9 @@ def main(argv: list[str] | None = None) -> int:
     s.add_argument("--out", default="runs/sweep")
     s.add_argument("--workers", type=int, default=2)
     s.add_argument("--all", action="store_true", help="all 127 combinations (default: sizes 1..6, the study's 126)")
+    s.add_argument("--sizes", type=_ints, default=None,
+                   help="only combinations of these sizes, e.g. 2 for the 21 pairs (a seed repeat)")
+    s.add_argument("--seed", type=int, default=0, help="training seed; repeats with other seeds go to other --out folders")
     s.add_argument("--epochs", type=int, default=2)
     s.add_argument("--patience", type=int, default=2)
     s.add_argument("--train-stride", type=int, default=25)
@@ -60,6 +63,8 @@ def main(argv: list[str] | None = None) -> int:
     r = sub.add_parser("report", help="Markdown + PNG from runs/study and runs/sweep")
     r.add_argument("--runs", nargs="+", required=True, help="folders written by compare and/or sweep")
     r.add_argument("--out", default="reports/study")
+    r.add_argument("--repeats", nargs="*", default=[],
+                   help="sweep folders of the same settings with other seeds: the pairs' seed spread")
 
     a = ap.parse_args(argv)
     if a.cmd == "compare":
@@ -78,13 +83,14 @@ def main(argv: list[str] | None = None) -> int:
 
         sweep(SweepConfig(
             cohort=a.cohort, out=a.out, method=a.method, arch=a.arch, workers=a.workers,
-            sizes=(1, 2, 3, 4, 5, 6, 7) if a.all else (1, 2, 3, 4, 5, 6), n_test_subjects=a.n_test_subjects,
+            sizes=a.sizes or ((1, 2, 3, 4, 5, 6, 7) if a.all else (1, 2, 3, 4, 5, 6)), n_test_subjects=a.n_test_subjects,
             include=a.include, epochs=a.epochs, patience=a.patience, train_stride=a.train_stride, lr=a.lr, limit=a.limit,
+            seed=a.seed,
         ))
     else:
         from .report import write_report
 
-        print(write_report([Path(p) for p in a.runs], Path(a.out)))
+        print(write_report([Path(p) for p in a.runs], Path(a.out), repeats=[Path(p) for p in a.repeats]))
     return 0
 
 

@@ -63,6 +63,11 @@ def compare_section(data: dict, out: Path) -> list[str]:
     lines += [f"- Note: {n}" for n in data.get("notes", [])]
     if not any(r["method"] == "IMU-IK" for r in rows) and not any("IMU-IK" in n for n in data.get("notes", [])):
         lines.append("- IMU-IK: no rows (the compare run had it switched off or did not reach it).")
+    if any(r["method"] == "IMU-IK" and r["scope"] == "ab06" for r in rows):
+        lines.append("- IMU-IK on AB06 real: its recordings have no static pose, so the sensor-to-segment calibration "
+                     "uses 1 s of walking, and AB06's shank sensor disagrees with its own mocap on several trials "
+                     "(reports/simulator); the row shows that calibration failing on real data, not a limit of "
+                     "IMU-IK in general (docs/simulator.md, IMU-IK baseline).")
     joints = tuple(cfg.get("joints", JOINTS_R))
     for scope, title in (("ab06", "AB06 real (the unseen new person)"), ("cohort", "Virtual cohort (held-out subjects)")):
         sel = sorted([r for r in rows if r["scope"] == scope], key=_order)
@@ -175,7 +180,7 @@ def load_sweep(folder: Path) -> list[dict]:
     return [json.loads(p.read_text()) for p in sorted((folder / "results").glob("*.json"))]
 
 
-def sweep_section(folder: Path, out: Path) -> list[str]:
+def sweep_section(folder: Path, out: Path, repeats: list[Path] | None = None) -> list[str]:
     results = load_sweep(folder)
     expected = len(combinations())
     runs = [json.loads(line) for line in (folder / "runs.jsonl").read_text().splitlines()] if (folder / "runs.jsonl").is_file() else []
@@ -197,6 +202,8 @@ def sweep_section(folder: Path, out: Path) -> list[str]:
         f"- Time: {np.mean(per):.0f} s per combination on one core (median {np.median(per):.0f} s); "
         f"wall clock from the first combination's start to the last one's end: {span:.1f} min "
         f"(runs logged in runs.jsonl: {len(runs)}).",
+        "- Every model estimates the RIGHT leg's angles (the product's outputs); a combination without a right-leg "
+        "sensor (e.g. femur_l+calcn_l) estimates them from the other leg and the pelvis.",
     ]
     results.sort(key=lambda r: r["metrics"]["mean_rmse_deg"])
     names = ["+".join(r["placements"]) for r in results]
@@ -218,11 +225,64 @@ def sweep_section(folder: Path, out: Path) -> list[str]:
         for k, (_, r) in enumerate(pairs):
             lines.append(f"| {k + 1} | {'+'.join(r['placements'])} | {r['metrics']['mean_rmse_deg']:.2f} | "
                          + " | ".join(f"{r['metrics']['joints'][j]['rmse_deg']:.2f}" for j in JOINTS_R) + " |")
+    if repeats:
+        lines += seed_spread_lines(results, repeats)
     lines += ["", "Best 10 combinations overall:", "", "| rank | placements | n | mean RMSE | mean r |", "|---|---|---|---|---|"]
     for i, r in enumerate(results[:10]):
         lines.append(f"| {i + 1} | {names[i]} | {len(r['placements'])} | {r['metrics']['mean_rmse_deg']:.2f} | {r['metrics']['mean_r']:.2f} |")
     heatmap(results, out / "sweep_heatmap.png", f"{done} of {expected} combinations")
     lines += ["", "![sweep heat map](sweep_heatmap.png)", ""]
+    return lines
+
+
+SETTINGS_BUT_SEED = ("epochs", "patience", "train_stride", "lr", "batch_size", "n_test_subjects")
+
+
+def seed_spread_lines(results: list[dict], repeats: list[Path], target: str = "femur_r+calcn_r") -> list[str]:
+    """The pairs trained again with other seeds: is the ranking of the pairs more than seed noise?"""
+    def key(r: dict) -> tuple:
+        return (r["arch"], tuple(r["subjects"]["test"]), tuple(r["settings"][k] for k in SETTINGS_BUT_SEED))
+
+    ref = key(results[0])
+    per_seed: dict[int, dict[str, float]] = {results[0]["settings"]["seed"]: {
+        "+".join(r["placements"]): r["metrics"]["mean_rmse_deg"] for r in results if len(r["placements"]) == 2}}
+    for folder in repeats:
+        rep = [r for r in load_sweep(folder) if len(r["placements"]) == 2]
+        if not rep:
+            raise FileNotFoundError(f"{folder}: no pair results (results/*.json) to compare seeds with")
+        for r in rep:
+            if key(r) != ref:
+                raise ValueError(f"{folder}: {'+'.join(r['placements'])} was trained with other settings than the main "
+                                 f"sweep ({key(r)} vs {ref}); a seed repeat must differ in the seed only")
+        seed = rep[0]["settings"]["seed"]
+        if seed in per_seed:
+            raise ValueError(f"{folder}: seed {seed} is already in the report; each repeat needs its own seed")
+        per_seed[seed] = {"+".join(r["placements"]): r["metrics"]["mean_rmse_deg"] for r in rep}
+    seeds = sorted(per_seed)
+    pairs = sorted(set.intersection(*(set(v) for v in per_seed.values())))
+    if target not in pairs:
+        return ["", f"Seed repeats: `{target}` is not in every seed's results yet."]
+    vals = {p: np.array([per_seed[s][p] for s in seeds]) for p in pairs}
+    n = len(seeds)
+    mean = {p: float(v.mean()) for p, v in vals.items()}
+    std = {p: float(v.std(ddof=1)) for p, v in vals.items()}
+    order = sorted(pairs, key=mean.__getitem__)
+
+    def clearly_better(p: str) -> bool:  # better than the target by more than 2 standard errors of the difference
+        return mean[target] - mean[p] > 2 * np.sqrt((std[p] ** 2 + std[target] ** 2) / n)
+
+    better = [p for p in order if clearly_better(p)]
+    rank = order.index(target) + 1
+    lines = ["", f"### Seed spread: the {len(pairs)} pairs trained with {n} seeds ({', '.join(map(str, seeds))})", "",
+             f"- `{target}`: {mean[target]:.2f} ± {std[target]:.2f} deg (mean ± sd over seeds), rank {rank} of {len(pairs)}; "
+             f"best pair `{order[0]}` {mean[order[0]]:.2f} ± {std[order[0]]:.2f} deg; median sd of a pair over seeds "
+             f"{np.median(list(std.values())):.2f} deg.",
+             f"- Pairs better than `{target}` by more than two standard errors of the difference: "
+             + (", ".join(f"`{p}` ({mean[p]:.2f})" for p in better) if better else "none") + ".",
+             "", "| rank | pair | " + " | ".join(f"seed {s}" for s in seeds) + " | mean | sd |", "|" + "---|" * (n + 4)]
+    for i, p in enumerate(order):
+        lines.append(f"| {i + 1} | {'**' + p + '**' if p == target else p} | "
+                     + " | ".join(f"{x:.2f}" for x in vals[p]) + f" | {mean[p]:.2f} | {std[p]:.2f} |")
     return lines
 
 
@@ -255,18 +315,20 @@ def heatmap(results: list[dict], path: Path, subtitle: str) -> None:
 
 # ---------------------------------------------------------------- the report
 
-def write_report(runs: list[Path], out: Path) -> Path:
+def write_report(runs: list[Path], out: Path, repeats: list[Path] | None = None) -> Path:
     out.mkdir(parents=True, exist_ok=True)
     lines = ["# The study's comparison, reproduced", "",
              "Generated by `python -m gaitlstm.study report` from the run folders "
-             + ", ".join(f"`{display_path(r)}`" for r in runs) + "; see docs/study.md for what each method means and how to rerun it.", ""]
+             + ", ".join(f"`{display_path(r)}`" for r in runs)
+             + (" (seed repeats: " + ", ".join(f"`{display_path(r)}`" for r in repeats) + ")" if repeats else "")
+             + "; see docs/study.md for what each method means and how to rerun it.", ""]
     found = False
     for folder in runs:
         if (folder / "compare.json").is_file():
             lines += compare_section(json.loads((folder / "compare.json").read_text()), out)
             found = True
         if (folder / "results").is_dir() or (folder / "features.npz").is_file():
-            lines += sweep_section(folder, out)
+            lines += sweep_section(folder, out, repeats)
             found = True
     if not found:
         raise FileNotFoundError(f"none of {[str(r) for r in runs]} holds a compare.json or a sweep's results/")

@@ -60,6 +60,25 @@ def ab06_kinematics_subjects(cohort: Path) -> list[str]:
     return sorted(s["subject"] for s in json.loads(meta.read_text()).get("subjects", []) if s.get("kinematics_from_ab06"))
 
 
+def cohort_persons(cohort: Path) -> dict[str, str]:
+    """Virtual subject -> the real person whose kinematics it replays (empty without cohort.json)."""
+    meta = Path(cohort) / "cohort.json"
+    if not meta.is_file():
+        return {}
+    return {s["subject"]: s["person"] for s in json.loads(meta.read_text()).get("subjects", []) if "person" in s}
+
+
+def shared_person_note(persons: dict[str, str], train: list[str], test: list[str]) -> str | None:
+    """Say so when the 'unseen' cohort subjects move like people the model trained on (a much easier test)."""
+    seen = {persons[s] for s in train if s in persons}
+    shared = [f"{s} ({persons[s]})" for s in test if persons.get(s) in seen]
+    if not shared:
+        return None
+    return (f"cohort test subjects {', '.join(shared)} replay the kinematics of people whose other virtual subjects are "
+            "in the training set (new body size, speed, sensor placement and noise, but not a new gait): the cohort "
+            "UG rows measure robustness to those, not to a new person; AB06 real is the new person")
+
+
 @dataclass
 class UgSubjects:
     train: list[str]
@@ -232,6 +251,10 @@ def compare(cfg: CompareConfig) -> dict:
     res.data["subjects"] = {**asdict(who), "dropped_ab06_kinematics": dropped, "real": sorted(real)}
     if dropped:
         res.data["notes"].append(f"cohort subjects {', '.join(dropped)} replay AB06's mocap and were left out of every model")
+    persons = cohort_persons(Path(cfg.cohort))
+    res.data["subjects"]["persons"] = {s: persons[s] for s in sorted(cohort) if s in persons}
+    if note := shared_person_note(persons, who.train + [who.val], who.test):
+        res.data["notes"].append(note)
 
     r0 = cfg.table_ratio
     split_at = r0 * (1.0 - cfg.val_fraction)

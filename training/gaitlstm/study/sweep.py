@@ -163,6 +163,8 @@ def sweep(cfg: SweepConfig) -> dict:
     """Run every pending combination on `workers` processes; returns the run's summary."""
     if cfg.method != "ug":
         raise ValueError(f"the sweep runs UG (the method whose test subjects are unseen); got {cfg.method!r}")
+    if not cfg.sizes or any(not 1 <= k <= len(PLACEMENTS) for k in cfg.sizes):
+        raise ValueError(f"sizes must be in 1..{len(PLACEMENTS)}; got {cfg.sizes}")
     t0 = time.monotonic()
     out = Path(cfg.out)
     cache = build_cache(cfg)
