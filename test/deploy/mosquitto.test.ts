@@ -18,6 +18,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { memoryLogger, type Logger } from "../../edge/log.js";
 import { MqttPublisher, mqttConfigSchema } from "../../edge/publish/mqttPublisher.js";
 import { freePort, startMosquitto, type RunningMosquitto } from "../helpers/mosquitto.js";
+import { waitFor } from "../helpers/waitFor.js";
 
 const DEPLOY = path.resolve(import.meta.dirname, "../../deploy/mosquitto");
 const PASSWORDS = { "pi-01": "pw-pi-01", "pi-02": "pw-pi-02", ops: "pw-ops", dashboard: "pw-dash" } as const;
@@ -113,15 +114,6 @@ async function connectAs(user: Account, url = broker.url): Promise<TestClient> {
   };
 }
 
-async function waitFor<T>(what: string, probe: () => T | undefined, timeoutMs = 5000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = probe();
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
 
 const received = (c: TestClient, topic: string, payload?: string) =>
   c.messages.find((m) => m.topic === topic && (payload === undefined || m.payload === payload));

@@ -6,6 +6,9 @@ import path from "node:path";
 import { createBundle } from "../../edge/ota/bundle.js";
 import { runKeygen } from "../../edge/ota/cli.js";
 import type { DeviceOutcome, OtaPublisher } from "../../edge/ota/publisher.js";
+import { waitFor } from "../helpers/waitFor.js";
+
+export { waitFor };
 
 export const MODEL_DIR = "models/reduced-femur-calcn-lstm";
 export const MODEL = `${MODEL_DIR}/manifest.json`;
@@ -75,15 +78,6 @@ export function sha256(data: Buffer): string {
   return createHash("sha256").update(data).digest("hex");
 }
 
-export async function waitFor<T>(what: string, probe: () => T | undefined | false, timeoutMs = 10_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = probe();
-    if (value !== undefined && value !== false) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
 
 /** What the device reported to an `OtaPublisher` (its `done()`), or an error after `timeoutMs`. */
 export async function outcomeOf(pub: OtaPublisher, timeoutMs = 15_000): Promise<DeviceOutcome> {

@@ -10,7 +10,10 @@ import { memoryLogger } from "../../edge/log.js";
 import { MqttPublisher, mqttConfigSchema, type MqttConfig } from "../../edge/publish/mqttPublisher.js";
 import type { AnglesMessage } from "../../edge/publish/topics.js";
 import { freePort } from "../helpers/mosquitto.js";
+import { waitFor } from "../helpers/waitFor.js";
 import { TcpProxy } from "./tcpProxy.js";
+
+export { waitFor };
 
 export interface RunningBroker {
   url: string;
@@ -47,15 +50,6 @@ export async function subscriber(url: string, topics: string[]): Promise<{ messa
   return { messages, client, end: () => client.endAsync(true) };
 }
 
-export async function waitFor<T>(what: string, probe: () => T | undefined | false, timeoutMs = 8000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = probe();
-    if (value !== undefined && value !== false) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
 
 let deviceCounter = 0;
 export function testConfig(url: string | undefined, overrides: Partial<MqttConfig> = {}): MqttConfig {
