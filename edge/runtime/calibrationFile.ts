@@ -5,8 +5,8 @@
  * a reboot in the field nobody may think of calibrating again, and the
  * previous bias is much closer to the truth than zero. The file holds one
  * bias per `<wearer>/<placement>` (where the sensor is worn, not which
- * sensor it is: a swapped sensor needs a new calibration, and the runtime
- * logs the age of what it loads).
+ * sensor it is: a swapped sensor needs a new calibration). Each entry has
+ * its own date, and the runtime logs every entry's age when it loads them.
  *
  * Pure parsing and formatting here; the runtime does the file I/O.
  */
@@ -21,8 +21,7 @@ const vec3 = z.tuple([z.number().finite(), z.number().finite(), z.number().finit
 
 const calibrationFileSchema = z.object({
   format: z.literal(CALIBRATION_FORMAT),
-  savedAt: z.string(),
-  sensors: z.record(z.string(), z.object({ gyroBias: vec3 }).loose()),
+  sensors: z.record(z.string(), z.object({ gyroBias: vec3, savedAt: z.iso.datetime() }).loose()),
 });
 export type CalibrationFile = z.infer<typeof calibrationFileSchema>;
 
@@ -30,10 +29,14 @@ export interface SavedBias {
   readonly wearer: string;
   readonly placement: Placement;
   readonly gyroBias: Vec3;
+  /** When this sensor was calibrated (ISO 8601): entries not re-measured keep theirs. */
+  readonly savedAt: string;
 }
 
+const keyOf = (b: { wearer: string; placement: string }): string => `${b.wearer}/${b.placement}`;
+
 /** Parse a calibration file's text; throws an Error naming `file` and the bad field. */
-export function parseCalibration(text: string, file: string): { savedAt: string; biases: SavedBias[] } {
+export function parseCalibration(text: string, file: string): SavedBias[] {
   let json: unknown;
   try {
     json = JSON.parse(text);
@@ -47,20 +50,23 @@ export function parseCalibration(text: string, file: string): { savedAt: string;
   }
   const biases: SavedBias[] = [];
   for (const [key, v] of Object.entries(r.data.sensors)) {
-    const [wearer, placement, ...rest] = key.split("/");
-    if (!wearer || !placement || rest.length) throw new Error(`${file}: sensors.${key}: keys are <wearer>/<placement>`);
+    // The placement never contains "/", a wearer name might: split at the last one.
+    const cut = key.lastIndexOf("/");
+    const wearer = key.slice(0, cut);
+    const placement = key.slice(cut + 1);
+    if (cut <= 0) throw new Error(`${file}: sensors.${key}: keys are <wearer>/<placement>`);
     if (!(PLACEMENTS as readonly string[]).includes(placement)) {
       throw new Error(`${file}: sensors.${key}: unknown placement "${placement}" (valid: ${PLACEMENTS.join(", ")})`);
     }
-    biases.push({ wearer, placement: placement as Placement, gyroBias: v.gyroBias as Vec3 });
+    biases.push({ wearer, placement: placement as Placement, gyroBias: v.gyroBias as Vec3, savedAt: v.savedAt });
   }
-  return { savedAt: r.data.savedAt, biases };
+  return biases;
 }
 
-/** The file's text after a calibration: earlier entries are kept unless re-measured. */
-export function formatCalibration(previous: readonly SavedBias[], measured: readonly SavedBias[], now: Date): string {
+/** The file's text after a calibration: earlier entries are kept (with their dates) unless re-measured. */
+export function formatCalibration(previous: readonly SavedBias[], measured: readonly SavedBias[]): string {
   const sensors: CalibrationFile["sensors"] = {};
-  for (const b of [...previous, ...measured]) sensors[`${b.wearer}/${b.placement}`] = { gyroBias: [...b.gyroBias] };
-  const file: CalibrationFile = { format: CALIBRATION_FORMAT, savedAt: now.toISOString(), sensors };
+  for (const b of [...previous, ...measured]) sensors[keyOf(b)] = { gyroBias: [...b.gyroBias], savedAt: b.savedAt };
+  const file: CalibrationFile = { format: CALIBRATION_FORMAT, sensors };
   return JSON.stringify(file, null, 2) + "\n";
 }

@@ -53,7 +53,8 @@ export interface RuntimeDeps {
 }
 
 interface CalibrationCapture {
-  readonly sums: Map<string, { n: number; g: number[]; g2: number[]; a: number[] }>;
+  /** Keyed by `${wearer}|${placement}`; the entry carries both, so no key is ever split. */
+  readonly sums: Map<string, { wearer: string; placement: Placement; n: number; g: number[]; g2: number[]; a: number[] }>;
 }
 
 export class EdgeRuntime {
@@ -323,11 +324,12 @@ export class EdgeRuntime {
         if (!capture.sums.has(`${wearer}|${placement}`)) problems.push(`${wearer}/${placement}: no samples`);
       }
     }
-    for (const [key, s] of capture.sums) {
-      const [wearer, placement] = key.split("|") as [string, Placement];
+    const measured: SavedBias[] = [];
+    for (const s of capture.sums.values()) {
+      const { wearer, placement } = s;
       if (!this.contract.pipeline.placements.includes(placement)) continue;
       if (s.n < 10) {
-        problems.push(`${key.replace("|", "/")}: only ${s.n} samples`);
+        problems.push(`${wearer}/${placement}: only ${s.n} samples`);
         continue;
       }
       const mean = s.g.map((v) => v / s.n) as unknown as Vec3;
@@ -348,18 +350,15 @@ export class EdgeRuntime {
         samples: s.n,
         mountingOffsetDeg: refs[placement] ? angleToReference(a, refs[placement]) : null,
       };
+      measured.push({ wearer, placement, gyroBias: mean, savedAt: new Date().toISOString() });
     }
     if (!capture.sums.size) throw new Error("calibration rejected: no samples arrived");
     if (problems.length) throw new Error(`calibration rejected (nothing changed): ${problems.join("; ")}`);
-    const measured: SavedBias[] = Object.entries(result).map(([key, r]) => {
-      const [wearer, placement] = key.split("/") as [string, Placement];
-      return { wearer, placement, gyroBias: r.gyroBias };
-    });
     // Saved before it is applied: a calibration that cannot be kept changes nothing.
     const file = this.config.calibration.file;
     if (file) {
       try {
-        await atomicWriteFile(file, formatCalibration(this.savedBias, measured, new Date()));
+        await atomicWriteFile(file, formatCalibration(this.savedBias, measured));
       } catch (err) {
         throw new Error(`calibration rejected (nothing changed): cannot save ${file}: ${(err as Error).message}`);
       }
@@ -392,9 +391,12 @@ export class EdgeRuntime {
       return;
     }
     try {
-      const saved = parseCalibration(text, file);
-      this.savedBias = saved.biases;
-      log.info(`loaded the calibration saved at ${saved.savedAt}`, { file, sensors: saved.biases.map((b) => `${b.wearer}/${b.placement}`) });
+      this.savedBias = parseCalibration(text, file);
+      const now = Date.now();
+      log.info(`loaded the saved calibration of ${this.savedBias.length} sensor(s)`, {
+        file,
+        ageHours: Object.fromEntries(this.savedBias.map((b) => [`${b.wearer}/${b.placement}`, +((now - Date.parse(b.savedAt)) / 3.6e6).toFixed(1)])),
+      });
     } catch (err) {
       log.warn(`ignoring a malformed saved calibration (gyro bias 0): ${(err as Error).message}`, { file });
     }
@@ -403,7 +405,7 @@ export class EdgeRuntime {
   private accumulate(route: Route, s: ImuSample): void {
     const key = `${route.wearer}|${route.placement}`;
     let e = this.capture!.sums.get(key);
-    if (!e) this.capture!.sums.set(key, (e = { n: 0, g: [0, 0, 0], g2: [0, 0, 0], a: [0, 0, 0] }));
+    if (!e) this.capture!.sums.set(key, (e = { wearer: route.wearer, placement: route.placement, n: 0, g: [0, 0, 0], g2: [0, 0, 0], a: [0, 0, 0] }));
     e.n += 1;
     for (let i = 0; i < 3; i++) {
       e.g[i]! += s.gyro[i]!;

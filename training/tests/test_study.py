@@ -105,6 +105,11 @@ def test_compare_sweep_and_report(tiny_cohort: Path, demo_dir: Path, tmp_path: P
     assert (second["done"], second["ran_now"]) == (3, 1)
     assert result_path(cfg, ("pelvis",)).stat().st_mtime_ns == stamp
     assert not list((tmp_path / "sweep" / "results").glob(".*tmp"))  # atomic writes leave no temporaries
+    # Resuming with other settings (here the seed) would mix results silently: refused.
+    cfg.seed = 1
+    with pytest.raises(ValueError, match=r"pelvis\.json: trained with cnn .*'seed': 0.*use another --out"):
+        sweep(cfg)
+    cfg.seed = 0
     result = json.loads(result_path(cfg, ("femur_l",)).read_text())
     assert set(result["metrics"]["joints"]) == {"hip_flexion_r", "hip_adduction_r", "hip_rotation_r",
                                                 "knee_flexion_r", "ankle_dorsiflexion_r"}
@@ -153,7 +158,8 @@ def test_report_seed_spread_says_which_pairs_beat_femur_calcn_beyond_seed_noise(
     text = (out / "README.md").read_text()
     assert "the 3 pairs trained with 3 seeds (0, 1, 2)" in text
     assert "`femur_r+calcn_r`: 3.00 ± 0.10 deg (mean ± sd over seeds), rank 3 of 3" in text
-    assert "more than two standard errors of the difference: `pelvis+femur_r` (2.50)." in text
+    assert "not corrected for 2 comparisons): `pelvis+femur_r` (2.50, p 0.00" in text  # Welch: p ~ 0.005
+    assert "`tibia_r+calcn_r` (2.98" not in text  # better on average, but within the seeds' spread
 
     # A repeat with other settings than the main sweep is refused, naming the folder.
     other = _pair_results(tmp_path / "other", 3, runs[1], lr=1e-3)

@@ -235,6 +235,15 @@ def sweep_section(folder: Path, out: Path, repeats: list[Path] | None = None) ->
     return lines
 
 
+def _welch_p(a: np.ndarray, b: np.ndarray) -> float:
+    """Two-sided p-value of Welch's t-test; 1.0 when both samples are constant and equal."""
+    from scipy.stats import ttest_ind
+
+    if np.ptp(a) == 0 and np.ptp(b) == 0:
+        return 1.0 if a[0] == b[0] else 0.0
+    return float(ttest_ind(a, b, equal_var=False).pvalue)
+
+
 SETTINGS_BUT_SEED = ("epochs", "patience", "train_stride", "lr", "batch_size", "n_test_subjects")
 
 
@@ -244,6 +253,8 @@ def seed_spread_lines(results: list[dict], repeats: list[Path], target: str = "f
         return (r["arch"], tuple(r["subjects"]["test"]), tuple(r["settings"][k] for k in SETTINGS_BUT_SEED))
 
     ref = key(results[0])
+    if len({r["settings"]["seed"] for r in results}) > 1:
+        raise ValueError("the main sweep mixes seeds; repeats with other seeds go to their own folders")
     per_seed: dict[int, dict[str, float]] = {results[0]["settings"]["seed"]: {
         "+".join(r["placements"]): r["metrics"]["mean_rmse_deg"] for r in results if len(r["placements"]) == 2}}
     for folder in repeats:
@@ -255,6 +266,8 @@ def seed_spread_lines(results: list[dict], repeats: list[Path], target: str = "f
                 raise ValueError(f"{folder}: {'+'.join(r['placements'])} was trained with other settings than the main "
                                  f"sweep ({key(r)} vs {ref}); a seed repeat must differ in the seed only")
         seed = rep[0]["settings"]["seed"]
+        if len({r["settings"]["seed"] for r in rep}) > 1:
+            raise ValueError(f"{folder}: results of several seeds in one folder; a repeat folder holds one seed")
         if seed in per_seed:
             raise ValueError(f"{folder}: seed {seed} is already in the report; each repeat needs its own seed")
         per_seed[seed] = {"+".join(r["placements"]): r["metrics"]["mean_rmse_deg"] for r in rep}
@@ -268,21 +281,27 @@ def seed_spread_lines(results: list[dict], repeats: list[Path], target: str = "f
     std = {p: float(v.std(ddof=1)) for p, v in vals.items()}
     order = sorted(pairs, key=mean.__getitem__)
 
-    def clearly_better(p: str) -> bool:  # better than the target by more than 2 standard errors of the difference
-        return mean[target] - mean[p] > 2 * np.sqrt((std[p] ** 2 + std[target] ** 2) / n)
-
-    better = [p for p in order if clearly_better(p)]
+    # Welch's t-test per pair against the target (unequal variances; few seeds, so its
+    # t distribution, not a normal "2 standard errors" rule). No correction for the
+    # 20 comparisons: a p just under 0.05 among 20 is weak evidence, and we say so.
+    pvalue = {p: _welch_p(vals[target], vals[p]) for p in pairs if p != target}
+    better = [p for p in order if p != target and mean[p] < mean[target] and pvalue[p] < 0.05]
+    closest = min((p for p in pvalue if mean[p] < mean[target]), key=pvalue.__getitem__, default=None)
     rank = order.index(target) + 1
     lines = ["", f"### Seed spread: the {len(pairs)} pairs trained with {n} seeds ({', '.join(map(str, seeds))})", "",
              f"- `{target}`: {mean[target]:.2f} ± {std[target]:.2f} deg (mean ± sd over seeds), rank {rank} of {len(pairs)}; "
              f"best pair `{order[0]}` {mean[order[0]]:.2f} ± {std[order[0]]:.2f} deg; median sd of a pair over seeds "
              f"{np.median(list(std.values())):.2f} deg.",
-             f"- Pairs better than `{target}` by more than two standard errors of the difference: "
-             + (", ".join(f"`{p}` ({mean[p]:.2f})" for p in better) if better else "none") + ".",
-             "", "| rank | pair | " + " | ".join(f"seed {s}" for s in seeds) + " | mean | sd |", "|" + "---|" * (n + 4)]
+             f"- Pairs better than `{target}` at p < 0.05 (Welch's t-test per pair over the seeds, not corrected for "
+             f"{len(pvalue)} comparisons): "
+             + (", ".join(f"`{p}` ({mean[p]:.2f}, p {pvalue[p]:.3f})" for p in better) if better else "none")
+             + (f"; closest: `{closest}` (p {pvalue[closest]:.3f})" if closest and closest not in better else "") + ".",
+             "", "| rank | pair | " + " | ".join(f"seed {s}" for s in seeds) + f" | mean | sd | p vs {target} |",
+             "|" + "---|" * (n + 5)]
     for i, p in enumerate(order):
         lines.append(f"| {i + 1} | {'**' + p + '**' if p == target else p} | "
-                     + " | ".join(f"{x:.2f}" for x in vals[p]) + f" | {mean[p]:.2f} | {std[p]:.2f} |")
+                     + " | ".join(f"{x:.2f}" for x in vals[p]) + f" | {mean[p]:.2f} | {std[p]:.2f} | "
+                     + (f"{pvalue[p]:.3f}" if p in pvalue else "—") + " |")
     return lines
 
 
@@ -330,6 +349,8 @@ def write_report(runs: list[Path], out: Path, repeats: list[Path] | None = None)
         if (folder / "results").is_dir() or (folder / "features.npz").is_file():
             lines += sweep_section(folder, out, repeats)
             found = True
+    if repeats and not any((f / "results").is_dir() for f in runs):
+        raise ValueError("--repeats needs a sweep folder in --runs to compare the seeds with")
     if not found:
         raise FileNotFoundError(f"none of {[str(r) for r in runs]} holds a compare.json or a sweep's results/")
     path = out / "README.md"

@@ -59,6 +59,10 @@ class SweepConfig:
     joints: tuple[str, ...] = JOINTS_R
 
 
+# What a result file records of its training; a resumed sweep must match it exactly.
+RESULT_SETTINGS = ("epochs", "patience", "train_stride", "lr", "batch_size", "seed", "n_test_subjects")
+
+
 # ---------------------------------------------------------------- the feature cache
 
 def build_cache(cfg: SweepConfig) -> Path:
@@ -149,7 +153,7 @@ def run_combo(args: tuple[SweepConfig, tuple[str, ...]]) -> tuple[str, float]:
     write_json_atomic(result_path(cfg, combo), {
         "placements": list(combo), "method": cfg.method, "arch": cfg.arch, "metrics": metrics, "history": history,
         "seconds": round(seconds, 1), "finished": time.time(), "device": str(dev), "pid": os.getpid(),
-        "settings": {k: getattr(cfg, k) for k in ("epochs", "patience", "train_stride", "lr", "batch_size", "seed", "n_test_subjects")},
+        "settings": {k: getattr(cfg, k) for k in RESULT_SETTINGS},
         "subjects": _CACHE.meta["subjects"],
     })
     return combo_name(combo), seconds
@@ -157,6 +161,19 @@ def run_combo(args: tuple[SweepConfig, tuple[str, ...]]) -> tuple[str, float]:
 
 def result_path(cfg: SweepConfig, combo: tuple[str, ...]) -> Path:
     return Path(cfg.out) / "results" / f"{combo_name(combo)}.json"
+
+
+def check_resumable(cfg: SweepConfig, combos: list[tuple[str, ...]]) -> None:
+    """Refuse to resume into a folder whose results were trained otherwise: they would be mixed silently."""
+    want = {k: getattr(cfg, k) for k in RESULT_SETTINGS}
+    for c in combos:
+        path = result_path(cfg, c)
+        if not path.is_file():
+            continue
+        done = json.loads(path.read_text())
+        if done.get("settings") != want or done.get("arch") != cfg.arch:
+            raise ValueError(f"{path}: trained with {done.get('arch')} {done.get('settings')}, this run asks for "
+                             f"{cfg.arch} {want}; use another --out, or delete that folder's results/ to start over")
 
 
 def sweep(cfg: SweepConfig) -> dict:
@@ -169,6 +186,7 @@ def sweep(cfg: SweepConfig) -> dict:
     out = Path(cfg.out)
     cache = build_cache(cfg)
     combos = combinations(sizes=cfg.sizes)
+    check_resumable(cfg, combos)
     pending = [c for c in combos if not result_path(cfg, c).is_file()]
     if cfg.limit:
         pending = pending[: cfg.limit]
