@@ -206,6 +206,10 @@ def sweep(cfg: SweepConfig) -> dict:
                 for name, seconds in pool.imap_unordered(run_combo, jobs):
                     done.append((name, seconds))
                     print(f"[sweep] {name} in {seconds:.0f} s ({len(done)}/{len(pending)})", flush=True)
+                # Let the workers exit on their own (the with-block would terminate them, and a
+                # killed worker leaves its semaphores for the resource tracker to complain about).
+                pool.close()
+                pool.join()
     summary = {"config": asdict(cfg), "combinations": len(combos),
                "done": sum(result_path(cfg, c).is_file() for c in combos),
                "ran_now": len(done), "wall_minutes_now": (time.monotonic() - t0) / 60}
