@@ -60,8 +60,9 @@ report: setup-py
 	cd training && $(abspath $(PY)) -m gaitlstm report --model $(abspath $(MODEL)) --out ../reports/latest
 
 # The study's comparison (docs/study.md): virtual cohort, UI/UG/UA/IMU-IK, the
-# 126-combination IMU sweep (resumable), the 21 pairs again with seeds 1 and 2, then
-# reports/study. About 50 min on the 2-core machine (cohort 1, compare 5, sweep 23, repeats 2 x 8).
+# 126-combination IMU sweeps (UG, then UI; resumable), the 21 UG pairs again with seeds
+# 1 and 2, then reports/study. About 70 min on the 2-core machine (cohort 1, compare 4,
+# UG sweep 23, UI sweep ~20, repeats 2 x 4).
 # Needs the shared data folder (SHARED, default ../shared/data).
 SHARED ?= ../shared/data
 WORKERS ?= 2
@@ -69,8 +70,9 @@ study: setup-py
 	test -f runs/cohort/cohort.json || (cd training && $(abspath $(PY)) -m gaitlstm.simulate cohort --out ../runs/cohort --data $(abspath $(SHARED)) --workers $(WORKERS))
 	cd training && $(abspath $(PY)) -m gaitlstm.study compare --cohort ../runs/cohort --real $(abspath $(SHARED))/camargo_ab06/trials --out ../runs/study
 	cd training && $(abspath $(PY)) -m gaitlstm.study sweep --cohort ../runs/cohort --method ug --out ../runs/sweep --workers $(WORKERS)
+	cd training && $(abspath $(PY)) -m gaitlstm.study sweep --cohort ../runs/cohort --method ui --out ../runs/sweep-ui --workers $(WORKERS) --epochs 8 --patience 3 --train-stride 5
 	for seed in 1 2; do (cd training && $(abspath $(PY)) -m gaitlstm.study sweep --cohort ../runs/cohort --method ug --out ../runs/sweep-seed$$seed --sizes 2 --seed $$seed --workers $(WORKERS)) || exit 1; done
-	cd training && $(abspath $(PY)) -m gaitlstm.study report --runs ../runs/study ../runs/sweep --repeats ../runs/sweep-seed1 ../runs/sweep-seed2 --out ../reports/study
+	cd training && $(abspath $(PY)) -m gaitlstm.study report --runs ../runs/study ../runs/sweep ../runs/sweep-ui --repeats ../runs/sweep-seed1 ../runs/sweep-seed2 --out ../reports/study
 
 # Needs a real mosquitto (Debian package), like the integration tests.
 bench: setup-system setup-node

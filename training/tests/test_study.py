@@ -107,7 +107,7 @@ def test_compare_sweep_and_report(tiny_cohort: Path, demo_dir: Path, tmp_path: P
     assert not list((tmp_path / "sweep" / "results").glob(".*tmp"))  # atomic writes leave no temporaries
     # Resuming with other settings (here the seed) would mix results silently: refused.
     cfg.seed = 1
-    with pytest.raises(ValueError, match=r"pelvis\.json: trained with cnn .*'seed': 0.*use another --out"):
+    with pytest.raises(ValueError, match=r"pelvis\.json: trained with ug cnn .*'seed': 0.*use another --out"):
         sweep(cfg)
     cfg.seed = 0
     result = json.loads(result_path(cfg, ("femur_l",)).read_text())
@@ -173,3 +173,20 @@ def test_the_report_says_when_unseen_cohort_subjects_replay_people_seen_in_train
     assert note is not None and note.startswith("cohort test subjects v03 (addb) replay the kinematics")
     assert "v04" not in note  # osim's gait is new to the model
     assert shared_person_note(persons, train=["v01"], test=["v04"]) is None
+
+
+def test_the_ui_sweep_trains_one_model_per_test_subject(tiny_cohort: Path, tmp_path: Path) -> None:
+    cfg = SweepConfig(cohort=str(tiny_cohort), out=str(tmp_path / "ui"), method="ui", arch="cnn", workers=1, sizes=(2,),
+                      n_test_subjects=2, epochs=1, limit=1)
+    assert sweep(cfg)["ran_now"] == 1
+    result = json.loads(next((tmp_path / "ui" / "results").glob("*.json")).read_text())
+    assert result["method"] == "ui"
+    assert {e["subject"] for e in result["history"]} == set(result["subjects"]["test"])  # one model each
+    out = tmp_path / "report"
+    assert main(["report", "--runs", str(tmp_path / "ui"), "--out", str(out)]) == 0
+    text = (out / "README.md").read_text()
+    assert "## IMU-combination sweep (UI)" in text and "trained on the first 40% of each of its trials" in text
+    assert (out / "sweep_heatmap_ui.png").is_file()
+    with pytest.raises(ValueError, match="no sweep of the same method"):  # a UG repeat has nothing to compare with
+        main(["report", "--runs", str(tmp_path / "ui"), "--repeats", str(_pair_results(tmp_path / "r", 1, {"femur_r+calcn_r": 3.0})),
+              "--out", str(out)])

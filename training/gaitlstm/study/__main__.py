@@ -44,7 +44,8 @@ def main(argv: list[str] | None = None) -> int:
 
     s = sub.add_parser("sweep", help="UG for every IMU combination (resumable, parallel)")
     s.add_argument("--cohort", required=True)
-    s.add_argument("--method", default="ug", choices=["ug"])
+    s.add_argument("--method", default="ug", choices=["ug", "ui"],
+                   help="ug: one model per combination, tested on unseen subjects; ui: one per test subject, on its own data")
     s.add_argument("--arch", default="lstm", choices=["lstm", "cnn"])
     s.add_argument("--out", default="runs/sweep")
     s.add_argument("--workers", type=int, default=2)

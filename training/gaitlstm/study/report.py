@@ -176,6 +176,11 @@ def curve_fig(curve: list[dict], path: Path) -> None:
 
 # ---------------------------------------------------------------- sweep
 
+def _sweep_method(folder: Path) -> str | None:
+    first = next(iter(sorted((folder / "results").glob("*.json"))), None)
+    return json.loads(first.read_text()).get("method", "ug") if first else None
+
+
 def load_sweep(folder: Path) -> list[dict]:
     return [json.loads(p.read_text()) for p in sorted((folder / "results").glob("*.json"))]
 
@@ -186,7 +191,8 @@ def sweep_section(folder: Path, out: Path, repeats: list[Path] | None = None) ->
     runs = [json.loads(line) for line in (folder / "runs.jsonl").read_text().splitlines()] if (folder / "runs.jsonl").is_file() else []
     n7 = sum(len(r["placements"]) == 7 for r in results)
     done = len(results) - n7
-    lines = ["## IMU-combination sweep (UG)", "",
+    method = (results[0].get("method", "ug") if results else "ug").upper()
+    lines = [f"## IMU-combination sweep ({method})", "",
              f"**{done} of {expected} combinations done**" + (f" (plus the 7-IMU set)" if n7 else "") + "."]
     if not results:
         return lines + ["", "No results yet."]
@@ -197,8 +203,11 @@ def sweep_section(folder: Path, out: Path, repeats: list[Path] | None = None) ->
     span = (max(ends) - min(e - r["seconds"] for e, r in zip(ends, results))) / 60
     lines += [
         f"- Settings: {results[0]['arch']}, ≤ {s['epochs']} epochs (patience {s['patience']}), train stride {s['train_stride']}, "
-        f"lr {s['lr']}, batch {s['batch_size']}; tested on the unseen cohort subjects {', '.join(results[0]['subjects']['test'])}; "
-        f"device {results[0]['device']}." + (" **Warning: results with different settings are mixed.**" if len(mixed) > 1 else ""),
+        f"lr {s['lr']}, batch {s['batch_size']}; "
+        + (f"tested on the unseen cohort subjects {', '.join(results[0]['subjects']['test'])}; " if method == "UG" else
+           f"one model per cohort subject {', '.join(results[0]['subjects']['test'])}, trained on the first 40% of each "
+           "of its trials, validated on 40-50%, tested on the last 50%; ")
+        + f"device {results[0]['device']}." + (" **Warning: results with different settings are mixed.**" if len(mixed) > 1 else ""),
         f"- Time: {np.mean(per):.0f} s per combination on one core (median {np.median(per):.0f} s); "
         f"wall clock from the first combination's start to the last one's end: {span:.1f} min "
         f"(runs logged in runs.jsonl: {len(runs)}).",
@@ -230,8 +239,9 @@ def sweep_section(folder: Path, out: Path, repeats: list[Path] | None = None) ->
     lines += ["", "Best 10 combinations overall:", "", "| rank | placements | n | mean RMSE | mean r |", "|---|---|---|---|---|"]
     for i, r in enumerate(results[:10]):
         lines.append(f"| {i + 1} | {names[i]} | {len(r['placements'])} | {r['metrics']['mean_rmse_deg']:.2f} | {r['metrics']['mean_r']:.2f} |")
-    heatmap(results, out / "sweep_heatmap.png", f"{done} of {expected} combinations")
-    lines += ["", "![sweep heat map](sweep_heatmap.png)", ""]
+    png = "sweep_heatmap.png" if method == "UG" else f"sweep_heatmap_{method.lower()}.png"
+    heatmap(results, out / png, f"{method}, {done} of {expected} combinations")
+    lines += ["", f"![sweep heat map]({png})", ""]
     return lines
 
 
@@ -326,7 +336,7 @@ def heatmap(results: list[dict], path: Path, subtitle: str) -> None:
             tick.set_fontweight("bold")
     ax.xaxis.tick_top()
     fig.colorbar(im, ax=ax, label="RMSE (deg)", shrink=0.5)
-    ax.set_title(f"UG RMSE per combination, sorted by mean ({subtitle}); red: femur + calcaneus", fontsize=9, pad=22)
+    ax.set_title(f"RMSE per combination, sorted by mean ({subtitle}); red: femur + calcaneus", fontsize=9, pad=22)
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)
@@ -341,16 +351,19 @@ def write_report(runs: list[Path], out: Path, repeats: list[Path] | None = None)
              + ", ".join(f"`{display_path(r)}`" for r in runs)
              + (" (seed repeats: " + ", ".join(f"`{display_path(r)}`" for r in repeats) + ")" if repeats else "")
              + "; see docs/study.md for what each method means and how to rerun it.", ""]
+    methods = {_sweep_method(f) for f in runs if (f / "results").is_dir()}
+    orphans = [str(r) for r in repeats or [] if _sweep_method(r) not in methods]
+    if orphans:
+        raise ValueError(f"--repeats {', '.join(orphans)}: no sweep of the same method in --runs to compare the seeds with")
     found = False
     for folder in runs:
         if (folder / "compare.json").is_file():
             lines += compare_section(json.loads((folder / "compare.json").read_text()), out)
             found = True
         if (folder / "results").is_dir() or (folder / "features.npz").is_file():
-            lines += sweep_section(folder, out, repeats)
+            # Seed repeats belong to the sweep of their own method (a UG repeat says nothing of UI).
+            lines += sweep_section(folder, out, [r for r in repeats or [] if _sweep_method(r) == _sweep_method(folder)])
             found = True
-    if repeats and not any((f / "results").is_dir() for f in runs):
-        raise ValueError("--repeats needs a sweep folder in --runs to compare the seeds with")
     if not found:
         raise FileNotFoundError(f"none of {[str(r) for r in runs]} holds a compare.json or a sweep's results/")
     path = out / "README.md"

@@ -23,7 +23,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..dataset import Recording, fit_reference_on, keep_trials, load_trials, to_recordings
+from ..dataset import Recording, cut, fit_reference_on, keep_trials, load_trials, to_recordings
 from ..features import N_CH, FeatureConfig, GridFeatures
 from ..io.types import JOINTS_R
 from .runner import PLACEMENTS, metrics_of, segments_of, ug_subjects, whole, write_json_atomic
@@ -58,6 +58,10 @@ class SweepConfig:
     limit: int = 0  # run at most this many pending combinations (0: all); for tests and trial runs
     joints: tuple[str, ...] = JOINTS_R
 
+
+# UI within each test subject: the first 40% of every trial trains, 40-50% validates, the rest
+# tests (the same fractions as `compare`'s UI rows).
+UI_SPLIT = (0.4, 0.5)
 
 # What a result file records of its training; a resumed sweep must match it exactly.
 RESULT_SETTINGS = ("epochs", "patience", "train_stride", "lr", "batch_size", "seed", "n_test_subjects")
@@ -141,14 +145,23 @@ def run_combo(args: tuple[SweepConfig, tuple[str, ...]]) -> tuple[str, float]:
     assert _CACHE is not None, "worker not initialised"
     t0 = time.monotonic()
     dev = device()
-    fc, train = _CACHE.recordings(combo, "train")
-    _, val = _CACHE.recordings(combo, "val")
-    _, test = _CACHE.recordings(combo, "test")
     tc = TrainConfig(data=cfg.cohort, out=cfg.out, arch=cfg.arch, method=cfg.method, imus=combo, joints=tuple(cfg.joints),
                      seed=cfg.seed, max_epochs=cfg.epochs, patience=cfg.patience, batch_size=cfg.batch_size, lr=cfg.lr,
                      train_stride=cfg.train_stride, max_minutes=30.0)
-    model, history = train_new(tc, fc, train, val, dev)
-    metrics = metrics_of(segments_of(test, fc, model, dev), tuple(cfg.joints), fc.rate_hz)
+    fc, test = _CACHE.recordings(combo, "test")
+    if cfg.method == "ug":  # one model: training subjects, early-stopped on the validation subject
+        _, train = _CACHE.recordings(combo, "train")
+        _, val = _CACHE.recordings(combo, "val")
+        model, history = train_new(tc, fc, train, val, dev)
+        segments = segments_of(test, fc, model, dev)
+    else:  # ui: one model per test subject, on the first part of each of its trials (as `compare` does)
+        segments, history = [], []
+        for subject in sorted({r.subject for r in test}):
+            own = [r for r in test if r.subject == subject]
+            model, h = train_new(tc, fc, [cut(r, 0.0, UI_SPLIT[0]) for r in own], [cut(r, *UI_SPLIT) for r in own], dev)
+            segments += segments_of([cut(r, UI_SPLIT[1], 1.0) for r in own], fc, model, dev)
+            history += [{**e, "subject": subject} for e in h]
+    metrics = metrics_of(segments, tuple(cfg.joints), fc.rate_hz)
     seconds = time.monotonic() - t0
     write_json_atomic(result_path(cfg, combo), {
         "placements": list(combo), "method": cfg.method, "arch": cfg.arch, "metrics": metrics, "history": history,
@@ -171,15 +184,16 @@ def check_resumable(cfg: SweepConfig, combos: list[tuple[str, ...]]) -> None:
         if not path.is_file():
             continue
         done = json.loads(path.read_text())
-        if done.get("settings") != want or done.get("arch") != cfg.arch:
-            raise ValueError(f"{path}: trained with {done.get('arch')} {done.get('settings')}, this run asks for "
-                             f"{cfg.arch} {want}; use another --out, or delete that folder's results/ to start over")
+        if done.get("settings") != want or done.get("arch") != cfg.arch or done.get("method", "ug") != cfg.method:
+            raise ValueError(f"{path}: trained with {done.get('method', 'ug')} {done.get('arch')} {done.get('settings')}, "
+                             f"this run asks for {cfg.method} {cfg.arch} {want}; use another --out, or delete that "
+                             "folder's results/ to start over")
 
 
 def sweep(cfg: SweepConfig) -> dict:
     """Run every pending combination on `workers` processes; returns the run's summary."""
-    if cfg.method != "ug":
-        raise ValueError(f"the sweep runs UG (the method whose test subjects are unseen); got {cfg.method!r}")
+    if cfg.method not in ("ug", "ui"):
+        raise ValueError(f"the sweep runs ug or ui; got {cfg.method!r} (ua needs a new person with all seven placements)")
     if not cfg.sizes or any(not 1 <= k <= len(PLACEMENTS) for k in cfg.sizes):
         raise ValueError(f"sizes must be in 1..{len(PLACEMENTS)}; got {cfg.sizes}")
     t0 = time.monotonic()
