@@ -61,8 +61,8 @@ report: setup-py
 
 # The study's comparison (docs/study.md): virtual cohort, UI/UG/UA/IMU-IK, the
 # 126-combination IMU sweeps (UG, then UI; resumable), the 21 UG pairs again with seeds
-# 1 and 2, then reports/study. About 70 min on the 2-core machine (cohort 1, compare 4,
-# UG sweep 23, UI sweep ~20, repeats 2 x 4).
+# 1 and 2, then reports/study. About 55 min on the 2-core machine (cohort 1, compare 4,
+# UG sweep 23, UI sweep 19, repeats 2 x 4; docs/study.md).
 # Needs the shared data folder (SHARED, default ../shared/data).
 SHARED ?= ../shared/data
 WORKERS ?= 2

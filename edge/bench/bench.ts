@@ -76,7 +76,7 @@ async function inferenceP50(path: string, contract: Awaited<ReturnType<typeof lo
  * Median time of a trivial job on libuv's thread pool after `gapMs` idle. The
  * model runs on a worker thread, so waking a parked thread is part of every
  * stride's latency; on a virtual machine that wake alone can take
- * milliseconds (a vCPU halted between strides), on bare metal tens of µs.
+ * milliseconds (a vCPU halted between strides); usually far less on bare metal.
  */
 async function threadWakeP50(runs: number, gapMs: number): Promise<number> {
   const job = promisify(pbkdf2);

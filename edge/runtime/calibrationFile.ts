@@ -63,10 +63,17 @@ export function parseCalibration(text: string, file: string): SavedBias[] {
   return biases;
 }
 
-/** The file's text after a calibration: earlier entries are kept (with their dates) unless re-measured. */
-export function formatCalibration(previous: readonly SavedBias[], measured: readonly SavedBias[]): string {
+/** The calibration after a new one: earlier entries are kept (with their dates) unless re-measured. */
+export function mergeCalibration(previous: readonly SavedBias[], measured: readonly SavedBias[]): SavedBias[] {
+  const byKey = new Map<string, SavedBias>();
+  for (const b of [...previous, ...measured]) byKey.set(keyOf(b), b);
+  return [...byKey.values()];
+}
+
+/** The file's text for these biases. */
+export function formatCalibration(biases: readonly SavedBias[]): string {
   const sensors: CalibrationFile["sensors"] = {};
-  for (const b of [...previous, ...measured]) sensors[keyOf(b)] = { gyroBias: [...b.gyroBias], savedAt: b.savedAt };
+  for (const b of biases) sensors[keyOf(b)] = { gyroBias: [...b.gyroBias], savedAt: b.savedAt };
   const file: CalibrationFile = { format: CALIBRATION_FORMAT, sensors };
   return JSON.stringify(file, null, 2) + "\n";
 }

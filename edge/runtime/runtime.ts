@@ -22,7 +22,7 @@ import type { AnglesMessage, CommandRequest, ModelInfoMessage } from "../publish
 import { Recorder } from "../recording/recorder.js";
 import { createSource } from "../sources/index.js";
 import type { ImuSample, ImuSource, SourceIssue, Vec3 } from "../sources/types.js";
-import { formatCalibration, parseCalibration, type SavedBias } from "./calibrationFile.js";
+import { formatCalibration, mergeCalibration, parseCalibration, type SavedBias } from "./calibrationFile.js";
 import type { RuntimeConfig } from "./config.js";
 import { WearerPipeline, type Health, type PipelineStats } from "./pipeline.js";
 
@@ -74,7 +74,7 @@ export class EdgeRuntime {
   private readonly sourceIssues: Record<string, number> = {};
   private ended = 0;
   private capture: CalibrationCapture | undefined;
-  /** The calibration file's biases, applied to each wearer's pipeline when it is created. */
+  /** The current calibration (loaded from `calibration.file`, then each successful one merged in), applied to each wearer's pipeline when it is created. */
   private savedBias: SavedBias[] = [];
   private status: { state: "online" | "degraded"; reason?: string } = { state: "online" };
 
@@ -325,6 +325,7 @@ export class EdgeRuntime {
       }
     }
     const measured: SavedBias[] = [];
+    const savedAt = new Date().toISOString();
     for (const s of capture.sums.values()) {
       const { wearer, placement } = s;
       if (!this.contract.pipeline.placements.includes(placement)) continue;
@@ -350,21 +351,21 @@ export class EdgeRuntime {
         samples: s.n,
         mountingOffsetDeg: refs[placement] ? angleToReference(a, refs[placement]) : null,
       };
-      measured.push({ wearer, placement, gyroBias: mean, savedAt: new Date().toISOString() });
+      measured.push({ wearer, placement, gyroBias: mean, savedAt });
     }
     if (!capture.sums.size) throw new Error("calibration rejected: no samples arrived");
     if (problems.length) throw new Error(`calibration rejected (nothing changed): ${problems.join("; ")}`);
     // Saved before it is applied: a calibration that cannot be kept changes nothing.
+    const next = mergeCalibration(this.savedBias, measured);
     const file = this.config.calibration.file;
     if (file) {
       try {
-        await atomicWriteFile(file, formatCalibration(this.savedBias, measured));
+        await atomicWriteFile(file, formatCalibration(next));
       } catch (err) {
         throw new Error(`calibration rejected (nothing changed): cannot save ${file}: ${(err as Error).message}`);
       }
-      const keep = new Set(measured.map((b) => `${b.wearer}/${b.placement}`));
-      this.savedBias = [...this.savedBias.filter((b) => !keep.has(`${b.wearer}/${b.placement}`)), ...measured];
     }
+    this.savedBias = next;
     for (const b of measured) this.pipelines.get(b.wearer)?.setGyroBias(b.placement, b.gyroBias);
     this.deps.logger.info("calibrated", { sensors: Object.keys(result), ...(file ? { file } : {}) });
     return result;

@@ -1,18 +1,18 @@
 import { describe, expect, it } from "vitest";
 
-import { CALIBRATION_FORMAT, formatCalibration, parseCalibration } from "../../edge/runtime/calibrationFile.js";
+import { CALIBRATION_FORMAT, formatCalibration, mergeCalibration, parseCalibration } from "../../edge/runtime/calibrationFile.js";
 
 const OLD = "2026-01-10T10:00:00.000Z";
 const NEW = "2026-11-30T10:00:00.000Z";
 
 describe("calibration file", () => {
   it("round-trips; a new calibration replaces only the sensors it measured, the others keep their date", () => {
-    const first = formatCalibration([], [
+    const first = formatCalibration([
       { wearer: "default", placement: "femur_r", gyroBias: [0.01, 0.02, 0.03], savedAt: OLD },
       { wearer: "default", placement: "calcn_r", gyroBias: [-0.01, 0, 0.01], savedAt: OLD },
     ]);
     const parsed = parseCalibration(first, "cal.json");
-    const second = formatCalibration(parsed, [{ wearer: "default", placement: "femur_r", gyroBias: [0.5, 0.5, 0.5], savedAt: NEW }]);
+    const second = formatCalibration(mergeCalibration(parsed, [{ wearer: "default", placement: "femur_r", gyroBias: [0.5, 0.5, 0.5], savedAt: NEW }]));
     const biases = parseCalibration(second, "cal.json");
     expect(biases).toHaveLength(2);
     expect(biases.find((b) => b.placement === "femur_r")).toMatchObject({ gyroBias: [0.5, 0.5, 0.5], savedAt: NEW });
@@ -20,7 +20,7 @@ describe("calibration file", () => {
   });
 
   it("keeps a wearer whose name contains a slash (the placement never does)", () => {
-    const text = formatCalibration([], [{ wearer: "left/leg", placement: "femur_r", gyroBias: [0.1, 0.2, 0.3], savedAt: NEW }]);
+    const text = formatCalibration([{ wearer: "left/leg", placement: "femur_r", gyroBias: [0.1, 0.2, 0.3], savedAt: NEW }]);
     expect(parseCalibration(text, "cal.json")).toEqual([{ wearer: "left/leg", placement: "femur_r", gyroBias: [0.1, 0.2, 0.3], savedAt: NEW }]);
   });
 

@@ -13,7 +13,7 @@ import numpy as np
 
 from ..io.types import JOINTS_R
 from ..paths import display_path
-from .sweep import combinations
+from .sweep import RESULT_SETTINGS, UI_SPLIT, combinations
 
 SHORT = {"hip_flexion_r": "hip flex", "hip_adduction_r": "hip add", "hip_rotation_r": "hip rot",
          "knee_flexion_r": "knee", "ankle_dorsiflexion_r": "ankle"}
@@ -205,8 +205,9 @@ def sweep_section(folder: Path, out: Path, repeats: list[Path] | None = None) ->
         f"- Settings: {results[0]['arch']}, ≤ {s['epochs']} epochs (patience {s['patience']}), train stride {s['train_stride']}, "
         f"lr {s['lr']}, batch {s['batch_size']}; "
         + (f"tested on the unseen cohort subjects {', '.join(results[0]['subjects']['test'])}; " if method == "UG" else
-           f"one model per cohort subject {', '.join(results[0]['subjects']['test'])}, trained on the first 40% of each "
-           "of its trials, validated on 40-50%, tested on the last 50%; ")
+           f"one model per cohort subject {', '.join(results[0]['subjects']['test'])}, trained on the first "
+           f"{UI_SPLIT[0]:.0%} of each of its trials, validated on {UI_SPLIT[0]:.0%}-{UI_SPLIT[1]:.0%}, tested on the "
+           f"last {1 - UI_SPLIT[1]:.0%}; ")
         + f"device {results[0]['device']}." + (" **Warning: results with different settings are mixed.**" if len(mixed) > 1 else ""),
         f"- Time: {np.mean(per):.0f} s per combination on one core (median {np.median(per):.0f} s); "
         f"wall clock from the first combination's start to the last one's end: {span:.1f} min "
@@ -254,7 +255,7 @@ def _welch_p(a: np.ndarray, b: np.ndarray) -> float:
     return float(ttest_ind(a, b, equal_var=False).pvalue)
 
 
-SETTINGS_BUT_SEED = ("epochs", "patience", "train_stride", "lr", "batch_size", "n_test_subjects")
+SETTINGS_BUT_SEED = tuple(k for k in RESULT_SETTINGS if k != "seed")
 
 
 def seed_spread_lines(results: list[dict], repeats: list[Path], target: str = "femur_r+calcn_r") -> list[str]:

@@ -52,20 +52,20 @@ def write_json_atomic(path: Path, obj: object) -> None:
     os.replace(tmp, path)
 
 
+def _cohort_subjects(cohort: Path) -> list[dict]:
+    """The subjects of the cohort's `cohort.json` (none when the folder has no manifest)."""
+    meta = Path(cohort) / "cohort.json"
+    return json.loads(meta.read_text()).get("subjects", []) if meta.is_file() else []
+
+
 def ab06_kinematics_subjects(cohort: Path) -> list[str]:
     """Cohort subjects that replay AB06's mocap (leakage when AB06 is the test person)."""
-    meta = Path(cohort) / "cohort.json"
-    if not meta.is_file():
-        return []
-    return sorted(s["subject"] for s in json.loads(meta.read_text()).get("subjects", []) if s.get("kinematics_from_ab06"))
+    return sorted(s["subject"] for s in _cohort_subjects(cohort) if s.get("kinematics_from_ab06"))
 
 
 def cohort_persons(cohort: Path) -> dict[str, str]:
-    """Virtual subject -> the real person whose kinematics it replays (empty without cohort.json)."""
-    meta = Path(cohort) / "cohort.json"
-    if not meta.is_file():
-        return {}
-    return {s["subject"]: s["person"] for s in json.loads(meta.read_text()).get("subjects", []) if "person" in s}
+    """Virtual subject -> the real person whose kinematics it replays."""
+    return {s["subject"]: s["person"] for s in _cohort_subjects(cohort) if "person" in s}
 
 
 def shared_person_note(persons: dict[str, str], train: list[str], test: list[str]) -> str | None:

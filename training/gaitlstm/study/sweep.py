@@ -26,7 +26,7 @@ import numpy as np
 from ..dataset import Recording, cut, fit_reference_on, keep_trials, load_trials, to_recordings
 from ..features import N_CH, FeatureConfig, GridFeatures
 from ..io.types import JOINTS_R
-from .runner import PLACEMENTS, metrics_of, segments_of, ug_subjects, whole, write_json_atomic
+from .runner import PLACEMENTS, CompareConfig, metrics_of, segments_of, train_new, ug_subjects, whole, write_json_atomic
 
 
 def combinations(placements: tuple[str, ...] = PLACEMENTS, sizes: tuple[int, ...] = (1, 2, 3, 4, 5, 6)) -> list[tuple[str, ...]]:
@@ -59,9 +59,9 @@ class SweepConfig:
     joints: tuple[str, ...] = JOINTS_R
 
 
-# UI within each test subject: the first 40% of every trial trains, 40-50% validates, the rest
-# tests (the same fractions as `compare`'s UI rows).
-UI_SPLIT = (0.4, 0.5)
+# UI within each test subject: (end of training, end of validation) as fractions of every
+# trial, the rest tests; the fractions of `compare`'s UI rows (0.4, 0.5 by default).
+UI_SPLIT = (CompareConfig.table_ratio * (1.0 - CompareConfig.val_fraction), CompareConfig.table_ratio)
 
 # What a result file records of its training; a resumed sweep must match it exactly.
 RESULT_SETTINGS = ("epochs", "patience", "train_stride", "lr", "batch_size", "seed", "n_test_subjects")
@@ -139,7 +139,6 @@ def _init_worker(cache_path: str) -> None:
 def run_combo(args: tuple[SweepConfig, tuple[str, ...]]) -> tuple[str, float]:
     """Train and score one combination; writes its result file. Runs in a worker process."""
     from ..train import TrainConfig, device
-    from .runner import train_new
 
     cfg, combo = args
     assert _CACHE is not None, "worker not initialised"
