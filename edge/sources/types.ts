@@ -2,6 +2,37 @@
  * The contract between every IMU source (replay, serial, BLE, simulator) and the
  * rest of the pipeline. A source turns bytes, notifications or file rows into
  * `ImuSample`s in contract units; it never resamples, filters or windows.
+ *
+ * Behaviour every source has (docs/sources.md; held by test/sources/sourceSuite.ts,
+ * implemented once in core.ts):
+ *
+ * - start(handlers): opens what it needs. Rejects for a configuration that
+ *   cannot work (missing file, no sensor the model needs: `SourceConfigError`,
+ *   naming the file or field) or a driver that cannot load; a device that is
+ *   merely absent is reported (`disconnected`) and retried, not rejected.
+ *   No handler runs inside start(). A source is started once.
+ * - stop(): idempotent, safe before start. Once its promise resolves, no
+ *   onSample, onIssue or onEnd call follows. No onEnd after stop().
+ * - End of stream: finite sources (replay, simulator with durationS) call
+ *   onEnd exactly once after the last sample; live sources never call it.
+ * - A throwing consumer: if onSample throws, the source does NOT stop or end.
+ *   It counts `consumer_error` in stats, reports it through onIssue
+ *   rate-limited (the first 3, then one summary per 5 s with the count held
+ *   back) and keeps delivering the following samples. Why: the consumer's bug
+ *   is about one sample; ending a live stream on it would turn a transient
+ *   fault into a dead sensor, and the next sample may well be fine. A throwing
+ *   onIssue/onEnd is logged and otherwise ignored.
+ * - Bad input (a bad checksum, row or value) never throws and never stops the
+ *   source: the item is dropped, reported through onIssue (every one) and
+ *   counted in `stats().issues[kind]`; logs are warn level with where it was
+ *   (file:line and field, stream byte, sensor), rate-limited per kind.
+ * - No valid data: after `noDataTimeoutMs` (default 5000, 0 = off) without a
+ *   valid sample, onIssue `no_valid_data` with why (no bytes, bytes but no
+ *   frame, every frame rejected); `valid_data` when valid samples come back.
+ *   Both once per episode.
+ * - stats(): `{ samples, issues }`, samples = samples handed to onSample
+ *   (whether or not it threw), issues = every issue by kind, consumer_error
+ *   included, including those whose report was rate-limited.
  */
 
 export type Vec3 = readonly [number, number, number];
@@ -36,15 +67,36 @@ export interface SourceIssue {
     | "disconnected"
     | "reconnecting"
     | "reconnected"
-    | "io_error";
+    | "io_error"
+    /** A device clock restarted (board reboot): spliced on the host clock with the real gap. */
+    | "clock_restart"
+    /** onSample threw; the source kept going (reports rate-limited, stats count every one). */
+    | "consumer_error"
+    | "no_valid_data" | "valid_data";
   readonly sensorId?: string;
   readonly message: string;
+}
+
+/**
+ * A source configuration that cannot produce what is asked of it (a replay
+ * file without a needed sensor, or without any sample): thrown by start(), so
+ * the CLI can exit with EX_CONFIG (78) instead of running without angles.
+ */
+export class SourceConfigError extends Error {
+  constructor(
+    message: string,
+    /** The file or config field at fault. */
+    readonly where: string,
+  ) {
+    super(message);
+    this.name = "SourceConfigError";
+  }
 }
 
 export interface SourceHandlers {
   onSample(sample: ImuSample): void;
   onIssue(issue: SourceIssue): void;
-  /** Called once when a finite source (replay) has delivered everything. */
+  /** Called exactly once when a finite source (replay, timed simulator) has delivered everything. */
   onEnd?(): void;
 }
 

@@ -18,7 +18,8 @@ import type { Transform } from "node:stream";
 import type { SerialPort } from "serialport";
 import { z } from "zod";
 import { createLogger, type Logger } from "../../log.js";
-import type { ImuSample, ImuSource, SourceHandlers, SourceIssue, SourceStats } from "../types.js";
+import { SourceCore, noDataTimeoutMsSchema } from "../core.js";
+import type { ImuSource, SourceHandlers, SourceIssue, SourceStats } from "../types.js";
 import { CsvLineParser } from "./csvLine.js";
 import { withEofGuard } from "./eofGuard.js";
 import type { ImuFrame } from "./frame.js";
@@ -35,11 +36,15 @@ export const serialSourceSchema = z.object({
   /** Board sensor id -> sensor name, e.g. { "3": "femur_r" }; default name "serial:<id>". */
   sensorNames: z.record(z.string().regex(/^\d{1,3}$/, "sensor id must be 0..255"), z.string().min(1)).optional(),
   limits: valueLimitsSchema.default(DEFAULT_VALUE_LIMITS),
+  /** no_valid_data after this long without a valid frame (wrong mode, silent board, bad cable); 0 = off. */
+  noDataTimeoutMs: noDataTimeoutMsSchema,
 });
 export type SerialSourceConfig = z.infer<typeof serialSourceSchema>;
 
 export interface SerialSourceDeps {
   readonly logger?: Logger;
+  /** Host monotonic clock in ms (arrival times splice a restarted board clock); tests may pass a fake. */
+  readonly now?: () => number;
 }
 
 type SerialPortClass = typeof SerialPort;
@@ -48,7 +53,8 @@ type PortBinding = (typeof SerialPort)["binding"];
 export class SerialSource implements ImuSource {
   readonly kind = "serial";
   private readonly log: Logger;
-  private handlers: SourceHandlers | undefined;
+  private readonly core: SourceCore;
+  private readonly now: () => number;
   private protocol: SerialProtocol | undefined;
   private SerialPortClass: SerialPortClass | undefined;
   private binding: PortBinding | undefined;
@@ -60,14 +66,21 @@ export class SerialSource implements ImuSource {
   private outage = false;
   /** One `reconnecting` issue per outage, not one per attempt. */
   private reconnectingReported = false;
-  private samples = 0;
-  private readonly issues: Record<string, number> = {};
 
   constructor(
     private readonly config: SerialSourceConfig,
     deps: SerialSourceDeps = {},
   ) {
     this.log = deps.logger ?? createLogger("source:serial");
+    this.now = deps.now ?? (() => performance.now());
+    this.core = new SourceCore({
+      name: `serial ${config.path}`,
+      logger: this.log,
+      noDataTimeoutMs: config.noDataTimeoutMs,
+      unit: "frame",
+      countsBytes: true,
+      now: this.now,
+    });
   }
 
   /**
@@ -80,17 +93,19 @@ export class SerialSource implements ImuSource {
     const { SerialPort } = await import("serialport");
     this.SerialPortClass = SerialPort;
     this.binding = withEofGuard(SerialPort.binding);
-    this.handlers = handlers;
     this.protocol = new SerialProtocol(
       { sensorNames: this.config.sensorNames ?? {}, limits: this.config.limits },
-      { onSample: (s) => this.emitSample(s), onIssue: (i) => this.emitIssue(i) },
+      { onSample: (s) => this.core.deliver(s), onIssue: (i) => this.emitIssue(i) },
     );
     this.running = true;
+    this.core.begin(handlers);
     await this.open();
   }
 
   async stop(): Promise<void> {
     this.running = false;
+    // First: bytes still in the parser must not reach the consumer once stop() resolves.
+    this.core.halt();
     if (this.reconnectTimer) clearTimeout(this.reconnectTimer);
     this.reconnectTimer = undefined;
     const port = this.port;
@@ -108,7 +123,7 @@ export class SerialSource implements ImuSource {
   }
 
   stats(): SourceStats {
-    return { samples: this.samples, issues: { ...this.issues } };
+    return this.core.stats();
   }
 
   private open(): Promise<void> {
@@ -138,9 +153,14 @@ export class SerialSource implements ImuSource {
     this.port = port;
     const parser = this.createParser();
     this.parser = parser;
-    parser.on("data", (frame: ImuFrame) => this.protocol?.handle(frame));
+    // The host arrival time goes with each frame: it is the only clock that
+    // survives a board restart (protocol.ts splices the new board clock on it).
+    parser.on("data", (frame: ImuFrame) => this.protocol?.handle(frame, Math.round(this.now() * 1000)));
     parser.on("error", (err: Error) => this.emitIssue({ kind: "io_error", message: `serial parser failed: ${err.message}` }));
-    port.on("data", (chunk: Buffer) => parser.write(chunk));
+    port.on("data", (chunk: Buffer) => {
+      this.core.noteBytes(chunk.length);
+      parser.write(chunk);
+    });
     port.on("error", (err: Error) => {
       this.emitIssue({ kind: "io_error", message: `serial ${this.config.path}: ${err.message}` });
       // Read errors on a tty do not recover; closing leads to the reconnect path.
@@ -204,27 +224,10 @@ export class SerialSource implements ImuSource {
     }, this.config.reconnectMs);
   }
 
-  // Handlers run inside the parser's transform: one that throws would leave the
-  // stream stuck mid-chunk, so a throw is caught here, logged and reported.
-  private emitSample(sample: ImuSample): void {
-    this.samples++;
-    try {
-      this.handlers?.onSample(sample);
-    } catch (err) {
-      const message = err instanceof Error ? err.message : String(err);
-      this.log.error("onSample handler threw", { path: this.config.path, sensorId: sample.sensorId, error: message });
-      this.emitIssue({ kind: "io_error", sensorId: sample.sensorId, message: `serial ${this.config.path}: onSample threw: ${message}` });
-    }
-  }
-
+  // Handlers run inside the parser's transform: the core catches a throwing
+  // consumer (one would otherwise leave the stream stuck mid-chunk).
   private emitIssue(issue: SourceIssue): void {
-    this.issues[issue.kind] = (this.issues[issue.kind] ?? 0) + 1;
-    this.log.debug(() => `${issue.kind}: ${issue.message}`);
-    try {
-      this.handlers?.onIssue(issue);
-    } catch (err) {
-      const message = err instanceof Error ? err.message : String(err);
-      this.log.error("onIssue handler threw", { path: this.config.path, issue: issue.message, error: message });
-    }
+    if (!this.running) return; // nothing after stop(), not even the close it caused
+    this.core.issue(issue);
   }
 }

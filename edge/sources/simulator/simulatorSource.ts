@@ -7,6 +7,7 @@
 
 import { z } from "zod";
 import { createLogger, type Logger } from "../../log.js";
+import { SourceCore, noDataTimeoutMsSchema, reasonOf } from "../core.js";
 import type { ImuSample, ImuSource, SourceHandlers, SourceStats } from "../types.js";
 import { GaitSimulator, SIM_PLACEMENTS, type SimPlacement } from "./gaitSimulator.js";
 
@@ -37,6 +38,8 @@ export const simulatorSourceSchema = z
         gyro: z.number().min(0).default(0.005),
       })
       .prefault({}),
+    /** no_valid_data after this long without a sample (a stalled event loop, in practice); 0 = off. */
+    noDataTimeoutMs: noDataTimeoutMsSchema,
   })
   .refine((c) => c.realtime || c.durationS !== undefined, {
     message: "fast mode (realtime: false) needs durationS, or it would never yield an end",
@@ -72,7 +75,7 @@ export class SimulatorSource implements ImuSource {
   private readonly now: () => number;
   private simulator: GaitSimulator | undefined;
   private sensorIds: string[] = [];
-  private handlers: SourceHandlers | undefined;
+  private readonly core: SourceCore;
   private readonly scratch = new Float64Array(6);
   /** Next grid sample index to emit (all streams share the grid). */
   private next = 0;
@@ -80,8 +83,6 @@ export class SimulatorSource implements ImuSource {
   private running = false;
   private timer: NodeJS.Timeout | undefined;
   private fastLoop: Promise<void> | undefined;
-  private samples = 0;
-  private readonly issues: Record<string, number> = {};
 
   constructor(
     private readonly config: SimulatorSourceConfig,
@@ -89,10 +90,16 @@ export class SimulatorSource implements ImuSource {
   ) {
     this.log = deps.logger ?? createLogger("source:simulator");
     this.now = deps.now ?? (() => performance.now());
+    this.core = new SourceCore({
+      name: "simulator",
+      logger: this.log,
+      noDataTimeoutMs: config.noDataTimeoutMs,
+      now: this.now,
+    });
   }
 
   async start(handlers: SourceHandlers): Promise<void> {
-    if (this.running) throw new Error("SimulatorSource.start() called twice");
+    if (this.running || this.simulator) throw new Error("SimulatorSource.start() called twice");
     const c = this.config;
     const simulator = new GaitSimulator({
       wearers: c.wearers,
@@ -105,10 +112,10 @@ export class SimulatorSource implements ImuSource {
     });
     this.simulator = simulator;
     this.sensorIds = simulator.streams.map((s) => simulatorSensorId(c.sensorIdFormat, s.wearer, s.placement));
-    this.handlers = handlers;
     this.next = 0;
     this.total = c.durationS === undefined ? Number.POSITIVE_INFINITY : Math.round(c.durationS * c.rateHz);
     this.running = true;
+    this.core.begin(handlers);
     this.log.info("simulating", {
       streams: this.sensorIds.length,
       rateHz: c.rateHz,
@@ -127,22 +134,24 @@ export class SimulatorSource implements ImuSource {
       this.timer = setInterval(tick, TICK_MS);
     } else {
       this.fastLoop = this.runFast().catch((err: unknown) => {
+        // Only a bug in the generator gets here (consumer throws are caught per sample): say so and end.
         this.running = false;
-        this.log.error("fast simulation failed", { reason: err instanceof Error ? err.message : String(err) });
-        this.handlers?.onIssue({ kind: "io_error", message: `simulator stopped: ${String(err)}` });
+        this.core.issue({ kind: "io_error", message: `simulator stopped: ${reasonOf(err)}` });
+        this.core.end();
       });
     }
   }
 
   async stop(): Promise<void> {
     this.running = false;
+    this.core.halt();
     clearInterval(this.timer);
     this.timer = undefined;
     await this.fastLoop;
   }
 
   stats(): SourceStats {
-    return { samples: this.samples, issues: { ...this.issues } };
+    return this.core.stats();
   }
 
   private async runFast(): Promise<void> {
@@ -158,8 +167,7 @@ export class SimulatorSource implements ImuSource {
   /** Emits grid samples [next, end) for every stream. */
   private emitUntil(end: number): void {
     const simulator = this.simulator;
-    const handlers = this.handlers;
-    if (!simulator || !handlers) return;
+    if (!simulator) return;
     const out = this.scratch;
     const ids = this.sensorIds;
     while (this.running && this.next < end) {
@@ -174,17 +182,8 @@ export class SimulatorSource implements ImuSource {
           acc: [out[0]!, out[1]!, out[2]!],
           gyro: [out[3]!, out[4]!, out[5]!],
         };
-        this.samples++;
-        try {
-          handlers.onSample(sample);
-        } catch (err) {
-          // The consumer's bug must not stop the clock of every other stream.
-          this.issues.io_error = (this.issues.io_error ?? 0) + 1;
-          this.log.error("sample handler threw", {
-            sensorId: sample.sensorId,
-            reason: err instanceof Error ? err.message : String(err),
-          });
-        }
+        // A throwing consumer is counted and reported by the core; the clock of every other stream goes on.
+        this.core.deliver(sample);
       }
     }
   }
@@ -194,7 +193,7 @@ export class SimulatorSource implements ImuSource {
     this.running = false;
     clearInterval(this.timer);
     this.timer = undefined;
-    this.log.info("simulation complete", { samples: this.samples });
-    this.handlers?.onEnd?.();
+    this.log.info("simulation complete", { samples: this.core.stats().samples });
+    this.core.end();
   }
 }

@@ -4,11 +4,25 @@ import { DEFAULT_VALUE_LIMITS, SerialProtocol, type SerialProtocolOptions } from
 import type { ImuFrame } from "../../../edge/sources/serial/frame.js";
 import { frameAt } from "./helpers.js";
 
-function run(frames: readonly ImuFrame[], options: SerialProtocolOptions = {}) {
+/**
+ * Feeds frames with their host arrival times (µs). By default the host sees
+ * time pass as the device clock says (forward steps taken modulo 2³²; a step
+ * back, a restart, as one 10 ms period), so only tests about the two clocks
+ * disagreeing pass arrivals.
+ */
+function run(frames: readonly ImuFrame[], options: SerialProtocolOptions = {}, arrivals?: readonly number[]) {
   const samples: ImuSample[] = [];
   const issues: SourceIssue[] = [];
   const protocol = new SerialProtocol(options, { onSample: (s) => samples.push(s), onIssue: (i) => issues.push(i) });
-  for (const f of frames) protocol.handle(f);
+  let host = 50_000_000;
+  frames.forEach((f, i) => {
+    const prev = frames[i - 1];
+    if (prev) {
+      const step = (f.tUs - prev.tUs + U32) % U32;
+      host += step < U32 / 2 ? step : 10_000;
+    }
+    protocol.handle(f, arrivals?.[i] ?? host);
+  });
   return { samples, issues };
 }
 
@@ -70,11 +84,60 @@ describe("SerialProtocol", () => {
     ]);
   });
 
-  it("splices a restarted board clock on so time stays monotonic", () => {
-    const { samples, issues } = run([frameAt(500, { tUs: 9_000_000 }), frameAt(501, { tUs: 9_010_000 }), frameAt(0, { tUs: 1_000 }), frameAt(1, { tUs: 11_000 })]);
-    expect(samples.map((s) => s.tUs)).toEqual([9_000_000, 9_010_000, 9_020_000, 9_030_000]);
-    expect(issues.map((i) => i.kind)).toEqual(["resync"]);
-    expect(issues[0]?.message).toMatch(/clock went back from 9010000 to 1000/);
+  it("splices a restarted board clock on the host clock, with the real gap, and reports it", () => {
+    // Issue #10: a 0.3 s reboot used to be spliced at last + one step (10 ms), leaving
+    // this board 0.3 s behind the others for the rest of the session, with no gap downstream.
+    const { samples, issues } = run(
+      [frameAt(500, { tUs: 9_000_000 }), frameAt(501, { tUs: 9_010_000 }), frameAt(0, { tUs: 1_000 }), frameAt(1, { tUs: 11_000 })],
+      {},
+      [100_000_000, 100_010_000, 100_310_000, 100_320_000],
+    );
+    expect(samples.map((s) => s.tUs)).toEqual([9_000_000, 9_010_000, 9_310_000, 9_320_000]);
+    expect(issues.map((i) => i.kind)).toEqual(["clock_restart"]);
+    expect(issues[0]?.message).toMatch(/clock went back from 9010000 to 1000 µs \(seq 501 -> 0\).*300 ms without data/);
+  });
+
+  it("never splices a restart closer than one sample step, even if the host saw the frames together", () => {
+    const { samples } = run(
+      [frameAt(500, { tUs: 9_000_000 }), frameAt(501, { tUs: 9_010_000 }), frameAt(0, { tUs: 1_000 })],
+      {},
+      [100_000_000, 100_000_000, 100_000_000],
+    );
+    expect(samples.map((s) => s.tUs)).toEqual([9_000_000, 9_010_000, 9_020_000]);
+  });
+
+  it("drops a corrupted t_us that jumps back while the sequence continues, as a bad value, not a restart", () => {
+    const frames = [frameAt(0), frameAt(1), frameAt(2, { tUs: 5 }), frameAt(3), frameAt(4)];
+    const { samples, issues } = run(frames, {}, [0, 10_000, 20_000, 30_000, 40_000].map((t) => t + 7_000_000));
+    expect(samples.map((s) => [s.seq, s.tUs])).toEqual([
+      [0, 1_000_000],
+      [1, 1_010_000],
+      [3, 1_030_000],
+      [4, 1_040_000],
+    ]);
+    expect(issues).toEqual([
+      { kind: "bad_value", sensorId: "serial:3", message: expect.stringMatching(/seq 2: t_us 5 µs is back 1009995 µs from the last sample's 1010000 µs.*sample dropped/) },
+    ]);
+  });
+
+  it("drops a corrupted t_us that jumps far ahead while the sequence continues", () => {
+    const frames = [frameAt(0), frameAt(1), frameAt(2, { tUs: 901_020_000 }), frameAt(3)];
+    const { samples, issues } = run(frames, {}, [0, 10_000, 20_000, 30_000]);
+    expect(samples.map((s) => s.tUs)).toEqual([1_000_000, 1_010_000, 1_030_000]);
+    expect(issues.map((i) => [i.kind, i.message])).toEqual([["bad_value", expect.stringMatching(/t_us 901020000 µs is 900010000 µs ahead .*host saw 10 ms pass/)]]);
+  });
+
+  it("takes a restart that kept counting seq as a restart once the next frame confirms the new clock", () => {
+    const frames = [frameAt(0), frameAt(1), frameAt(2, { tUs: 1_000 }), frameAt(3, { tUs: 11_000 }), frameAt(4, { tUs: 21_000 })];
+    const { samples, issues } = run(frames, {}, [0, 10_000, 520_000, 530_000, 540_000]);
+    // seq 2 could not be told from a corrupt value when it came; seq 3 shows the board kept the new clock.
+    expect(samples.map((s) => [s.seq, s.tUs])).toEqual([
+      [0, 1_000_000],
+      [1, 1_010_000],
+      [3, 1_530_000],
+      [4, 1_540_000],
+    ]);
+    expect(issues.map((i) => i.kind)).toEqual(["bad_value", "clock_restart"]);
   });
 
   it("drops and reports NaN and infinite values", () => {

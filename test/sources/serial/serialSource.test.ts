@@ -142,7 +142,8 @@ describe("SerialSource over a socat pty pair", () => {
     fs.writeSync(writer, Buffer.concat([0, 1, 2, 3].map((n) => encodeFrame(frameAt(n)))));
     await waitFor(() => got.samples.length === 3, "the samples around the throw");
     expect(got.samples.map((s) => s.seq)).toEqual([0, 2, 3]);
-    expect(got.issues).toEqual([expect.objectContaining({ kind: "io_error", message: expect.stringMatching(/onSample threw: consumer bug/) })]);
+    expect(got.issues).toEqual([expect.objectContaining({ kind: "consumer_error", message: expect.stringMatching(/onSample threw for serial:3 .*: consumer bug/) })]);
+    expect(source.stats().issues).toEqual({ consumer_error: 1 });
     expect(log.lines.some((l) => l.includes("consumer bug"))).toBe(true);
   });
 
