@@ -10,6 +10,7 @@ import { once } from "node:events";
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
+import { performance } from "node:perf_hooks";
 import { afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { memoryLogger } from "../../../edge/log.js";
 import { encodeFrame } from "../../../edge/sources/serial/frame.js";
@@ -145,6 +146,74 @@ describe("SerialSource over a socat pty pair", () => {
     expect(got.issues).toEqual([expect.objectContaining({ kind: "consumer_error", message: expect.stringMatching(/onSample threw for serial:3 .*: consumer bug/) })]);
     expect(source.stats().issues).toEqual({ consumer_error: 1 });
     expect(log.lines.some((l) => l.includes("consumer bug"))).toBe(true);
+  });
+
+  it("splices a board restart on the host clock: the real silence becomes a gap in tUs", async () => {
+    const got = collect();
+    source = new SerialSource(config(), { logger: memoryLogger() });
+    await source.start(got.handlers);
+    writer = openBoard();
+    fs.writeSync(writer, Buffer.concat([500, 501, 502].map((n) => encodeFrame(frameAt(n, { tUs: 9_000_000 + (n - 500) * 10_000 })))));
+    await waitFor(() => got.samples.length === 3, "3 samples before the reboot");
+    const rebootStart = performance.now();
+    await new Promise((r) => setTimeout(r, 150)); // the board reboots
+    const silenceUs = (performance.now() - rebootStart) * 1000;
+    fs.writeSync(writer, Buffer.concat([0, 1].map((n) => encodeFrame(frameAt(n, { tUs: 1_000 + n * 10_000 })))));
+    await waitFor(() => got.samples.length === 5, "samples after the reboot");
+    const t = got.samples.map((s) => s.tUs);
+    // Before issue #10 this step was one sample period (10 ms), whatever the silence.
+    expect((t[3] ?? 0) - (t[2] ?? 0)).toBeGreaterThanOrEqual(silenceUs);
+    expect(t[4]! - t[3]!).toBe(10_000);
+    expect(got.issues.map((i) => i.kind)).toEqual(["clock_restart"]);
+  });
+
+  describe("no valid data for noDataTimeoutMs", () => {
+    /** Writes `bytes` every 20 ms until `until()` holds: the board keeps talking. */
+    async function keepWriting(bytes: () => Buffer | string, until: () => boolean): Promise<void> {
+      while (!until()) {
+        fs.writeSync(writer!, bytes());
+        await new Promise((r) => setTimeout(r, 20));
+      }
+    }
+    const noData = (got: ReturnType<typeof collect>) => got.issues.find((i) => i.kind === "no_valid_data");
+
+    it("reports a board sending nothing, and valid data when frames come", async () => {
+      const got = collect();
+      source = new SerialSource(config({ noDataTimeoutMs: 100 }), { logger: memoryLogger() });
+      await source.start(got.handlers);
+      writer = openBoard();
+      await waitFor(() => noData(got) !== undefined, "no_valid_data");
+      expect(noData(got)?.message).toMatch(new RegExp(`^serial ${hostEnd}: no bytes for \\d`));
+      fs.writeSync(writer, encodeFrame(frameAt(0)));
+      await waitFor(() => got.issues.some((i) => i.kind === "valid_data"), "valid_data");
+      expect(got.issues.map((i) => i.kind)).toEqual(["no_valid_data", "valid_data"]);
+      expect(got.samples).toHaveLength(1);
+    });
+
+    it("reports bytes that never form a frame (a board in CSV mode read as binary)", async () => {
+      const got = collect();
+      source = new SerialSource(config({ noDataTimeoutMs: 150 }), { logger: memoryLogger() });
+      await source.start(got.handlers);
+      writer = openBoard();
+      await keepWriting(() => "3,0,1000,0,0,9.8,0,0,0\n", () => noData(got) !== undefined);
+      expect(noData(got)?.message).toMatch(/bytes but no valid frame for .* \(wrong mode\? \d+ bytes, 0 frames\)/);
+    });
+
+    it("reports frames that all fail the checksum", async () => {
+      const got = collect();
+      source = new SerialSource(config({ noDataTimeoutMs: 150 }), { logger: memoryLogger() });
+      await source.start(got.handlers);
+      writer = openBoard();
+      let n = 0;
+      const corrupt = (): Buffer => {
+        const frame = encodeFrame(frameAt(n++));
+        frame[frame.length - 1] = (frame[frame.length - 1] ?? 0) ^ 0xff;
+        return frame;
+      };
+      await keepWriting(corrupt, () => noData(got) !== undefined);
+      expect(noData(got)?.message).toMatch(/all \d+ frames failed the checksum/);
+      expect(source.stats().issues.bad_checksum).toBeGreaterThan(0);
+    });
   });
 
   it("delivers CSV lines in csv mode and reports bad ones", async () => {
