@@ -32,6 +32,33 @@ export class ReplayReadError extends Error {
   }
 }
 
+/** Default cap on one line: 1000 times a Camargo row; a longer one is not data. */
+export const DEFAULT_MAX_LINE_LENGTH = 64 * 1024;
+
+export interface ReadLinesOptions {
+  /** Longest line accepted, in characters; a longer one ends the file with a ReplayLineTooLongError. */
+  readonly maxLineLength?: number;
+}
+
+/**
+ * A line without end: typically a zero-filled SD-card block after a power cut
+ * (a 2 MB .gz can hold a 256 MB line of zeros). Reading stops at the cap
+ * instead of growing one string without bound.
+ */
+export class ReplayLineTooLongError extends Error {
+  constructor(
+    readonly file: string,
+    readonly line: number,
+    readonly maxLineLength: number,
+  ) {
+    super(
+      `${file}:${line}: line longer than ${maxLineLength} characters without a newline ` +
+        `(a zero-filled block after a power cut? raise maxLineLength if the data is real); stopped reading the file here`,
+    );
+    this.name = "ReplayLineTooLongError";
+  }
+}
+
 /**
  * Sniffs the gzip magic bytes (rather than trusting the extension). Doubles as
  * the existence check: a missing or unreadable file is an Error naming it.
@@ -78,28 +105,59 @@ function openText(file: string, gzip: boolean): { text: Readable; close: () => v
  * Yields every line (without its `\n` or `\r\n`). A final line without newline is
  * yielded too, except after a read error: a half-decompressed line is not data.
  * Closing the generator early (break, return) closes the file.
+ *
+ * Linear time: the pieces of an unfinished line are kept in a list and joined
+ * once, when its newline comes (concatenating `rest + chunk` on every chunk is
+ * quadratic in the line length, which hung on a 256 MB line). The cap bounds memory.
  */
-export async function* readLines(file: string): AsyncGenerator<Line, void, undefined> {
+export async function* readLines(file: string, options: ReadLinesOptions = {}): AsyncGenerator<Line, void, undefined> {
+  const max = options.maxLineLength ?? DEFAULT_MAX_LINE_LENGTH;
   const gzip = await isGzipFile(file);
   const { text, close } = openText(file, gzip);
   let no = 0;
-  let rest = "";
+  /** The unfinished line so far, in pieces. */
+  let pieces: string[] = [];
+  let pending = 0;
+  const take = (last: string): string => {
+    const whole = pieces.length === 0 ? last : pieces.join("") + last;
+    pieces = [];
+    pending = 0;
+    return whole.endsWith("\r") ? whole.slice(0, -1) : whole;
+  };
   try {
+    const lines: Line[] = [];
     try {
       for await (const chunk of text) {
-        const parts = (rest + (chunk as string)).split("\n");
-        rest = parts.pop() ?? "";
-        for (const part of parts) {
+        const str = chunk as string;
+        let from = 0;
+        for (let nl = str.indexOf("\n"); nl >= 0; nl = str.indexOf("\n", from)) {
+          // Bounded: pending is at most max + 1 here, and the chunk is one read.
+          const line = take(str.slice(from, nl));
+          if (line.length > max) throw new ReplayLineTooLongError(file, no + 1, max);
           no += 1;
-          yield { text: part.endsWith("\r") ? part.slice(0, -1) : part, no };
+          lines.push({ text: line, no });
+          from = nl + 1;
         }
+        if (from < str.length) {
+          pending += str.length - from;
+          // +1: a "\r" before a newline still to come is not part of the line.
+          if (pending > max + 1) throw new ReplayLineTooLongError(file, no + 1, max);
+          pieces.push(str.slice(from));
+        }
+        for (const line of lines) yield line;
+        lines.length = 0;
       }
     } catch (err) {
+      // The lines before the bad spot in this chunk are good data: deliver them first.
+      for (const line of lines) yield line;
+      if (err instanceof ReplayLineTooLongError) throw err;
       throw new ReplayReadError(file, no, err);
     }
-    if (rest.length > 0) {
+    if (pending > 0) {
+      const line = take("");
+      if (line.length > max) throw new ReplayLineTooLongError(file, no + 1, max);
       no += 1;
-      yield { text: rest.endsWith("\r") ? rest.slice(0, -1) : rest, no };
+      yield { text: line, no };
     }
   } finally {
     close();

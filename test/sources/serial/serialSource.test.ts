@@ -171,7 +171,9 @@ describe("SerialSource over a socat pty pair", () => {
     /** Writes `bytes` every 20 ms until `until()` holds: the board keeps talking. */
     async function keepWriting(bytes: () => Buffer | string, until: () => boolean): Promise<void> {
       while (!until()) {
-        fs.writeSync(writer!, bytes());
+        const chunk = bytes();
+        if (typeof chunk === "string") fs.writeSync(writer!, chunk);
+        else fs.writeSync(writer!, chunk);
         await new Promise((r) => setTimeout(r, 20));
       }
     }
