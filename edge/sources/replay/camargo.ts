@@ -8,8 +8,8 @@
  */
 
 import type { ImuSample, Vec3 } from "../types.js";
-import { readLines, type Line } from "./lines.js";
-import { issueItem, parseNumber, sampleItem, type ReplayStream } from "./types.js";
+import { readLines, type Line, type ReadLinesOptions } from "./lines.js";
+import { issueItem, parseNumber, sampleItem, withSensors, type ReaderItem, type ReplayStream } from "./types.js";
 
 /** Standard gravity: the contract's g to m/s² factor, the same number training uses. */
 export const STANDARD_GRAVITY = 9.80665;
@@ -64,8 +64,8 @@ function sensorColumns(file: string, header: string): { sensors: SensorColumns[]
  * Opens the file and checks its header (a bad header is an Error naming the
  * file); the returned stream then yields samples in file order.
  */
-export async function openCamargo(file: string): Promise<ReplayStream> {
-  const lines = readLines(file);
+export async function openCamargo(file: string, options: ReadLinesOptions = {}): Promise<ReplayStream> {
+  const lines = readLines(file, options);
   const first = await lines.next();
   let layout: ReturnType<typeof sensorColumns>;
   try {
@@ -75,7 +75,10 @@ export async function openCamargo(file: string): Promise<ReplayStream> {
     await lines.return();
     throw err;
   }
-  return camargoRows(file, lines, layout.sensors, layout.width);
+  return withSensors(
+    camargoRows(file, lines, layout.sensors, layout.width),
+    layout.sensors.map((s) => s.sensorId),
+  );
 }
 
 async function* camargoRows(
@@ -83,7 +86,7 @@ async function* camargoRows(
   lines: AsyncGenerator<Line, void, undefined>,
   sensors: readonly SensorColumns[],
   width: number,
-): ReplayStream {
+): AsyncGenerator<ReaderItem, void, undefined> {
   try {
     for await (const line of lines) {
       if (line.text.trim() === "") continue;
@@ -120,7 +123,7 @@ async function* camargoRows(
         const [ax, ay, az, gx, gy, gz] = values as [number, number, number, number, number, number];
         const acc: Vec3 = [ax * STANDARD_GRAVITY, ay * STANDARD_GRAVITY, az * STANDARD_GRAVITY];
         const sample: ImuSample = { sensorId: sensor.sensorId, tUs, acc, gyro: [gx, gy, gz] };
-        yield sampleItem(sample);
+        yield sampleItem(sample, where);
       }
     }
   } finally {

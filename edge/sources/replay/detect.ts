@@ -1,7 +1,7 @@
 /** Format detection for `format: "auto"`: the first non-empty line decides, not the file name. */
 
 import { looksLikeCamargoHeader } from "./camargo.js";
-import { readLines } from "./lines.js";
+import { readLines, type ReadLinesOptions } from "./lines.js";
 import { looksLikeRecording } from "./recording.js";
 import type { ReplayFormat } from "./types.js";
 import { looksLikeXsens } from "./xsens.js";
@@ -14,8 +14,8 @@ export function formatOfFirstLine(line: string): ReplayFormat | undefined {
 }
 
 /** Throws an Error naming the file when it is missing, empty or of no known format. */
-export async function detectFormat(file: string): Promise<ReplayFormat> {
-  const lines = readLines(file);
+export async function detectFormat(file: string, options: ReadLinesOptions = {}): Promise<ReplayFormat> {
+  const lines = readLines(file, options);
   try {
     for await (const line of lines) {
       if (line.text.trim() === "") continue;

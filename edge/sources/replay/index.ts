@@ -1,8 +1,8 @@
-export { ReplaySource, replaySourceSchema, type ReplaySourceConfig, type ReplaySourceDeps } from "./replay-source.js";
+export { ReplaySource, replaySourceSchema, checkReplayCovers, type ReplaySourceConfig, type ReplaySourceDeps } from "./replay-source.js";
 export { openCamargo, CAMARGO_PLACEMENTS, STANDARD_GRAVITY } from "./camargo.js";
 export { openXsens, parseXsensMappings, readXsensMappings, xsensSensorIdFromName } from "./xsens.js";
 export { openRecording } from "./recording.js";
 export { detectFormat } from "./detect.js";
 export { mergeByTime } from "./merge.js";
-export { readLines, ReplayReadError } from "./lines.js";
+export { readLines, ReplayReadError, ReplayLineTooLongError, DEFAULT_MAX_LINE_LENGTH } from "./lines.js";
 export type { ReaderItem, ReplayFormat, ReplayStream } from "./types.js";

@@ -6,11 +6,19 @@
  * an io_error and ends; the others play on.
  */
 
-import type { ImuSample } from "../types.js";
-import { issueItem, type ReaderItem, type ReplayStream } from "./types.js";
+import { issueItem, withSensors, type ReaderItem, type ReplayStream } from "./types.js";
 
-export async function* mergeByTime(streams: readonly ReplayStream[]): ReplayStream {
-  const heads: (ImuSample | undefined)[] = streams.map(() => undefined);
+type SampleItem = Extract<ReaderItem, { kind: "sample" }>;
+
+/** The merged stream declares the union of its inputs' sensors, when every input declares them. */
+export function mergeByTime(streams: readonly ReplayStream[]): ReplayStream {
+  const known = streams.every((s) => s.sensors !== undefined);
+  const sensors = known ? [...new Set(streams.flatMap((s) => s.sensors ?? []))] : undefined;
+  return withSensors(merge(streams), sensors);
+}
+
+async function* merge(streams: readonly ReplayStream[]): AsyncGenerator<ReaderItem, void, undefined> {
+  const heads: (SampleItem | undefined)[] = streams.map(() => undefined);
 
   // Advances stream i to its next sample (kept in heads[i]), yielding the issues on the way.
   async function* pull(i: number): AsyncGenerator<ReaderItem, void, undefined> {
@@ -26,7 +34,7 @@ export async function* mergeByTime(streams: readonly ReplayStream[]): ReplayStre
       }
       if (next.done) return;
       if (next.value.kind === "sample") {
-        heads[i] = next.value.sample;
+        heads[i] = next.value;
         return;
       }
       yield next.value;
@@ -40,15 +48,15 @@ export async function* mergeByTime(streams: readonly ReplayStream[]): ReplayStre
       let bestT = Infinity;
       heads.forEach((head, i) => {
         // Strict < keeps file order among equal timestamps (stable merge).
-        if (head !== undefined && head.tUs < bestT) {
+        if (head !== undefined && head.sample.tUs < bestT) {
           best = i;
-          bestT = head.tUs;
+          bestT = head.sample.tUs;
         }
       });
-      const sample = heads[best];
-      if (sample === undefined) return;
+      const item = heads[best];
+      if (item === undefined) return;
       heads[best] = undefined;
-      yield { kind: "sample", sample };
+      yield item;
       yield* pull(best);
     }
   } finally {

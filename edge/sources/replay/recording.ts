@@ -12,8 +12,8 @@ import {
   recordingHeaderSchema,
   type RecordingHeader,
 } from "../../recording/format.js";
-import { readLines, type Line } from "./lines.js";
-import { issueItem, sampleItem, type ReplayStream } from "./types.js";
+import { readLines, type Line, type ReadLinesOptions } from "./lines.js";
+import { issueItem, sampleItem, withSensors, type ReaderItem, type ReplayStream } from "./types.js";
 
 /** True when a first line looks like a recording header. */
 export function looksLikeRecording(line: string): boolean {
@@ -37,19 +37,20 @@ function parseHeader(file: string, text: string | undefined): RecordingHeader {
   return header.data;
 }
 
-export async function openRecording(file: string): Promise<ReplayStream> {
-  const lines = readLines(file);
+export async function openRecording(file: string, options: ReadLinesOptions = {}): Promise<ReplayStream> {
+  const lines = readLines(file, options);
+  let header: RecordingHeader;
   try {
     const first = await lines.next();
-    parseHeader(file, first.done ? undefined : first.value.text);
+    header = parseHeader(file, first.done ? undefined : first.value.text);
   } catch (err) {
     await lines.return();
     throw err;
   }
-  return recordRows(file, lines);
+  return withSensors(recordRows(file, lines), header.sensors?.map((s) => s.id));
 }
 
-async function* recordRows(file: string, lines: AsyncGenerator<Line, void, undefined>): ReplayStream {
+async function* recordRows(file: string, lines: AsyncGenerator<Line, void, undefined>): AsyncGenerator<ReaderItem, void, undefined> {
   try {
     for await (const line of lines) {
       if (line.text.trim() === "") continue;
@@ -72,7 +73,7 @@ async function* recordRows(file: string, lines: AsyncGenerator<Line, void, undef
         yield issueItem("bad_value", `${where}: bad sample record: ${decoded.error}`, typeof id === "string" ? id : undefined);
         continue;
       }
-      yield sampleItem(decoded.sample);
+      yield sampleItem(decoded.sample, where);
     }
   } finally {
     await lines.return();

@@ -7,16 +7,29 @@ import type { ImuSample, SourceIssue } from "../types.js";
  * bytes end mid-stream (ReplayReadError).
  */
 export type ReaderItem =
-  | { readonly kind: "sample"; readonly sample: ImuSample }
+  /** `where` ("file:line") names the row in later messages (time going back). */
+  | { readonly kind: "sample"; readonly sample: ImuSample; readonly where?: string }
   | { readonly kind: "issue"; readonly issue: SourceIssue };
 
-export type ReplayStream = AsyncGenerator<ReaderItem, void, undefined>;
+export type ReplayStream = AsyncGenerator<ReaderItem, void, undefined> & {
+  /**
+   * The sensor ids the file's header declares (Camargo columns, the Xsens
+   * file's device, a recording's `sensors`); undefined when the header does not
+   * say. Lets start() refuse a file without a sensor the model needs.
+   */
+  readonly sensors?: readonly string[];
+};
+
+/** Attaches the header's sensor list to a reader's generator. */
+export function withSensors(stream: AsyncGenerator<ReaderItem, void, undefined>, sensors: readonly string[] | undefined): ReplayStream {
+  return sensors === undefined ? stream : Object.assign(stream, { sensors });
+}
 
 /** The formats replay understands; "auto" sniffs the first line of each file. */
 export type ReplayFormat = "camargo" | "xsens" | "recording";
 
-export function sampleItem(sample: ImuSample): ReaderItem {
-  return { kind: "sample", sample };
+export function sampleItem(sample: ImuSample, where?: string): ReaderItem {
+  return where === undefined ? { kind: "sample", sample } : { kind: "sample", sample, where };
 }
 
 export function issueItem(kind: SourceIssue["kind"], message: string, sensorId?: string): ReaderItem {

@@ -19,13 +19,15 @@ import { readFile } from "node:fs/promises";
 import { basename } from "node:path";
 import type { ImuSample, Quat } from "../types.js";
 import { readLines, type Line } from "./lines.js";
-import { issueItem, parseNumber, sampleItem, type ReplayStream } from "./types.js";
+import { issueItem, parseNumber, sampleItem, withSensors, type ReaderItem, type ReplayStream } from "./types.js";
 
 export interface XsensOptions {
   /** sensorId for the samples; default: the device id in the file name. */
   readonly sensorId?: string;
   /** Rate used with PacketCounter when the file states none, Hz. */
   readonly rateHz: number;
+  /** Line cap (lines.ts). */
+  readonly maxLineLength?: number;
 }
 
 const STF_TICK_US = 100; // SampleTimeFine counts 10 kHz ticks
@@ -130,7 +132,7 @@ function layoutFrom(file: string, header: string, rateHz: number): Layout {
  * then yields one sample per data row.
  */
 export async function openXsens(file: string, options: XsensOptions): Promise<ReplayStream> {
-  const lines = readLines(file);
+  const lines = readLines(file, options.maxLineLength === undefined ? {} : { maxLineLength: options.maxLineLength });
   let layout: Layout | undefined;
   try {
     let rateHz = options.rateHz;
@@ -152,7 +154,8 @@ export async function openXsens(file: string, options: XsensOptions): Promise<Re
     await lines.return();
     throw err;
   }
-  return xsensRows(file, lines, layout, options.sensorId ?? xsensSensorIdFromName(file));
+  const sensorId = options.sensorId ?? xsensSensorIdFromName(file);
+  return withSensors(xsensRows(file, lines, layout, sensorId), [sensorId]);
 }
 
 /** Unwraps a counter that wraps at `mod`: a big step backwards is a wrap, not a rewind. */
@@ -172,7 +175,7 @@ async function* xsensRows(
   lines: AsyncGenerator<Line, void, undefined>,
   layout: Layout,
   sensorId: string,
-): ReplayStream {
+): AsyncGenerator<ReaderItem, void, undefined> {
   // The time column is chosen on the first row that has one: some exports keep
   // a SampleTimeFine header over empty or NaN fields.
   let clock: "fine" | "counter" | undefined;
@@ -225,7 +228,7 @@ async function* xsensRows(
         gyro: [gx, gy, gz],
         ...(quat ? { quat } : {}),
       };
-      yield sampleItem(sample);
+      yield sampleItem(sample, where);
     }
   } finally {
     await lines.return();

@@ -62,13 +62,16 @@ describe("Camargo reader", () => {
 
     const { samples, issues } = await playAll({ file });
 
-    expect(issues.map((i) => i.kind)).toEqual(["bad_value", "bad_frame", "bad_value"]);
+    expect(issues.map((i) => i.kind)).toEqual(["bad_value", "bad_frame", "bad_value", "bad_value", "bad_value", "bad_value"]);
     expect(issues[0]!.message).toContain(`${file}:3: time is not a number`);
     expect(issues[1]!.message).toContain(`${file}:4: expected 25 fields, got 3`);
     expect(issues[2]!.message).toContain(`${file}:5: foot_Accel_X is not a number ("NaN")`);
     expect(issues[2]!.sensorId).toBe("calcn_r");
-    // Lines 2 and 6 give 4 samples each; line 5 loses only the foot sample.
-    expect(samples).toHaveLength(4 + 3 + 4);
+    // Line 6 repeats an earlier row: its time goes back for every sensor that had line 5.
+    expect(issues.slice(3).map((i) => i.sensorId)).toEqual(["femur_r", "tibia_r", "torso"]);
+    expect(issues[3]!.message).toMatch(new RegExp(`^${file}:6: time [0-9.]+ s of femur_r goes back from [0-9.]+ s .*row skipped$`));
+    // Line 2 gives 4 samples; line 5 loses only the foot sample; line 6 keeps only the foot (its last was line 2).
+    expect(samples).toHaveLength(4 + 3 + 1);
     expect(samples.filter((s) => s.sensorId === "calcn_r")).toHaveLength(2);
   });
 
