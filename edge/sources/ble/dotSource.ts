@@ -11,6 +11,7 @@
 
 import { z } from "zod";
 import { createLogger, type Logger } from "../../log.js";
+import { SourceCore, noDataTimeoutMsSchema } from "../core.js";
 import type { ImuSource, SourceHandlers, SourceIssue, SourceStats } from "../types.js";
 import {
   DOT_STREAMING_RATES_HZ,
@@ -53,6 +54,8 @@ export const dotSourceSchema = z
     poweredOnTimeoutMs: z.number().int().positive().default(10_000),
     /** Streaming output rate written before each start; DOT streams at most 60 Hz over BLE. */
     outputRateHz: z.literal(DOT_STREAMING_RATES_HZ).default(60),
+    /** no_valid_data after this long without a valid notification from any DOT; 0 = off. */
+    noDataTimeoutMs: noDataTimeoutMsSchema,
   })
   .refine((c) => new Set(c.sensors.map((s) => addressKey(s.address))).size === c.sensors.length, {
     message: "each DOT address may appear only once in sensors",
@@ -128,15 +131,13 @@ export class DotSource implements ImuSource {
   private readonly loadNoble: () => Promise<NobleLike>;
   private readonly log: Logger;
   private noble: NobleLike | undefined;
-  private handlers: SourceHandlers | undefined;
+  private readonly core: SourceCore;
   private readonly links = new Map<string, SensorLink>();
   private running = false;
   private scanning = false;
   private scanTimer: NodeJS.Timeout | undefined;
   /** Connect attempts run one at a time: BLE adapters handle one connection setup at a time. */
   private connectQueue: Promise<void> = Promise.resolve();
-  private samples = 0;
-  private readonly issues: Record<string, number> = {};
 
   constructor(
     private readonly config: DotSourceConfig,
@@ -144,6 +145,12 @@ export class DotSource implements ImuSource {
   ) {
     this.loadNoble = deps.loadNoble ?? importNoble;
     this.log = deps.logger ?? createLogger("source:ble-dot");
+    this.core = new SourceCore({
+      name: "ble-dot",
+      logger: this.log,
+      noDataTimeoutMs: config.noDataTimeoutMs,
+      unit: "notification",
+    });
   }
 
   async start(handlers: SourceHandlers): Promise<void> {
@@ -158,7 +165,6 @@ export class DotSource implements ImuSource {
       );
     }
     this.noble = noble;
-    this.handlers = handlers;
     this.links.clear();
     for (const sensor of this.config.sensors) {
       const key = addressKey(sensor.address);
@@ -174,10 +180,12 @@ export class DotSource implements ImuSource {
     noble.on("stateChange", this.onStateChange);
     noble.on("discover", this.onDiscover);
     this.running = true;
+    this.core.begin(handlers);
     try {
       await this.waitForPoweredOn(noble);
     } catch (err) {
       this.running = false;
+      this.core.halt();
       noble.removeListener("stateChange", this.onStateChange);
       noble.removeListener("discover", this.onDiscover);
       throw err;
@@ -189,6 +197,7 @@ export class DotSource implements ImuSource {
   async stop(): Promise<void> {
     if (!this.running) return;
     this.running = false;
+    this.core.halt(); // first: nothing reaches the consumer while the links close
     clearTimeout(this.scanTimer);
     for (const link of this.links.values()) clearTimeout(link.retryTimer);
     await this.stopScanning();
@@ -200,11 +209,11 @@ export class DotSource implements ImuSource {
     await Promise.all([...this.links.values()].map((link) => this.closeLink(link)));
     this.noble?.removeListener("stateChange", this.onStateChange);
     this.noble?.removeListener("discover", this.onDiscover);
-    this.log.info("stopped", { samples: this.samples });
+    this.log.info("stopped", { samples: this.core.stats().samples });
   }
 
   stats(): SourceStats {
-    return { samples: this.samples, issues: { ...this.issues } };
+    return this.core.stats();
   }
 
   // ---- adapter and scanning -------------------------------------------------
@@ -382,8 +391,7 @@ export class DotSource implements ImuSource {
   }
 
   private onNotification(link: SensorLink, data: Buffer): void {
-    const handlers = this.handlers;
-    if (!handlers || link.state !== "streaming") return;
+    if (link.state !== "streaming") return;
     const result = decodeCustomMode5(data);
     if (!result.ok) {
       this.issue({
@@ -394,19 +402,14 @@ export class DotSource implements ImuSource {
       return;
     }
     const m = result.measurement;
-    this.samples++;
-    try {
-      handlers.onSample({
-        sensorId: link.sensorId,
-        tUs: link.clock.unwrap(m.timestampUs),
-        acc: m.acc,
-        gyro: m.gyro,
-        quat: m.quat,
-      });
-    } catch (err) {
-      // A throw here would surface inside noble's event loop and kill the process.
-      this.log.error("sample handler threw", { sensorId: link.sensorId, reason: reasonOf(err) });
-    }
+    // The core catches a throwing consumer: a throw here would surface inside noble's event loop and kill the process.
+    this.core.deliver({
+      sensorId: link.sensorId,
+      tUs: link.clock.unwrap(m.timestampUs),
+      acc: m.acc,
+      gyro: m.gyro,
+      quat: m.quat,
+    });
   }
 
   private onDisconnect(link: SensorLink, peripheral: NoblePeripheralLike, reason: unknown): void {
@@ -483,14 +486,9 @@ export class DotSource implements ImuSource {
     await attempt("disconnect", () => peripheral.disconnectAsync());
   }
 
+  /** Counted, logged (warn; bad frames rate-limited) and forwarded by the core. */
   private issue(issue: SourceIssue): void {
-    this.issues[issue.kind] = (this.issues[issue.kind] ?? 0) + 1;
-    if (issue.kind === "bad_frame") this.log.debug(() => issue.message, { sensorId: issue.sensorId });
-    else this.log.warn(issue.message, { kind: issue.kind, sensorId: issue.sensorId });
-    try {
-      this.handlers?.onIssue(issue);
-    } catch (err) {
-      this.log.error("issue handler threw", { reason: reasonOf(err) });
-    }
+    if (!this.running) return; // nothing after stop()
+    this.core.issue(issue);
   }
 }

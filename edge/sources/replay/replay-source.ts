@@ -284,6 +284,8 @@ export class ReplaySource implements ImuSource {
     let sinceYield = 0;
 
     try {
+      // No sample before start() has resolved: the caller may still be wiring things up.
+      await new Promise<void>((resolve) => setImmediate(resolve));
       while (stream && !this.stopping) {
         let passFirst: number | undefined;
         let passLast: number | undefined;

@@ -156,10 +156,12 @@ export class SimulatorSource implements ImuSource {
 
   private async runFast(): Promise<void> {
     const chunk = Math.max(1, Math.floor(SAMPLES_PER_CHUNK / Math.max(1, this.sensorIds.length)));
+    // The first chunk waits a turn too: no sample is delivered before start() has resolved.
+    await new Promise<void>((resolve) => setImmediate(resolve));
     while (this.running && this.next < this.total) {
       this.emitUntil(Math.min(this.next + chunk, this.total));
       // Let I/O, timers and stop() in between chunks.
-      await new Promise<void>((resolve) => setImmediate(resolve));
+      if (this.next < this.total) await new Promise<void>((resolve) => setImmediate(resolve));
     }
     if (this.running) this.finish();
   }
