@@ -11,6 +11,9 @@ import { simulatorSourceSchema } from "./simulator/simulatorSource.js";
 import type { Logger } from "../log.js";
 import type { ImuSource } from "./types.js";
 
+export { SourceConfigError } from "./types.js";
+export { checkReplayCovers } from "./replay/replay-source.js";
+
 export const sourceConfigSchema = z.discriminatedUnion("kind", [
   replaySourceSchema.safeExtend({ kind: z.literal("replay") }),
   serialSourceSchema.safeExtend({ kind: z.literal("serial") }),
@@ -25,6 +28,12 @@ export interface SourceDeps {
   readonly logger: Logger;
   /** Replay backpressure: resolves when the pipeline has room again. */
   readonly waitForDrain?: () => Promise<void>;
+  /**
+   * Sensor ids the model needs (its placements). A replay without one of
+   * them fails start() with a SourceConfigError; live sources ignore it (a
+   * missing live sensor is a health matter, reported while running).
+   */
+  readonly requiredSensors?: readonly string[];
 }
 
 /** Build a source from its config entry; unknown kinds list the valid ones. */
@@ -33,7 +42,11 @@ export async function createSource(config: SourceConfig, deps: SourceDeps): Prom
   switch (config.kind) {
     case "replay": {
       const { ReplaySource } = await import("./replay/replay-source.js");
-      return new ReplaySource(config, { logger, waitForDrain: deps.waitForDrain });
+      return new ReplaySource(config, {
+        logger,
+        ...(deps.waitForDrain ? { waitForDrain: deps.waitForDrain } : {}),
+        ...(deps.requiredSensors ? { requiredSensors: deps.requiredSensors } : {}),
+      });
     }
     case "serial": {
       const { SerialSource } = await import("./serial/serialSource.js");

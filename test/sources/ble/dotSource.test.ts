@@ -151,6 +151,18 @@ describe("DotSource with a fake noble", () => {
     expect(t.noble.listenerCount("discover")).toBe(0);
   });
 
+  it("reports no_valid_data when connected DOTs send nothing, and valid_data when they start", async () => {
+    const t = setup({ noDataTimeoutMs: 100 });
+    running = t.source;
+    await t.source.start(t.handlers);
+    await vi.waitFor(() => expect(streaming(t.thigh) && streaming(t.foot)).toBe(true));
+    await vi.waitFor(() => expect(t.issues.map((i) => i.kind)).toContain("no_valid_data"));
+    expect(t.issues.find((i) => i.kind === "no_valid_data")?.message).toMatch(/^ble-dot: no notifications for \d+(\.\d)? s$/);
+    t.foot.payload.notify(customMode5Frame({ timestampUs: 5, acc: [0, 0, 9.81], gyroDeg: [0, 0, 0] }));
+    expect(t.issues.map((i) => i.kind)).toEqual(["no_valid_data", "valid_data"]);
+    expect(t.samples).toHaveLength(1);
+  });
+
   it("waits for the adapter to power on", async () => {
     const noble = new FakeNoble("poweredOff");
     const t = setup({}, noble);
