@@ -12,7 +12,7 @@
 import { z } from "zod";
 import { createLogger, type Logger } from "../../log.js";
 import { SourceCore, noDataTimeoutMsSchema } from "../core.js";
-import type { ImuSource, SourceHandlers, SourceIssue, SourceStats } from "../types.js";
+import type { ImuSample, ImuSource, SourceHandlers, SourceIssue, SourceStats } from "../types.js";
 import {
   DOT_STREAMING_RATES_HZ,
   DOT_UUID,
@@ -23,6 +23,7 @@ import {
   startStreamingMessage,
   stopStreamingMessage,
 } from "./dotProtocol.js";
+import { ClockAligner } from "./clockAlign.js";
 import type {
   DataListener,
   DisconnectListener,
@@ -54,6 +55,12 @@ export const dotSourceSchema = z
     poweredOnTimeoutMs: z.number().int().positive().default(10_000),
     /** Streaming output rate written before each start; DOT streams at most 60 Hz over BLE. */
     outputRateHz: z.literal(DOT_STREAMING_RATES_HZ).default(60),
+    /**
+     * "host": each DOT's clock is put on the host's from arrival times, so DOTs
+     * whose clocks differ by seconds still pair up (clockAlign.ts, issue #12);
+     * "device": tUs is the DOT's own unwrapped clock.
+     */
+    clockAlignment: z.enum(["host", "device"]).default("host"),
     /** no_valid_data after this long without a valid notification from any DOT; 0 = off. */
     noDataTimeoutMs: noDataTimeoutMsSchema,
   })
@@ -68,6 +75,8 @@ export interface DotSourceDeps {
   /** Returns the noble instance; the default imports @abandonware/noble. */
   loadNoble?: () => Promise<NobleLike>;
   logger?: Logger;
+  /** Host monotonic clock, µs, for clock alignment; tests pass a fake. */
+  hostClockUs?: () => number;
 }
 
 /** Addresses compare without separators or case: "D4:22:CD:00:A6:83" is noble id "d422cd00a683". */
@@ -124,11 +133,14 @@ interface SensorLink {
   retryTimer?: NodeJS.Timeout;
   /** Kept across reconnects: the DOT clock keeps running while we are away. */
   readonly clock: TimestampUnwrapper;
+  /** Device clock -> host clock; kept across reconnects for the same reason. */
+  readonly aligner: ClockAligner<ImuSample>;
 }
 
 export class DotSource implements ImuSource {
   readonly kind = "ble-dot";
   private readonly loadNoble: () => Promise<NobleLike>;
+  private readonly hostClockUs: () => number;
   private readonly log: Logger;
   private noble: NobleLike | undefined;
   private readonly core: SourceCore;
@@ -144,6 +156,7 @@ export class DotSource implements ImuSource {
     deps: DotSourceDeps = {},
   ) {
     this.loadNoble = deps.loadNoble ?? importNoble;
+    this.hostClockUs = deps.hostClockUs ?? (() => Math.round(performance.now() * 1000));
     this.log = deps.logger ?? createLogger("source:ble-dot");
     this.core = new SourceCore({
       name: "ble-dot",
@@ -175,6 +188,7 @@ export class DotSource implements ImuSource {
         failures: 0,
         everStreamed: false,
         clock: new TimestampUnwrapper(),
+        aligner: new ClockAligner<ImuSample>(),
       });
     }
     noble.on("stateChange", this.onStateChange);
@@ -402,14 +416,24 @@ export class DotSource implements ImuSource {
       return;
     }
     const m = result.measurement;
+    const deviceUs = link.clock.unwrap(m.timestampUs);
+    const sample: ImuSample = { sensorId: link.sensorId, tUs: deviceUs, acc: m.acc, gyro: m.gyro, quat: m.quat };
     // The core catches a throwing consumer: a throw here would surface inside noble's event loop and kill the process.
-    this.core.deliver({
-      sensorId: link.sensorId,
-      tUs: link.clock.unwrap(m.timestampUs),
-      acc: m.acc,
-      gyro: m.gyro,
-      quat: m.quat,
-    });
+    if (this.config.clockAlignment === "device") {
+      this.core.deliver(sample);
+      return;
+    }
+    const step = link.aligner.push(sample, deviceUs, this.hostClockUs());
+    if (step.jump) {
+      this.issue({
+        kind: "clock_restart",
+        sensorId: link.sensorId,
+        message:
+          `${link.sensorId}: clock offset to the host changed by ${Math.round(step.jump.byUs / 1000)} ms ` +
+          `(DOT restarted, or its clock jumped); re-aligned on arrival times`,
+      });
+    }
+    for (const { item, tUs } of step.out) this.core.deliver(tUs === item.tUs ? item : { ...item, tUs });
   }
 
   private onDisconnect(link: SensorLink, peripheral: NoblePeripheralLike, reason: unknown): void {

@@ -7,10 +7,14 @@ import { FakeNoble, FakePeripheral, customMode5Frame } from "./fakeNoble.js";
 
 const THIGH = "D4:22:CD:00:A6:83";
 const FOOT = "D4:22:CD:00:A5:66";
-// Two DOTs at 60 Hz (16 667 µs), 10 notifications each, interleaved.
+// Two DOTs at 60 Hz (16 667 µs), 10 notifications each, interleaved. Their clocks are 6 s
+// apart (each counts from its own power-on); the host receives each pair at once, so the
+// source puts both on the host clock (clockAlign.ts): the pairs come out with equal tUs.
+const HOST_US = 3_000_000;
+const DEVICE_US = { femur_r: 1_000_000, calcn_r: 7_000_000 } as const;
 const expected = Array.from({ length: 10 }, (_, k) => [
-  ["femur_r", 1_000_000 + k * 16_667],
-  ["calcn_r", 2_000_000 + k * 16_667],
+  ["femur_r", HOST_US + k * 16_667],
+  ["calcn_r", HOST_US + k * 16_667],
 ] as const).flat();
 
 const streaming = (p: FakePeripheral): boolean => p.control.writes.some((w) => w.equals(Buffer.from([1, 1, 26])));
@@ -26,6 +30,7 @@ sourceSuite({
     const thigh = new FakePeripheral(THIGH.toLowerCase());
     const foot = new FakePeripheral(FOOT.toLowerCase());
     noble.inRange.push(thigh, foot);
+    let hostUs = 0;
     const source = new DotSource(
       dotSourceSchema.parse({
         sensors: [
@@ -36,7 +41,7 @@ sourceSuite({
         connectTimeoutMs: 500,
         noDataTimeoutMs,
       }),
-      { loadNoble: async () => noble, logger: memoryLogger() },
+      { loadNoble: async () => noble, logger: memoryLogger(), hostClockUs: () => hostUs },
     );
     let fed = false;
     return {
@@ -47,7 +52,9 @@ sourceSuite({
         fed = true;
         expected.forEach(([id, t], i) => {
           const dot = id === "femur_r" ? thigh : foot;
-          dot.payload.notify(customMode5Frame({ timestampUs: t, acc: [0, 0, 9.81], gyroDeg: [1, 0, 0] }));
+          hostUs = t;
+          const timestampUs = t - HOST_US + DEVICE_US[id];
+          dot.payload.notify(customMode5Frame({ timestampUs, acc: [0, 0, 9.81], gyroDeg: [1, 0, 0] }));
           if (variant === "bad" && i % 7 === 3) dot.payload.notify(Buffer.from([1, 2, 3]));
         });
       },

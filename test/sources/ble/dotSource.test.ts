@@ -15,6 +15,8 @@ function setup(overrides: Partial<DotSourceConfig> = {}, noble = new FakeNoble()
     reconnectMs: 5,
     maxReconnectMs: 20,
     connectTimeoutMs: 500,
+    // These tests are about GATT and decoding: device time as sent (host alignment: clockAlign.test.ts, below).
+    clockAlignment: "device",
     ...overrides,
   });
   // noble reports addresses in lower case.
