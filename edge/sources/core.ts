@@ -135,10 +135,14 @@ export class SourceCore {
   private readonly now: () => number;
   private readonly noDataTimeoutMs: number;
   private watchdog: NodeJS.Timeout | undefined;
-  // The no_valid_data window: reset by every valid sample.
+  // The no_valid_data window: reset by every valid sample. The hot path only
+  // sets flags (no clock read, no allocation per sample: the simulator
+  // delivers millions a second); the watchdog tick reads the clock.
   private lastValidMs = 0;
+  private validSinceTick = false;
   private windowBytes = 0;
   private windowIssues: Record<string, number> = {};
+  private windowDirty = false;
   private noData = false;
 
   constructor(private readonly options: SourceCoreOptions) {
@@ -156,6 +160,7 @@ export class SourceCore {
     this.handlers = handlers;
     this.active = true;
     this.ended = false;
+    this.lastValidMs = this.now();
     this.resetWindow();
     if (this.noDataTimeoutMs > 0) {
       // Checks at a fraction of the timeout, so the report comes at most 25% late.
@@ -193,6 +198,7 @@ export class SourceCore {
   /** Raw input arrived (byte-stream sources), for the no_valid_data message. */
   noteBytes(count: number): void {
     this.windowBytes += count;
+    this.windowDirty = true;
   }
 
   /**
@@ -205,12 +211,12 @@ export class SourceCore {
   deliver(sample: ImuSample): boolean {
     if (!this.active || !this.handlers) return false;
     this.samples++;
-    this.lastValidMs = this.now();
+    this.validSinceTick = true;
     if (this.noData) {
       this.noData = false;
       this.issue({ kind: "valid_data", message: `${this.options.name}: valid ${this.unit()}s again` });
     }
-    this.resetWindow();
+    if (this.windowDirty) this.resetWindow();
     try {
       this.handlers.onSample(sample);
     } catch (err) {
@@ -223,6 +229,7 @@ export class SourceCore {
   issue(issue: SourceIssue): void {
     this.issues[issue.kind] = (this.issues[issue.kind] ?? 0) + 1;
     this.windowIssues[issue.kind] = (this.windowIssues[issue.kind] ?? 0) + 1;
+    this.windowDirty = true;
     this.log(issue);
     this.forward(issue);
   }
@@ -284,7 +291,14 @@ export class SourceCore {
   private tick(): void {
     if (!this.active) return;
     this.flushHeld(true);
-    const silentMs = this.now() - this.lastValidMs;
+    const now = this.now();
+    if (this.validSinceTick) {
+      // Valid samples since the last tick: the silence (if any) starts now, to within one tick.
+      this.validSinceTick = false;
+      this.lastValidMs = now;
+      return;
+    }
+    const silentMs = now - this.lastValidMs;
     if (this.noData || silentMs < this.noDataTimeoutMs) return;
     this.noData = true;
     const why = describeNoValidData({
@@ -297,9 +311,9 @@ export class SourceCore {
   }
 
   private resetWindow(): void {
-    this.lastValidMs = this.now();
     this.windowBytes = 0;
     this.windowIssues = {};
+    this.windowDirty = false;
   }
 
   private forward(issue: SourceIssue): void {
