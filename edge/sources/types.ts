@@ -10,9 +10,11 @@
  *   cannot work (missing file, no sensor the model needs: `SourceConfigError`,
  *   naming the file or field) or a driver that cannot load; a device that is
  *   merely absent is reported (`disconnected`) and retried, not rejected.
- *   No handler runs inside start(). A source is started once.
- * - stop(): idempotent, safe before start. Once its promise resolves, no
- *   onSample, onIssue or onEnd call follows. No onEnd after stop().
+ *   No onSample/onEnd before start() has resolved (issues may come, e.g. a
+ *   board absent at start). A source is started once.
+ * - stop(): idempotent, safe before start. Once called, no sample is
+ *   delivered; once its promise resolves, no handler is called. No onEnd
+ *   after stop().
  * - End of stream: finite sources (replay, simulator with durationS) call
  *   onEnd exactly once after the last sample; live sources never call it.
  * - A throwing consumer: if onSample throws, the source does NOT stop or end.
@@ -68,7 +70,7 @@ export interface SourceIssue {
     | "reconnecting"
     | "reconnected"
     | "io_error"
-    /** A device clock restarted (board reboot): spliced on the host clock with the real gap. */
+    /** A device clock restarted or jumped (board reboot, DOT reboot): put back on the host clock with the real gap. */
     | "clock_restart"
     /** onSample threw; the source kept going (reports rate-limited, stats count every one). */
     | "consumer_error"
