@@ -2,6 +2,7 @@ import { describe, expect, it } from "vitest";
 import type { ImuSample, SourceIssue } from "../../../edge/sources/types.js";
 import { DEFAULT_VALUE_LIMITS, SerialProtocol, type SerialProtocolOptions } from "../../../edge/sources/serial/protocol.js";
 import type { ImuFrame } from "../../../edge/sources/serial/frame.js";
+import { parseCsvLine } from "../../../edge/sources/serial/csvLine.js";
 import { frameAt } from "./helpers.js";
 
 /**
@@ -125,6 +126,18 @@ describe("SerialProtocol", () => {
     const { samples, issues } = run(frames, {}, [0, 10_000, 20_000, 30_000]);
     expect(samples.map((s) => s.tUs)).toEqual([1_000_000, 1_010_000, 1_030_000]);
     expect(issues.map((i) => [i.kind, i.message])).toEqual([["bad_value", expect.stringMatching(/t_us 901020000 µs is 900010000 µs ahead .*host saw 10 ms pass/)]]);
+  });
+
+  it("drops a CSV line whose t_us lost a digit in transit (no CRC in CSV mode), instead of splicing a restart", () => {
+    const lines = ["3,0,1000000,0,0,9.8,0,0,0", "3,1,1010000,0,0,9.8,0,0,0", "3,2,102000,0,0,9.8,0,0,0", "3,3,1030000,0,0,9.8,0,0,0"];
+    const frames = lines.map((l) => {
+      const r = parseCsvLine(l);
+      if (r.kind !== "sample") throw new Error(`fixture line does not parse: ${l}`);
+      return r.frame;
+    });
+    const { samples, issues } = run(frames, {}, [0, 10_000, 20_000, 30_000]);
+    expect(samples.map((s) => s.tUs)).toEqual([1_000_000, 1_010_000, 1_030_000]);
+    expect(issues.map((i) => i.kind)).toEqual(["bad_value"]);
   });
 
   it("takes a restart that kept counting seq as a restart once the next frame confirms the new clock", () => {
