@@ -36,7 +36,8 @@ export interface SourceIssue {
     | "disconnected"
     | "reconnecting"
     | "reconnected"
-    | "io_error";
+    | "io_error"
+    | "no_valid_data" | "valid_data";
   readonly sensorId?: string;
   readonly message: string;
 }

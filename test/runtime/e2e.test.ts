@@ -11,7 +11,7 @@ import { promisify } from "node:util";
 import { connectAsync, type MqttClient } from "mqtt";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { memoryLogger } from "../../edge/log.js";
-import type { AnglesMessage, ModelInfoMessage, StatusMessage } from "../../edge/publish/topics.js";
+import type { AnglesMessage, ModelInfoMessage, StatusMessage } from "../../edge/mqtt/topics.js";
 import { encodeSample } from "../../edge/recording/format.js";
 import { parseConfig } from "../../edge/runtime/config.js";
 import { runDemo } from "../../edge/runtime/demo.js";

@@ -2,7 +2,7 @@ import { afterEach, beforeAll, describe, expect, it, vi } from "vitest";
 import { loadManifest, type LoadedContract } from "../../edge/contract/manifest.js";
 import type { WindowModel } from "../../edge/inference/onnxModel.js";
 import { memoryLogger } from "../../edge/log.js";
-import type { AnglesMessage } from "../../edge/publish/topics.js";
+import type { AnglesMessage } from "../../edge/mqtt/topics.js";
 import { pipelineConfigSchema, WearerPipeline, type Health } from "../../edge/runtime/pipeline.js";
 import type { ImuSample } from "../../edge/sources/types.js";
 
