@@ -162,6 +162,41 @@ describe("edge runtime end to end", () => {
     await moving.stop();
   });
 
+  it("heading_reset zeroes each placement's AHRS heading in get_status", async () => {
+    // A still wearer whose gyros carry a bias about the vertical: the heading drifts ~1 deg/s (thigh) and ~0.6 deg/s (foot).
+    const dir = await mkdtemp(path.join(tmpdir(), "heading-"));
+    const file = path.join(dir, "drift.jsonl");
+    const lines = [JSON.stringify({ format: "gait-recording", version: 1, created: new Date().toISOString(), deviceId: "drift" })];
+    for (let k = 0; k < 3000; k++) {
+      const tUs = k * 10_000;
+      lines.push(encodeSample({ sensorId: "femur_r", tUs, acc: [-9.8, 0.1, 0.4], gyro: [0.02, -0.01, 0.005] }));
+      lines.push(encodeSample({ sensorId: "calcn_r", tUs, acc: [0.2, 0.1, 9.8], gyro: [-0.01, 0.0, 0.01] }));
+    }
+    await writeFile(file, lines.join("\n") + "\n");
+    const runtime = new EdgeRuntime(
+      parseConfig({ model: MODEL, sources: [{ kind: "replay", file, speed: 1 }], mqtt: { url: broker.url, deviceId: "heading", protocolVersion: 5 } }),
+      { logger: memoryLogger() },
+    );
+    await runtime.start();
+    const heading = async (): Promise<Record<string, number>> => {
+      const r = await sendCommand(broker.url, "gait", "heading", { command: "get_status" });
+      return (r.data as { pipelines: Record<string, { headingDeg: Record<string, number> }> }).pipelines.default?.headingDeg ?? {};
+    };
+    let before: Record<string, number> = {};
+    for (let i = 0; i < 100 && !(Math.abs(before.femur_r ?? 0) > 1.5 && Math.abs(before.calcn_r ?? 0) > 0.5); i++) before = await heading();
+    expect(Math.abs(before.femur_r!)).toBeGreaterThan(1.5);
+    expect(Math.abs(before.calcn_r!)).toBeGreaterThan(0.5);
+    const reset = await sendCommand(broker.url, "gait", "heading", { command: "heading_reset" });
+    expect(reset).toMatchObject({ status: "ok", data: { wearers: ["default"] } });
+    const after = await heading();
+    // At most a window or two of drift since the reset.
+    expect(Math.abs(after.femur_r!)).toBeLessThan(0.5);
+    expect(Math.abs(after.calcn_r!)).toBeLessThan(0.5);
+    const refused = await sendCommand(broker.url, "gait", "heading", { command: "heading_reset", args: { wearer: "x" } });
+    expect(refused).toMatchObject({ status: "error", error: expect.stringMatching(/^invalid args for heading_reset/) });
+    await runtime.stop();
+  });
+
   it("refuses a malformed model at start with a clear error", async () => {
     const dir = await mkdtemp(path.join(tmpdir(), "badmodel-"));
     await writeFile(path.join(dir, "manifest.json"), JSON.stringify({ schema: "gait-model-contract/1", name: "x" }));
