@@ -120,7 +120,7 @@ export class CommandServer {
       log.warn(`ignoring retained message on ${served.topic}: commands must not be retained`);
       return;
     }
-    if (!this.takeToken(served)) return;
+    if (!this.takeToken(served, payload)) return;
     served.stats.requests++;
     if (payload.length > MAX_COMMAND_BYTES) {
       served.stats.tooLarge++;
@@ -135,7 +135,7 @@ export class CommandServer {
   }
 
   /** Token bucket; false when the request is rate limited (answered at most once a second). */
-  private takeToken(served: Served): boolean {
+  private takeToken(served: Served, payload: Buffer): boolean {
     const now = this.now();
     served.tokens = Math.min(this.rate.burst, served.tokens + ((now - served.refilledAtMs) / 1000) * this.rate.perSecond);
     served.refilledAtMs = now;
@@ -147,7 +147,9 @@ export class CommandServer {
     if (now - served.limitedNoticeAtMs >= 1000) {
       served.limitedNoticeAtMs = now;
       this.deps.logger.warn(`commands on ${served.topic} rate limited`, { rateLimited: served.stats.rateLimited, ...this.rate });
-      this.reply(served, { id: null, status: "error", error: `rate limited: at most ${this.rate.perSecond} commands per second (burst ${this.rate.burst})` });
+      // Only the request that gets the notice is parsed (once a second), so its caller can match the reply.
+      const id = payload.length <= MAX_COMMAND_BYTES ? salvageId(tryParse(payload)) : null;
+      this.reply(served, { id, status: "error", error: `rate limited: at most ${this.rate.perSecond} commands per second (burst ${this.rate.burst})` });
     }
     return false;
   }
@@ -208,6 +210,14 @@ export class CommandServer {
 function salvageId(json: unknown): CommandReply["id"] {
   const raw = typeof json === "object" && json !== null ? (json as { id?: unknown }).id : undefined;
   return (typeof raw === "string" && raw.length <= 128) || typeof raw === "number" ? raw : null;
+}
+
+function tryParse(payload: Buffer): unknown {
+  try {
+    return JSON.parse(payload.toString("utf8"));
+  } catch {
+    return undefined; // not JSON: the notice goes out with id null
+  }
 }
 
 function errorMessage(err: unknown): string {

@@ -11,6 +11,11 @@ import { connectAsync } from "mqtt";
 import { commandReplySchema, type CommandReply, type CommandRequest } from "../commands/types.js";
 import { describeZodError, topicsFor } from "../mqtt/topics.js";
 
+/** The device did not answer, or answered with something that is not a command reply: the CLI prints the message, no stack. */
+export class RemoteCommandError extends Error {
+  override name = "RemoteCommandError";
+}
+
 export async function sendCommand(
   brokerUrl: string,
   prefix: string,
@@ -25,10 +30,10 @@ export async function sendCommand(
   const client = await connectAsync(brokerUrl, { protocolVersion: 4, reconnectPeriod: 0, connectTimeout: 5000, ...auth });
   try {
     const reply = new Promise<CommandReply>((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`no reply from ${deviceId} within ${timeoutMs} ms on ${replyTopic}`)), timeoutMs);
+      const timer = setTimeout(() => reject(new RemoteCommandError(`no reply from ${deviceId} within ${timeoutMs} ms on ${replyTopic}`)), timeoutMs);
       const fail = (why: string): void => {
         clearTimeout(timer);
-        reject(new Error(`malformed reply on ${replyTopic}: ${why}`));
+        reject(new RemoteCommandError(`malformed reply on ${replyTopic}: ${why}`));
       };
       client.on("message", (_t, payload) => {
         const outcome = readReply(payload, id);

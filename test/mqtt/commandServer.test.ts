@@ -125,6 +125,7 @@ describe("CommandServer", () => {
     const got = await replies(connection, 6);
     const limited = got.filter((r) => r.error?.startsWith("rate limited"));
     expect(limited).toHaveLength(1);
+    expect(limited[0]!.id).toBe(5); // the first request over the burst gets the notice, with its id
     expect(got.filter((r) => r.status === "ok")).toHaveLength(5); // the burst
     expect(s.stats().command).toMatchObject({ requests: 5, rateLimited: 995 });
     expect(logger.lines.filter((l) => l.includes("rate limited"))).toHaveLength(1);

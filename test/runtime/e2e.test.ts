@@ -183,7 +183,11 @@ describe("edge runtime end to end", () => {
       return (r.data as { pipelines: Record<string, { headingDeg: Record<string, number> }> }).pipelines.default?.headingDeg ?? {};
     };
     let before: Record<string, number> = {};
-    for (let i = 0; i < 100 && !(Math.abs(before.femur_r ?? 0) > 1.5 && Math.abs(before.calcn_r ?? 0) > 0.5); i++) before = await heading();
+    // Paced well under the command rate limit (10/s): this is a poll, not a flood.
+    for (let i = 0; i < 100 && !(Math.abs(before.femur_r ?? 0) > 1.5 && Math.abs(before.calcn_r ?? 0) > 0.5); i++) {
+      await new Promise((r) => setTimeout(r, 150));
+      before = await heading();
+    }
     expect(Math.abs(before.femur_r!)).toBeGreaterThan(1.5);
     expect(Math.abs(before.calcn_r!)).toBeGreaterThan(0.5);
     const reset = await sendCommand(broker.url, "gait", "heading", { command: "heading_reset" });

@@ -7,7 +7,7 @@ import { connectAsync, type MqttClient } from "mqtt";
 import { afterEach, describe, expect, it } from "vitest";
 import { memoryLogger } from "../../edge/log.js";
 import { EmbeddedBroker } from "../../edge/mqtt/embeddedBroker.js";
-import { sendCommand } from "../../edge/runtime/remote.js";
+import { RemoteCommandError, sendCommand } from "../../edge/runtime/remote.js";
 
 describe("sendCommand", () => {
   const cleanups: Array<() => Promise<void>> = [];
@@ -37,9 +37,9 @@ describe("sendCommand", () => {
 
   it("reports a non-JSON reply as a clear error instead of crashing", async () => {
     const url = await fakeDevice(() => "<html>not json</html>");
-    await expect(sendCommand(url, "gait", "dev", { command: "get_model" }, 2000)).rejects.toThrow(
-      /malformed reply on gait\/dev\/command\/response: invalid JSON/,
-    );
+    const failed = sendCommand(url, "gait", "dev", { command: "get_model" }, 2000);
+    await expect(failed).rejects.toThrow(/malformed reply on gait\/dev\/command\/response: invalid JSON/);
+    await expect(failed).rejects.toBeInstanceOf(RemoteCommandError);
   });
 
   it("reports a reply that is JSON but not a command reply as a clear error", async () => {
