@@ -71,9 +71,10 @@ export class EdgeRuntime {
   private readonly recorder: RecorderModule;
   private readonly otaModule: OtaModule;
   private readonly modules: readonly Module[];
+  private readonly logger: Logger;
 
   constructor(config: RuntimeConfig, deps: RuntimeDeps) {
-    const log = deps.logger;
+    const log = (this.logger = deps.logger);
     const bus = (this.bus = new EventBus<EdgeEvents>({ logger: log.child("bus") }));
     this.connection = new MqttConnection(config.mqtt, { logger: log.child("mqtt"), onChange: (e) => bus.emit("connection", e) });
     const device = new DevicePublisher(this.connection, config.mqtt);
@@ -83,43 +84,29 @@ export class EdgeRuntime {
     this.status = new StatusModule({ logger: log.child("status"), bus, device, snapshot: () => this.stats() });
     this.pipelines = new PipelinesModule(config.pipeline, { logger: log.child("pipeline"), bus, lane: () => this.model.models.lane() });
     const calibration = new CalibrationModule(config.calibration, { logger: log, bus, pipelines: this.pipelines, contract: () => this.model.contract });
-    this.otaModule = new OtaModule(config.ota, {
-      logger: log.child("ota"),
-      bus,
-      mqtt: this.connection,
-      model: this.model,
-      commands: this.commandServer,
-      prefix: config.mqtt.prefix,
-      deviceId: config.mqtt.deviceId,
-      inference: config.inference,
-    });
+    const { prefix, deviceId } = config.mqtt;
+    this.otaModule = new OtaModule(config.ota, { logger: log.child("ota"), bus, mqtt: this.connection, model: this.model, commands: this.commandServer, prefix, deviceId, inference: config.inference });
     this.sources = new SourcesModule(config, { logger: log, bus, waitForDrain: () => this.idle() });
-    this.commandServer.register("command", {
-      ...calibration.commands(),
-      ...this.pipelines.commands(),
-      ...this.status.commands(),
-      ...this.model.commands(),
-    });
+    this.commandServer.register("command", { ...calibration.commands(), ...this.pipelines.commands(), ...this.status.commands(), ...this.model.commands() });
     bus.on("angles", ({ message, readyAtMs }) => deps.onAngles?.(message, { readyAtMs }));
     bus.on("drained", () => deps.onEnd?.());
     const beforeSources: Module = { name: "beforeSources", start: async () => deps.beforeSources?.(this), stop: async () => undefined };
+    // Dependency order: each module only uses the ones before it while starting.
+    const anglePublisher = new AnglePublisherModule({ bus, device });
     this.modules = [
-      this.model,
+      this.model, // first: a bad model is a clear error before anything opens
       this.recorder,
       this.connection,
       this.commandServer,
       this.status,
-      new AnglePublisherModule({ bus, device }),
+      anglePublisher,
       this.pipelines,
       calibration,
       this.otaModule,
-      beforeSources,
-      this.sources,
+      beforeSources, // the demo subscribes here
+      this.sources, // last: every listener is up before the first sample
     ];
-    this.logger = log;
   }
-
-  private readonly logger: Logger;
 
   async start(): Promise<void> {
     await startAll(this.modules, this.logger);
@@ -142,7 +129,6 @@ export class EdgeRuntime {
   get brokerUrl(): string {
     return this.connection.brokerUrl;
   }
-
   get topics(): DeviceTopics {
     return this.connection.topics;
   }
