@@ -15,11 +15,10 @@
  *   modelChanged   ota                 model, recorder
  */
 import type { LoadedContract, Placement } from "../contract/manifest.js";
-import type { DeviceState } from "../mqtt/topics.js";
-import type { AnglesMessage } from "../mqtt/topics.js";
+import type { ConnectionEvent } from "../mqtt/connection.js";
+import type { AnglesMessage, DeviceState } from "../mqtt/topics.js";
 import type { Health } from "../runtime/pipeline.js";
 import type { ImuSample, SourceIssue } from "../sources/types.js";
-import type { ConnectionEvent } from "../mqtt/connection.js";
 
 /** A sample whose sensor id the config maps to a wearer's placement. */
 export interface RoutedSample {

@@ -104,9 +104,12 @@ export class CommandServer {
 
   /** Stop serving every topic. */
   async stop(): Promise<void> {
-    const all = [...this.served.values()];
-    this.served.clear();
-    for (const s of all) await s.unsubscribe();
+    // The entries stay (stats() after stop() still counts); only the subscriptions go.
+    for (const s of this.served.values()) {
+      const unsubscribe = s.unsubscribe;
+      s.unsubscribe = async () => undefined;
+      await unsubscribe();
+    }
   }
 
   stats(): Record<string, CommandTopicStats> {

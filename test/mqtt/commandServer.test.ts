@@ -150,9 +150,11 @@ describe("CommandServer", () => {
     expect(() => s.register("command", {})).toThrow(/already registered/);
   });
 
-  it("stops serving on stop()", async () => {
-    const { connection, s } = server();
+  it("stops serving on stop(), keeping its counters", async () => {
+    const { connection, s, topic } = server();
+    connection.send(topic, "{oops");
     await s.stop();
     expect(connection.handlers.size).toBe(0);
+    expect(s.stats().command).toMatchObject({ requests: 1, errors: 1 });
   });
 });
