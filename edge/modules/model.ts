@@ -31,7 +31,7 @@ export interface ModelModuleConfig {
 export interface ModelModuleDeps {
   readonly logger: Logger;
   readonly bus: EventBus<EdgeEvents>;
-  readonly device: DevicePublisher;
+  readonly device: Pick<DevicePublisher, "publishRetained">;
 }
 
 export class ModelModule implements Module {
