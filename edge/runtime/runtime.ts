@@ -40,7 +40,7 @@ export { DEFAULT_WEARER, routeSensor, type Route } from "../modules/sources.js";
 
 export interface RuntimeDeps {
   readonly logger: Logger;
-  /** Every published angles message, after it went to MQTT (the demo prints them). */
+  /** Every angles message the pipelines produce, as it goes to MQTT (the demo prints them). */
   readonly onAngles?: (message: AnglesMessage, timing: { readyAtMs: number }) => void;
   /** Replay: all finite sources have ended and the last window was published. */
   readonly onEnd?: () => void;
