@@ -110,11 +110,19 @@ async function main(argv: string[]): Promise<number> {
     }
     case "calibrate": {
       if (!values.broker) throw new ConfigError("calibrate needs --broker mqtt://host:port of the running device");
-      const { sendCommand } = await import("./runtime/remote.js");
-      const reply = await sendCommand(values.broker, values.prefix, values["device-id"], {
-        command: "calibrate",
-        args: { durationS: Number(values.duration) },
-      }, (Number(values.duration) + 10) * 1000, { username: values.username, password: process.env.GAIT_MQTT_PASSWORD });
+      const { sendCommand, RemoteCommandError } = await import("./runtime/remote.js");
+      let reply;
+      try {
+        reply = await sendCommand(values.broker, values.prefix, values["device-id"], {
+          command: "calibrate",
+          args: { durationS: Number(values.duration) },
+        }, (Number(values.duration) + 10) * 1000, { username: values.username, password: process.env.GAIT_MQTT_PASSWORD });
+      } catch (err) {
+        // No reply, or a malformed one: say what came back, not a stack trace.
+        if (!(err instanceof RemoteCommandError)) throw err;
+        process.stderr.write(`gait-edge calibrate: ${err.message}\n`);
+        return 1;
+      }
       process.stdout.write(JSON.stringify(reply, null, 2) + "\n");
       return reply.status === "ok" ? 0 : 1;
     }

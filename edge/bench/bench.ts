@@ -23,7 +23,7 @@ import { connectAsync, type MqttClient } from "mqtt";
 import { loadManifest } from "../contract/manifest.js";
 import { OnnxModel } from "../inference/onnxModel.js";
 import type { Logger } from "../log.js";
-import type { AnglesMessage } from "../publish/topics.js";
+import type { AnglesMessage } from "../mqtt/topics.js";
 import { parseConfig } from "../runtime/config.js";
 import { EdgeRuntime } from "../runtime/runtime.js";
 import { startMosquitto, type RunningMosquitto } from "./mosquitto.js";

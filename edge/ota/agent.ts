@@ -17,7 +17,7 @@ import { z } from "zod";
 import { ContractError, loadManifest, parseManifest, type LoadedContract, type Manifest } from "../contract/manifest.js";
 import { OnnxModel, type InferenceConfig } from "../inference/onnxModel.js";
 import type { Logger } from "../log.js";
-import type { MessageHandler } from "../publish/mqttPublisher.js";
+import type { MessageHandler } from "../mqtt/connection.js";
 import { ChunkAssembler, decodeChunk } from "./chunkCodec.js";
 import { compareSemver, contractDifferences } from "./compatibility.js";
 import type { OtaConfig } from "./config.js";

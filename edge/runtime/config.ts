@@ -8,7 +8,7 @@ import { z } from "zod";
 import { PLACEMENTS } from "../contract/manifest.js";
 import { InferenceConfigSchema } from "../inference/onnxModel.js";
 import { otaConfigSchema } from "../ota/config.js";
-import { mqttConfigSchema } from "../publish/mqttPublisher.js";
+import { mqttConfigSchema } from "../mqtt/config.js";
 import { recorderSchema } from "../recording/recorder.js";
 import { sourceConfigSchema } from "../sources/index.js";
 import { pipelineConfigSchema } from "./pipeline.js";

@@ -6,7 +6,7 @@
  */
 import { connectAsync, type MqttClient } from "mqtt";
 import type { Logger } from "../log.js";
-import type { AnglesMessage } from "../publish/topics.js";
+import type { AnglesMessage } from "../mqtt/topics.js";
 import { parseConfig } from "./config.js";
 import { EdgeRuntime } from "./runtime.js";
 import { readCamargoAngles, RmseMeter } from "./truth.js";

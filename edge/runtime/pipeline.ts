@@ -9,6 +9,13 @@
  * the stale stretch are published. The sensor's return shows up as a time
  * gap, the resampler re-anchors, the AHRS and windows restart exactly as at
  * the start of a training trial, and the first fresh window turns it healthy.
+ *
+ * Heading: each placement's AHRS heading (yaw of the segment frame, q ⊗ q_ref,
+ * the features' own yaw column) is followed window by window and reported in
+ * `stats().headingDeg`, relative to the last `resetHeading()` or stream
+ * restart. It is for display and drift checks only: the model sees yaw
+ * relative to each window's first sample (contract step 5), so a heading reset
+ * cannot change any angle.
  */
 import { z } from "zod";
 import type { LoadedContract, Placement } from "../contract/manifest.js";
@@ -17,7 +24,8 @@ import { GridResampler, ResamplerConfigSchema, type GridSample } from "../featur
 import type { WindowModel } from "../inference/onnxModel.js";
 import { InferenceScheduler, type InferenceResult } from "../inference/scheduler.js";
 import type { Logger } from "../log.js";
-import type { AnglesMessage } from "../publish/topics.js";
+import { FEATURE_CHANNELS_PER_PLACEMENT } from "../features/featureBuilder.js";
+import type { AnglesMessage } from "../mqtt/topics.js";
 import type { ImuSample, Vec3 } from "../sources/types.js";
 
 export const pipelineConfigSchema = z.object({
@@ -68,6 +76,11 @@ export interface PipelineStats {
   readonly segments: number;
   /** Gyro bias subtracted per placement (rad/s), from the last calibration. */
   readonly gyroBias: Readonly<Record<string, Vec3>>;
+  /**
+   * AHRS heading per placement (deg, wrapped to (-180, 180]) at the latest
+   * window, relative to the last heading reset or stream restart; 0 before the first window.
+   */
+  readonly headingDeg: Readonly<Record<string, number>>;
 }
 
 export class WearerPipeline {
@@ -81,6 +94,14 @@ export class WearerPipeline {
   /** Grid times of the last `window` grid samples, ring-indexed by the builder's sample count. */
   private readonly gridTimes: Float64Array;
   private readonly bias: Vec3[];
+  /** Per placement, rad: heading at the current window's first row (unwrapped, since the segment began). */
+  private readonly headingAtWindowStart: Float64Array;
+  /** Per placement, rad: yaw change from the last window's first row to the next window's first row. */
+  private readonly headingStep: Float64Array;
+  /** Per placement, rad: heading at the latest window's last row. */
+  private readonly headingNow: Float64Array;
+  /** Per placement, rad: `headingNow` at the last heading reset. */
+  private readonly headingOffset: Float64Array;
   private readonly lastSeenMs: number[];
   private segment = 0;
   private seq = 0;
@@ -112,6 +133,10 @@ export class WearerPipeline {
     this.windowBuf = new Float32Array(p.window * deps.contract.featureCount);
     this.gridTimes = new Float64Array(p.window);
     this.bias = p.placements.map(() => [0, 0, 0] as const);
+    this.headingAtWindowStart = new Float64Array(p.placements.length);
+    this.headingStep = new Float64Array(p.placements.length);
+    this.headingNow = new Float64Array(p.placements.length);
+    this.headingOffset = new Float64Array(p.placements.length);
     this.lastSeenMs = p.placements.map(() => Number.NaN);
     this.now = deps.now ?? (() => performance.now());
     this.wallNow = deps.wallNow ?? Date.now;
@@ -195,8 +220,9 @@ export class WearerPipeline {
     if (i >= 0) this.bias[i] = bias;
   }
 
+  /** Heading reset command: from now on each placement's heading reads relative to here. Angles are unaffected. */
   resetHeading(): void {
-    this.builder.resetHeading();
+    this.headingOffset.set(this.headingNow);
   }
 
   /** Resolves when no window is in flight or pending (replay backpressure). */
@@ -225,6 +251,9 @@ export class WearerPipeline {
       ahrsResets: this.builder.ahrsResets,
       segments: this.resampler.stats().segment + 1,
       gyroBias: Object.fromEntries(this.placements.map((p, i) => [p, this.bias[i]!])),
+      headingDeg: Object.fromEntries(
+        this.placements.map((p, i) => [p, Math.round(wrapRad(this.headingNow[i]! - this.headingOffset[i]!) * (180 / Math.PI) * 1000) / 1000]),
+      ),
     };
   }
 
@@ -235,6 +264,8 @@ export class WearerPipeline {
     if (!this.builder.push(g.values)) return;
     const windowIndex = this.builder.windowIndex;
     this.counts.windows += 1;
+    this.builder.buildWindow(this.windowBuf);
+    this.followHeading(windowIndex);
     if (this.stale) {
       this.counts.staleDropped += 1;
       return;
@@ -243,8 +274,31 @@ export class WearerPipeline {
     const n = windowIndex === 0 ? this.window : this.stride;
     const tUs = new Float64Array(n);
     for (let j = 0; j < n; j++) tUs[j] = this.gridTimes[(k - n + 1 + j) % this.window]!;
-    this.builder.buildWindow(this.windowBuf);
     this.scheduler.submit(this.windowBuf, { segment: this.segment, windowIndex, tUs, readyAtMs: performance.now() });
+  }
+
+  /**
+   * The window just built holds each placement's yaw relative to its first
+   * row. Window k+1 starts `stride` rows later, so row `stride` of window k is
+   * the step between their first rows: chaining the steps gives the heading
+   * since the segment began, without touching the features.
+   */
+  private followHeading(windowIndex: number): void {
+    const width = this.deps.contract.featureCount;
+    const stepRow = Math.min(this.stride, this.window - 1) * width;
+    const lastRow = (this.window - 1) * width;
+    for (let i = 0; i < this.placements.length; i++) {
+      const c = i * FEATURE_CHANNELS_PER_PLACEMENT + YAW_COLUMN;
+      if (windowIndex === 0) {
+        // A new segment (start or re-anchor): the AHRS restarted, so does the heading.
+        this.headingAtWindowStart[i] = 0;
+        this.headingOffset[i] = 0;
+      } else {
+        this.headingAtWindowStart[i]! += this.headingStep[i]!;
+      }
+      this.headingStep[i] = this.windowBuf[stepRow + c]!;
+      this.headingNow[i] = this.headingAtWindowStart[i]! + this.windowBuf[lastRow + c]!;
+    }
   }
 
   private onResult({ meta, output }: InferenceResult<WindowMeta>): void {
@@ -298,4 +352,12 @@ export class WearerPipeline {
     this.healthy = healthy;
     this.deps.onHealth?.(healthy ? { healthy } : { healthy, reason });
   }
+}
+
+/** Column of the yaw within a placement's feature channels (acc 3, gyro 3, roll, pitch, yaw). */
+const YAW_COLUMN = 8;
+
+function wrapRad(a: number): number {
+  const w = a - 2 * Math.PI * Math.floor((a + Math.PI) / (2 * Math.PI));
+  return w === -Math.PI ? Math.PI : w;
 }

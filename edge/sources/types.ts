@@ -74,7 +74,8 @@ export interface SourceIssue {
     | "clock_restart"
     /** onSample threw; the source kept going (reports rate-limited, stats count every one). */
     | "consumer_error"
-    | "no_valid_data" | "valid_data";
+    | "no_valid_data"
+    | "valid_data";
   readonly sensorId?: string;
   readonly message: string;
 }

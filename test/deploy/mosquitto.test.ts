@@ -16,7 +16,9 @@ import path from "node:path";
 import { connectAsync, type MqttClient } from "mqtt";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { memoryLogger, type Logger } from "../../edge/log.js";
-import { MqttPublisher, mqttConfigSchema } from "../../edge/publish/mqttPublisher.js";
+import { CommandServer } from "../../edge/mqtt/commandServer.js";
+import { mqttConfigSchema } from "../../edge/mqtt/config.js";
+import { MqttConnection } from "../../edge/mqtt/connection.js";
 import { freePort, startMosquitto, type RunningMosquitto } from "../helpers/mosquitto.js";
 import { waitFor } from "../helpers/waitFor.js";
 
@@ -204,15 +206,17 @@ describe("deploy/mosquitto: ACL with the production password file", () => {
   });
 });
 
-describe("deploy/mosquitto: the edge runtime's MqttPublisher against the production broker", () => {
-  const publishers: MqttPublisher[] = [];
+describe("deploy/mosquitto: the edge runtime's MQTT connection against the production broker", () => {
+  const publishers: MqttConnection[] = [];
   afterEach(async () => {
     await Promise.all(publishers.splice(0).map((p) => p.stop()));
   });
 
-  function publisher(url: string, overrides: Record<string, unknown>, logger: Logger): MqttPublisher {
+  function publisher(url: string, overrides: Record<string, unknown>, logger: Logger): MqttConnection {
     const config = mqttConfigSchema.parse({ url, deviceId: "pi-01", reconnectMinMs: 50, reconnectMaxMs: 400, connectTimeoutMs: 2000, ...overrides });
-    const pub = new MqttPublisher(config, { logger });
+    const pub = new MqttConnection(config, { logger });
+    // As in the runtime: one command server on the connection (no commands here, so every request is answered with an error).
+    new CommandServer({ logger, connection: pub, base: "gait/pi-01" }).register("command", {});
     publishers.push(pub);
     return pub;
   }
@@ -243,7 +247,7 @@ describe("deploy/mosquitto: the edge runtime's MqttPublisher against the product
     const status = await waitFor("status at ops", () => received(ops, "gait/pi-01/status"));
     expect(JSON.parse(status.payload)).toMatchObject({ state: "online" });
     // The ACL lets it read its command topic and answer on command/response
-    // (no handler here: the answer is an error naming that). The publisher
+    // (no commands here: the answer is an error naming that). The connection
     // subscribes right after connecting, with no event for it: ask until it answers.
     await ops.subscribe("gait/pi-01/command/response");
     const ask = setInterval(() => {

@@ -15,12 +15,13 @@ import type { OtaCommandResponse, OtaStateMessage } from "../../edge/ota/message
 import { ModelStore } from "../../edge/ota/modelStore.js";
 import { OtaPublisher } from "../../edge/ota/publisher.js";
 import { SwappableModel } from "../../edge/ota/swappableModel.js";
-import { MqttPublisher, mqttConfigSchema } from "../../edge/publish/mqttPublisher.js";
-import type { AnglesMessage, ModelInfoMessage } from "../../edge/publish/topics.js";
+import { mqttConfigSchema } from "../../edge/mqtt/config.js";
+import { MqttConnection } from "../../edge/mqtt/connection.js";
+import type { AnglesMessage, ModelInfoMessage } from "../../edge/mqtt/topics.js";
 import { parseConfig, type RuntimeConfigInput } from "../../edge/runtime/config.js";
 import { EdgeRuntime } from "../../edge/runtime/runtime.js";
 import { startMosquitto, type RunningMosquitto } from "../helpers/mosquitto.js";
-import { TcpProxy } from "../publish/tcpProxy.js";
+import { TcpProxy } from "../mqtt/tcpProxy.js";
 import { makeBundle, makeKeys, MODEL, MODEL_DIR, modelCopy, outcomeOf, sha256, tempDir, waitFor, type Keys } from "./helpers.js";
 
 const TRIAL = "data/ab06/levelground_ccw_normal_04_01_imu.csv.gz";
@@ -292,7 +293,7 @@ describe("OTA model updates through mosquitto", () => {
     const contract = await loadManifest(MODEL);
     const initial = await onnxModelLoader()(contract);
     const models = new SwappableModel({ contract, model: initial });
-    const mqtt = new MqttPublisher(mqttConfigSchema.parse({ url: broker.url, deviceId: "ota-nan" }), { logger: memoryLogger() });
+    const mqtt = new MqttConnection(mqttConfigSchema.parse({ url: broker.url, deviceId: "ota-nan" }), { logger: memoryLogger() });
     await mqtt.start();
     const dir = path.join(work, "nan-models");
     const store = new ModelStore(dir, { logger: memoryLogger() });

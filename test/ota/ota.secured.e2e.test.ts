@@ -25,7 +25,7 @@ import { memoryLogger } from "../../edge/log.js";
 import type { OtaCommandResponse, OtaStateMessage } from "../../edge/ota/messages.js";
 import { ModelStore } from "../../edge/ota/modelStore.js";
 import { OtaPublisher } from "../../edge/ota/publisher.js";
-import type { AnglesMessage, ModelInfoMessage } from "../../edge/publish/topics.js";
+import type { AnglesMessage, ModelInfoMessage } from "../../edge/mqtt/topics.js";
 import { parseConfig } from "../../edge/runtime/config.js";
 import { EdgeRuntime } from "../../edge/runtime/runtime.js";
 import { startMosquitto, type RunningMosquitto } from "../helpers/mosquitto.js";

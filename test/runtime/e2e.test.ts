@@ -11,7 +11,7 @@ import { promisify } from "node:util";
 import { connectAsync, type MqttClient } from "mqtt";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { memoryLogger } from "../../edge/log.js";
-import type { AnglesMessage, ModelInfoMessage, StatusMessage } from "../../edge/publish/topics.js";
+import type { AnglesMessage, ModelInfoMessage, StatusMessage } from "../../edge/mqtt/topics.js";
 import { encodeSample } from "../../edge/recording/format.js";
 import { parseConfig } from "../../edge/runtime/config.js";
 import { runDemo } from "../../edge/runtime/demo.js";
@@ -43,6 +43,20 @@ async function subscriber(topic: string): Promise<{ client: MqttClient; messages
 }
 
 describe("edge runtime end to end", () => {
+  it("refuses at start a replay that lacks a placement the model needs, naming the file and the sensor", async () => {
+    const dir = await mkdtemp(path.join(tmpdir(), "gait-missing-"));
+    const file = path.join(dir, "thigh_only_imu.csv");
+    // A Camargo-layout file with the thigh only: the model also needs the foot (calcn_r).
+    await writeFile(file, "time,thigh_Accel_X,thigh_Accel_Y,thigh_Accel_Z,thigh_Gyro_X,thigh_Gyro_Y,thigh_Gyro_Z\n0,1,0,0,0,0,0\n0.005,1,0,0,0,0,0\n");
+    const config = parseConfig({ model: MODEL, sources: [{ kind: "replay", file, speed: 0 }], mqtt: { url: broker.url, deviceId: "e2e-missing", protocolVersion: 5 } });
+    const runtime = new EdgeRuntime(config, { logger: memoryLogger() });
+    const started = runtime.start();
+    await expect(started).rejects.toMatchObject({ name: "SourceConfigError" });
+    await expect(started).rejects.toThrow(/thigh_only_imu\.csv.*calcn_r/);
+    await runtime.stop();
+  });
+
+
   it("replays a real trial into gap-free angles on mosquitto, with retained status and model info", async () => {
     const config = parseConfig({
       model: MODEL,
@@ -160,6 +174,45 @@ describe("edge runtime end to end", () => {
     const refused = await sendCommand(broker.url, "gait", "walk", { command: "calibrate", args: { durationS: 0.5 } });
     expect(refused).toMatchObject({ status: "error", error: expect.stringMatching(/moving during calibration/) });
     await moving.stop();
+  });
+
+  it("heading_reset zeroes each placement's AHRS heading in get_status", async () => {
+    // A still wearer whose gyros carry a bias about the vertical: the heading drifts ~1 deg/s (thigh) and ~0.6 deg/s (foot).
+    const dir = await mkdtemp(path.join(tmpdir(), "heading-"));
+    const file = path.join(dir, "drift.jsonl");
+    const lines = [JSON.stringify({ format: "gait-recording", version: 1, created: new Date().toISOString(), deviceId: "drift" })];
+    for (let k = 0; k < 3000; k++) {
+      const tUs = k * 10_000;
+      lines.push(encodeSample({ sensorId: "femur_r", tUs, acc: [-9.8, 0.1, 0.4], gyro: [0.02, -0.01, 0.005] }));
+      lines.push(encodeSample({ sensorId: "calcn_r", tUs, acc: [0.2, 0.1, 9.8], gyro: [-0.01, 0.0, 0.01] }));
+    }
+    await writeFile(file, lines.join("\n") + "\n");
+    const runtime = new EdgeRuntime(
+      parseConfig({ model: MODEL, sources: [{ kind: "replay", file, speed: 1 }], mqtt: { url: broker.url, deviceId: "heading", protocolVersion: 5 } }),
+      { logger: memoryLogger() },
+    );
+    await runtime.start();
+    const heading = async (): Promise<Record<string, number>> => {
+      const r = await sendCommand(broker.url, "gait", "heading", { command: "get_status" });
+      return (r.data as { pipelines: Record<string, { headingDeg: Record<string, number> }> }).pipelines.default?.headingDeg ?? {};
+    };
+    let before: Record<string, number> = {};
+    // Paced well under the command rate limit (10/s): this is a poll, not a flood.
+    for (let i = 0; i < 100 && !(Math.abs(before.femur_r ?? 0) > 1.5 && Math.abs(before.calcn_r ?? 0) > 0.5); i++) {
+      await new Promise((r) => setTimeout(r, 150));
+      before = await heading();
+    }
+    expect(Math.abs(before.femur_r!)).toBeGreaterThan(1.5);
+    expect(Math.abs(before.calcn_r!)).toBeGreaterThan(0.5);
+    const reset = await sendCommand(broker.url, "gait", "heading", { command: "heading_reset" });
+    expect(reset).toMatchObject({ status: "ok", data: { wearers: ["default"] } });
+    const after = await heading();
+    // At most a window or two of drift since the reset.
+    expect(Math.abs(after.femur_r!)).toBeLessThan(0.5);
+    expect(Math.abs(after.calcn_r!)).toBeLessThan(0.5);
+    const refused = await sendCommand(broker.url, "gait", "heading", { command: "heading_reset", args: { wearer: "x" } });
+    expect(refused).toMatchObject({ status: "error", error: expect.stringMatching(/^invalid args for heading_reset/) });
+    await runtime.stop();
   });
 
   it("refuses a malformed model at start with a clear error", async () => {

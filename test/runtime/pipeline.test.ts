@@ -2,7 +2,7 @@ import { afterEach, beforeAll, describe, expect, it, vi } from "vitest";
 import { loadManifest, type LoadedContract } from "../../edge/contract/manifest.js";
 import type { WindowModel } from "../../edge/inference/onnxModel.js";
 import { memoryLogger } from "../../edge/log.js";
-import type { AnglesMessage } from "../../edge/publish/topics.js";
+import type { AnglesMessage } from "../../edge/mqtt/topics.js";
 import { pipelineConfigSchema, WearerPipeline, type Health } from "../../edge/runtime/pipeline.js";
 import type { ImuSample } from "../../edge/sources/types.js";
 
@@ -141,5 +141,58 @@ describe("WearerPipeline", () => {
     vi.advanceTimersByTime(5000);
     expect(health).toEqual([]);
     await p.stop();
+  });
+
+  describe("heading", () => {
+    /** Both segments turning about the vertical at 0.5 rad/s, mounted as in training (thigh sensor x down, foot z up). */
+    function turning(placement: "femur_r" | "calcn_r", k: number): ImuSample {
+      const tUs = k * 10_000;
+      return placement === "femur_r"
+        ? { sensorId: placement, tUs, acc: [-9.8, 0, 0], gyro: [0.5, 0, 0] }
+        : { sensorId: placement, tUs, acc: [0, 0, 9.8], gyro: [0, 0, 0.5] };
+    }
+    /** A model whose output depends on every input value, so any change to the features would show in the angles. */
+    const sumModel: WindowModel = {
+      run: async (x: Float32Array) => {
+        const out = new Float32Array(contract.pipeline.window * contract.pipeline.joints.length);
+        out.fill(x.reduce((a, v) => a + v, 0) / x.length);
+        return out;
+      },
+    };
+    async function run(resetAt: number | undefined) {
+      const messages: AnglesMessage[] = [];
+      const p = new WearerPipeline("default", pipelineConfigSchema.parse({}), { contract, model: sumModel, logger: memoryLogger(), onAngles: (m) => messages.push(m) });
+      p.start();
+      const headings: Array<Record<string, number>> = [];
+      for (let k = 0; k < 300; k++) {
+        if (k === resetAt) {
+          headings.push(p.stats().headingDeg);
+          p.resetHeading();
+          headings.push(p.stats().headingDeg);
+        }
+        for (const pl of ["femur_r", "calcn_r"] as const) p.push(pl, turning(pl, k));
+        if (k % 25 === 0) await p.idle();
+      }
+      await p.drain();
+      headings.push(p.stats().headingDeg);
+      await p.stop();
+      return { messages, headings };
+    }
+
+    it("follows each placement's heading, and heading_reset zeroes it without changing a single angle", async () => {
+      const plain = await run(undefined);
+      const reset = await run(200);
+      const [before, justAfter, atEnd] = reset.headings;
+      // 0.5 rad/s for 1.99 s (the window ending at sample 199): 57 deg, the sign is the axis convention's
+      for (const pl of ["femur_r", "calcn_r"]) {
+        expect(Math.abs(before![pl]!)).toBeCloseTo(0.5 * 1.99 * (180 / Math.PI), 0);
+        expect(justAfter![pl]).toBe(0);
+        // the last window ends at sample 299: ~1 s of turning since the reset
+        expect(Math.abs(atEnd![pl]!)).toBeCloseTo(0.5 * 1.0 * (180 / Math.PI), 0);
+        expect(Math.abs(plain.headings[0]![pl]!)).toBeCloseTo(0.5 * 2.99 * (180 / Math.PI), 0); // no reset: ~3 s of turning
+      }
+      expect(reset.messages.map((m) => m.angles)).toEqual(plain.messages.map((m) => m.angles));
+      expect(reset.messages.length).toBeGreaterThan(8);
+    });
   });
 });

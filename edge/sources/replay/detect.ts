@@ -1,6 +1,7 @@
 /** Format detection for `format: "auto"`: the first non-empty line decides, not the file name. */
 
 import { looksLikeCamargoHeader } from "./camargo.js";
+import { SourceConfigError } from "../types.js";
 import { readLines, type ReadLinesOptions } from "./lines.js";
 import { looksLikeRecording } from "./recording.js";
 import type { ReplayFormat } from "./types.js";
@@ -13,8 +14,21 @@ export function formatOfFirstLine(line: string): ReplayFormat | undefined {
   return undefined;
 }
 
-/** Throws an Error naming the file when it is missing, empty or of no known format. */
+/**
+ * Throws a SourceConfigError naming the file when it is missing, unreadable,
+ * empty or of no known format: all of these are input errors at start (the CLI
+ * exits 78), not failures worth a systemd restart.
+ */
 export async function detectFormat(file: string, options: ReadLinesOptions = {}): Promise<ReplayFormat> {
+  try {
+    return await detectFormatOf(file, options);
+  } catch (err) {
+    if (err instanceof SourceConfigError) throw err;
+    throw new SourceConfigError((err as Error).message, file);
+  }
+}
+
+async function detectFormatOf(file: string, options: ReadLinesOptions): Promise<ReplayFormat> {
   const lines = readLines(file, options);
   try {
     for await (const line of lines) {

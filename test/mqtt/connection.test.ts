@@ -4,8 +4,8 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import { memoryLogger } from "../../edge/log.js";
-import { EmbeddedBroker } from "../../edge/publish/embeddedBroker.js";
-import { MqttPublisher } from "../../edge/publish/mqttPublisher.js";
+import { EmbeddedBroker } from "../../edge/mqtt/embeddedBroker.js";
+import { MqttConnection } from "../../edge/mqtt/connection.js";
 import { startMosquitto } from "../helpers/mosquitto.js";
 import { describeBrokerSuite, logMessages, subscriber, testConfig, waitFor, type RunningBroker } from "./brokerSuite.js";
 
@@ -26,7 +26,7 @@ describeBrokerSuite({
   },
 });
 
-describe("MqttPublisher setup", () => {
+describe("MqttConnection setup", () => {
   const cleanups: Array<() => Promise<void>> = [];
   afterEach(async () => {
     for (const fn of cleanups.splice(0).reverse()) await fn().catch(() => undefined);
@@ -35,7 +35,7 @@ describe("MqttPublisher setup", () => {
   it("starts the embedded broker when no url is configured, speaking MQTT 3.1.1", async () => {
     const logger = memoryLogger("mqtt");
     const config = testConfig(undefined, { protocolVersion: 5, embedded: { host: "127.0.0.1", port: 0 } });
-    const pub = new MqttPublisher(config, { logger });
+    const pub = new MqttConnection(config, { logger });
     cleanups.push(() => pub.stop());
     await pub.start();
     expect(pub.connected).toBe(true);
@@ -48,7 +48,7 @@ describe("MqttPublisher setup", () => {
   });
 
   it("fails start() naming the file when a TLS file is unreadable", async () => {
-    const pub = new MqttPublisher(testConfig("mqtts://127.0.0.1:1", { caFile: "/nonexistent/ca.pem" }), { logger: memoryLogger() });
+    const pub = new MqttConnection(testConfig("mqtts://127.0.0.1:1", { caFile: "/nonexistent/ca.pem" }), { logger: memoryLogger() });
     await expect(pub.start()).rejects.toThrow("mqtt.caFile: cannot read /nonexistent/ca.pem: ENOENT");
   });
 
@@ -67,7 +67,7 @@ describe("MqttPublisher setup", () => {
     it("logs a clear error for refused credentials and keeps retrying without crashing", async () => {
       const m = await protectedBroker();
       const logger = memoryLogger("mqtt");
-      const pub = new MqttPublisher(testConfig(m.url, { username: "edge", password: "wrong-password" }), { logger });
+      const pub = new MqttConnection(testConfig(m.url, { username: "edge", password: "wrong-password" }), { logger });
       cleanups.push(() => pub.stop());
       await pub.start();
       expect(pub.connected).toBe(false);
@@ -82,7 +82,7 @@ describe("MqttPublisher setup", () => {
       const logger = memoryLogger("mqtt");
       // Credentials in the URL as well: they must not leak through URL logging either.
       const url = m.url.replace("mqtt://", `mqtt://edge:${password}@`);
-      const pub = new MqttPublisher(testConfig(url, { username: "edge", password }), { logger });
+      const pub = new MqttConnection(testConfig(url, { username: "edge", password }), { logger });
       cleanups.push(() => pub.stop());
       await pub.start();
       expect(pub.connected).toBe(true);

@@ -1,6 +1,7 @@
 import { describe, expect, it } from "vitest";
-import { mqttConfigSchema, safeUrl } from "../../edge/publish/mqttPublisher.js";
-import { parseCommand, topicsFor } from "../../edge/publish/topics.js";
+import { mqttConfigSchema } from "../../edge/mqtt/config.js";
+import { safeUrl } from "../../edge/mqtt/connection.js";
+import { topicsFor } from "../../edge/mqtt/topics.js";
 
 describe("topicsFor", () => {
   it("puts every topic under <prefix>/<deviceId>", () => {
@@ -17,35 +18,6 @@ describe("topicsFor", () => {
     expect(() => topicsFor("gait", "pi/7")).toThrow(/invalid MQTT device id "pi\/7"/);
     expect(() => topicsFor("gait/#", "pi")).toThrow(/invalid MQTT topic prefix "gait\/#"/);
     expect(() => topicsFor("/gait", "pi")).toThrow(/prefix/);
-  });
-});
-
-describe("parseCommand", () => {
-  it("accepts a known command with id and args", () => {
-    expect(parseCommand(Buffer.from('{"id":"a1","command":"calibrate","args":{"seconds":3}}'))).toEqual({
-      ok: true,
-      command: { id: "a1", command: "calibrate", args: { seconds: 3 } },
-    });
-  });
-
-  it("names the JSON problem", () => {
-    const r = parseCommand("{oops");
-    expect(r.ok).toBe(false);
-    if (!r.ok) {
-      expect(r.id).toBeNull();
-      expect(r.error).toMatch(/^invalid JSON: /);
-    }
-  });
-
-  it("names the field and the accepted commands, and keeps the id for the reply", () => {
-    const r = parseCommand('{"id":9,"command":"fly"}');
-    expect(r).toMatchObject({ ok: false, id: 9 });
-    if (!r.ok) expect(r.error).toMatch(/^invalid command: command: .*"calibrate".*"heading_reset"/);
-  });
-
-  it("rejects a missing command and a non-object payload", () => {
-    expect(parseCommand('{"id":"x"}')).toMatchObject({ ok: false, id: "x", error: expect.stringMatching(/command:/) });
-    expect(parseCommand("42")).toMatchObject({ ok: false, id: null, error: expect.stringMatching(/^invalid command: \(payload\)/) });
   });
 });
 

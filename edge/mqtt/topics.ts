@@ -7,10 +7,11 @@
  *   <prefix>/<deviceId>/angles            AnglesMessage      (QoS 0 by default, not retained)
  *   <prefix>/<deviceId>/status            StatusMessage      (retained; also the last will)
  *   <prefix>/<deviceId>/model             ModelInfoMessage   (retained)
- *   <prefix>/<deviceId>/command           CommandRequest     (incoming)
- *   <prefix>/<deviceId>/command/response  CommandResponse    (zigbee2mqtt style reply)
+ *   <prefix>/<deviceId>/command           CommandRequest     (incoming; edge/commands/types.ts)
+ *   <prefix>/<deviceId>/command/response  CommandReply       (zigbee2mqtt style reply)
  */
 import { z } from "zod";
+import type { CommandReply, CommandRequest } from "../commands/types.js";
 
 /** One window's worth of joint angles, as the model produced them. */
 export interface AnglesMessage {
@@ -57,37 +58,18 @@ export interface ModelInfoMessage {
   sha256?: string;
 }
 
-/** Commands the device understands. Add new ones here; the handler sees the union. */
-export const COMMANDS = ["calibrate", "heading_reset", "get_status", "get_model"] as const;
-export type CommandName = (typeof COMMANDS)[number];
-
-export const commandIdSchema = z.union([z.string().max(128), z.number()]);
-
-export const commandRequestSchema = z.object({
-  /** Echoed in the response so the caller can match replies to requests. */
-  id: commandIdSchema.optional(),
-  command: z.enum(COMMANDS),
-  /** Command-specific arguments (for example a calibration duration). */
-  args: z.record(z.string(), z.unknown()).optional(),
-});
-export type CommandRequest = z.infer<typeof commandRequestSchema>;
-
-export interface CommandResponse {
-  /** The request's id; null when the request was too broken to have one. */
-  id: string | number | null;
-  status: "ok" | "error";
-  error?: string;
-  data?: unknown;
-}
-
 /** Topic suffix -> payload type: the single typed map of the device's MQTT surface. */
 export interface TopicPayloads {
   angles: AnglesMessage;
   status: StatusMessage;
   model: ModelInfoMessage;
   command: CommandRequest;
-  "command/response": CommandResponse;
+  "command/response": CommandReply;
 }
+/** Published as live data: dropped while offline at QoS 0 (DevicePublisher.publish). */
+export type LiveSuffix = "angles";
+/** Published retained, kept and re-published on every reconnect (DevicePublisher.publishRetained). */
+export type RetainedSuffix = "status" | "model";
 export type TopicSuffix = keyof TopicPayloads;
 export const TOPIC_SUFFIXES: readonly TopicSuffix[] = ["angles", "status", "model", "command", "command/response"];
 
@@ -117,30 +99,6 @@ export function topicsFor(prefix: string, deviceId: string): DeviceTopics {
   };
 }
 
-export type ParsedCommand =
-  | { ok: true; command: CommandRequest }
-  | { ok: false; id: string | number | null; error: string };
-
-/**
- * Parse a raw command payload. Never throws: a bad payload becomes an error
- * message naming the problem, plus the request id when one could be read so the
- * caller still gets a matching reply.
- */
-export function parseCommand(payload: Buffer | string): ParsedCommand {
-  const text = typeof payload === "string" ? payload : payload.toString("utf8");
-  let json: unknown;
-  try {
-    json = JSON.parse(text);
-  } catch (err) {
-    return { ok: false, id: null, error: `invalid JSON: ${(err as Error).message}` };
-  }
-  const parsed = commandRequestSchema.safeParse(json);
-  if (parsed.success) return { ok: true, command: parsed.data };
-  const rawId = typeof json === "object" && json !== null ? (json as { id?: unknown }).id : undefined;
-  const id = commandIdSchema.safeParse(rawId);
-  return { ok: false, id: id.success ? id.data : null, error: `invalid command: ${describeZodError(parsed.error)}` };
-}
-
 /** "command: Invalid option: expected one of ...; id: ..." — one line, field names first. */
 export function describeZodError(error: z.ZodError): string {
   return error.issues
@@ -148,7 +106,7 @@ export function describeZodError(error: z.ZodError): string {
     .join("; ");
 }
 
-/** MQTT topic filter matching ('+' one level, '#' the rest); used for `MqttPublisher.subscribe`. */
+/** MQTT topic filter matching ('+' one level, '#' the rest); used for `MqttConnection.subscribe`. */
 export function topicMatches(filter: string, topic: string): boolean {
   const f = filter.split("/");
   const t = topic.split("/");

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { memoryLogger } from "../../edge/log.js";
-import { EmbeddedBroker } from "../../edge/publish/embeddedBroker.js";
+import { EmbeddedBroker } from "../../edge/mqtt/embeddedBroker.js";
 import { subscriber, waitFor } from "./brokerSuite.js";
 
 describe("EmbeddedBroker", () => {

@@ -1,92 +1,60 @@
 /**
- * Publishes the device's angles, status and model info over MQTT and answers
- * commands. The broker may be down, restarted or refuse us at any time: the
- * publisher never throws for that, it logs clearly and keeps retrying with an
- * exponential backoff, and it re-publishes its retained topics on every
- * (re)connect (a restarted broker may have lost them, and our last will may
- * have overwritten "online" with "offline").
+ * The device's one MQTT connection (the lower of the two MQTT layers; the
+ * typed publishers in devicePublisher.ts and the command server sit on it).
  *
- * Angles are live data: by default they go out at QoS 0 and are DROPPED (and
- * counted) while disconnected, because replaying stale angles after a reconnect
- * would mislead a live dashboard. `anglesQos: 1` queues them instead, for
+ * The broker may be down, restarted or refuse us at any time: the connection
+ * never throws for that, it logs clearly and keeps retrying with an
+ * exponential backoff. It owns the device's presence on `<base>/status`: the
+ * last will ("offline", "connection lost"), "online" until told otherwise, and
+ * a retained "offline/stopped" on `stop()`. It re-publishes every retained
+ * topic and re-subscribes every filter on each (re)connect (a restarted broker
+ * may have lost them, and our last will may have overwritten "online").
+ *
+ * Live data (`publishLive`, the angles): at QoS 0 it is DROPPED (and counted)
+ * while disconnected, because replaying stale angles after a reconnect would
+ * mislead a live dashboard; at QoS 1 it is queued up to a limit, for
  * recording sessions where completeness matters more than latency.
+ *
+ * Connection changes go to `deps.onChange` (the runtime puts them on the bus,
+ * the recorder writes them as broker_up / broker_down events).
+ *
+ * (Over 400 lines on purpose: connect, backoff, presence, the retained store
+ * and the subscriptions all share the one client's state and its events.)
  */
 import { readFile } from "node:fs/promises";
 import { connect as mqttConnect } from "mqtt";
-import type { IClientOptions, IClientPublishOptions, MqttClient } from "mqtt";
-import { z } from "zod";
+import type { IClientOptions, MqttClient } from "mqtt";
 import type { Logger } from "../log.js";
-import { EmbeddedBroker, embeddedBrokerConfigSchema } from "./embeddedBroker.js";
-import {
-  deviceIdSchema,
-  parseCommand,
-  topicPrefixSchema,
-  topicMatches,
-  topicsFor,
-  type AnglesMessage,
-  type CommandRequest,
-  type CommandResponse,
-  type DeviceState,
-  type DeviceTopics,
-  type ModelInfoMessage,
-  type StatusMessage,
-} from "./topics.js";
+import type { MqttConfig } from "./config.js";
+import { EmbeddedBroker } from "./embeddedBroker.js";
+import { topicMatches, topicsFor, type DeviceTopics, type StatusMessage } from "./topics.js";
 
-export const mqttConfigSchema = z
-  .object({
-    /** mqtt://, mqtts://, ws://...; absent => start the embedded broker and use it. */
-    url: z.string().url().optional(),
-    prefix: topicPrefixSchema.default("gait"),
-    deviceId: deviceIdSchema.default("gait-edge"),
-    /** Defaults to `<prefix>-<deviceId>` with '/' replaced, so broker logs and ACLs name the device. */
-    clientId: z.string().min(1).optional(),
-    username: z.string().optional(),
-    password: z.string().optional(),
-    caFile: z.string().optional(),
-    certFile: z.string().optional(),
-    keyFile: z.string().optional(),
-    /** 4 (MQTT 3.1.1) works with every broker, aedes included; 5 for brokers that speak it. */
-    protocolVersion: z.union([z.literal(4), z.literal(5)]).default(4),
-    anglesQos: z.union([z.literal(0), z.literal(1)]).default(0),
-    /** With anglesQos 1: how many unacknowledged angles messages to hold before dropping new ones. */
-    anglesQueueLimit: z.number().int().positive().default(2000),
-    reconnectMinMs: z.number().int().positive().default(1000),
-    reconnectMaxMs: z.number().int().positive().default(30_000),
-    keepaliveS: z.number().int().min(0).default(30),
-    connectTimeoutMs: z.number().int().positive().default(10_000),
-    /** Used only when `url` is absent. */
-    embedded: embeddedBrokerConfigSchema.default({ host: "0.0.0.0", port: 1883 }),
-  })
-  .refine((c) => c.reconnectMaxMs >= c.reconnectMinMs, {
-    message: "reconnectMaxMs must be >= reconnectMinMs",
-    path: ["reconnectMaxMs"],
-  })
-  .refine((c) => (c.certFile === undefined) === (c.keyFile === undefined), {
-    message: "certFile and keyFile go together (client certificate authentication)",
-    path: ["keyFile"],
-  });
-export type MqttConfig = z.infer<typeof mqttConfigSchema>;
-
-export type CommandHandler = (command: CommandRequest) => Promise<unknown>;
-/** A message on a topic subscribed with `subscribe()` (OTA and other add-on modules). */
+/** A message on a subscribed topic. Handlers must not throw (a throw is logged). */
 export type MessageHandler = (topic: string, payload: Buffer, retained: boolean) => void;
 
-export interface MqttPublisherDeps {
-  logger: Logger;
-  /** mqtt.js `connect`, injectable for tests. */
-  connect?: (url: string, options: IClientOptions) => MqttClient;
-  /** Builds the embedded broker when `url` is absent; injectable for tests. */
-  createEmbeddedBroker?: (config: MqttConfig["embedded"], logger: Logger) => { start(): Promise<string>; stop(): Promise<void> };
+/** What the connection tells its owner (the runtime forwards it to the bus). */
+export interface ConnectionEvent {
+  readonly state: "connected" | "lost";
+  readonly brokerUrl: string;
+  /** Successful connections after the first, including this one. */
+  readonly reconnects: number;
 }
 
-export interface MqttPublisherStats {
+export interface MqttConnectionDeps {
+  readonly logger: Logger;
+  /** mqtt.js `connect`, injectable for tests. */
+  readonly connect?: (url: string, options: IClientOptions) => MqttClient;
+  /** Builds the embedded broker when `url` is absent; injectable for tests. */
+  readonly createEmbeddedBroker?: (config: MqttConfig["embedded"], logger: Logger) => { start(): Promise<string>; stop(): Promise<void> };
+  readonly onChange?: (event: ConnectionEvent) => void;
+}
+
+export interface MqttConnectionStats {
   connected: boolean;
-  /** Angles messages handed to the client (sent, or queued at QoS 1). */
+  /** Live messages (angles) handed to the client (sent, or queued at QoS 1). */
   published: number;
-  /** Angles messages dropped: disconnected at QoS 0, or QoS 1 queue full. */
+  /** Live messages dropped: disconnected at QoS 0, or QoS 1 queue full. */
   dropped: number;
-  commands: number;
-  commandErrors: number;
   /** Successful connections after the first. */
   reconnects: number;
 }
@@ -99,10 +67,10 @@ const CONNACK_V4: Record<number, string> = {
   4: "bad username or password",
   5: "not authorized",
 };
-const MAX_COMMAND_BYTES = 64 * 1024;
 const STOP_TIMEOUT_MS = 2000;
 
-export class MqttPublisher {
+export class MqttConnection {
+  readonly name = "mqtt";
   readonly topics: DeviceTopics;
   private client: MqttClient | undefined;
   private embedded: { start(): Promise<string>; stop(): Promise<void> } | undefined;
@@ -110,21 +78,17 @@ export class MqttPublisher {
   private reconnectPeriodMs: number;
   private everConnected = false;
   private connectedSince = 0;
-  /** Set by setStatus() or start(); re-published retained on every connect. */
-  private status: StatusMessage | undefined;
-  private modelInfo: ModelInfoMessage | undefined;
-  private commandHandler: CommandHandler | undefined;
-  private anglesInFlight = 0;
-  private counters = { published: 0, dropped: 0, commands: 0, commandErrors: 0, reconnects: 0 };
+  private liveInFlight = 0;
+  private readonly counters = { published: 0, dropped: 0, reconnects: 0 };
   private connectWaiters: Array<() => void> = [];
-  /** Extra subscriptions (`subscribe()`): re-subscribed on every connect, like the command topic. */
+  /** Re-subscribed on every connect (clean session). */
   private readonly subscriptions = new Map<string, { qos: 0 | 1; handlers: Set<MessageHandler> }>();
-  /** Extra retained topics (`publishRetained()`): re-published on every connect, like status. */
-  private readonly retainedExtra = new Map<string, string | Buffer>();
+  /** Topic -> last payload; re-published retained on every connect. `status` is always here from start(). */
+  private readonly retained = new Map<string, string | Buffer>();
 
   constructor(
     private readonly config: MqttConfig,
-    private readonly deps: MqttPublisherDeps,
+    private readonly deps: MqttConnectionDeps,
   ) {
     this.topics = topicsFor(config.prefix, config.deviceId);
     this.reconnectPeriodMs = config.reconnectMinMs;
@@ -137,7 +101,7 @@ export class MqttPublisher {
    * misconfiguration (unreadable TLS files, embedded broker port taken).
    */
   async start(): Promise<void> {
-    if (this.client) throw new Error("MqttPublisher already started");
+    if (this.client) throw new Error("MqttConnection already started");
     const log = this.deps.logger;
     const useEmbedded = this.config.url === undefined;
     if (useEmbedded && this.config.protocolVersion !== 4) log.warn("embedded broker speaks MQTT 3.1.1 only: using protocolVersion 4");
@@ -150,7 +114,8 @@ export class MqttPublisher {
       this.embedded = create(this.config.embedded, log.child("broker"));
       this.url = await this.embedded.start();
     }
-    this.status ??= { state: "online", since: Date.now() };
+    // The birth message, unless a module already said more (degraded).
+    if (!this.retained.has(this.topics.status)) this.retained.set(this.topics.status, statusPayload({ state: "online", since: Date.now() }));
     const client = (this.deps.connect ?? mqttConnect)(this.url, options);
     this.client = client;
     const firstAttempt = new Promise<void>((resolve) => {
@@ -161,13 +126,7 @@ export class MqttPublisher {
     client.on("reconnect", () => this.onReconnectAttempt(client));
     client.on("close", () => this.onClose());
     client.on("error", (err) => this.onError(err));
-    client.on("message", (topic, payload, packet) => {
-      this.dispatch(topic, payload, packet.retain);
-      if (topic !== this.topics.command) return;
-      void this.handleCommand(payload, packet.retain).catch((err: unknown) =>
-        log.error("command handling failed", { error: errorMessage(err) }),
-      );
-    });
+    client.on("message", (topic, payload, packet) => this.dispatch(topic, payload, packet.retain));
     await firstAttempt;
   }
 
@@ -189,7 +148,7 @@ export class MqttPublisher {
       const lost = new Promise<never>((_, reject) => client.once("close", () => reject(new Error("connection closed"))));
       lost.catch(() => undefined);
       try {
-        const published = this.publishJson(client, this.topics.status, offline, { qos: 1, retain: true });
+        const published = client.publishAsync(this.topics.status, statusPayload(offline), { qos: 1, retain: true });
         await withTimeout(Promise.race([published, lost]), STOP_TIMEOUT_MS);
         offlinePublished = true;
       } catch (err) {
@@ -206,7 +165,7 @@ export class MqttPublisher {
     try {
       await withTimeout(client.endAsync(false), STOP_TIMEOUT_MS);
     } catch {
-      // Unacknowledged QoS 1 angles are holding end() open: give up on them.
+      // Unacknowledged QoS 1 messages are holding end() open: give up on them.
       client.stream.destroy();
     }
   }
@@ -226,48 +185,32 @@ export class MqttPublisher {
     return new Promise((resolve) => this.connectWaiters.push(resolve));
   }
 
-  stats(): MqttPublisherStats {
+  stats(): MqttConnectionStats {
     return { connected: this.connected, ...this.counters };
   }
 
-  /** Hot path: never awaits, never throws. */
-  publishAngles(msg: AnglesMessage): void {
+  /**
+   * Live data, the hot path: never awaits, never throws. QoS 0 is dropped
+   * (counted) while disconnected; QoS 1 is queued up to `queueLimit` unacknowledged messages.
+   */
+  publishLive(topic: string, body: string, qos: 0 | 1, queueLimit: number): void {
     const client = this.client;
-    const qos = this.config.anglesQos;
-    if (!client || (qos === 0 && !client.connected) || (qos === 1 && this.anglesInFlight >= this.config.anglesQueueLimit)) {
+    if (!client || (qos === 0 && !client.connected) || (qos === 1 && this.liveInFlight >= queueLimit)) {
       this.counters.dropped++;
       return;
     }
     this.counters.published++;
-    if (qos === 1) this.anglesInFlight++;
-    client.publish(this.topics.angles, JSON.stringify(msg), { qos, retain: false }, (err) => {
-      if (qos === 1) this.anglesInFlight--;
+    if (qos === 1) this.liveInFlight++;
+    client.publish(topic, body, { qos, retain: false }, (err) => {
+      if (qos === 1) this.liveInFlight--;
       if (err) {
         // The connection dropped between our check and the write.
         this.counters.published--;
         this.counters.dropped++;
-        this.deps.logger.debug(() => `angles seq ${msg.seq} dropped: ${err.message}`);
+        this.deps.logger.debug(() => `live message on ${topic} dropped: ${err.message}`);
       }
     });
   }
-
-  /** Stores the state and publishes it retained now, or on the next connect. */
-  async setStatus(state: DeviceState, reason?: string): Promise<void> {
-    this.status = reason === undefined ? { state, since: Date.now() } : { state, reason, since: Date.now() };
-    await this.publishRetainedIfConnected(this.topics.status, this.status);
-  }
-
-  async publishModelInfo(info: ModelInfoMessage): Promise<void> {
-    this.modelInfo = info;
-    await this.publishRetainedIfConnected(this.topics.model, info);
-  }
-
-  /** One handler for all commands; its resolved value becomes the reply's `data`. */
-  onCommand(handler: CommandHandler): void {
-    this.commandHandler = handler;
-  }
-
-  // ------------------------------------------------------------------ generic topics (additive, used by edge/ota)
 
   /**
    * Subscribe to any topic filter (wildcards allowed). Kept across reconnects.
@@ -301,11 +244,16 @@ export class MqttPublisher {
     return true;
   }
 
-  /** Stores the payload and publishes it retained now, or on the next connect (and every reconnect). */
+  /**
+   * Stores the payload and publishes it retained now, or on the next connect
+   * (and every reconnect). Rejects only when the broker did not take it while
+   * connected; it stays stored and goes out again on the next connect.
+   */
   async publishRetained(topic: string, payload: object | string | Buffer): Promise<void> {
     const body = typeof payload === "string" || Buffer.isBuffer(payload) ? payload : JSON.stringify(payload);
-    this.retainedExtra.set(topic, body);
+    this.retained.set(topic, body);
     const client = this.client;
+    // Offline: onConnect publishes the stored value, so don't also queue it.
     if (!client?.connected) return;
     await client.publishAsync(topic, body, { qos: 1, retain: true });
   }
@@ -363,16 +311,11 @@ export class MqttPublisher {
     client.options.reconnectPeriod = this.reconnectPeriodMs;
     log.info(`connected to MQTT broker at ${this.brokerUrl}`, { topics: `${this.config.prefix}/${this.config.deviceId}/#` });
 
-    const status = this.status ?? { state: "online", since: Date.now() };
-    const retained: Array<Promise<void>> = [this.publishJson(client, this.topics.status, status, { qos: 1, retain: true })];
-    if (this.modelInfo) retained.push(this.publishJson(client, this.topics.model, this.modelInfo, { qos: 1, retain: true }));
-    for (const [topic, payload] of this.retainedExtra) retained.push(client.publishAsync(topic, payload, { qos: 1, retain: true }).then(() => undefined));
-    for (const [filter, sub] of this.subscriptions) retained.push(this.subscribeFilter(client, filter, sub.qos));
-    const subscribed = client.subscribeAsync(this.topics.command, { qos: 1 }).then((granted) => {
-      if (granted.some((g) => g.qos === 128)) throw new Error(`broker refused subscription to ${this.topics.command} (ACL?)`);
-    });
-    void Promise.all([...retained, subscribed]).catch((err: unknown) => {
-      const message = "after connecting: could not publish retained status/model or subscribe to commands";
+    const redone: Array<Promise<unknown>> = [];
+    for (const [topic, payload] of this.retained) redone.push(client.publishAsync(topic, payload, { qos: 1, retain: true }));
+    for (const [filter, sub] of this.subscriptions) redone.push(this.subscribeFilter(client, filter, sub.qos));
+    void Promise.all(redone).catch((err: unknown) => {
+      const message = "after connecting: could not re-publish the retained topics or subscribe";
       // Lost the link again already: all of this is redone on the next connect.
       if (client.connected) log.error(message, { error: errorMessage(err) });
       else log.debug(() => `${message}: ${errorMessage(err)} (will retry on reconnect)`);
@@ -381,6 +324,7 @@ export class MqttPublisher {
     const waiters = this.connectWaiters;
     this.connectWaiters = [];
     for (const resolve of waiters) resolve();
+    this.notify("connected");
   }
 
   /** mqtt.js emits 'reconnect' just before each attempt: lengthen the wait for the next one. */
@@ -396,6 +340,16 @@ export class MqttPublisher {
     if (!this.client || this.connectedSince === 0) return;
     this.connectedSince = 0;
     this.deps.logger.warn(`lost connection to MQTT broker at ${this.brokerUrl}, retrying in ${this.retryDelayText()}`);
+    this.notify("lost");
+  }
+
+  private notify(state: ConnectionEvent["state"]): void {
+    try {
+      this.deps.onChange?.({ state, brokerUrl: this.brokerUrl, reconnects: this.counters.reconnects });
+    } catch (err) {
+      // A listener's bug must not break the connection's event handling.
+      this.deps.logger.error(`connection listener failed: ${errorMessage(err)}`);
+    }
   }
 
   private onError(err: Error & { code?: string | number }): void {
@@ -421,59 +375,10 @@ export class MqttPublisher {
   private retryDelayText(): string {
     return `${Number((this.reconnectPeriodMs / 1000).toPrecision(2))}s`;
   }
+}
 
-  private async handleCommand(payload: Buffer, retained: boolean): Promise<void> {
-    const log = this.deps.logger;
-    if (retained) {
-      // A retained command would run again on every reconnect (a surprise recalibration): ignore it.
-      log.warn(`ignoring retained message on ${this.topics.command}: commands must not be retained`);
-      return;
-    }
-    this.counters.commands++;
-    const reply = async (response: CommandResponse): Promise<void> => {
-      if (response.status === "error") this.counters.commandErrors++;
-      const client = this.client;
-      if (!client) return;
-      await this.publishJson(client, this.topics["command/response"], response, { qos: 1, retain: false });
-    };
-    if (payload.length > MAX_COMMAND_BYTES) {
-      log.warn("command rejected: payload too large", { bytes: payload.length });
-      await reply({ id: null, status: "error", error: `command payload too large: ${payload.length} bytes (max ${MAX_COMMAND_BYTES})` });
-      return;
-    }
-    const parsed = parseCommand(payload);
-    if (!parsed.ok) {
-      log.warn(`command rejected: ${parsed.error}`);
-      await reply({ id: parsed.id, status: "error", error: parsed.error });
-      return;
-    }
-    const { command } = parsed;
-    const id = command.id ?? null;
-    if (!this.commandHandler) {
-      await reply({ id, status: "error", error: `no handler for commands on this device (got "${command.command}")` });
-      return;
-    }
-    try {
-      const data = await this.commandHandler(command);
-      log.info(`command ${command.command} ok`, { id });
-      await reply(data === undefined ? { id, status: "ok" } : { id, status: "ok", data });
-    } catch (err) {
-      const error = errorMessage(err);
-      log.warn(`command ${command.command} failed: ${error}`, { id });
-      await reply({ id, status: "error", error });
-    }
-  }
-
-  private async publishRetainedIfConnected(topic: string, payload: object): Promise<void> {
-    const client = this.client;
-    // Offline: the stored value is published by onConnect, so don't also queue it.
-    if (!client?.connected) return;
-    await this.publishJson(client, topic, payload, { qos: 1, retain: true });
-  }
-
-  private async publishJson(client: MqttClient, topic: string, payload: object, opts: IClientPublishOptions): Promise<void> {
-    await client.publishAsync(topic, JSON.stringify(payload), opts);
-  }
+function statusPayload(status: StatusMessage): string {
+  return JSON.stringify(status);
 }
 
 async function readConfigFile(field: string, path: string): Promise<Buffer> {

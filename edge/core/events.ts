@@ -1,0 +1,51 @@
+/**
+ * Every event on the edge's bus, and what it carries. This map is the table of
+ * contents of the runtime: who emits what, and who listens.
+ *
+ *   event          emitted by          heard by
+ *   sample         sources             pipelines, calibration, recorder
+ *   sourceIssue    sources             status, recorder
+ *   sourcesEnded   sources             pipelines
+ *   wearerStarted  pipelines           calibration (applies the saved gyro bias)
+ *   angles         pipelines           angle publisher, recorder, runtime (RuntimeDeps.onAngles)
+ *   health         pipelines           status
+ *   drained        pipelines           runtime (RuntimeDeps.onEnd)
+ *   status         status              recorder
+ *   connection     mqtt connection     recorder
+ *   modelChanged   ota                 model, recorder
+ */
+import type { LoadedContract, Placement } from "../contract/manifest.js";
+import type { ConnectionEvent } from "../mqtt/connection.js";
+import type { AnglesMessage, DeviceState } from "../mqtt/topics.js";
+import type { Health } from "../runtime/pipeline.js";
+import type { ImuSample, SourceIssue } from "../sources/types.js";
+
+/** A sample whose sensor id the config maps to a wearer's placement. */
+export interface RoutedSample {
+  readonly wearer: string;
+  readonly placement: Placement;
+  readonly sample: ImuSample;
+}
+
+export interface StatusChange {
+  readonly state: Extract<DeviceState, "online" | "degraded">;
+  readonly reason?: string;
+}
+
+export interface EdgeEvents {
+  sample: RoutedSample;
+  /** `source` names the source ("serial", "replay", ...) the issue came from. */
+  sourceIssue: { readonly source: string; readonly issue: SourceIssue };
+  /** Every finite source (replay) has delivered everything. */
+  sourcesEnded: { readonly sources: number };
+  /** A wearer's pipeline was created (its first sample is about to be pushed). */
+  wearerStarted: { readonly wearer: string };
+  angles: { readonly message: AnglesMessage; readonly readyAtMs: number };
+  health: { readonly wearer: string; readonly health: Health };
+  /** After `sourcesEnded`: the last window of every wearer was published. */
+  drained: { readonly wearers: number };
+  status: StatusChange;
+  connection: ConnectionEvent;
+  /** OTA installed or rolled back a model; the pipelines already run it. */
+  modelChanged: { readonly contract: LoadedContract };
+}

@@ -1,0 +1,73 @@
+/**
+ * Over-the-air model updates (docs/ota.md): a thin module around `OtaAgent`
+ * (edge/ota), which does the work. The agent talks MQTT through the
+ * connection's `OtaMqtt` slice and swaps models inside the model module's
+ * `SwappableModel`; when it has swapped one in, this module says
+ * `modelChanged` on the bus (the model module republishes `model`, the
+ * recorder writes an event).
+ *
+ * OTA commands (`ota/command`): when the agent exposes `commands()`, its table
+ * is served by the one command server like every other command topic; an
+ * agent without it still answers on its own subscription.
+ */
+import type { CommandTable, CommandTopic } from "../commands/types.js";
+import type { EventBus } from "../core/bus.js";
+import type { EdgeEvents } from "../core/events.js";
+import type { Module } from "../core/module.js";
+import type { InferenceConfig } from "../inference/onnxModel.js";
+import type { Logger } from "../log.js";
+import { OtaAgent, onnxModelLoader, type OtaMqtt } from "../ota/agent.js";
+import type { OtaConfig } from "../ota/config.js";
+import type { ModelModule } from "./model.js";
+
+export interface OtaModuleDeps {
+  readonly logger: Logger;
+  readonly bus: EventBus<EdgeEvents>;
+  readonly mqtt: OtaMqtt;
+  readonly model: Pick<ModelModule, "models" | "store">;
+  /** Serves the agent's command table on `ota/command`, when it has one. */
+  readonly commands: { register(topic: CommandTopic, table: CommandTable): void };
+  readonly prefix: string;
+  readonly deviceId: string;
+  readonly inference: InferenceConfig;
+}
+
+/** An agent that serves its commands through the command server (edge/ota's `commands()`). */
+type AgentWithCommands = OtaAgent & { commands?: () => CommandTable };
+
+export class OtaModule implements Module {
+  readonly name = "ota";
+  private running: OtaAgent | undefined;
+
+  constructor(
+    private readonly config: OtaConfig | undefined,
+    private readonly deps: OtaModuleDeps,
+  ) {}
+
+  /** The agent, when OTA is on and started. */
+  get agent(): OtaAgent | undefined {
+    return this.running;
+  }
+
+  async start(): Promise<void> {
+    const store = this.deps.model.store;
+    if (!this.config || !store) return;
+    const agent: AgentWithCommands = new OtaAgent(this.config, {
+      logger: this.deps.logger,
+      mqtt: this.deps.mqtt,
+      prefix: this.deps.prefix,
+      deviceId: this.deps.deviceId,
+      models: this.deps.model.models,
+      store,
+      loadModel: onnxModelLoader(this.deps.inference),
+      onModelChanged: (contract) => this.deps.bus.emit("modelChanged", { contract }),
+    });
+    await agent.start();
+    if (typeof agent.commands === "function") this.deps.commands.register("ota/command", agent.commands());
+    this.running = agent;
+  }
+
+  async stop(): Promise<void> {
+    await this.running?.stop();
+  }
+}

@@ -1,0 +1,119 @@
+/**
+ * One `WearerPipeline` per wearer (edge/runtime/pipeline.ts, the hot path),
+ * created on the wearer's first routed sample. Samples in from the bus;
+ * `angles` and `health` out to it. At the end of a replay it ends and drains
+ * every pipeline and says `drained`.
+ *
+ * Serves `heading_reset`: each placement's AHRS heading (in `get_status`,
+ * `pipelines.<wearer>.headingDeg`) reads 0 from then on. The angles do not
+ * change: the model sees yaw only relative to each window's first sample.
+ */
+import { z } from "zod";
+import { command, type CommandTable } from "../commands/types.js";
+import type { Placement } from "../contract/manifest.js";
+import type { EventBus } from "../core/bus.js";
+import type { EdgeEvents, RoutedSample } from "../core/events.js";
+import type { Module } from "../core/module.js";
+import type { Logger } from "../log.js";
+import type { ModelLane } from "../ota/swappableModel.js";
+import { WearerPipeline, type PipelineConfig, type PipelineStats } from "../runtime/pipeline.js";
+import type { Vec3 } from "../sources/types.js";
+
+export interface PipelinesDeps {
+  readonly logger: Logger;
+  readonly bus: EventBus<EdgeEvents>;
+  /**
+   * A model lane for a new pipeline: it runs the current model and labels each
+   * result with the model that computed it (the model module's SwappableModel).
+   */
+  readonly lane: () => ModelLane;
+}
+
+export class PipelinesModule implements Module {
+  readonly name = "pipelines";
+  private readonly pipelines = new Map<string, WearerPipeline>();
+  private readonly unsubscribes: Array<() => void> = [];
+
+  constructor(
+    private readonly config: PipelineConfig,
+    private readonly deps: PipelinesDeps,
+  ) {}
+
+  async start(): Promise<void> {
+    const bus = this.deps.bus;
+    this.unsubscribes.push(
+      bus.on("sample", (s) => this.onSample(s)),
+      bus.on("sourcesEnded", () => this.onSourcesEnded()),
+    );
+  }
+
+  async stop(): Promise<void> {
+    for (const off of this.unsubscribes.splice(0)) off();
+    // Kept in the map after stopping: stats() after stop() still reports them.
+    for (const p of this.pipelines.values()) await p.stop();
+  }
+
+  wearers(): string[] {
+    return [...this.pipelines.keys()];
+  }
+
+  /** Gyro bias (rad/s) for one placement of a running wearer; false if that wearer has no pipeline yet. */
+  setGyroBias(wearer: string, placement: Placement, bias: Vec3): boolean {
+    const p = this.pipelines.get(wearer);
+    p?.setGyroBias(placement, bias);
+    return p !== undefined;
+  }
+
+  /** Every wearer's inference is done (nothing in flight or pending). */
+  async idle(): Promise<void> {
+    await Promise.all([...this.pipelines.values()].map((p) => p.idle()));
+  }
+
+  stats(): Record<string, PipelineStats> {
+    return Object.fromEntries([...this.pipelines].map(([w, p]) => [w, p.stats()]));
+  }
+
+  commands(): CommandTable {
+    return {
+      heading_reset: command({
+        summary: "make every placement's AHRS heading read 0 from now on (display only; the angles do not change)",
+        args: z.object({}).strict(),
+        run: async () => {
+          for (const p of this.pipelines.values()) p.resetHeading();
+          return { wearers: this.wearers() };
+        },
+      }),
+    };
+  }
+
+  private onSample({ wearer, placement, sample }: RoutedSample): void {
+    let p = this.pipelines.get(wearer);
+    if (!p) p = this.create(wearer);
+    p.push(placement, sample);
+  }
+
+  private create(wearer: string): WearerPipeline {
+    const lane = this.deps.lane();
+    const bus = this.deps.bus;
+    const p = new WearerPipeline(wearer, this.config, {
+      contract: lane.contract,
+      model: lane.model,
+      logger: this.deps.logger,
+      onAngles: (message, timing) => bus.emit("angles", { message, readyAtMs: timing.readyAtMs }),
+      onHealth: (health) => bus.emit("health", { wearer, health }),
+    });
+    p.start();
+    this.pipelines.set(wearer, p);
+    // Synchronous: the calibration module applies the saved gyro bias before the first sample is pushed.
+    bus.emit("wearerStarted", { wearer });
+    return p;
+  }
+
+  private onSourcesEnded(): void {
+    const all = [...this.pipelines.values()];
+    for (const p of all) p.end(); // silence after the end is not a failing sensor
+    void Promise.all(all.map((p) => p.drain()))
+      .then(() => this.deps.bus.emit("drained", { wearers: all.length }))
+      .catch((err: unknown) => this.deps.logger.error(`draining at the end of the sources failed: ${(err as Error).message}`));
+  }
+}

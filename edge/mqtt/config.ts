@@ -1,0 +1,40 @@
+/** The `mqtt` section of the runtime config: the broker, the device's topics, and how angles travel. */
+import { z } from "zod";
+import { embeddedBrokerConfigSchema } from "./embeddedBroker.js";
+import { deviceIdSchema, topicPrefixSchema } from "./topics.js";
+
+export const mqttConfigSchema = z
+  .object({
+    /** mqtt://, mqtts://, ws://...; absent => start the embedded broker and use it. */
+    url: z.string().url().optional(),
+    prefix: topicPrefixSchema.default("gait"),
+    deviceId: deviceIdSchema.default("gait-edge"),
+    /** Defaults to `<prefix>-<deviceId>` with '/' replaced, so broker logs and ACLs name the device. */
+    clientId: z.string().min(1).optional(),
+    username: z.string().optional(),
+    password: z.string().optional(),
+    caFile: z.string().optional(),
+    certFile: z.string().optional(),
+    keyFile: z.string().optional(),
+    /** 4 (MQTT 3.1.1) works with every broker, aedes included; 5 for brokers that speak it. */
+    protocolVersion: z.union([z.literal(4), z.literal(5)]).default(4),
+    anglesQos: z.union([z.literal(0), z.literal(1)]).default(0),
+    /** With anglesQos 1: how many unacknowledged angles messages to hold before dropping new ones. */
+    anglesQueueLimit: z.number().int().positive().default(2000),
+    reconnectMinMs: z.number().int().positive().default(1000),
+    reconnectMaxMs: z.number().int().positive().default(30_000),
+    keepaliveS: z.number().int().min(0).default(30),
+    connectTimeoutMs: z.number().int().positive().default(10_000),
+    /** Used only when `url` is absent. */
+    embedded: embeddedBrokerConfigSchema.default({ host: "0.0.0.0", port: 1883 }),
+  })
+  .refine((c) => c.reconnectMaxMs >= c.reconnectMinMs, {
+    message: "reconnectMaxMs must be >= reconnectMinMs",
+    path: ["reconnectMaxMs"],
+  })
+  .refine((c) => (c.certFile === undefined) === (c.keyFile === undefined), {
+    message: "certFile and keyFile go together (client certificate authentication)",
+    path: ["keyFile"],
+  });
+export type MqttConfig = z.infer<typeof mqttConfigSchema>;
+
