@@ -8,6 +8,7 @@ its measured accuracy against AB06's force plates.
 
 from .events import DEFAULT_PARAMS, DetectorParams, EventType, GaitEvent, GaitEventDetector, detect_events
 from .phase import DEFAULT_PHASE_PARAMS, PhaseEstimator, PhaseParams
+from .stream import Run, gait_cycles, run_stream
 from .strides import JOINTS, Stride, StrideTracker
 
 __all__ = [
@@ -20,15 +21,11 @@ __all__ = [
     "GaitEventDetector",
     "PhaseEstimator",
     "PhaseParams",
+    "Run",
     "Stride",
     "StrideTracker",
     "detect_events",
     "gait_cycles",
+    "run_stream",
 ]
 
-
-def gait_cycles(t, foot_sagittal_rate):  # type: ignore[no-untyped-def]
-    """(heel strike, next heel strike) pairs in s; see gaitlstm.gait.evaluate.gait_cycles."""
-    from .evaluate import gait_cycles as _gait_cycles
-
-    return _gait_cycles(t, foot_sagittal_rate)

@@ -8,7 +8,6 @@ angles as the angle stream). Truth: right-foot plate contacts (truth.py).
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -18,9 +17,8 @@ from ..io import read_camargo_trial
 from ..io.forceplates import WALKWAY_PLATES, read_forceplates
 from ..io.types import JOINTS_R
 from .ab06 import AB06_FOOT_TO_SEGMENT
-from .events import DEFAULT_PARAMS, DetectorParams, GaitEvent, GaitEventDetector
-from .phase import PhaseEstimator
-from .strides import Stride, StrideTracker
+from .events import DEFAULT_PARAMS, DetectorParams
+from .stream import run_stream
 from .truth import Contact, contact_side, plate_contacts
 
 GRID_HZ = 100.0
@@ -34,17 +32,6 @@ KNEE_PEAK_MIN_DEG = 40.0
 SWING_MATCH_S = 0.25
 
 
-@dataclass
-class Run:
-    """What the streaming pipeline produced on one trial."""
-
-    t: np.ndarray  # grid, s
-    w: np.ndarray  # foot sagittal rate, rad/s
-    events: list[GaitEvent]
-    phase: np.ndarray  # % per grid sample, NaN where unknown
-    strides: list[Stride]
-
-
 def foot_sagittal_rate(t: np.ndarray, gyro: np.ndarray, rotation: np.ndarray = AB06_FOOT_TO_SEGMENT) -> tuple[np.ndarray, np.ndarray]:
     """(grid t, sagittal rate) at 100 Hz from sensor-frame gyro (contract resampling: numpy interp)."""
     n = int(np.floor((t[-1] - t[0]) * GRID_HZ + 1e-9)) + 1
@@ -52,42 +39,6 @@ def foot_sagittal_rate(t: np.ndarray, gyro: np.ndarray, rotation: np.ndarray = A
     z = rotation[2]
     w = np.interp(grid, t, gyro @ z)
     return grid, w
-
-
-def run_stream(
-    t: np.ndarray,
-    w: np.ndarray,
-    angles: np.ndarray | None = None,
-    params: DetectorParams = DEFAULT_PARAMS,
-) -> Run:
-    """The edge's order of work, one sample at a time: detector, phase, strides."""
-    det = GaitEventDetector(params)
-    phase = PhaseEstimator()
-    tracker = StrideTracker(joints=JOINTS_R if angles is not None else None)
-    events: list[GaitEvent] = []
-    strides: list[Stride] = []
-    ph = np.full(len(t), np.nan)
-    for k in range(len(t)):
-        tk, wk = float(t[k]), float(w[k])
-        for e in det.update(tk, wk):
-            events.append(e)
-            phase.on_event(e)
-            strides.extend(tracker.on_event(e))
-        if angles is not None:
-            strides.extend(tracker.push_angles(tk, [float(a) for a in angles[k]]))
-        p = phase.phase(tk)
-        if p is not None:
-            ph[k] = p
-    return Run(t=t, w=w, events=events, phase=ph, strides=strides)
-
-
-def gait_cycles(t: np.ndarray, foot_sagittal_rate: np.ndarray, params: DetectorParams = DEFAULT_PARAMS) -> list[tuple[float, float]]:
-    """Gait cycles (heel strike, next heel strike) in s, as the edge detector finds them.
-
-    For the study's per-cycle metrics: same detector, same stride validity
-    rule as the edge's stride messages (0.5..2.5 s)."""
-    run = run_stream(np.asarray(t, dtype=float), np.asarray(foot_sagittal_rate, dtype=float), None, params)
-    return [(s.t_start, s.t_end) for s in run.strides]
 
 
 def _knee_peaks(t: np.ndarray, knee: np.ndarray) -> np.ndarray:
