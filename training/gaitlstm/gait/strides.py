@@ -51,6 +51,11 @@ class StrideTracker:
     _angles_t: list[float] = field(default_factory=list)
     _angles: list[list[float]] = field(default_factory=list)
 
+    def reset(self) -> None:
+        """After a gap: no stride may span it. Strides already complete still wait for their angles."""
+        self._t_hs = float("nan")
+        self._t_to = None
+
     def on_event(self, event: GaitEvent) -> list[Stride]:
         if event.type == "toe_off":
             if self._t_hs == self._t_hs and event.t > self._t_hs:
