@@ -113,9 +113,17 @@ export class GaitEventDetector {
       if (w > this.peak) {
         this.peak = w;
         this.tPeak = t;
-      } else if (this.peak > p.mswMinRate && w < this.peak - p.mswDrop) {
-        events.push({ type: "mid_swing", t: this.tPeak, tDetected: t });
-        this.enter("terminalSwing", t);
+      } else if (w < this.peak - p.mswDrop) {
+        if (this.peak > p.mswMinRate && this.tPeak > this.stateSince) {
+          events.push({ type: "mid_swing", t: this.tPeak, tDetected: t });
+          this.enter("terminalSwing", t);
+        } else {
+          // No mid-swing: too low, or the state's first sample (at the start
+          // of a recording w may be falling from a peak it never saw).
+          // Track the next peak from here.
+          this.peak = w;
+          this.tPeak = t;
+        }
       }
     } else if (this.state === "terminalSwing") {
       if (t - this.stateSince > p.maxTerminalSwingS) {

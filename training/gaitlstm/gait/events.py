@@ -138,9 +138,16 @@ class GaitEventDetector:
             if w > self.peak:
                 self.peak = w
                 self.t_peak = t
-            elif self.peak > p.msw_min_rate and w < self.peak - p.msw_drop:
-                events.append(GaitEvent("mid_swing", self.t_peak, t))
-                self._enter(TERMINAL_SWING, t)
+            elif w < self.peak - p.msw_drop:
+                if self.peak > p.msw_min_rate and self.t_peak > self.state_since:
+                    events.append(GaitEvent("mid_swing", self.t_peak, t))
+                    self._enter(TERMINAL_SWING, t)
+                else:
+                    # No mid-swing: too low, or the state's first sample (at the
+                    # start of a recording w may be falling from a peak it never
+                    # saw). Track the next peak from here.
+                    self.peak = w
+                    self.t_peak = t
         elif self.state == TERMINAL_SWING:
             if t - self.state_since > p.max_terminal_swing_s:
                 self._enter(SWING, t)
