@@ -63,6 +63,7 @@ export class GaitEventDetector {
   private prevW = NaN;
   private peak = -Infinity;
   private tPeak = NaN;
+  private peakRose = false;
   private armed = false;
   private low = Infinity;
   private tLow = NaN;
@@ -85,6 +86,7 @@ export class GaitEventDetector {
     this.prevW = NaN;
     this.peak = -Infinity;
     this.tPeak = NaN;
+    this.peakRose = false;
     this.armed = false;
     this.low = Infinity;
     this.tLow = NaN;
@@ -98,6 +100,7 @@ export class GaitEventDetector {
     this.stateSince = t;
     this.peak = -Infinity;
     this.tPeak = NaN;
+    this.peakRose = false;
     this.armed = false;
     this.low = Infinity;
     this.tLow = NaN;
@@ -111,18 +114,20 @@ export class GaitEventDetector {
     if (Number.isNaN(this.stateSince)) this.stateSince = t;
     if (this.state === "swing") {
       if (w > this.peak) {
+        // A peak only counts if w rose to it: at the start of a recording w
+        // may be falling from a peak the detector never saw.
+        this.peakRose = this.peak > -Infinity;
         this.peak = w;
         this.tPeak = t;
       } else if (w < this.peak - p.mswDrop) {
-        if (this.peak > p.mswMinRate && this.tPeak > this.stateSince) {
+        if (this.peak > p.mswMinRate && this.peakRose) {
           events.push({ type: "mid_swing", t: this.tPeak, tDetected: t });
           this.enter("terminalSwing", t);
         } else {
-          // No mid-swing: too low, or the state's first sample (at the start
-          // of a recording w may be falling from a peak it never saw).
-          // Track the next peak from here.
+          // No mid-swing (too low, or never rose): track the next peak from here.
           this.peak = w;
           this.tPeak = t;
+          this.peakRose = false;
         }
       }
     } else if (this.state === "terminalSwing") {

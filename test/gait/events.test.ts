@@ -167,6 +167,22 @@ describe("GaitEventDetector behaviour", () => {
     expect(detectEvents(still.map((_, k) => k / rate), still)).toEqual([]);
   });
 
+  it("starting mid-swing (w already falling) does not block the smaller swings that follow", () => {
+    const tt: number[] = [], ww: number[] = [];
+    for (let k = 0; k < 10; k++) {
+      tt.push(k / rate);
+      ww.push(6 - 0.6 * k); // falling from a peak the detector never saw
+    }
+    for (let s = 0; s < 3; s++) {
+      const st = syntheticStride(0.1 + s * T, T, rate, 3);
+      tt.push(...st.t);
+      ww.push(...st.w);
+    }
+    const ev = detectEvents(tt, ww);
+    expect(ev.filter((e) => e.type === "mid_swing").length).toBe(3);
+    expect(ev.filter((e) => e.type === "mid_swing").every((e) => e.t > 0.1)).toBe(true);
+  });
+
   it("reset() forgets the stride in progress", () => {
     const det = new GaitEventDetector();
     for (let k = 0; k < 180; k++) det.update(t[k]!, w[k]!);

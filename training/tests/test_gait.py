@@ -171,7 +171,7 @@ def test_contact_side_from_the_knees() -> None:
 # --- behaviour ----------------------------------------------------------------
 
 
-def _synthetic(n_strides: int = 6, T: float = 1.1, rate: float = 100.0) -> tuple[np.ndarray, np.ndarray]:
+def _synthetic(n_strides: int = 6, T: float = 1.1, rate: float = 100.0, peak: float = 5.0, t0: float = 0.0) -> tuple[np.ndarray, np.ndarray]:
     """Same shape as the TS test's synthetic stride (test/gait/events.test.ts)."""
     ts, ws = [], []
     n = round(T * rate)
@@ -185,10 +185,10 @@ def _synthetic(n_strides: int = 6, T: float = 1.1, rate: float = 100.0) -> tuple
             elif u < 0.62:
                 v = -7 * math.sin(math.pi * (u - 0.4) / 0.22)
             elif u < 0.97:
-                v = 5 * math.sin(math.pi * (u - 0.62) / 0.35)
+                v = peak * math.sin(math.pi * (u - 0.62) / 0.35)
             else:
                 v = -1.5 * math.sin(math.pi * (u - 0.97) / 0.03)
-            ts.append(s * T + k / rate)
+            ts.append(t0 + s * T + k / rate)
             ws.append(v)
     return np.asarray(ts), np.asarray(ws)
 
@@ -201,6 +201,15 @@ def test_one_heel_strike_toe_off_and_mid_swing_per_stride() -> None:
     assert len(hs) == 5
     assert np.allclose(np.diff(hs), 1.1, atol=0.01)
     assert all(e.t_detected >= e.t for e in ev)
+
+
+def test_starting_mid_swing_does_not_block_smaller_swings() -> None:
+    head_t = np.arange(10) / 100.0
+    head_w = 6.0 - 0.6 * np.arange(10)  # falling from a peak the detector never saw
+    t, w = _synthetic(n_strides=3, peak=3.0, t0=0.1)
+    ev = detect_events(np.concatenate([head_t, t]), np.concatenate([head_w, w]))
+    msw = [e for e in ev if e.type == "mid_swing"]
+    assert len(msw) == 3 and all(e.t > 0.1 for e in msw)
 
 
 def test_gait_cycles_for_the_study() -> None:

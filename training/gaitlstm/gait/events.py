@@ -108,6 +108,7 @@ class GaitEventDetector:
         # SWING: running maximum and its time.
         self.peak = float("-inf")
         self.t_peak = float("nan")
+        self.peak_rose = False
         # TERMINAL_SWING: armed once w < 0; running minimum and its time.
         self.armed = False
         self.low = float("inf")
@@ -123,6 +124,7 @@ class GaitEventDetector:
         self.state_since = t
         self.peak = float("-inf")
         self.t_peak = float("nan")
+        self.peak_rose = False
         self.armed = False
         self.low = float("inf")
         self.t_low = float("nan")
@@ -136,18 +138,20 @@ class GaitEventDetector:
             self.state_since = t
         if self.state == SWING:
             if w > self.peak:
+                # A peak only counts if w rose to it: at the start of a
+                # recording w may be falling from a peak the detector never saw.
+                self.peak_rose = self.peak > float("-inf")
                 self.peak = w
                 self.t_peak = t
             elif w < self.peak - p.msw_drop:
-                if self.peak > p.msw_min_rate and self.t_peak > self.state_since:
+                if self.peak > p.msw_min_rate and self.peak_rose:
                     events.append(GaitEvent("mid_swing", self.t_peak, t))
                     self._enter(TERMINAL_SWING, t)
                 else:
-                    # No mid-swing: too low, or the state's first sample (at the
-                    # start of a recording w may be falling from a peak it never
-                    # saw). Track the next peak from here.
+                    # No mid-swing (too low, or never rose): track the next peak from here.
                     self.peak = w
                     self.t_peak = t
+                    self.peak_rose = False
         elif self.state == TERMINAL_SWING:
             if t - self.state_since > p.max_terminal_swing_s:
                 self._enter(SWING, t)
