@@ -50,7 +50,7 @@ def main(argv: list[str] | None = None) -> int:
             print(f"stance % error: {_fmt(s['stance_error_pct'])}")
             print(f"phase RMSE: {s['phase_rmse_pct']:.2f} % of stride over {s['phase_samples']} samples "
                   f"({s['phase_unknown_samples']} samples without a phase)")
-            print(f"latency ms (detected - estimated event time): HS {_fmt(s['hs_latency_ms'])}; TO {_fmt(s['to_latency_ms'])}")
+            print(f"latency ms (detected - estimated event time): HS {_fmt(s['hs_latency_ms'])}; TO {_fmt(s['to_latency_ms'])}; mid-swing {_fmt(s['msw_latency_ms'])}")
             print(f"latency ms (detected - plate event):          HS {_fmt(s['hs_latency_vs_plate_ms'])}; TO {_fmt(s['to_latency_vs_plate_ms'])}")
             print(f"all swings (IK knee-flexion peaks): {s['knee_strides']}; mid-swings detected {s['detected_mid_swings']}; "
                   f"IK swings missed {s['ik_swings_missed']}, doubled {s['ik_swings_doubled']}; "

@@ -19,6 +19,7 @@ from ..io.types import JOINTS_R
 from .ab06 import AB06_FOOT_TO_SEGMENT
 from .events import DEFAULT_PARAMS, DetectorParams
 from .stream import run_stream
+from .strides import Stride
 from .truth import Contact, contact_side, plate_contacts
 
 GRID_HZ = 100.0
@@ -39,6 +40,17 @@ def foot_sagittal_rate(t: np.ndarray, gyro: np.ndarray, rotation: np.ndarray = A
     z = rotation[2]
     w = np.interp(grid, t, gyro @ z)
     return grid, w
+
+
+def _longest_chain(strides: list[Stride]) -> list[Stride]:
+    """The longest run of strides each starting where the previous ended."""
+    best: list[Stride] = []
+    cur: list[Stride] = []
+    for s in strides:
+        cur = cur + [s] if cur and cur[-1].t_end == s.t_start else [s]
+        if len(cur) > len(best):
+            best = cur
+    return best
 
 
 def _knee_peaks(t: np.ndarray, knee: np.ndarray) -> np.ndarray:
@@ -67,6 +79,7 @@ class TrialResult:
     swings_doubled: int = 0
     msw_unmatched: int = 0
     trial_cadence_spm: float | None = None
+    msw_latency_ms: list[float] = field(default_factory=list)
     trial_cadence_true_spm: float | None = None
 
 
@@ -93,6 +106,7 @@ def evaluate_trial(imu: Path, ik: Path, fp: Path, params: DetectorParams = DEFAU
     peaks = _knee_peaks(trial.angles_t, knee_r)
     msw = np.asarray([e.t for e in run.events if e.type == "mid_swing"])
     res = TrialResult(trial=trial.name, n_knee_strides=len(peaks), n_detected_strides=len(msw))
+    res.msw_latency_ms = [1e3 * (e.t_detected - e.t) for e in run.events if e.type == "mid_swing"]
     # Every IK swing (knee-flexion peak) should have exactly one mid-swing near it.
     near = [int(np.sum(np.abs(msw - p) <= SWING_MATCH_S)) for p in peaks]
     res.swings_missed = sum(n == 0 for n in near)
@@ -100,11 +114,18 @@ def evaluate_trial(imu: Path, ik: Path, fp: Path, params: DetectorParams = DEFAU
     res.msw_unmatched = int(sum(np.min(np.abs(peaks - m)) > SWING_MATCH_S for m in msw)) if peaks.size else len(msw)
     # Whole-trial cadence: the detector's strides against the IK knee cycles
     # over the same span (both count strides per minute of walking).
-    if len(run.strides) >= 3:
-        t0, t1 = run.strides[0].t_start, run.strides[-1].t_end
+    # Over the longest run of back-to-back strides, so that a stride left out
+    # (a pause, a turn on the spot) does not count as walking time.
+    chain = _longest_chain(run.strides)
+    # Detector: n strides over their span. Truth: the n IK knee-flexion peaks
+    # inside that span (one per stride), n - 1 cycles between the first and
+    # the last: a window about 0.7 stride shorter, its centre within 0.2
+    # stride of the detector's, so a steady change of speed biases little.
+    if len(chain) >= 3:
+        t0, t1 = chain[0].t_start, chain[-1].t_end
         kp = peaks[(peaks >= t0) & (peaks <= t1)]
-        if kp.size >= 3:
-            res.trial_cadence_spm = 120.0 * len(run.strides) / (t1 - t0)
+        if kp.size == len(chain):
+            res.trial_cadence_spm = 120.0 * len(chain) / (t1 - t0)
             res.trial_cadence_true_spm = 120.0 * (kp.size - 1) / (kp[-1] - kp[0])
     hs = [e for e in run.events if e.type == "heel_strike"]
     to = [e for e in run.events if e.type == "toe_off"]
@@ -207,6 +228,7 @@ def summarize(results: list[TrialResult]) -> dict[str, object]:
         "phase_unknown_samples": sum(int(r.get("phase_unknown_n", 0)) for r in right),
         "hs_latency_ms": _stats(col("hs_latency_ms")),
         "to_latency_ms": _stats(col("to_latency_ms")),
+        "msw_latency_ms": _stats([x for r in results for x in r.msw_latency_ms]),
         "hs_latency_vs_plate_ms": _stats(col("hs_latency_vs_plate_ms")),
         "to_latency_vs_plate_ms": _stats(col("to_latency_vs_plate_ms")),
         "knee_strides": sum(r.n_knee_strides for r in results),
