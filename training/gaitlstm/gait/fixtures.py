@@ -20,6 +20,7 @@ from pathlib import Path
 import numpy as np
 
 from ..io import read_camargo_trial
+from ..io._text import read_text
 from ..io.errors import DataError
 from .ab06 import AB06_FOOT_TO_SEGMENT
 from .evaluate import foot_sagittal_rate, right_contacts
@@ -121,8 +122,6 @@ def calibrate_ab06(data: Path) -> np.ndarray:
 
 def read_ik_raw(path: Path) -> dict[str, np.ndarray]:
     """Camargo IK columns as written (Camargo's own signs), for the segment-pitch sum."""
-    from ..io._text import read_text
-
     lines = [ln for ln in read_text(path).splitlines() if ln.strip()]
     cols = lines[0].split(",")
     a = np.array([[float(x) for x in ln.split(",")] for ln in lines[1:]])

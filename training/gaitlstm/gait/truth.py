@@ -10,11 +10,11 @@ from typing import Literal
 
 import numpy as np
 
-# 20 N is about 2.5 % of AB06's body weight (peaks near 800 N): far above the
-# unloaded plate (exactly 0 N; the Combined channel's noise stays within
-# +-30 N only in isolated 1-3 ms blips, which the debounce below removes) and
-# low enough to time the contact within a few ms of the first touch: the force
-# rises at 10-20 N/ms after heel strike.
+# 20 N is about 2.5 % of AB06's body weight (peaks near 800 N): above the
+# unloaded plate (0 N, apart from isolated 1-3 ms blips of up to 60 N, 42 of
+# them in the 24 trials, mostly on Combined, which the debounce below
+# removes) and low enough to time the contact within a few ms of the first
+# touch: the force rises at 10-20 N/ms after heel strike.
 FORCE_THRESHOLD_N = 20.0
 # Debounce: runs above the threshold shorter than this are noise, not steps
 # (no walking stance lasts under 0.25 s); dips below it shorter than
