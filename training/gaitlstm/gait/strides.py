@@ -14,7 +14,7 @@ when its ending heel strike is known AND the angle stream has reached its end
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from .events import GaitEvent
 from .phase import DEFAULT_PHASE_PARAMS
@@ -40,16 +40,23 @@ class _Open:
     t_toe_off: float | None
 
 
-@dataclass
 class StrideTracker:
-    joints: tuple[str, ...] | None = JOINTS  # None: no angle stream, ROM left out
-    min_stride_s: float = DEFAULT_PHASE_PARAMS.min_stride_s
-    max_stride_s: float = DEFAULT_PHASE_PARAMS.max_stride_s
-    _t_hs: float = float("nan")
-    _t_to: float | None = None
-    _pending: list[_Open] = field(default_factory=list)
-    _angles_t: list[float] = field(default_factory=list)
-    _angles: list[list[float]] = field(default_factory=list)
+    """Closes strides from heel strikes and toe offs; `joints` None: no angle stream, ROM left out."""
+
+    def __init__(
+        self,
+        joints: tuple[str, ...] | None = JOINTS,
+        min_stride_s: float = DEFAULT_PHASE_PARAMS.min_stride_s,
+        max_stride_s: float = DEFAULT_PHASE_PARAMS.max_stride_s,
+    ) -> None:
+        self.joints = joints
+        self.min_stride_s = min_stride_s
+        self.max_stride_s = max_stride_s
+        self._t_hs = float("nan")
+        self._t_to: float | None = None
+        self._pending: list[_Open] = []
+        self._angles_t: list[float] = []
+        self._angles: list[list[float]] = []
 
     def reset(self) -> None:
         """After a gap: no stride may span it. Strides already complete still wait for their angles."""
