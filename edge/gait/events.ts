@@ -109,6 +109,9 @@ export class GaitEventDetector {
 
   /** Process one sample; returns the events it confirms (zero or one). */
   update(t: number, w: number): GaitEvent[] {
+    if (!Number.isFinite(t) || !Number.isFinite(w)) throw new Error(`gait detector: sample t=${t} s, w=${w} rad/s is not finite`);
+    // The runtime drops repeated/backward timestamps (docs/contract.md); here it is a caller bug.
+    if (t <= this.prevT) throw new Error(`gait detector: time ${t} s is not after the previous sample's ${this.prevT} s`);
     const p = this.params;
     const events: GaitEvent[] = [];
     if (Number.isNaN(this.stateSince)) this.stateSince = t;

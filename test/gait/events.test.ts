@@ -183,6 +183,13 @@ describe("GaitEventDetector behaviour", () => {
     expect(ev.filter((e) => e.type === "mid_swing").every((e) => e.t > 0.1)).toBe(true);
   });
 
+  it("refuses non-finite samples and time that does not advance", () => {
+    const det = new GaitEventDetector();
+    det.update(0, 0);
+    expect(() => det.update(0.01, NaN)).toThrow(/not finite/);
+    expect(() => det.update(0, 0)).toThrow(/not after the previous sample/);
+  });
+
   it("reset() forgets the stride in progress", () => {
     const det = new GaitEventDetector();
     for (let k = 0; k < 180; k++) det.update(t[k]!, w[k]!);

@@ -230,6 +230,15 @@ def test_standing_gives_no_events_and_a_gap_reset_forgets() -> None:
     assert det.state == "swing"
 
 
+def test_detector_refuses_bad_samples() -> None:
+    det = GaitEventDetector()
+    det.update(0.0, 0.0)
+    with pytest.raises(ValueError, match="not finite"):
+        det.update(0.01, float("nan"))
+    with pytest.raises(ValueError, match="not after the previous sample"):
+        det.update(0.0, 0.0)
+
+
 def test_phase_start_cap_and_pause() -> None:
     p = PhaseEstimator()
     hs = lambda t: GaitEvent("heel_strike", t, t + 0.02)  # noqa: E731

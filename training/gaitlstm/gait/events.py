@@ -31,6 +31,7 @@ State machine (the detector sees each sample once):
 from __future__ import annotations
 
 from dataclasses import dataclass
+import math
 from collections.abc import Iterable
 from typing import Literal
 
@@ -132,6 +133,11 @@ class GaitEventDetector:
 
     def update(self, t: float, w: float) -> list[GaitEvent]:
         """Process one sample; returns the events it confirms (zero or one)."""
+        if not (math.isfinite(t) and math.isfinite(w)):
+            raise ValueError(f"gait detector: sample t={t!r} s, w={w!r} rad/s is not finite")
+        if t <= self.prev_t:
+            # The runtime drops repeated/backward timestamps (docs/contract.md); here it is a caller bug.
+            raise ValueError(f"gait detector: time {t!r} s is not after the previous sample's {self.prev_t!r} s")
         p = self.params
         events: list[GaitEvent] = []
         if self.state_since != self.state_since:  # first sample (NaN): start searching
