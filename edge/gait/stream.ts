@@ -1,0 +1,47 @@
+/**
+ * The order of work on one foot stream, as the runtime will wire it:
+ * detector -> phase -> strides, sample by sample. Mirrors
+ * training/gaitlstm/gait/stream.py (`run_stream`), which writes the golden vectors.
+ */
+import { DEFAULT_DETECTOR_PARAMS, type DetectorParams, GaitEventDetector } from "./events.js";
+import { DEFAULT_PHASE_PARAMS, type PhaseParams, PhaseEstimator } from "./phase.js";
+import { STRIDE_JOINTS, StrideTracker } from "./strides.js";
+import type { GaitEvent, Stride } from "./types.js";
+
+export interface GaitSampleResult {
+  readonly events: GaitEvent[];
+  readonly strides: Stride[];
+  /** Phase (%) at this sample, null when unknown. */
+  readonly phase: number | null;
+}
+
+export class GaitStream {
+  readonly detector: GaitEventDetector;
+  readonly phase: PhaseEstimator;
+  readonly strides: StrideTracker;
+
+  constructor(withAngles: boolean, params: DetectorParams = DEFAULT_DETECTOR_PARAMS, phaseParams: PhaseParams = DEFAULT_PHASE_PARAMS) {
+    this.detector = new GaitEventDetector(params);
+    this.phase = new PhaseEstimator(phaseParams);
+    this.strides = new StrideTracker(withAngles ? STRIDE_JOINTS : null, phaseParams.minStrideS, phaseParams.maxStrideS);
+  }
+
+  /** One foot sample (s, rad/s segment-frame sagittal rate) and, if tracked, the angles at that time. */
+  push(t: number, sagittalRate: number, angles?: ArrayLike<number>): GaitSampleResult {
+    const events = this.detector.update(t, sagittalRate);
+    const strides: Stride[] = [];
+    for (const e of events) {
+      this.phase.onEvent(e);
+      strides.push(...this.strides.onEvent(e));
+    }
+    if (angles !== undefined) strides.push(...this.strides.pushAngles(t, angles));
+    return { events, strides, phase: this.phase.phase(t) };
+  }
+
+  /** After a gap in the stream: events and phase start over (stride history too). */
+  reset(): void {
+    this.detector.reset();
+    this.phase.reset();
+    this.strides.reset();
+  }
+}
