@@ -1,0 +1,145 @@
+/**
+ * Fetching one verified offer's files, chunk by chunk. The device PULLS: it
+ * keeps `chunksInFlight` chunks asked for, asks for the next as each arrives,
+ * and when nothing arrived for `requestTimeoutMs` (lost messages, a dropped
+ * connection) asks again for exactly what is missing. No chunk for
+ * `stallTimeoutMs` ends the download as stalled.
+ *
+ * Bookkeeping of which chunk is where is ChunkAssembler's (pure); this class
+ * adds the timer and the MQTT requests, and reports to its owner through
+ * callbacks. Received chunks are kept in memory only (docs/ota.md, known limits).
+ */
+import { ChunkAssembler, type Chunk } from "./chunkCodec.js";
+import type { OtaConfig } from "./config.js";
+import type { OtaMqtt } from "./ports.js";
+import type { VerifiedOffer } from "./offerEvaluation.js";
+import type { Logger } from "../log.js";
+
+export interface DownloadCounts {
+  chunks: number;
+  badChunks: number;
+  duplicateChunks: number;
+  rerequests: number;
+}
+
+export interface DownloadedFile {
+  readonly name: string;
+  readonly bytes: number;
+  /** From the signed manifest: what `data` must hash to. */
+  readonly sha256: string;
+  readonly data: Buffer;
+}
+
+export interface DownloadDeps {
+  readonly mqtt: Pick<OtaMqtt, "connected" | "publish">;
+  readonly requestTopic: string;
+  readonly logger: Logger;
+  readonly config: Pick<OtaConfig, "chunksInFlight" | "requestTimeoutMs" | "stallTimeoutMs">;
+  /** The agent's counters, summed over every download. */
+  readonly counts: DownloadCounts;
+  /** At least 5 % more arrived since the last report. */
+  readonly onProgress: (progress: number) => void;
+  /** Every chunk is here (not yet hash-checked). The download has ended. */
+  readonly onComplete: (files: DownloadedFile[]) => void;
+  /** No chunk for stallTimeoutMs. The download has ended. */
+  readonly onStalled: (reason: string, progress: number) => void;
+  readonly now?: () => number;
+}
+
+export class ChunkDownload {
+  private readonly assembler: ChunkAssembler;
+  private readonly now: () => number;
+  private lastChunkAtMs: number;
+  private lastAskedAtMs: number;
+  private reportedProgress = 0;
+  private timer: NodeJS.Timeout | undefined;
+
+  constructor(
+    readonly offer: VerifiedOffer,
+    private readonly deps: DownloadDeps,
+  ) {
+    this.assembler = new ChunkAssembler(
+      offer.files.map((f) => f.bytes),
+      offer.chunkSize,
+    );
+    this.now = deps.now ?? Date.now;
+    this.lastChunkAtMs = this.lastAskedAtMs = this.now();
+  }
+
+  get progress(): number {
+    return this.assembler.progress;
+  }
+
+  get active(): boolean {
+    return this.timer !== undefined;
+  }
+
+  start(): void {
+    if (this.timer) return;
+    this.lastChunkAtMs = this.lastAskedAtMs = this.now();
+    // A few ticks per request timeout: re-asking is late by at most a quarter of it.
+    const tickMs = Math.max(20, Math.min(500, Math.floor(this.deps.config.requestTimeoutMs / 4)));
+    this.timer = setInterval(() => this.onTick(), tickMs);
+    this.timer.unref();
+    this.requestMore();
+  }
+
+  cancel(): void {
+    clearInterval(this.timer);
+    this.timer = undefined;
+  }
+
+  /** A decoded chunk of THIS transfer (the agent routes by transfer id). */
+  onChunk(chunk: Chunk): void {
+    if (!this.active) return;
+    const r = this.assembler.accept(chunk);
+    if (typeof r === "object") {
+      this.deps.counts.badChunks += 1;
+      this.deps.logger.warn(`bad OTA chunk ignored (asked again later): ${r.error}`);
+      return;
+    }
+    this.deps.counts.chunks += 1;
+    if (r === "duplicate") this.deps.counts.duplicateChunks += 1;
+    this.lastChunkAtMs = this.now();
+    if (this.assembler.complete) {
+      this.cancel();
+      this.deps.onComplete(this.offer.files.map((f, i) => ({ ...f, data: this.assembler.fileData(i) })));
+      return;
+    }
+    const progress = this.assembler.progress;
+    if (progress - this.reportedProgress >= 0.05) {
+      this.reportedProgress = progress;
+      this.deps.onProgress(progress);
+    }
+    this.requestMore();
+  }
+
+  private requestMore(): void {
+    // Offline: nothing is marked as asked for; the tick asks once we are back.
+    if (!this.active || !this.deps.mqtt.connected) return;
+    this.lastAskedAtMs = this.now();
+    for (const r of this.assembler.nextRequests(this.deps.config.chunksInFlight)) {
+      const body = JSON.stringify({ transferId: this.offer.transferId, file: r.file, chunks: r.chunks });
+      void this.deps.mqtt.publish(this.deps.requestTopic, body, { qos: 1 }).catch((err: Error) =>
+        this.deps.logger.debug(() => `chunk request not sent (${err.message}); asked again after ${this.deps.config.requestTimeoutMs} ms`),
+      );
+    }
+  }
+
+  private onTick(): void {
+    const now = this.now();
+    const { stallTimeoutMs, requestTimeoutMs } = this.deps.config;
+    if (now - this.lastChunkAtMs > stallTimeoutMs) {
+      this.cancel();
+      const silentS = Math.round((now - this.lastChunkAtMs) / 1000);
+      this.deps.onStalled(`download stalled: no chunk for ${silentS} s (is \`gait-edge ota-publish\` still serving?); \`accept\` tries again`, this.progress);
+      return;
+    }
+    if (now - Math.max(this.lastChunkAtMs, this.lastAskedAtMs) > requestTimeoutMs && this.deps.mqtt.connected) {
+      // Lost requests or chunks (a reconnect drops in-flight messages): ask again for what is missing.
+      this.deps.counts.rerequests += 1;
+      this.assembler.forgetOutstanding();
+      this.requestMore();
+    }
+  }
+}

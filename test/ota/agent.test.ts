@@ -1,0 +1,154 @@
+/**
+ * The OTA agent on an in-memory broker (fakeMqtt.ts) with the real model and
+ * real onnxruntime sessions: fast enough for the defects an attack run found
+ * (issues #10, #13): a crash during probation, offer spam during a download.
+ */
+import { readFile } from "node:fs/promises";
+import path from "node:path";
+import { afterEach, beforeAll, describe, expect, it } from "vitest";
+import { memoryLogger } from "../../edge/log.js";
+import { OtaAgent, onnxModelLoader, type ModelLoader } from "../../edge/ota/agent.js";
+import { otaConfigSchema, type OtaConfigInput } from "../../edge/ota/config.js";
+import { ModelStore } from "../../edge/ota/modelStore.js";
+import { SwappableModel } from "../../edge/ota/swappableModel.js";
+import { FakeMqtt, lastState, serveBundle } from "./fakeMqtt.js";
+import { makeBundle, makeKeys, MODEL, MODEL_DIR, tempDir, waitFor, type Keys } from "./helpers.js";
+
+let work: string;
+let keys: Keys;
+let bundle101: string;
+const running: Array<() => Promise<void>> = [];
+
+beforeAll(async () => {
+  work = await tempDir("agent");
+  keys = await makeKeys(path.join(work, "keys"));
+  bundle101 = await makeBundle(work, "b101", keys);
+});
+
+afterEach(async () => {
+  for (const stop of running.splice(0).reverse()) await stop();
+});
+
+interface Device {
+  readonly agent: OtaAgent;
+  readonly models: SwappableModel;
+  readonly store: ModelStore;
+  readonly logger: ReturnType<typeof memoryLogger>;
+}
+
+/** What EdgeRuntime does at start when `ota` is configured: store -> start model -> holder -> agent. */
+async function startDevice(mqtt: FakeMqtt, dir: string, ota: Partial<OtaConfigInput>, loadModel: ModelLoader = onnxModelLoader()): Promise<Device> {
+  const logger = memoryLogger();
+  const store = new ModelStore(dir, { logger });
+  const contract = await store.loadStartModel(MODEL);
+  const models = new SwappableModel({ contract, model: await onnxModelLoader()(contract) });
+  const agent = new OtaAgent(otaConfigSchema.parse({ dir, publicKeys: [keys.publicKey], ...ota }), {
+    logger,
+    mqtt,
+    prefix: "gait",
+    deviceId: "dev",
+    models,
+    store,
+    loadModel,
+    onModelChanged: () => undefined,
+  });
+  await agent.start();
+  running.push(async () => {
+    await agent.stop();
+    await models.stop();
+  });
+  return { agent, models, store, logger };
+}
+
+/** Passes the golden self-test, then answers every live window with NaN. */
+async function nanAfterGolden(): Promise<ModelLoader> {
+  const golden = JSON.parse(await readFile(path.join(MODEL_DIR, "golden.json"), "utf8")) as { features: unknown[] };
+  return async (c) => {
+    const real = await onnxModelLoader()(c);
+    let runs = 0;
+    return {
+      run: async (w, b) => ((runs += 1) > golden.features.length ? (await real.run(w, b)).map(() => Number.NaN) : real.run(w, b)),
+      stop: () => real.stop(),
+    };
+  };
+}
+
+describe("OtaAgent: a crash during probation (issue #13, defect 1)", () => {
+  it("the next start boots the previous model, reports the candidate as failed, and does not install it again by itself", async () => {
+    const dir = path.join(work, "crash-probation");
+    const mqtt = new FakeMqtt();
+    const first = await startDevice(mqtt, dir, { autoInstall: true, probationStrides: 20 }, await nanAfterGolden());
+    const served = await serveBundle(mqtt, bundle101, first.agent.topics);
+    await waitFor("the new model on probation", () => first.models.onProbation);
+    expect(first.models.contract.manifest.version).toBe("1.0.1");
+
+    // kill -9 now: nothing is stopped or written; a new process starts on the same directory
+    // and a new connection gets the retained offer again.
+    const mqtt2 = new FakeMqtt();
+    mqtt2.inject(first.agent.topics.offer, JSON.stringify(served.offer), { retain: true });
+    const second = await startDevice(mqtt2, dir, { autoInstall: true, probationStrides: 20 });
+    expect(second.models.contract.manifest.version).toBe("1.0.0");
+    await mqtt2.settle();
+    expect(lastState(mqtt2, second.agent.topics.state)).toMatchObject({
+      state: "rolled_back",
+      code: "probation_failed",
+      installed_version: "1.0.0",
+      transfer_id: served.offer.transferId,
+      reason: expect.stringMatching(/1\.0\.1.*device restarted during probation/),
+    });
+    expect(second.agent.stats().installs).toBe(0);
+    expect(second.logger.lines.join("\n")).toMatch(/device restarted during probation/);
+    // the candidate's folder is gone; a third start still runs 1.0.0
+    expect(await second.store.readPointer("current")).toBeUndefined();
+    const third = await new ModelStore(dir, { logger: memoryLogger() }).loadStartModel(MODEL);
+    expect(third.manifest.version).toBe("1.0.0");
+  }, 30_000);
+
+  it("a model that passed probation is current at the next start", async () => {
+    const dir = path.join(work, "probation-passed");
+    const mqtt = new FakeMqtt();
+    const first = await startDevice(mqtt, dir, { autoInstall: true, probationStrides: 2 });
+    await serveBundle(mqtt, bundle101, first.agent.topics);
+    await waitFor("on probation", () => first.models.onProbation);
+    const golden = JSON.parse(await readFile(path.join(MODEL_DIR, "golden.json"), "utf8")) as { features: number[][][] };
+    const lane = first.models.lane();
+    for (let i = 0; i < 2; i++) await lane.model.run(Float32Array.from(golden.features[i]!.flat()));
+    await waitFor("idle on 1.0.1", () => {
+      const s = lastState(mqtt, first.agent.topics.state);
+      return s?.state === "idle" && s.installed_version === "1.0.1";
+    });
+    const again = await new ModelStore(dir, { logger: memoryLogger() }).loadStartModel(MODEL);
+    expect(again.manifest.version).toBe("1.0.1");
+  }, 30_000);
+});
+
+describe("OtaAgent: offers that are not verified (issue #13, defect 2)", () => {
+  it("a download in progress survives 1000 bad offers and completes; what the agent remembers stays bounded", async () => {
+    const dir = path.join(work, "spam");
+    const mqtt = new FakeMqtt();
+    const device = await startDevice(mqtt, dir, { autoInstall: true, probationStrides: 0, requestTimeoutMs: 100 });
+    const served = await serveBundle(mqtt, bundle101, device.agent.topics, 16 * 1024);
+    served.pause();
+    await waitFor("downloading", () => lastState(mqtt, device.agent.topics.state)?.state === "downloading");
+    const topic = device.agent.topics.offer;
+    for (let i = 0; i < 1000; i++) {
+      const transferId = i.toString(16).padStart(32, "0");
+      if (i % 10 === 0) mqtt.inject(topic, "{not json", { retain: true });
+      // a forged offer: the real manifest with a version bump, the old signature
+      else mqtt.inject(topic, JSON.stringify({ ...served.offer, transferId, manifest: served.offer.manifest.replace('"1.0.1"', '"9.9.9"') }), { retain: true });
+    }
+    await mqtt.settle();
+    expect(lastState(mqtt, device.agent.topics.state)?.state).toBe("downloading");
+    const stats = device.agent.stats();
+    expect(stats.refused).toBe(1000);
+    expect(stats.rememberedTransfers).toBeLessThanOrEqual(512);
+    const refusalLines = device.logger.lines.filter((l) => l.includes("refused"));
+    expect(refusalLines.length).toBeLessThan(50); // rate-limited, and the summary says how many were not logged
+    served.resume();
+    await waitFor("installed", () => {
+      const s = lastState(mqtt, device.agent.topics.state);
+      return s?.state === "idle" && s.installed_version === "1.0.1";
+    }, 15_000);
+    expect(device.models.contract.manifest.version).toBe("1.0.1");
+  }, 30_000);
+});
