@@ -88,6 +88,28 @@ describe("ota-publish --timeout bounds every wait", () => {
   it("a device that never answers: the message says what it was waiting for", async () => {
     await expect(
       runOtaPublish({ bundle, broker: broker.url, prefix: "gait", device: "nobody-home", timeoutS: 1, logger: memoryLogger(), interrupted: new Promise<void>(() => undefined) }),
-    ).rejects.toThrow(/no chunk request and no state from nobody-home within 1 s/);
+    ).rejects.toThrow(/no chunk request and no state from nobody-home .*within 1 s/);
   }, 15_000);
+
+  it("a fleet is served until --timeout and then ends normally, the offer withdrawn", async () => {
+    const outcomes = await runOtaPublish({ bundle, broker: broker.url, prefix: "gait", fleet: "empty-lab", timeoutS: 1, logger: memoryLogger(), interrupted: new Promise<void>(() => undefined) });
+    expect(outcomes).toEqual([]);
+    const check = await connectAsync(broker.url, { protocolVersion: 4, reconnectPeriod: 0 });
+    const retained: Buffer[] = [];
+    check.on("message", (_t, p) => retained.push(p));
+    await check.subscribeAsync("gait/fleet/empty-lab/ota/offer", { qos: 1 });
+    // MQTT keeps one connection's messages in order: once our own sentinel is back, a retained offer would have come first.
+    await check.subscribeAsync("sentinel/empty-lab", { qos: 1 });
+    const sentinel = new Promise<void>((resolve) => check.on("message", (t) => t === "sentinel/empty-lab" && resolve()));
+    await check.publishAsync("sentinel/empty-lab", "x", { qos: 1 });
+    await sentinel;
+    await check.endAsync();
+    expect(retained.map(String)).toEqual(["x"]);
+  }, 15_000);
+
+  it("a password without a user name is refused before connecting (MQTT sends a password only with a user name)", async () => {
+    await expect(
+      runOtaPublish({ bundle, broker: broker.url, prefix: "gait", device: "pi-7", password: "secret", timeoutS: 1, logger: memoryLogger(), interrupted: new Promise<void>(() => undefined) }),
+    ).rejects.toThrow(/GAIT_MQTT_PASSWORD is set but --username is not/);
+  });
 });
