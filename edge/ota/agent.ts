@@ -19,22 +19,21 @@
  * with a stable `code` and a sentence saying what to fix; an offer nobody has
  * verified never disturbs an update in progress.
  */
-import { decodeChunk } from "./chunkCodec.js";
 import type { CommandTable } from "../commands/types.js";
 import type { LoadedContract } from "../contract/manifest.js";
 import type { Logger } from "../log.js";
 import { otaCommandTable, serveCommandTopic } from "./commands.js";
 import type { OtaConfig } from "./config.js";
+import { OtaDecisions } from "./decisions.js";
 import { ChunkDownload, type DownloadCounts, type DownloadedFile } from "./download.js";
 import { InstallFailure, prepareInstall } from "./install.js";
 import { LogBudget } from "./logBudget.js";
 import { FLEET_LEVEL, fleetOfferTopic, otaTopicsFor, type OtaCommandName, type OtaOffer, type OtaStateMessage, type OtaTopics } from "./messages.js";
-import type { ModelStore, ProbationRecord } from "./modelStore.js";
+import type { ModelStore } from "./modelStore.js";
 import { claimedVersion, evaluateOffer, parseOffer, type Refusal, type VerifiedOffer } from "./offerEvaluation.js";
 import type { ModelLoader, OtaMqtt } from "./ports.js";
-import { RecentSet } from "./recentSet.js";
-import { ModelRollout, type RolloutOutcome } from "./rollout.js";
-import { verifyManifestSignature, loadPublicKeys, type TrustedKey } from "./signature.js";
+import { interruptedProbationOutcome, ModelRollout, type RolloutOutcome } from "./rollout.js";
+import { loadPublicKeys, verifyManifestSignature, type TrustedKey } from "./signature.js";
 import { commandRefusal } from "./stateMachine.js";
 import { OtaStatePublisher } from "./statePublisher.js";
 import type { SwappableModel } from "./swappableModel.js";
@@ -68,8 +67,6 @@ export interface OtaAgentStats extends DownloadCounts {
   rememberedTransfers: number;
 }
 
-/** Transfers remembered per kind: far more than an operator publishes, far less than spam could fill. */
-const REMEMBERED_TRANSFERS = 256;
 /** Refusals and bad chunks logged per minute (each kind); the rest are counted into the next line. */
 const LOG_LINES_PER_MINUTE = 20;
 
@@ -86,11 +83,7 @@ export class OtaAgent {
   private work: Promise<void> | undefined;
   /** The latest signed offer that arrived while busy; looked at once idle. */
   private queuedOffer: { topic: string; payload: Buffer } | undefined;
-  private readonly postponed = new RecentSet<string>(REMEMBERED_TRANSFERS);
-  /** Transfers dealt with: the same retained offer arriving again (reconnect) is ignored. */
-  private readonly settled = new RecentSet<string>(REMEMBERED_TRANSFERS);
-  /** Model sha256s undone on this device: not installed again without an explicit accept. */
-  private readonly rolledBack = new RecentSet<string>(REMEMBERED_TRANSFERS);
+  private readonly decisions = new OtaDecisions();
   private readonly refusalLog = new LogBudget(LOG_LINES_PER_MINUTE, 60_000);
   private readonly badChunkLog = new LogBudget(LOG_LINES_PER_MINUTE, 60_000);
   private readonly unsubscribes = new Map<string, () => Promise<void>>();
@@ -135,10 +128,10 @@ export class OtaAgent {
     // Idempotent after ModelStore.loadStartModel; here so a probation a crash interrupted is always found.
     await this.deps.store.recover();
     const interrupted = this.deps.store.takeInterruptedProbation();
-    if (interrupted) this.reportInterruptedProbation(interrupted);
+    if (interrupted) this.onRolloutOutcome(interruptedProbationOutcome(interrupted, this.deps.models.contract.manifest.version));
     else this.state.set("idle", {});
     const m = this.deps.mqtt;
-    this.unsubscribes.set(this.topics.chunk, m.subscribe(this.topics.chunk, (_t, p) => this.onChunk(p)));
+    this.unsubscribes.set(this.topics.chunk, m.subscribe(this.topics.chunk, (_t, p) => this.download?.onChunkMessage(p)));
     if (this.deps.serveCommands ?? true) {
       this.unsubscribes.set(this.topics.command, serveCommandTopic({ mqtt: m, topic: this.topics.command, table: this.commandTable, logger: this.deps.logger }));
     }
@@ -166,7 +159,7 @@ export class OtaAgent {
   }
 
   stats(): OtaAgentStats {
-    return { ...this.counts, rememberedTransfers: this.settled.size + this.postponed.size };
+    return { ...this.counts, rememberedTransfers: this.decisions.rememberedTransfers };
   }
 
   // ------------------------------------------------------------------ offers
@@ -200,7 +193,7 @@ export class OtaAgent {
       return;
     }
     const offer = parsed.offer;
-    if (offer.transferId === this.offer?.transferId || this.settled.has(offer.transferId)) return; // seen already
+    if (offer.transferId === this.offer?.transferId || this.decisions.isSettled(offer.transferId)) return; // seen already
     if (this.busy) {
       // Looked at once the update in progress is done. Only a signed offer may take the
       // place in the queue: junk must not push out a real one.
@@ -219,7 +212,7 @@ export class OtaAgent {
     this.cancelDownload();
     this.offer = undefined;
     if (verdict.ok === "installed") {
-      this.settled.add(offer.transferId);
+      this.decisions.settle(offer.transferId);
       this.deps.logger.info(`offer ${offer.transferId}: this model is already installed`);
       // Said once per offer, so the publisher tool learns it is done.
       this.state.set("idle", { transferId: offer.transferId, offeredVersion: this.deps.models.contract.manifest.version, reason: "this model is already installed", progress: 1 });
@@ -228,12 +221,12 @@ export class OtaAgent {
     const v = verdict.offer;
     this.offer = v;
     this.deps.logger.info(`update offered: ${v.manifest.name} ${v.manifest.version}`, { transferId: v.transferId, topic });
-    if (this.rolledBack.has(v.manifest.model.sha256)) {
+    if (this.decisions.wasUndone(v.manifest.model.sha256)) {
       this.state.set("available", { offer: v, reason: "this model was rolled back on this device; the `accept` command installs it again", code: "rolled_back_before" });
-    } else if (this.config.autoInstall && !this.postponed.has(v.transferId)) {
+    } else if (this.config.autoInstall && !this.decisions.isPostponed(v.transferId)) {
       this.startDownload(v);
     } else {
-      this.state.set("available", { offer: v, ...(this.postponed.has(v.transferId) ? { reason: "postponed", code: "postponed" as const } : {}) });
+      this.state.set("available", { offer: v, ...(this.decisions.isPostponed(v.transferId) ? { reason: "postponed", code: "postponed" as const } : {}) });
     }
   }
 
@@ -257,7 +250,7 @@ export class OtaAgent {
    */
   private refuse(offer: OtaOffer | undefined, r: Refusal): void {
     this.counts.refused += 1;
-    if (offer) this.settled.add(offer.transferId);
+    this.decisions.settle(offer?.transferId);
     const budget = this.refusalLog.take(Date.now());
     if (budget.log) {
       const held = budget.suppressedBefore ? { refusalsNotLogged: budget.suppressedBefore } : {};
@@ -284,6 +277,7 @@ export class OtaAgent {
       logger: this.deps.logger,
       config: this.config,
       counts: this.counts,
+      badChunkLog: this.badChunkLog,
       onProgress: (progress) => this.state.set("downloading", { offer, progress }),
       onComplete: (files) => {
         this.download = undefined;
@@ -305,19 +299,6 @@ export class OtaAgent {
     this.download = undefined;
   }
 
-  private onChunk(payload: Buffer): void {
-    const d = this.download;
-    if (!d) return;
-    const decoded = decodeChunk(payload);
-    if (!decoded.ok) {
-      this.counts.badChunks += 1;
-      const budget = this.badChunkLog.take(Date.now());
-      if (budget.log) this.deps.logger.warn(`bad OTA chunk ignored (asked again later): ${decoded.error}`, budget.suppressedBefore ? { badChunksNotLogged: budget.suppressedBefore } : {});
-      return;
-    }
-    if (decoded.chunk.transferId === d.offer.transferId) d.onChunk(decoded.chunk);
-  }
-
   // ------------------------------------------------------------------ install
 
   /** A job in the background; a failure becomes state `failed` with its code. */
@@ -327,7 +308,7 @@ export class OtaAgent {
         const failure = err instanceof InstallFailure ? err : new InstallFailure("install_failed", `installing failed: ${(err as Error).message}`);
         this.counts.refused += 1;
         this.deps.logger.warn(`update failed: ${failure.message}`, { code: failure.code });
-        if (this.offer) this.settled.add(this.offer.transferId);
+        this.decisions.settle(this.offer?.transferId);
         this.state.set("failed", { offer: this.offer, reason: failure.message, code: failure.code, progress: 1 });
         this.offer = undefined;
       }),
@@ -361,7 +342,7 @@ export class OtaAgent {
 
   private onRolloutOutcome(o: RolloutOutcome): void {
     const offer = o.transferId !== null && this.offer?.transferId === o.transferId ? this.offer : undefined;
-    if (o.transferId !== null) this.settled.add(o.transferId);
+    this.decisions.settle(o.transferId);
     if (offer) this.offer = undefined;
     switch (o.kind) {
       case "promoted":
@@ -369,27 +350,16 @@ export class OtaAgent {
         return;
       case "undone": {
         this.counts.rollbacks += 1;
-        this.rolledBack.add(o.from.manifest.model.sha256);
-        const reason = `rolled back from ${o.from.manifest.version} to ${o.to.manifest.version}: ${o.why}`;
+        this.decisions.modelUndone(o.modelSha256);
+        const reason = `rolled back from ${o.fromVersion} to ${o.toVersion}: ${o.why}`;
         this.deps.logger.warn(reason, { code: o.code });
-        this.state.set("rolled_back", { offer, transferId: o.transferId, offeredVersion: o.from.manifest.version, reason, code: o.code, progress: 1 });
+        this.state.set("rolled_back", { offer, transferId: o.transferId, offeredVersion: o.fromVersion, reason, code: o.code, progress: 1 });
         return;
       }
       case "error":
         this.state.set("failed", { offer, transferId: o.transferId, reason: o.message, code: "install_failed", progress: 1 });
         return;
     }
-  }
-
-  /** The process died while `record` was on probation; the store discarded it and the old model runs. */
-  private reportInterruptedProbation(record: ProbationRecord): void {
-    this.counts.rollbacks += 1;
-    this.rolledBack.add(record.modelSha256);
-    if (record.transferId) this.settled.add(record.transferId);
-    const running = this.deps.models.contract.manifest.version;
-    const reason = `rolled back from ${record.version} to ${running}: device restarted during probation`;
-    this.deps.logger.warn(reason, { code: "probation_failed", folder: record.folder });
-    this.state.set("rolled_back", { reason, code: "probation_failed", transferId: record.transferId, offeredVersion: record.version, progress: 1 });
   }
 
   // ------------------------------------------------------------------ commands
@@ -408,7 +378,7 @@ export class OtaAgent {
     switch (name) {
       case "check": {
         // Forget what was decided and re-read the retained offers: the broker sends them again on subscribe.
-        this.settled.clear();
+        this.decisions.forgetSettled();
         for (const topic of this.offerTopics()) await this.unsubscribes.get(topic)?.();
         this.subscribeOffers();
         return;
@@ -416,15 +386,14 @@ export class OtaAgent {
       case "accept": {
         const offer = this.offer;
         if (!offer) throw new Error("nothing to accept: no valid offer is available");
-        this.postponed.delete(offer.transferId);
-        this.rolledBack.delete(offer.manifest.model.sha256);
+        this.decisions.acceptAgain(offer.transferId, offer.manifest.model.sha256);
         this.startDownload(offer);
         return;
       }
       case "postpone": {
         const offer = this.offer;
         if (!offer) throw new Error("nothing to postpone");
-        this.postponed.add(offer.transferId);
+        this.decisions.postpone(offer.transferId);
         this.cancelDownload();
         this.state.set("available", { offer, reason: "postponed by command; `accept` installs it", code: "postponed" });
         return;

@@ -9,9 +9,10 @@
  * adds the timer and the MQTT requests, and reports to its owner through
  * callbacks. Received chunks are kept in memory only (docs/ota.md, known limits).
  */
-import { ChunkAssembler, type Chunk } from "./chunkCodec.js";
+import { ChunkAssembler, decodeChunk } from "./chunkCodec.js";
 import type { OtaConfig } from "./config.js";
 import type { OtaMqtt } from "./ports.js";
+import type { LogBudget } from "./logBudget.js";
 import type { VerifiedOffer } from "./offerEvaluation.js";
 import type { Logger } from "../log.js";
 
@@ -37,6 +38,8 @@ export interface DownloadDeps {
   readonly config: Pick<OtaConfig, "chunksInFlight" | "requestTimeoutMs" | "stallTimeoutMs">;
   /** The agent's counters, summed over every download. */
   readonly counts: DownloadCounts;
+  /** Shared by every download: anyone can publish junk on the chunk topic. */
+  readonly badChunkLog: LogBudget;
   /** At least 5 % more arrived since the last report. */
   readonly onProgress: (progress: number) => void;
   /** Every chunk is here (not yet hash-checked). The download has ended. */
@@ -89,13 +92,18 @@ export class ChunkDownload {
     this.timer = undefined;
   }
 
-  /** A decoded chunk of THIS transfer (the agent routes by transfer id). */
-  onChunk(chunk: Chunk): void {
+  /** A message on the chunk topic: a chunk of this transfer, of another one (ignored), or junk (counted). */
+  onChunkMessage(payload: Buffer): void {
     if (!this.active) return;
-    const r = this.assembler.accept(chunk);
+    const decoded = decodeChunk(payload);
+    if (!decoded.ok) {
+      this.badChunk(decoded.error);
+      return;
+    }
+    if (decoded.chunk.transferId !== this.offer.transferId) return;
+    const r = this.assembler.accept(decoded.chunk);
     if (typeof r === "object") {
-      this.deps.counts.badChunks += 1;
-      this.deps.logger.warn(`bad OTA chunk ignored (asked again later): ${r.error}`);
+      this.badChunk(r.error);
       return;
     }
     this.deps.counts.chunks += 1;
@@ -112,6 +120,13 @@ export class ChunkDownload {
       this.deps.onProgress(progress);
     }
     this.requestMore();
+  }
+
+  private badChunk(error: string): void {
+    this.deps.counts.badChunks += 1;
+    const budget = this.deps.badChunkLog.take(this.now());
+    if (!budget.log) return;
+    this.deps.logger.warn(`bad OTA chunk ignored (asked again later): ${error}`, budget.suppressedBefore ? { badChunksNotLogged: budget.suppressedBefore } : {});
   }
 
   private requestMore(): void {

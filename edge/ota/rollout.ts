@@ -25,8 +25,10 @@ export type RolloutOutcome =
   | { readonly kind: "promoted"; readonly contract: LoadedContract; readonly transferId: string | null }
   | {
       readonly kind: "undone";
-      readonly from: LoadedContract;
-      readonly to: LoadedContract;
+      readonly fromVersion: string;
+      readonly toVersion: string;
+      /** The undone model: not installed again here without an explicit `accept`. */
+      readonly modelSha256: string;
       readonly why: string;
       readonly code: OtaReasonCode;
       readonly transferId: string | null;
@@ -45,6 +47,19 @@ export interface RolloutDeps {
   readonly onOutcome: (outcome: RolloutOutcome) => void;
   /** A verdict's work is over (offers that waited may be looked at). */
   readonly onSettled: () => void;
+}
+
+/** A probation the process died in (ModelStore found its record at start), as the outcome it amounts to. */
+export function interruptedProbationOutcome(record: ProbationRecord, runningVersion: string): RolloutOutcome {
+  return {
+    kind: "undone",
+    fromVersion: record.version,
+    toVersion: runningVersion,
+    modelSha256: record.modelSha256,
+    why: "device restarted during probation",
+    code: "probation_failed",
+    transferId: record.transferId,
+  };
 }
 
 export class ModelRollout {
@@ -133,7 +148,8 @@ export class ModelRollout {
   private async undo(bad: ModelEntry, good: ModelEntry, why: string, code: OtaReasonCode, transferId: string | null, onDisk: () => Promise<void>): Promise<void> {
     this.deps.onModelChanged(good.contract);
     await onDisk();
-    this.deps.onOutcome({ kind: "undone", from: bad.contract, to: good.contract, why, code, transferId });
+    const from = bad.contract.manifest;
+    this.deps.onOutcome({ kind: "undone", fromVersion: from.version, toVersion: good.contract.manifest.version, modelSha256: from.model.sha256, why, code, transferId });
     await this.deps.models.retire(bad);
     await this.deps.store.remove(bad.contract.dir);
   }
