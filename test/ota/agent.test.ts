@@ -6,6 +6,7 @@
 import { readFile } from "node:fs/promises";
 import path from "node:path";
 import { afterEach, beforeAll, describe, expect, it } from "vitest";
+import { commandReplySchema } from "../../edge/commands/types.js";
 import { memoryLogger } from "../../edge/log.js";
 import { OtaAgent, onnxModelLoader, type ModelLoader } from "../../edge/ota/agent.js";
 import { otaConfigSchema, type OtaConfigInput } from "../../edge/ota/config.js";
@@ -37,7 +38,13 @@ interface Device {
 }
 
 /** What EdgeRuntime does at start when `ota` is configured: store -> start model -> holder -> agent. */
-async function startDevice(mqtt: FakeMqtt, dir: string, ota: Partial<OtaConfigInput>, loadModel: ModelLoader = onnxModelLoader()): Promise<Device> {
+async function startDevice(
+  mqtt: FakeMqtt,
+  dir: string,
+  ota: Partial<OtaConfigInput>,
+  loadModel: ModelLoader = onnxModelLoader(),
+  extra: { serveCommands?: boolean } = {},
+): Promise<Device> {
   const logger = memoryLogger();
   const store = new ModelStore(dir, { logger });
   const contract = await store.loadStartModel(MODEL);
@@ -51,6 +58,7 @@ async function startDevice(mqtt: FakeMqtt, dir: string, ota: Partial<OtaConfigIn
     store,
     loadModel,
     onModelChanged: () => undefined,
+    ...extra,
   });
   await agent.start();
   running.push(async () => {
@@ -151,4 +159,44 @@ describe("OtaAgent: offers that are not verified (issue #13, defect 2)", () => {
     }, 15_000);
     expect(device.models.contract.manifest.version).toBe("1.0.1");
   }, 30_000);
+});
+
+describe("OtaAgent: commands as a CommandTable (edge/commands/types.ts)", () => {
+  it("check, accept, postpone, rollback: each resolves to the state or throws the refusal", async () => {
+    const mqtt = new FakeMqtt();
+    const { agent } = await startDevice(mqtt, path.join(work, "table"), { autoInstall: false, probationStrides: 3 });
+    const table = agent.commands();
+    expect(Object.keys(table).sort()).toEqual(["accept", "check", "postpone", "rollback"]);
+    const run = (name: string) => table[name]!.run({} as never);
+    await expect(run("accept")).rejects.toThrow("nothing to accept: no valid offer is available");
+    await expect(run("postpone")).rejects.toThrow("nothing to postpone in state idle");
+    await expect(run("rollback")).rejects.toThrow("no previous model to roll back to");
+    expect(await run("check")).toMatchObject({ state: "idle", installed_version: "1.0.0" });
+    expect(table.check!.args.safeParse({ force: true }).success).toBe(false); // no arguments
+  });
+
+  it("rollback during probation resolves once the old model runs again, with the rolled_back state", async () => {
+    const mqtt = new FakeMqtt();
+    const device = await startDevice(mqtt, path.join(work, "table-rollback"), { autoInstall: true, probationStrides: 50 });
+    await serveBundle(mqtt, bundle101, device.agent.topics);
+    await waitFor("on probation", () => device.models.onProbation);
+    const state = await device.agent.commands().rollback!.run({} as never);
+    expect(state).toMatchObject({ state: "rolled_back", code: "rollback_command", installed_version: "1.0.0" });
+    expect(device.models.contract.manifest.version).toBe("1.0.0");
+    expect(await device.store.readProbation()).toBeUndefined();
+  }, 30_000);
+
+  it("serves ota/command itself by default, with the shared schema; not with serveCommands: false", async () => {
+    const served = new FakeMqtt();
+    const a = await startDevice(served, path.join(work, "serve-on"), {});
+    served.inject(a.agent.topics.command, JSON.stringify({ id: "q1", command: "check" }));
+    const reply = await waitFor("a reply", () => served.json<{ id: string }>(a.agent.topics.commandResponse)[0]);
+    expect(commandReplySchema.parse(reply)).toMatchObject({ id: "q1", status: "ok", data: { state: "idle" } });
+
+    const quiet = new FakeMqtt();
+    const b = await startDevice(quiet, path.join(work, "serve-off"), {}, onnxModelLoader(), { serveCommands: false });
+    expect(quiet.hasSubscriber(b.agent.topics.command)).toBe(false);
+    expect(quiet.hasSubscriber(b.agent.topics.chunk)).toBe(true);
+    expect(served.hasSubscriber(a.agent.topics.command)).toBe(true);
+  });
 });

@@ -59,6 +59,11 @@ export class FakeMqtt implements OtaMqtt {
     for (const sub of this.subs) if (topicMatches(sub.filter, topic)) this.deliver(sub, topic, body, false);
   }
 
+  /** Someone subscribed to a filter that matches `topic`. */
+  hasSubscriber(topic: string): boolean {
+    return [...this.subs].some((s) => topicMatches(s.filter, topic));
+  }
+
   /** JSON payloads published on `topic`, oldest first. */
   json<T>(topic: string): T[] {
     return this.published.filter((m) => m.topic === topic && m.payload.length > 0).map((m) => JSON.parse(m.payload.toString("utf8")) as T);
