@@ -19,7 +19,17 @@ import type { Logger } from "../log.js";
 import { readBundle, type Bundle } from "./bundle.js";
 import { chunkCount, encodeChunk } from "./chunkCodec.js";
 import { Deadline } from "./deadline.js";
-import { chunkRequestSchema, fleetOfferTopic, OFFER_FORMAT, otaStateMessageSchema, otaTopicsFor, type OtaOffer, type OtaStateMessage } from "./messages.js";
+import { commandReplySchema, type CommandReply } from "../commands/types.js";
+import {
+  chunkRequestSchema,
+  fleetOfferTopic,
+  OFFER_FORMAT,
+  otaStateMessageSchema,
+  otaTopicsFor,
+  type OtaCommandName,
+  type OtaOffer,
+  type OtaStateMessage,
+} from "./messages.js";
 
 export interface OtaPublisherOptions {
   readonly bundleDir: string;
@@ -79,7 +89,9 @@ export class OtaPublisher {
   private serving: Promise<void> = Promise.resolve();
   private readonly outcomes = new Map<string, DeviceOutcome>();
   private readonly outcomeWaiters: Array<(o: DeviceOutcome) => void> = [];
-  private readonly counts = { requests: 0, badRequests: 0, badStates: 0, chunksServed: 0 };
+  private readonly counts = { requests: 0, badRequests: 0, badStates: 0, badReplies: 0, chunksServed: 0 };
+  /** Command id -> who waits for its reply. */
+  private readonly replyWaiters = new Map<string, (reply: CommandReply) => void>();
   private readonly progress = new Map<string, { chunkRequests: number; lastState: OtaStateMessage | undefined }>();
 
   constructor(
@@ -96,7 +108,7 @@ export class OtaPublisher {
   }
 
   /** Requests come from the target device, or from any device for a fleet. */
-  private topicFor(kind: "request" | "state"): string {
+  private topicFor(kind: "request" | "state" | "command/response"): string {
     const t = this.options.target;
     return `${this.prefix}/${"deviceId" in t ? t.deviceId : "+"}/ota/${kind}`;
   }
@@ -131,8 +143,9 @@ export class OtaPublisher {
     client.on("message", (topic, payload) => {
       if (topic.endsWith("/ota/request")) this.onRequest(topic, payload);
       else if (topic.endsWith("/ota/state")) this.onState(topic, payload);
+      else if (topic.endsWith("/ota/command/response")) this.onReply(topic, payload);
     });
-    const filters = [this.topicFor("request"), this.topicFor("state")];
+    const filters = [this.topicFor("request"), this.topicFor("state"), this.topicFor("command/response")];
     await deadline.race(client.subscribeAsync(filters, { qos: 1 }), `subscribing to ${filters.join(", ")}: no acknowledgement`);
     const offer: OtaOffer = {
       format: OFFER_FORMAT,
@@ -183,7 +196,27 @@ export class OtaPublisher {
     }
   }
 
-  stats(): { requests: number; badRequests: number; badStates: number; chunksServed: number; outcomes: DeviceOutcome[] } {
+  /**
+   * Sends an OTA command (check, accept, postpone, rollback) to `deviceId` and
+   * resolves with its reply, validated with the shared reply schema; anything
+   * else on the response topic is logged and ignored. `status: "error"` is a
+   * reply too (the device refused): the caller reads `error`.
+   */
+  async command(deviceId: string, name: OtaCommandName, deadline: Deadline = new Deadline(DEFAULT_STEP_S)): Promise<CommandReply> {
+    const client = this.client;
+    if (!client) throw new Error("the publisher is not started");
+    const id = randomBytes(8).toString("hex");
+    const reply = new Promise<CommandReply>((resolve) => this.replyWaiters.set(id, resolve));
+    try {
+      const topic = otaTopicsFor(this.prefix, deviceId).command;
+      await deadline.race(client.publishAsync(topic, JSON.stringify({ id, command: name }), { qos: 1 }), `sending ${name} on ${topic}: no acknowledgement`);
+      return await deadline.race(reply, `no reply from ${deviceId} to ${name}`);
+    } finally {
+      this.replyWaiters.delete(id);
+    }
+  }
+
+  stats(): { requests: number; badRequests: number; badStates: number; badReplies: number; chunksServed: number; outcomes: DeviceOutcome[] } {
     return { ...this.counts, outcomes: [...this.outcomes.values()] };
   }
 
@@ -230,6 +263,23 @@ export class OtaPublisher {
       await client.publishAsync(topic, encodeChunk({ transferId: this.transferId, fileIndex, chunkIndex: k, totalChunks: total }, payload), { qos: 1 });
       this.counts.chunksServed += 1;
     }
+  }
+
+  private onReply(topic: string, payload: Buffer): void {
+    let raw: unknown;
+    try {
+      raw = JSON.parse(payload.toString("utf8"));
+    } catch {
+      raw = undefined;
+    }
+    const parsed = commandReplySchema.safeParse(raw);
+    if (!parsed.success) {
+      this.counts.badReplies += 1;
+      this.deps.logger.warn(`invalid command reply from ${this.deviceOf(topic, "/ota/command/response")} ignored`);
+      return;
+    }
+    const waiter = typeof parsed.data.id === "string" ? this.replyWaiters.get(parsed.data.id) : undefined;
+    waiter?.(parsed.data); // a reply to someone else's command: not ours to read
   }
 
   private progressFor(device: string): { chunkRequests: number; lastState: OtaStateMessage | undefined } {

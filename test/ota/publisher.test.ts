@@ -63,6 +63,32 @@ describe("OtaPublisher", () => {
   });
 });
 
+describe("OtaPublisher.command", () => {
+  it("resolves with the device's reply, validated; null, non-JSON and malformed replies are ignored", async () => {
+    const device = "pub-cmd";
+    const topics = otaTopicsFor("gait", device);
+    const fakeDevice = await connectAsync(broker.url, { protocolVersion: 4, reconnectPeriod: 0 });
+    await fakeDevice.subscribeAsync(topics.command, { qos: 1 });
+    fakeDevice.on("message", (_t, payload) => {
+      const { id } = JSON.parse(payload.toString()) as { id: string };
+      void (async () => {
+        for (const junk of ["null", "{x", JSON.stringify({ id, status: "maybe" }), JSON.stringify({ id: "someone-else", status: "ok" })]) {
+          await fakeDevice.publishAsync(topics.commandResponse, junk, { qos: 1 });
+        }
+        await fakeDevice.publishAsync(topics.commandResponse, JSON.stringify({ id, status: "error", error: "nothing to accept: no valid offer is available" }), { qos: 1 });
+      })().catch((err: Error) => console.error(err));
+    });
+    const logger = memoryLogger("ota-publish");
+    const pub = new OtaPublisher({ bundleDir: bundle, brokerUrl: broker.url, target: { deviceId: device } }, { logger });
+    await pub.start();
+    const reply = await pub.command(device, "accept");
+    await pub.stop();
+    await fakeDevice.endAsync();
+    expect(reply).toMatchObject({ status: "error", error: "nothing to accept: no valid offer is available" });
+    expect(pub.stats().badReplies).toBe(3);
+  });
+});
+
 describe("ota-publish --timeout bounds every wait", () => {
   // A hang shows as this test's own timeout.
   it("against a server that accepts the connection and never answers, fails within --timeout saying it was connecting", async () => {
