@@ -143,6 +143,7 @@ export class OtaAgent {
     this.stopped = true;
     this.cancelDownload();
     await this.work?.catch(() => undefined); // its failure was reported when it happened
+    await this.rollout.idle();
     for (const unsubscribe of this.unsubscribes.values()) {
       await unsubscribe().catch((err: Error) => this.deps.logger.warn(`OTA: unsubscribing failed: ${err.message}`));
     }

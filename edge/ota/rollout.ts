@@ -15,7 +15,7 @@
 import type { LoadedContract } from "../contract/manifest.js";
 import type { Logger } from "../log.js";
 import type { OtaConfig } from "./config.js";
-import { preparePrevious } from "./install.js";
+import { InstallFailure, preparePrevious } from "./install.js";
 import type { OtaReasonCode } from "./messages.js";
 import type { ModelStore, ProbationRecord } from "./modelStore.js";
 import type { ModelLoader } from "./ports.js";
@@ -78,6 +78,11 @@ export class ModelRollout {
     return this.deps.models.onProbation;
   }
 
+  /** Resolves once the latest verdict's disk and session work is over (stop). */
+  async idle(): Promise<void> {
+    await this.settling;
+  }
+
   /** Swap a ready (self-tested) model in, on probation; with probationStrides 0 it is promoted at once. */
   async begin(entry: ModelEntry, transferId: string | null): Promise<void> {
     const { models, store, config, logger } = this.deps;
@@ -92,7 +97,14 @@ export class ModelRollout {
       transferId,
     };
     // On disk before the swap: from here a crash boots `running` and reports the candidate.
-    await store.beginProbation(record);
+    try {
+      await store.beginProbation(record);
+    } catch (err) {
+      // Not swapped in: release what the install prepared, as any failed install step does.
+      await entry.model.stop();
+      await store.remove(record.folder);
+      throw new InstallFailure("install_failed", `cannot record the probation on disk: ${(err as Error).message}`);
+    }
     const watch = config.probationStrides;
     models.swap(entry, watch > 0 ? { windows: watch, maxAbsAngleDeg: config.maxAbsAngleDeg, onVerdict: (v) => this.onVerdict(v, record) } : undefined);
     this.deps.onModelChanged(entry.contract);

@@ -3,14 +3,14 @@
  * real onnxruntime sessions: fast enough for the defects an attack run found
  * (issues #10, #13): a crash during probation, offer spam during a download.
  */
-import { readFile } from "node:fs/promises";
+import { readdir, readFile } from "node:fs/promises";
 import path from "node:path";
 import { afterEach, beforeAll, describe, expect, it } from "vitest";
 import { commandReplySchema } from "../../edge/commands/types.js";
 import { memoryLogger } from "../../edge/log.js";
 import { OtaAgent, onnxModelLoader, type ModelLoader } from "../../edge/ota/agent.js";
 import { otaConfigSchema, type OtaConfigInput } from "../../edge/ota/config.js";
-import { ModelStore } from "../../edge/ota/modelStore.js";
+import { ModelStore, type CrashPoint } from "../../edge/ota/modelStore.js";
 import { SwappableModel } from "../../edge/ota/swappableModel.js";
 import { FakeMqtt, lastState, serveBundle } from "./fakeMqtt.js";
 import { makeBundle, makeKeys, MODEL, MODEL_DIR, tempDir, waitFor, type Keys } from "./helpers.js";
@@ -43,10 +43,11 @@ async function startDevice(
   dir: string,
   ota: Partial<OtaConfigInput>,
   loadModel: ModelLoader = onnxModelLoader(),
-  extra: { serveCommands?: boolean } = {},
+  extra: { serveCommands?: boolean; crashPoint?: (point: CrashPoint, file: string) => void } = {},
 ): Promise<Device> {
   const logger = memoryLogger();
-  const store = new ModelStore(dir, { logger });
+  const { crashPoint, ...agentExtra } = extra;
+  const store = new ModelStore(dir, { logger, ...(crashPoint ? { crashPoint } : {}) });
   const contract = await store.loadStartModel(MODEL);
   const models = new SwappableModel({ contract, model: await onnxModelLoader()(contract) });
   const agent = new OtaAgent(otaConfigSchema.parse({ dir, publicKeys: [keys.publicKey], ...ota }), {
@@ -58,7 +59,7 @@ async function startDevice(
     store,
     loadModel,
     onModelChanged: () => undefined,
-    ...extra,
+    ...agentExtra,
   });
   await agent.start();
   running.push(async () => {
@@ -127,6 +128,37 @@ describe("OtaAgent: a crash during probation (issue #13, defect 1)", () => {
     });
     const again = await new ModelStore(dir, { logger: memoryLogger() }).loadStartModel(MODEL);
     expect(again.manifest.version).toBe("1.0.1");
+  }, 30_000);
+});
+
+describe("OtaAgent: the probation record cannot be written", () => {
+  it("the update fails as install_failed, nothing is swapped, the new session and folder are released", async () => {
+    const dir = path.join(work, "no-record");
+    const mqtt = new FakeMqtt();
+    const sessions: { stopped: boolean }[] = [];
+    const tracking: ModelLoader = async (c) => {
+      const real = await onnxModelLoader()(c);
+      const s = { stopped: false };
+      sessions.push(s);
+      return { run: (w, b) => real.run(w, b), stop: async () => void (s.stopped = true, await real.stop()) };
+    };
+    const device = await startDevice(mqtt, dir, { autoInstall: true, probationStrides: 5 }, tracking, {
+      crashPoint: (point, file) => {
+        if (point === "tmp-written" && path.basename(file) === "probation") throw new Error("EIO: disk on fire");
+      },
+    });
+    await serveBundle(mqtt, bundle101, device.agent.topics);
+    const failed = await waitFor("failed", () => {
+      const s = lastState(mqtt, device.agent.topics.state);
+      return s?.state === "failed" ? s : undefined;
+    }, 15_000);
+    expect(failed).toMatchObject({ code: "install_failed", reason: expect.stringMatching(/cannot record the probation on disk: EIO: disk on fire/), installed_version: "1.0.0" });
+    expect(device.models.onProbation).toBe(false);
+    expect(device.models.contract.manifest.version).toBe("1.0.0");
+    expect(sessions.map((s) => s.stopped)).toEqual([true]);
+    expect(await device.store.readProbation()).toBeUndefined();
+    // only the temporary file the failed write left (removed at the next start)
+    expect((await readdir(dir)).filter((f) => !f.startsWith(".probation.tmp-"))).toEqual([]);
   }, 30_000);
 });
 
