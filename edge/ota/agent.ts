@@ -26,6 +26,7 @@ import { otaCommandTable, serveCommandTopic } from "./commands.js";
 import type { OtaConfig } from "./config.js";
 import { OtaDecisions } from "./decisions.js";
 import { ChunkDownload, type DownloadCounts, type DownloadedFile } from "./download.js";
+import { DownloadJournal } from "./downloadJournal.js";
 import { InstallFailure, prepareInstall } from "./install.js";
 import { LogBudget } from "./logBudget.js";
 import { FLEET_LEVEL, fleetOfferTopic, otaTopicsFor, type OtaCommandName, type OtaOffer, type OtaStateMessage, type OtaTopics } from "./messages.js";
@@ -141,7 +142,9 @@ export class OtaAgent {
 
   async stop(): Promise<void> {
     this.stopped = true;
+    const download = this.download;
     this.cancelDownload();
+    await download?.closed();
     await this.work?.catch(() => undefined); // its failure was reported when it happened
     await this.rollout.idle();
     for (const unsubscribe of this.unsubscribes.values()) {
@@ -279,6 +282,7 @@ export class OtaAgent {
       config: this.config,
       counts: this.counts,
       badChunkLog: this.badChunkLog,
+      journal: new DownloadJournal(this.deps.store.dir, offer, this.deps.logger),
       onProgress: (progress) => this.state.set("downloading", { offer, progress }),
       onComplete: (files) => {
         this.download = undefined;
@@ -292,7 +296,7 @@ export class OtaAgent {
     });
     this.download = download;
     this.state.set("downloading", { offer, progress: 0 });
-    download.start();
+    void download.start().catch((err: Error) => this.deps.logger.error(`starting the download failed (bug): ${err.message}`));
   }
 
   private cancelDownload(): void {

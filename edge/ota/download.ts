@@ -7,9 +7,12 @@
  *
  * Bookkeeping of which chunk is where is ChunkAssembler's (pure); this class
  * adds the timer and the MQTT requests, and reports to its owner through
- * callbacks. Received chunks are kept in memory only (docs/ota.md, known limits).
+ * callbacks. With a journal (downloadJournal.ts) every stored chunk is also
+ * kept on disk, and a download of the same files after a restart starts from
+ * what is there.
  */
-import { ChunkAssembler, decodeChunk } from "./chunkCodec.js";
+import { ChunkAssembler, chunkCount, decodeChunk } from "./chunkCodec.js";
+import type { DownloadJournal } from "./downloadJournal.js";
 import type { OtaConfig } from "./config.js";
 import type { OtaMqtt } from "./ports.js";
 import type { LogBudget } from "./logBudget.js";
@@ -40,6 +43,8 @@ export interface DownloadDeps {
   readonly counts: DownloadCounts;
   /** Shared by every download: anyone can publish junk on the chunk topic. */
   readonly badChunkLog: LogBudget;
+  /** Keeps chunks on disk across restarts; without one the download lives in memory. */
+  readonly journal?: DownloadJournal;
   /** At least 5 % more arrived since the last report. */
   readonly onProgress: (progress: number) => void;
   /** Every chunk is here (not yet hash-checked). The download has ended. */
@@ -56,6 +61,9 @@ export class ChunkDownload {
   private lastAskedAtMs: number;
   private reportedProgress = 0;
   private timer: NodeJS.Timeout | undefined;
+  private cancelled = false;
+  /** The journal closing after a cancel (stop waits for it). */
+  private closing: Promise<void> = Promise.resolve();
 
   constructor(
     readonly offer: VerifiedOffer,
@@ -77,8 +85,21 @@ export class ChunkDownload {
     return this.timer !== undefined;
   }
 
-  start(): void {
+  /** Takes what the journal kept, then asks for the rest. Never rejects (a journal problem is logged). */
+  async start(): Promise<void> {
     if (this.timer) return;
+    const kept = (await this.deps.journal?.open()) ?? [];
+    if (this.cancelled) return;
+    for (const c of kept) {
+      const bytes = this.offer.files[c.fileIndex]?.bytes ?? 0;
+      const totalChunks = chunkCount(bytes, this.offer.chunkSize);
+      this.assembler.accept({ transferId: this.offer.transferId, fileIndex: c.fileIndex, chunkIndex: c.chunkIndex, totalChunks, payload: c.payload });
+    }
+    if (kept.length && this.assembler.complete) {
+      this.finish();
+      return;
+    }
+    if (kept.length) this.deps.onProgress((this.reportedProgress = this.assembler.progress));
     this.lastChunkAtMs = this.lastAskedAtMs = this.now();
     // A few ticks per request timeout: re-asking is late by at most a quarter of it.
     const tickMs = Math.max(20, Math.min(500, Math.floor(this.deps.config.requestTimeoutMs / 4)));
@@ -87,9 +108,29 @@ export class ChunkDownload {
     this.requestMore();
   }
 
+  /** Stops asking; what the journal kept stays on disk (accept, or the next start, resumes). */
   cancel(): void {
+    this.cancelled = true;
+    this.stopTimer();
+    if (this.deps.journal) this.closing = this.deps.journal.close().catch((err: Error) => this.deps.logger.warn(`closing the partial download: ${err.message}`));
+  }
+
+  /** Resolves once a cancelled download's journal is closed. */
+  async closed(): Promise<void> {
+    await this.closing;
+  }
+
+  private stopTimer(): void {
     clearInterval(this.timer);
     this.timer = undefined;
+  }
+
+  /** Every chunk is here: the journal has done its job. */
+  private finish(): void {
+    this.stopTimer();
+    this.cancelled = true;
+    if (this.deps.journal) this.closing = this.deps.journal.discard().catch((err: Error) => this.deps.logger.warn(`removing the partial download: ${err.message}`));
+    this.deps.onComplete(this.offer.files.map((f, i) => ({ ...f, data: this.assembler.fileData(i) })));
   }
 
   /** A message on the chunk topic: a chunk of this transfer, of another one (ignored), or junk (counted). */
@@ -108,10 +149,10 @@ export class ChunkDownload {
     }
     this.deps.counts.chunks += 1;
     if (r === "duplicate") this.deps.counts.duplicateChunks += 1;
+    else this.deps.journal?.record(decoded.chunk.fileIndex, decoded.chunk.chunkIndex, decoded.chunk.payload);
     this.lastChunkAtMs = this.now();
     if (this.assembler.complete) {
-      this.cancel();
-      this.deps.onComplete(this.offer.files.map((f, i) => ({ ...f, data: this.assembler.fileData(i) })));
+      this.finish();
       return;
     }
     const progress = this.assembler.progress;
@@ -145,7 +186,7 @@ export class ChunkDownload {
     const now = this.now();
     const { stallTimeoutMs, requestTimeoutMs } = this.deps.config;
     if (now - this.lastChunkAtMs > stallTimeoutMs) {
-      this.cancel();
+      this.cancel(); // the journal stays: `accept` resumes
       const silentS = Math.round((now - this.lastChunkAtMs) / 1000);
       this.deps.onStalled(`download stalled: no chunk for ${silentS} s (is \`gait-edge ota-publish\` still serving?); \`accept\` tries again`, this.progress);
       return;

@@ -316,7 +316,8 @@ export class ModelStore {
     const keep = new Set((await this.namedFolders()).map(([, folder]) => folder));
     for (const e of await readdir(this.dir, { withFileTypes: true })) {
       const folder = path.join(this.dir, e.name);
-      if (e.isDirectory() && !keep.has(folder)) await rm(folder, { recursive: true, force: true });
+      // Dot folders are not models (the partial download, downloadJournal.ts).
+      if (e.isDirectory() && !e.name.startsWith(".") && !keep.has(folder)) await rm(folder, { recursive: true, force: true });
     }
   }
 }

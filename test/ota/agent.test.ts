@@ -69,6 +69,15 @@ async function startDevice(
   return { agent, models, store, logger };
 }
 
+/** Polls an asynchronous condition (files on disk) every 20 ms, for at most `timeoutMs`. */
+async function eventually(what: string, probe: () => Promise<boolean>, timeoutMs = 8000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await probe())) {
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
 /** Passes the golden self-test, then answers every live window with NaN. */
 async function nanAfterGolden(): Promise<ModelLoader> {
   const golden = JSON.parse(await readFile(path.join(MODEL_DIR, "golden.json"), "utf8")) as { features: unknown[] };
@@ -128,6 +137,36 @@ describe("OtaAgent: a crash during probation (issue #13, defect 1)", () => {
     });
     const again = await new ModelStore(dir, { logger: memoryLogger() }).loadStartModel(MODEL);
     expect(again.manifest.version).toBe("1.0.1");
+  }, 30_000);
+});
+
+describe("OtaAgent: a restart in the middle of a download (issue #13, known weakness 4)", () => {
+  it("resumes from the chunks kept on disk, even when the operator published the same bundle again", async () => {
+    const dir = path.join(work, "resume-disk");
+    const chunkSize = 16 * 1024;
+    const mqtt = new FakeMqtt();
+    const first = await startDevice(mqtt, dir, { autoInstall: true, probationStrides: 0 });
+    const served = await serveBundle(mqtt, bundle101, first.agent.topics, chunkSize, { stopAfter: 20 });
+    const total = served.offer.files.reduce((n, f) => n + Math.ceil(f.bytes / chunkSize), 0);
+    const onDisk = async (): Promise<number> => {
+      let n = 0;
+      for (const i of served.offer.files.keys()) n += (await readFile(path.join(dir, ".partial", `${i}.have`)).catch(() => Buffer.alloc(0))).reduce((a, b) => a + b, 0);
+      return n;
+    };
+    await eventually("20 chunks on disk", async () => (await onDisk()) === 20);
+
+    // kill -9; a new process on the same directory; the operator runs ota-publish again (new transfer id)
+    const mqtt2 = new FakeMqtt();
+    const second = await startDevice(mqtt2, dir, { autoInstall: true, probationStrides: 0 });
+    const again = await serveBundle(mqtt2, bundle101, second.agent.topics, chunkSize);
+    expect(again.offer.transferId).not.toBe(served.offer.transferId);
+    await waitFor("installed", () => {
+      const s = lastState(mqtt2, second.agent.topics.state);
+      return s?.state === "idle" && s.installed_version === "1.0.1";
+    }, 15_000);
+    expect(again.chunksServed()).toBe(total - 20);
+    expect(second.logger.lines.join("\n")).toMatch(/resuming the download from disk: 20 chunks kept/);
+    await eventually("the journal removed", async () => !(await readdir(dir)).includes(".partial"));
   }, 30_000);
 });
 

@@ -95,7 +95,13 @@ export interface ServedBundle {
  * The operator's side on a FakeMqtt: publishes the bundle's offer (retained) on
  * `offerTopic` and answers chunk requests for it on `<device>/ota/request`.
  */
-export async function serveBundle(mqtt: FakeMqtt, bundleDir: string, topics: { offer: string; request: string; chunk: string }, chunkSize = 64 * 1024): Promise<ServedBundle> {
+export async function serveBundle(
+  mqtt: FakeMqtt,
+  bundleDir: string,
+  topics: { offer: string; request: string; chunk: string },
+  chunkSize = 64 * 1024,
+  options: { stopAfter?: number } = {},
+): Promise<ServedBundle> {
   const bundle = await readBundle(bundleDir);
   const data = await Promise.all(bundle.files.map((f) => readFile(f.path)));
   const transferId = randomBytes(16).toString("hex");
@@ -116,6 +122,7 @@ export async function serveBundle(mqtt: FakeMqtt, bundleDir: string, topics: { o
     const file = data[req.file]!;
     const total = chunkCount(file.length, chunkSize);
     for (const k of req.chunks) {
+      if (options.stopAfter !== undefined && served >= options.stopAfter) return; // the tool died here
       const body = file.subarray(k * chunkSize, Math.min(file.length, (k + 1) * chunkSize));
       served += 1;
       mqtt.inject(topics.chunk, encodeChunk({ transferId, fileIndex: req.file, chunkIndex: k, totalChunks: total }, body));
