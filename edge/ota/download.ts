@@ -69,10 +69,7 @@ export class ChunkDownload {
     readonly offer: VerifiedOffer,
     private readonly deps: DownloadDeps,
   ) {
-    this.assembler = new ChunkAssembler(
-      offer.files.map((f) => f.bytes),
-      offer.chunkSize,
-    );
+    this.assembler = new ChunkAssembler(offer.files.map((f) => f.bytes), offer.chunkSize);
     this.now = deps.now ?? Date.now;
     this.lastChunkAtMs = this.lastAskedAtMs = this.now();
   }
@@ -89,7 +86,11 @@ export class ChunkDownload {
   async start(): Promise<void> {
     if (this.timer) return;
     const kept = (await this.deps.journal?.open()) ?? [];
-    if (this.cancelled) return;
+    if (this.cancelled) {
+      // Cancelled while the journal was opening: close what the open left open.
+      await this.deps.journal?.close().catch((err: Error) => this.deps.logger.warn(`closing the partial download: ${err.message}`));
+      return;
+    }
     for (const c of kept) {
       const bytes = this.offer.files[c.fileIndex]?.bytes ?? 0;
       const totalChunks = chunkCount(bytes, this.offer.chunkSize);
