@@ -196,6 +196,8 @@ describe("OtaAgent: the probation record cannot be written", () => {
     expect(device.models.contract.manifest.version).toBe("1.0.0");
     expect(sessions.map((s) => s.stopped)).toEqual([true]);
     expect(await device.store.readProbation()).toBeUndefined();
+    // the finished download's journal goes too (in the background)
+    await eventually("the journal removed", async () => !(await readdir(dir)).includes(".partial"));
     // only the temporary file the failed write left (removed at the next start)
     expect((await readdir(dir)).filter((f) => !f.startsWith(".probation.tmp-"))).toEqual([]);
   }, 30_000);
