@@ -6,9 +6,9 @@
  * `modelChanged` on the bus (the model module republishes `model`, the
  * recorder writes an event).
  *
- * OTA commands (`ota/command`): when the agent exposes `commands()`, its table
- * is served by the one command server like every other command topic; an
- * agent without it still answers on its own subscription.
+ * OTA commands (`ota/command`): the agent's table (`agent.commands()`) is
+ * served by the one command server like every other command topic, so the
+ * agent does not subscribe to it itself (`serveCommands: false`).
  */
 import type { CommandTable, CommandTopic } from "../commands/types.js";
 import type { EventBus } from "../core/bus.js";
@@ -32,9 +32,6 @@ export interface OtaModuleDeps {
   readonly inference: InferenceConfig;
 }
 
-/** An agent that serves its commands through the command server (edge/ota's `commands()`). */
-type AgentWithCommands = OtaAgent & { commands?: () => CommandTable };
-
 export class OtaModule implements Module {
   readonly name = "ota";
   private running: OtaAgent | undefined;
@@ -52,7 +49,7 @@ export class OtaModule implements Module {
   async start(): Promise<void> {
     const store = this.deps.model.store;
     if (!this.config || !store) return;
-    const agent: AgentWithCommands = new OtaAgent(this.config, {
+    const agent = new OtaAgent(this.config, {
       logger: this.deps.logger,
       mqtt: this.deps.mqtt,
       prefix: this.deps.prefix,
@@ -61,9 +58,10 @@ export class OtaModule implements Module {
       store,
       loadModel: onnxModelLoader(this.deps.inference),
       onModelChanged: (contract) => this.deps.bus.emit("modelChanged", { contract }),
+      serveCommands: false,
     });
     await agent.start();
-    if (typeof agent.commands === "function") this.deps.commands.register("ota/command", agent.commands());
+    this.deps.commands.register("ota/command", agent.commands());
     this.running = agent;
   }
 

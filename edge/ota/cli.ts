@@ -4,7 +4,8 @@ import path from "node:path";
 import type { Logger } from "../log.js";
 import { ConfigError } from "../runtime/config.js";
 import { createBundle, type BundleSummary } from "./bundle.js";
-import { OtaPublisher, type DeviceOutcome } from "./publisher.js";
+import { Deadline } from "./deadline.js";
+import { DEFAULT_STEP_S, OtaPublisher, type DeviceOutcome } from "./publisher.js";
 import { generateSigningKeys, keyIdOf, privateKeyFromPem } from "./signature.js";
 
 /** Writes `private.pem` (mode 0600, never overwritten) and `public.pem` into `out`. */
@@ -47,9 +48,19 @@ export interface OtaPublishCliOptions {
   readonly interrupted: Promise<void>;
 }
 
-/** Device: resolves with its outcome. Fleet: serves until timeout or interrupt, resolves with every outcome. */
+/** After the --timeout, at most this long to withdraw the offer and disconnect. */
+const STOP_GRACE_S = 5;
+
+/**
+ * Device: resolves with its outcome. Fleet: serves until timeout or interrupt,
+ * resolves with every outcome. With --timeout every wait (connect, subscribe,
+ * the offer, the device) shares that budget and a wait that runs out says
+ * what it was waiting for; stopping gets a short grace on top.
+ */
 export async function runOtaPublish(o: OtaPublishCliOptions): Promise<DeviceOutcome[]> {
   if (!o.device === !o.fleet) throw new ConfigError("ota-publish needs exactly one of --device <id> or --fleet <id>");
+  if (o.timeoutS !== undefined && !(o.timeoutS > 0)) throw new ConfigError(`--timeout must be a positive number of seconds, got ${o.timeoutS}`);
+  const password = mqttPassword(o);
   const publisher = new OtaPublisher(
     {
       bundleDir: o.bundle,
@@ -58,20 +69,55 @@ export async function runOtaPublish(o: OtaPublishCliOptions): Promise<DeviceOutc
       target: o.device ? { deviceId: o.device } : { fleetId: o.fleet! },
       ...(o.chunkSize ? { chunkSize: o.chunkSize } : {}),
       ...(o.username !== undefined ? { username: o.username } : {}),
-      ...(o.password !== undefined ? { password: o.password } : {}),
+      ...(password !== undefined ? { password } : {}),
     },
     { logger: o.logger },
   );
-  await publisher.start();
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = o.timeoutS ? new Promise<"timeout">((r) => (timer = setTimeout(() => r("timeout"), o.timeoutS! * 1000))) : new Promise<never>(() => undefined);
+  const deadline = o.timeoutS ? new Deadline(o.timeoutS) : undefined;
+  let failure: unknown;
   try {
-    const waitFor = o.device ? publisher.done() : new Promise<never>(() => undefined);
-    const first = await Promise.race([waitFor, timeout, o.interrupted.then(() => "interrupted" as const)]);
-    if (first === "timeout" && o.device) throw new Error(`no outcome from ${o.device} within ${o.timeoutS} s`);
+    await publisher.start(deadline ?? new Deadline(DEFAULT_STEP_S));
+    const interrupted = o.interrupted.then(() => "interrupted" as const);
+    if (o.device) {
+      const device = o.device;
+      const outcome = publisher.done();
+      await Promise.race([deadline ? deadline.race(outcome, () => silenceOf(publisher, device)) : outcome, interrupted]);
+    } else if (deadline) {
+      // A fleet is served until the time is up: that is the normal end, not a failure.
+      await Promise.race([deadline.race(new Promise<never>(() => undefined), "serving the fleet").catch(() => "served" as const), interrupted]);
+    } else {
+      await interrupted;
+    }
     return publisher.stats().outcomes;
+  } catch (err) {
+    failure = err;
+    throw err;
   } finally {
-    clearTimeout(timer);
-    await publisher.stop();
+    try {
+      await publisher.stop({ deadline: new Deadline(Math.min(STOP_GRACE_S, o.timeoutS ?? STOP_GRACE_S)) });
+    } catch (err) {
+      if (failure === undefined) throw new Error(`${(err as Error).message}: the retained offer may still be on the broker`);
+      o.logger.error(`also: ${(err as Error).message} (the retained offer may still be on the broker)`);
+    }
   }
+}
+
+/** MQTT 3.1.1 sends a password only with a user name; a broker drops a connection with one alone. */
+function mqttPassword(o: OtaPublishCliOptions): string | undefined {
+  if (o.password === undefined || o.username !== undefined) return o.password;
+  if (o.password === "") {
+    o.logger.warn("GAIT_MQTT_PASSWORD is set but empty and --username is not given: connecting without credentials");
+    return undefined;
+  }
+  throw new ConfigError("GAIT_MQTT_PASSWORD is set but --username is not: MQTT sends a password only with a user name");
+}
+
+/** What the device said before it went quiet, for the timeout message. */
+function silenceOf(publisher: OtaPublisher, device: string): string {
+  const p = publisher.progressOf(device);
+  if (p.chunkRequests === 0 && !p.lastState) {
+    return `no chunk request and no state from ${device} (is it online, with \`ota\` configured, listening on ${publisher.offerTopic}?)`;
+  }
+  const last = p.lastState ? `last state ${p.lastState.state} ${Math.round(p.lastState.progress * 100)}%` : "no state yet";
+  return `${device} asked for chunks ${p.chunkRequests} times but reported no outcome (${last})`;
 }

@@ -6,12 +6,13 @@
  *   <prefix>/<deviceId>/ota/request            OtaChunkRequest (device -> publisher tool)
  *   <prefix>/<deviceId>/ota/chunk              binary chunk (chunkCodec.ts)
  *   <prefix>/<deviceId>/ota/state              OtaStateMessage, retained
- *   <prefix>/<deviceId>/ota/command            OtaCommand
- *   <prefix>/<deviceId>/ota/command/response   OtaCommandResponse
+ *   <prefix>/<deviceId>/ota/command            CommandRequest (edge/commands/types.ts)
+ *   <prefix>/<deviceId>/ota/command/response   CommandReply
  *
  * Incoming payloads are zod schemas: anyone on the broker can send anything.
  */
 import { z } from "zod";
+import type { CommandReply } from "../commands/types.js";
 import { TRANSFER_ID } from "./chunkCodec.js";
 
 export const OFFER_FORMAT = "gait-ota-offer/1";
@@ -70,45 +71,37 @@ export type OtaChunkRequest = z.infer<typeof chunkRequestSchema>;
 export const OTA_COMMANDS = ["check", "accept", "postpone", "rollback"] as const;
 export type OtaCommandName = (typeof OTA_COMMANDS)[number];
 
-export const otaCommandSchema = z.object({
-  id: z.union([z.string().max(128), z.number()]).optional(),
-  command: z.enum(OTA_COMMANDS),
-});
-export type OtaCommand = z.infer<typeof otaCommandSchema>;
-
-export interface OtaCommandResponse {
-  id: string | number | null;
-  status: "ok" | "error";
-  error?: string;
-  data?: unknown;
-}
+/** Requests and replies on `ota/command` are the device's one command protocol (edge/commands/types.ts). */
+export type OtaCommandResponse = CommandReply;
 
 export const OTA_STATES = ["idle", "available", "downloading", "verifying", "installing", "rolled_back", "failed"] as const;
 export type OtaStateName = (typeof OTA_STATES)[number];
 
 /** Why an update was refused, failed or undone: stable codes for dashboards and tests. */
-export type OtaReasonCode =
-  | "invalid_offer"
-  | "unsigned"
-  | "malformed_signature"
-  | "untrusted_key"
-  | "bad_signature"
-  | "invalid_manifest"
-  | "truncated"
-  | "oversize"
-  | "incompatible"
-  | "downgrade"
-  | "same_version"
-  | "sha256_mismatch"
-  | "download_stalled"
-  | "install_failed"
-  | "load_failed"
-  | "self_test_failed"
-  | "probation_failed"
-  | "rollback_command"
-  | "postponed"
-  | "withdrawn"
-  | "rolled_back_before";
+export const OTA_REASON_CODES = [
+  "invalid_offer",
+  "unsigned",
+  "malformed_signature",
+  "untrusted_key",
+  "bad_signature",
+  "invalid_manifest",
+  "truncated",
+  "oversize",
+  "incompatible",
+  "downgrade",
+  "same_version",
+  "sha256_mismatch",
+  "download_stalled",
+  "install_failed",
+  "load_failed",
+  "self_test_failed",
+  "probation_failed",
+  "rollback_command",
+  "postponed",
+  "withdrawn",
+  "rolled_back_before",
+] as const;
+export type OtaReasonCode = (typeof OTA_REASON_CODES)[number];
 
 export interface OtaStateMessage {
   state: OtaStateName;
@@ -122,3 +115,21 @@ export interface OtaStateMessage {
   /** Unix ms of this message. */
   since: number;
 }
+
+/**
+ * What a device's state topic must carry to be believed (the publisher tool
+ * reads it; anyone can publish anything there, `null` included). Unknown extra
+ * fields are kept: a newer device may say more.
+ */
+export const otaStateMessageSchema = z
+  .object({
+    state: z.enum(OTA_STATES),
+    progress: z.number().min(0).max(1),
+    installed_version: z.string(),
+    offered_version: z.string().nullable(),
+    reason: z.string().nullable(),
+    code: z.enum(OTA_REASON_CODES).nullable(),
+    transfer_id: z.string().nullable(),
+    since: z.number(),
+  })
+  .loose();

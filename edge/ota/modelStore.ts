@@ -4,9 +4,18 @@
  *   <dir>/<name>-<version>-<sha8>/   manifest.json, model, golden, variants
  *   <dir>/current                    pointer: the folder to load at start
  *   <dir>/previous                   pointer: the folder to roll back to
+ *   <dir>/probation                  record: the model on probation (JSON, see ProbationRecord)
  *
  * A pointer is one line: a folder name inside <dir>, or an absolute path
  * (the model shipped with the config lives outside <dir>).
+ *
+ * A new model is NOT `current` while it is on probation: it only has the
+ * `probation` record. It becomes `current` once it passed (`promote`). A start
+ * that finds the record of an unfinished probation (the process died, the
+ * device lost power) boots `current` as before, removes the candidate and
+ * remembers it (`takeInterruptedProbation`) so the agent reports it: a model
+ * that has not proved itself on live data never becomes the boot model by
+ * accident.
  *
  * Every file is written atomically (temporary file in the same folder, fsync,
  * rename, fsync of the folder), the manifest last, then the pointers. A
@@ -18,11 +27,12 @@
 import { randomBytes } from "node:crypto";
 import { mkdir, open, readdir, readFile, rename, rm, unlink } from "node:fs/promises";
 import path from "node:path";
+import { z } from "zod";
 import { loadManifest, type LoadedContract, type Manifest } from "../contract/manifest.js";
 import type { Logger } from "../log.js";
 
 /** Points of a write where a test may simulate a crash (the hook throws there). */
-export type CrashPoint = "tmp-written" | "renamed" | "files-written" | "previous-written" | "current-written";
+export type CrashPoint = "tmp-written" | "renamed" | "files-written" | "previous-written" | "current-written" | "probation-written";
 
 export interface AtomicWriteOptions {
   readonly mode?: number;
@@ -72,8 +82,26 @@ export interface ModelStoreDeps {
 
 export type PointerName = "current" | "previous";
 
+/** The candidate on probation: enough to finish its promotion, or to report and forget it after a crash. */
+export const probationRecordSchema = z.object({
+  /** Absolute folder of the candidate (inside the store). */
+  folder: z.string().min(1),
+  /** The folder running when it was swapped in: `previous` once the candidate is promoted. */
+  running: z.string().min(1),
+  name: z.string(),
+  version: z.string(),
+  modelSha256: z.string(),
+  /** The offer it came from, so the publisher tool waiting for it learns the outcome. */
+  transferId: z.string().nullable(),
+});
+export type ProbationRecord = z.infer<typeof probationRecordSchema>;
+
+const PROBATION_FILE = "probation";
+
 export class ModelStore {
   readonly dir: string;
+  /** Found by `recover()`: a probation that never finished. Kept until the agent takes it. */
+  private interrupted: ProbationRecord | undefined;
 
   constructor(
     dir: string,
@@ -82,9 +110,26 @@ export class ModelStore {
     this.dir = path.resolve(dir);
   }
 
-  /** Creates the folder and removes temporary files a crash left behind. */
+  /**
+   * Creates the folder, removes temporary files a crash left behind, and
+   * settles a probation record left by a process that died: a promotion that
+   * got as far as `current` is finished; any other candidate is removed and
+   * kept for `takeInterruptedProbation()`. Idempotent.
+   */
   async recover(): Promise<void> {
     await mkdir(this.dir, { recursive: true });
+    await this.removeTemporaryFiles();
+    await this.settleProbationRecord();
+  }
+
+  /** The probation a crash interrupted (once: the agent reports it), if `recover()` found one. */
+  takeInterruptedProbation(): ProbationRecord | undefined {
+    const r = this.interrupted;
+    this.interrupted = undefined;
+    return r;
+  }
+
+  private async removeTemporaryFiles(): Promise<void> {
     const removeTmp = async (dir: string): Promise<void> => {
       for (const e of await readdir(dir, { withFileTypes: true })) {
         if (e.isFile() && e.name.includes(TMP_MARK)) {
@@ -96,6 +141,71 @@ export class ModelStore {
       }
     };
     await removeTmp(this.dir);
+  }
+
+  private async settleProbationRecord(): Promise<void> {
+    let record: ProbationRecord | undefined;
+    try {
+      record = await this.readProbation();
+    } catch (err) {
+      // Unreadable: nothing to finish; the candidate folder goes with the next prune.
+      this.deps.logger.warn(`OTA store: the probation record is unreadable, removing it: ${(err as Error).message}`);
+      await this.removeProbationRecord();
+      return;
+    }
+    if (!record) return;
+    if ((await this.readPointer("current")) === path.resolve(record.folder)) {
+      // Died inside promote(), after `current`: finish it.
+      await this.promote(record);
+      return;
+    }
+    this.deps.logger.warn(`OTA store: ${record.name} ${record.version} was on probation when the process stopped; starting the previous model and discarding it`, {
+      folder: record.folder,
+    });
+    await this.removeProbationRecord();
+    await this.remove(record.folder);
+    this.interrupted ??= record;
+  }
+
+  async readProbation(): Promise<ProbationRecord | undefined> {
+    let text: string;
+    try {
+      text = await readFile(path.join(this.dir, PROBATION_FILE), "utf8");
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === "ENOENT") return undefined;
+      throw err;
+    }
+    return probationRecordSchema.parse(JSON.parse(text));
+  }
+
+  /** Before the swap: the candidate is on probation. `current` is untouched, so a crash from here boots the running model. */
+  async beginProbation(record: ProbationRecord): Promise<void> {
+    await atomicWriteFile(path.join(this.dir, PROBATION_FILE), JSON.stringify(record) + "\n", { crashPoint: this.deps.crashPoint });
+    this.deps.crashPoint?.("probation-written", path.join(this.dir, PROBATION_FILE));
+  }
+
+  /**
+   * The candidate passed: it becomes `current` and the model it replaced
+   * `previous`. `current` first: from then on a crash is finished by
+   * `recover()` from the record, which goes last.
+   */
+  async promote(record: ProbationRecord): Promise<void> {
+    await this.writePointer("current", record.folder);
+    await this.writePointer("previous", record.running);
+    await this.removeProbationRecord();
+  }
+
+  /** The candidate failed (or was rolled back by command): forget it; `current` never named it. */
+  async abandonProbation(record: ProbationRecord): Promise<void> {
+    await this.removeProbationRecord();
+    await this.remove(record.folder);
+  }
+
+  private async removeProbationRecord(): Promise<void> {
+    await unlink(path.join(this.dir, PROBATION_FILE)).catch((err: NodeJS.ErrnoException) => {
+      if (err.code !== "ENOENT") throw err;
+    });
+    await fsyncDir(this.dir);
   }
 
   /** The model to run at start: `current`, else `previous`, else the configured model. */
@@ -153,8 +263,8 @@ export class ModelStore {
   /** Writes a verified bundle into its folder, manifest last. Pointers are untouched. */
   async install(manifestBytes: Buffer, manifest: Manifest, files: readonly { name: string; data: Buffer }[]): Promise<string> {
     const folder = this.folderFor(manifest);
-    for (const name of ["current", "previous"] as const) {
-      if ((await this.readPointer(name)) === folder) throw new Error(`${folder} is the ${name} model's folder: refusing to overwrite it`);
+    for (const [name, named] of await this.namedFolders()) {
+      if (named === folder) throw new Error(`${folder} is the ${name} model's folder: refusing to overwrite it`);
     }
     await mkdir(folder, { recursive: true });
     await fsyncDir(this.dir);
@@ -185,16 +295,29 @@ export class ModelStore {
   async remove(folder: string): Promise<void> {
     const absolute = path.resolve(folder);
     if (path.dirname(absolute) !== this.dir) return; // never touch models outside the store
-    for (const name of ["current", "previous"] as const) if ((await this.readPointer(name)) === absolute) return;
+    for (const [, named] of await this.namedFolders()) if (named === absolute) return;
     await rm(absolute, { recursive: true, force: true });
   }
 
-  /** Remove every model folder neither pointer names. */
+  /** Folders something names: the pointers, and the candidate on probation. */
+  private async namedFolders(): Promise<[string, string][]> {
+    const named: [string, string][] = [];
+    for (const name of ["current", "previous"] as const) {
+      const target = await this.readPointer(name);
+      if (target) named.push([name, target]);
+    }
+    const probation = await this.readProbation().catch(() => undefined);
+    if (probation) named.push(["probation", path.resolve(probation.folder)]);
+    return named;
+  }
+
+  /** Remove every model folder no pointer (nor the probation record) names. */
   async prune(): Promise<void> {
-    const keep = new Set([await this.readPointer("current"), await this.readPointer("previous")]);
+    const keep = new Set((await this.namedFolders()).map(([, folder]) => folder));
     for (const e of await readdir(this.dir, { withFileTypes: true })) {
       const folder = path.join(this.dir, e.name);
-      if (e.isDirectory() && !keep.has(folder)) await rm(folder, { recursive: true, force: true });
+      // Dot folders are not models (the partial download, downloadJournal.ts).
+      if (e.isDirectory() && !e.name.startsWith(".") && !keep.has(folder)) await rm(folder, { recursive: true, force: true });
     }
   }
 }

@@ -15,6 +15,13 @@
  * (finite, |angle| <= maxAbsAngleDeg). The old session stays loaded until
  * then; the first bad output swaps it back at once and that same window is
  * computed again on the old model, so the bad numbers are never published.
+ *
+ * Outside probation too, on every model: a window with a NaN, an infinity or
+ * an angle beyond `maxAbsAngleDeg` is never handed to a pipeline. The lane
+ * rejects it with an ImplausibleOutputError (the pipeline's inference-failure
+ * path: counted, logged, nothing published) and `stats()` counts it, so a model
+ * that degrades on live data after its probation shows, instead of publishing
+ * garbage that looks like angles.
  */
 import type { LoadedContract } from "../contract/manifest.js";
 import type { WindowModel } from "../inference/onnxModel.js";
@@ -54,6 +61,23 @@ interface Probation {
   readonly options: ProbationOptions;
 }
 
+/** A window whose output no joint can have (NaN, infinity, beyond the limit): dropped, not published. */
+export class ImplausibleOutputError extends Error {
+  override readonly name = "ImplausibleOutputError";
+}
+
+export interface SwappableModelOptions {
+  /** Angles beyond this (deg), NaN or infinite are dropped on every model. Default 360. */
+  readonly maxAbsAngleDeg?: number;
+}
+
+export interface SwappableModelStats {
+  /** Windows dropped because their output was NaN, infinite or beyond the limit. */
+  readonly implausibleDropped: number;
+}
+
+export const DEFAULT_MAX_ABS_ANGLE_DEG = 360;
+
 /** What a pipeline needs: a model to run and the contract to label results with. */
 export interface ModelLane {
   readonly model: WindowModel;
@@ -66,7 +90,7 @@ export function findBadAngle(output: Float32Array, joints: readonly string[], ma
   for (let i = 0; i < output.length; i++) {
     const v = output[i]!;
     if (Number.isNaN(v) || Math.abs(v) > maxAbsDeg) {
-      const what = Number.isNaN(v) ? "NaN" : `${v.toFixed(1)} deg (beyond ±${maxAbsDeg})`;
+      const what = Number.isNaN(v) ? "NaN" : Number.isFinite(v) ? `${v.toFixed(1)} deg (beyond ±${maxAbsDeg})` : `${v} deg`;
       return `${joints[i % nj] ?? `joint ${i % nj}`} = ${what} at row ${Math.floor(i / nj)}`;
     }
   }
@@ -77,9 +101,16 @@ export class SwappableModel implements WindowModel {
   private currentTracked: Tracked;
   private probation: Probation | undefined;
   private readonly known = new Set<Tracked>();
+  private readonly maxAbsAngleDeg: number;
+  private implausibleDropped = 0;
 
-  constructor(initial: ModelEntry) {
+  constructor(initial: ModelEntry, options: SwappableModelOptions = {}) {
     this.currentTracked = this.track(initial);
+    this.maxAbsAngleDeg = options.maxAbsAngleDeg ?? DEFAULT_MAX_ABS_ANGLE_DEG;
+  }
+
+  stats(): SwappableModelStats {
+    return { implausibleDropped: this.implausibleDropped };
   }
 
   get current(): ModelEntry {
@@ -137,7 +168,7 @@ export class SwappableModel implements WindowModel {
           used = tracked.entry;
           out = await holder.runOn(tracked, windows, batch);
         }
-        return out;
+        return holder.plausible(out, tracked.entry);
       },
     };
     return { model, contract };
@@ -189,6 +220,15 @@ export class SwappableModel implements WindowModel {
       while (t.inflight > 0) await new Promise<void>((resolve) => t.idleWaiters.push(resolve));
       await t.entry.model.stop();
     }
+  }
+
+  /** The output, or an ImplausibleOutputError (counted) when no joint could have it. */
+  private plausible(out: Float32Array, entry: ModelEntry): Float32Array {
+    const bad = findBadAngle(out, entry.contract.pipeline.joints, this.maxAbsAngleDeg);
+    if (!bad) return out;
+    this.implausibleDropped += 1;
+    const m = entry.contract.manifest;
+    throw new ImplausibleOutputError(`model ${m.name} ${m.version} output dropped: ${bad}`);
   }
 
   private track(entry: ModelEntry): Tracked {

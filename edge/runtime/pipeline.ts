@@ -71,6 +71,8 @@ export interface PipelineStats {
   readonly published: number;
   readonly skipped: number;
   readonly staleDropped: number;
+  /** Windows whose inference failed (for example implausible outputs dropped by the model holder): nothing published. */
+  readonly failed: number;
   readonly resamplerIssues: Readonly<Record<string, number>>;
   readonly ahrsResets: number;
   readonly segments: number;
@@ -116,7 +118,10 @@ export class WearerPipeline {
    */
   private clockOffsetMs = Number.NaN;
   private lastWallMs = Number.NaN;
-  private readonly counts = { samples: 0, windows: 0, published: 0, staleDropped: 0 };
+  private readonly counts = { samples: 0, windows: 0, published: 0, staleDropped: 0, failed: 0 };
+  /** performance-clock ms of the last inference-failure log line: a model that fails every window logs once a second, not 4 times. */
+  private lastFailureLogMs = Number.NEGATIVE_INFINITY;
+  private failuresNotLogged = 0;
   private readonly issues: Record<string, number> = {};
   private readonly now: () => number;
   private readonly wallNow: () => number;
@@ -172,12 +177,24 @@ export class WearerPipeline {
     );
     this.scheduler = new InferenceScheduler<WindowMeta>(this.model(), this.windowBuf.length, {
       onResult: (r) => this.onResult(r),
-      onError: (err, meta) =>
-        this.deps.logger.error(`${this.wearer}: inference failed for window ${meta.windowIndex}: ${err.message}`),
+      onError: (err, meta) => this.onInferenceError(err, meta.windowIndex),
     });
     const checkEvery = Math.max(20, Math.min(250, this.config.staleAfterMs / 4));
     this.timer = setInterval(() => this.checkFreshness(), checkEvery);
     this.timer.unref();
+  }
+
+  private onInferenceError(err: Error, windowIndex: number): void {
+    this.counts.failed += 1;
+    const now = (this.deps.now ?? performance.now.bind(performance))();
+    if (now - this.lastFailureLogMs < 1000) {
+      this.failuresNotLogged += 1;
+      return;
+    }
+    const more = this.failuresNotLogged ? ` (${this.failuresNotLogged} more failed windows since the last report)` : "";
+    this.deps.logger.error(`${this.wearer}: inference failed for window ${windowIndex}: ${err.message}${more}`);
+    this.lastFailureLogMs = now;
+    this.failuresNotLogged = 0;
   }
 
   private model(): WindowModel {
@@ -247,6 +264,7 @@ export class WearerPipeline {
       ...this.counts,
       gridSamples: this.resampler.stats().gridSamples,
       skipped: s.skipped,
+      failed: this.counts.failed,
       resamplerIssues: { ...this.issues },
       ahrsResets: this.builder.ahrsResets,
       segments: this.resampler.stats().segment + 1,

@@ -146,4 +146,67 @@ describe("ModelStore", () => {
     await store.remove(shipped);
     expect((await stat(shipped)).isDirectory()).toBe(true);
   });
+
+  describe("probation record (issue #13: a crash during probation must not boot the candidate)", () => {
+    async function candidate102(dir: string, work: string, crashPoint?: (p: CrashPoint) => void) {
+      const store = new ModelStore(dir, { logger: memoryLogger(), ...(crashPoint ? { crashPoint } : {}) });
+      const src = await modelCopy(path.join(work, "src-102"), (m) => void (m.version = "1.0.2"));
+      const c = await loadManifest(src);
+      const { manifestBytes, files } = await filesOf(src);
+      const folder = await store.install(manifestBytes, c.manifest, files);
+      const running = (await store.readPointer("current"))!;
+      const record = { folder, running, name: c.manifest.name, version: "1.0.2", modelSha256: c.manifest.model.sha256, transferId: "ab".repeat(16) };
+      await store.beginProbation(record);
+      return { store, record };
+    }
+
+    it("a start during probation boots `current`, discards the candidate and reports it once", async () => {
+      const { dir, work } = await storeWith101();
+      const { record } = await candidate102(dir, work);
+      const logger = memoryLogger();
+      const next = new ModelStore(dir, { logger });
+      expect((await next.loadStartModel(MODEL)).manifest.version).toBe("1.0.1");
+      expect(next.takeInterruptedProbation()).toEqual(record);
+      expect(next.takeInterruptedProbation()).toBeUndefined();
+      await expect(stat(record.folder)).rejects.toThrow(/ENOENT/);
+      expect(await next.readProbation()).toBeUndefined();
+      expect(logger.lines.join("\n")).toMatch(/1\.0\.2 was on probation when the process stopped/);
+    });
+
+    it("promote makes the candidate current and the running model previous", async () => {
+      const { dir, work, v101 } = await storeWith101();
+      const { store, record } = await candidate102(dir, work);
+      await store.promote(record);
+      expect(await store.readPointer("current")).toBe(record.folder);
+      expect(await store.readPointer("previous")).toBe(v101);
+      expect(await store.readProbation()).toBeUndefined();
+      expect((await new ModelStore(dir, { logger: memoryLogger() }).loadStartModel(MODEL)).manifest.version).toBe("1.0.2");
+    });
+
+    it("a crash inside promote, once `current` is written, is finished by the next start", async () => {
+      const { dir, work, v101 } = await storeWith101();
+      let armed = false;
+      const { store, record } = await candidate102(dir, work, (p) => {
+        if (armed && p === "current-written") throw new SimulatedCrash(p);
+      });
+      armed = true;
+      await expect(store.promote(record)).rejects.toThrow(SimulatedCrash);
+      const next = new ModelStore(dir, { logger: memoryLogger() });
+      expect((await next.loadStartModel(MODEL)).manifest.version).toBe("1.0.2");
+      expect(next.takeInterruptedProbation()).toBeUndefined();
+      expect(await next.readPointer("previous")).toBe(v101);
+      expect(await next.readProbation()).toBeUndefined();
+    });
+
+    it("prune and install leave the candidate alone; abandon removes it", async () => {
+      const { dir, work } = await storeWith101();
+      const { store, record } = await candidate102(dir, work);
+      await store.prune();
+      expect((await stat(record.folder)).isDirectory()).toBe(true);
+      await store.abandonProbation(record);
+      await expect(stat(record.folder)).rejects.toThrow(/ENOENT/);
+      expect((await store.loadStartModel(MODEL)).manifest.version).toBe("1.0.1");
+      expect(store.takeInterruptedProbation()).toBeUndefined();
+    });
+  });
 });

@@ -341,7 +341,11 @@ describe("OTA model updates through mosquitto", () => {
     expect(changes).toEqual(["1.0.1", "1.0.0"]);
     expect(results.every((r) => r.finite)).toBe(true); // the NaN window was answered by the old model
     expect(results.at(-1)!.version).toBe("1.0.0");
-    expect(await store.readPointer("current")).toBe(path.resolve(MODEL_DIR));
+    // The candidate never became the boot model (only a passed probation promotes it):
+    // nothing on disk names it, and the next start runs the configured model.
+    expect(await store.readPointer("current")).toBeUndefined();
+    expect(await store.readProbation()).toBeUndefined();
+    expect((await new ModelStore(dir, { logger: memoryLogger() }).loadStartModel(MODEL)).manifest.version).toBe("1.0.0");
   }, 30_000);
 
   it("a fleet offer reaches every device of the fleet", async () => {

@@ -1,7 +1,7 @@
 /** SwappableModel with fake models: swap at a window boundary, labels, probation. */
 import { describe, expect, it } from "vitest";
 import type { LoadedContract } from "../../edge/contract/manifest.js";
-import { findBadAngle, SwappableModel, type ModelEntry, type ProbationVerdict } from "../../edge/ota/swappableModel.js";
+import { findBadAngle, ImplausibleOutputError, SwappableModel, type ModelEntry, type ProbationVerdict } from "../../edge/ota/swappableModel.js";
 
 const JOINTS = ["a", "b"];
 
@@ -115,6 +115,28 @@ describe("SwappableModel", () => {
     release();
     expect(Array.from(await inFlight)).toEqual([1, 1]);
     expect(lane.contract.manifest.version).toBe("1.0.0");
+  });
+
+  // Issue #13: the guard held only during probation; a model that went bad later published NaN.
+  for (const [what, bad] of [["NaN", Number.NaN], ["infinity", Number.POSITIVE_INFINITY], ["an angle beyond the limit", 1234]] as const) {
+    it(`drops and counts ${what} on a model that is not on probation`, async () => {
+      let value: number = 1;
+      const holder = new SwappableModel(fakeModel("1.0.0", () => value));
+      const lane = holder.lane();
+      expect(Array.from(await lane.model.run(W))).toEqual([1, 1]);
+      value = bad;
+      await expect(lane.model.run(W)).rejects.toThrow(ImplausibleOutputError);
+      await expect(lane.model.run(W)).rejects.toThrow(/model m 1\.0\.0 output dropped: a = /);
+      expect(holder.stats().implausibleDropped).toBe(2);
+      value = 3;
+      expect(Array.from(await lane.model.run(W))).toEqual([3, 3]);
+      expect(holder.stats().implausibleDropped).toBe(2);
+    });
+  }
+
+  it("the limit is a setting of the holder", async () => {
+    const holder = new SwappableModel(fakeModel("1.0.0", () => 200), { maxAbsAngleDeg: 180 });
+    await expect(holder.lane().model.run(W)).rejects.toThrow(/200\.0 deg \(beyond ±180\)/);
   });
 
   it("findBadAngle names the joint and row", () => {

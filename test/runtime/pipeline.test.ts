@@ -53,6 +53,25 @@ async function feed(p: WearerPipeline, from: number, to: number, t0Us = 0, place
 }
 
 describe("WearerPipeline", () => {
+  it("counts windows whose inference fails, publishes nothing for them, and logs about once a second, not once a window", async () => {
+    const messages: AnglesMessage[] = [];
+    const logger = memoryLogger();
+    const failing: WindowModel = { run: async () => Promise.reject(new Error("implausible output: NaN")) };
+    const p = new WearerPipeline("default", pipelineConfigSchema.parse({}), {
+      contract,
+      model: failing,
+      logger,
+      onAngles: (m) => messages.push(m),
+      now: () => 5_000, // a frozen clock: every failure falls inside the same second
+    });
+    p.start();
+    await feed(p, 0, 151);
+    await p.stop();
+    expect(messages).toHaveLength(0);
+    expect(p.stats().failed).toBe(5);
+    expect(logger.lines.filter((l) => l.includes("inference failed"))).toHaveLength(1);
+  });
+
   it("publishes window 0 whole, then the last stride of every window, as one gap-free stream", async () => {
     const { p, messages } = make();
     await feed(p, 0, 151);

@@ -1,0 +1,38 @@
+/**
+ * What the OTA parts need from the rest of the device, as narrow interfaces:
+ * the MQTT client slice and the way to open an inference session. Tests
+ * substitute both (test/ota/fakeMqtt.ts); the runtime passes its MQTT client
+ * and `onnxModelLoader`.
+ */
+import type { LoadedContract } from "../contract/manifest.js";
+import { OnnxModel, type InferenceConfig } from "../inference/onnxModel.js";
+import type { MessageHandler } from "../mqtt/connection.js";
+import type { StoppableModel } from "./swappableModel.js";
+
+/** The slice of MqttPublisher the agent uses (tests may substitute). */
+export interface OtaMqtt {
+  readonly connected: boolean;
+  subscribe(filter: string, handler: MessageHandler, qos?: 0 | 1): () => Promise<void>;
+  publish(topic: string, payload: string | Buffer, options?: { qos?: 0 | 1; retain?: boolean }): Promise<boolean>;
+  publishRetained(topic: string, payload: object | string | Buffer): Promise<void>;
+}
+
+/** Loads a verified model folder into a NEW inference session. */
+export type ModelLoader = (contract: LoadedContract) => Promise<StoppableModel>;
+
+export function onnxModelLoader(inference?: InferenceConfig): ModelLoader {
+  return async (contract) => {
+    const p = contract.pipeline;
+    const model = new OnnxModel({
+      path: contract.modelPath,
+      inputName: p.inputName,
+      outputName: p.outputName,
+      window: p.window,
+      features: contract.featureCount,
+      joints: p.joints.length,
+      config: inference,
+    });
+    await model.start();
+    return model;
+  };
+}
