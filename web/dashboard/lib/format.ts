@@ -66,5 +66,7 @@ function formatNumber(v: number): string {
 /** "+12.3°" with a fixed width, so the readout does not jitter as values change sign. */
 export function formatDeg(v: number | undefined): string {
   if (v === undefined || !Number.isFinite(v)) return "--";
-  return `${v >= 0 ? "+" : "-"}${Math.abs(v).toFixed(1)}°`;
+  const shown = Math.abs(v).toFixed(1);
+  // -0.04 rounds to 0.0: no minus sign on a zero.
+  return `${v < 0 && shown !== "0.0" ? "-" : "+"}${shown}°`;
 }
