@@ -62,9 +62,13 @@ const CONTENT_TYPES: Record<string, string> = {
 /**
  * Scripts only from this origin (nothing from a CDN: the Pi may be offline, and
  * a page that can command a device should run no one else's code); sockets to
- * any ws/wss host, since the broker may be on another port or machine.
+ * any ws/wss host, since the broker may be on another port or machine. mqtt.js
+ * runs its keepalive timer in a worker it makes from a blob, because browsers
+ * slow a background tab's timers below the keepalive and the broker would drop
+ * a dashboard left behind another tab.
  */
-const CSP = "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; connect-src 'self' ws: wss:; frame-ancestors 'none'";
+const CSP =
+  "default-src 'self'; script-src 'self'; worker-src 'self' blob:; style-src 'self' 'unsafe-inline'; img-src 'self' data:; connect-src 'self' ws: wss:; frame-ancestors 'none'";
 
 /** dist/dashboard next to this package's package.json, whether we run from edge/ (tsx) or dist/edge/ (compiled). */
 export async function defaultAssetsDir(): Promise<string> {

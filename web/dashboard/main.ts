@@ -131,6 +131,10 @@ class Dashboard {
   private setUpLogin(url: string): void {
     const form = el<HTMLFormElement>("login");
     el<HTMLInputElement>("login-url").value = url;
+    el("show-login").addEventListener("click", () => {
+      setText("login-reason", "");
+      form.hidden = !form.hidden;
+    });
     form.addEventListener("submit", (e) => {
       e.preventDefault();
       const credentials: Credentials = {
