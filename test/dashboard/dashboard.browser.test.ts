@@ -50,6 +50,7 @@ interface Live {
   context: BrowserContext;
   page: Page;
   profile: string;
+  assetsDir: string;
   pageErrors: string[];
 }
 let live: Live | undefined;
@@ -113,7 +114,7 @@ describe.skipIf(!hasChromium)("dashboard in Chromium against a live runtime", ()
     page.on("console", (msg) => {
       if (msg.type() === "error") pageErrors.push(msg.text());
     });
-    live = { broker, tcp, runtime, dashboard, context, page, profile, pageErrors };
+    live = { broker, tcp, runtime, dashboard, context, page, profile, assetsDir, pageErrors };
     await page.goto(dashboard.url);
   }, 60_000);
 
@@ -125,6 +126,7 @@ describe.skipIf(!hasChromium)("dashboard in Chromium against a live runtime", ()
     await new Promise<void>((r) => live!.broker.close(() => r()));
     await new Promise<void>((r) => live!.tcp.close(() => r()));
     await rm(live.profile, { recursive: true, force: true });
+    await rm(live.assetsDir, { recursive: true, force: true });
   }, 30_000);
 
   it("plots live angles, moves the stick figure, shows model and status, and round-trips a calibrate", async () => {
@@ -166,6 +168,42 @@ describe.skipIf(!hasChromium)("dashboard in Chromium against a live runtime", ()
     await page.screenshot({ path: shot, fullPage: true });
     console.log(`dashboard screenshot: ${shot}`);
     expect(live!.pageErrors).toEqual([]);
+  }, 60_000);
+
+  it("asks for credentials when the broker refuses, and connects with the typed ones", async () => {
+    const PASSWORD = "pw-dash-secret";
+    // A broker that wants an account, as mosquitto with allow_anonymous false does.
+    const broker = await Aedes.createBroker({
+      authenticate: (_client, username, password, done) => {
+        const ok = username === "dashboard" && password?.toString() === PASSWORD;
+        done(ok ? null : Object.assign(new Error("bad credentials"), { returnCode: 4 as const }), ok);
+      },
+    });
+    const dashboard = new DashboardServer(dashboardConfigSchema.parse({ port: 0 }), {
+      logger: memoryLogger(),
+      mqttStreamHandler: (stream) => broker.handle(stream),
+      deviceInfo: { prefix: "gait", deviceId: "locked" },
+      assetsDir: live!.assetsDir,
+    });
+    await dashboard.start();
+    const page = await live!.context.newPage();
+    try {
+      await page.goto(dashboard.url);
+      await waitForValue(page, "the refusal", () => document.getElementById("connection")?.dataset.state === "refused");
+      expect(await page.locator("#login").isVisible()).toBe(true);
+      await page.locator("#login-user").fill("dashboard");
+      await page.locator("#login-password").fill(PASSWORD);
+      await page.locator("#login button[type=submit]").click();
+      await waitForValue(page, "the connection with the typed account", () => document.getElementById("connection")?.dataset.state === "connected");
+      expect(await page.locator("#login").isVisible()).toBe(false);
+      // The password went to the broker only: not left in the form, not in anything served.
+      expect(await page.locator("#login-password").inputValue()).toBe("");
+      for (const file of ["", "config.json", "dashboard.js"]) expect(await (await fetch(new URL(file, dashboard.url))).text()).not.toContain(PASSWORD);
+    } finally {
+      await page.close();
+      await dashboard.stop();
+      await new Promise<void>((r) => broker.close(() => r()));
+    }
   }, 60_000);
 
   it.runIf(SOAK_S > 0)(`page memory over ${SOAK_S} s at the real rate (figure, not asserted)`, async () => {
