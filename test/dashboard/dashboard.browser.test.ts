@@ -70,9 +70,17 @@ async function listenTcp(broker: Aedes): Promise<net.Server> {
  * condition, never a sleep). The probe runs through the DevTools protocol, so
  * the page's CSP (no eval) does not apply to it.
  */
-async function waitForValue<T, A = undefined>(page: Page, what: string, probe: (arg: A) => T | false | undefined | null, arg?: A, timeoutMs = 20_000): Promise<T> {
+async function waitForValue<T, A extends string | number | null = null>(
+  page: Page,
+  what: string,
+  probe: (arg: A) => T | false | undefined | null,
+  arg?: A,
+  timeoutMs = 20_000,
+): Promise<T> {
   try {
-    const handle = await page.waitForFunction(probe, arg as A, { timeout: timeoutMs, polling: 50 });
+    // Playwright types the probe's argument through its own unexported helper; ours is a plain value.
+    const run = probe as (arg: unknown) => T | false | undefined | null;
+    const handle = await page.waitForFunction(run, arg ?? null, { timeout: timeoutMs, polling: 50 });
     return (await handle.jsonValue()) as T;
   } catch (err) {
     throw new Error(`timed out waiting for ${what}: ${(err as Error).message.split("\n")[0]}`);
@@ -131,6 +139,10 @@ describe.skipIf(!hasChromium)("dashboard in Chromium against a live runtime", ()
 
   it("plots live angles, moves the stick figure, shows model and status, and round-trips a calibrate", async () => {
     const page = live!.page;
+    const publish = (topic: string, payload: unknown): Promise<void> =>
+      new Promise((resolve, reject) =>
+        live!.broker.publish({ cmd: "publish", topic, payload: Buffer.from(JSON.stringify(payload)), qos: 0, retain: false, dup: false }, (err) => (err ? reject(err) : resolve())),
+      );
     await waitForValue(page, "the connection", () => document.getElementById("connection")?.dataset.state === "connected");
     await waitForValue(page, "the retained model", () => document.getElementById("model")?.textContent?.includes("reduced-femur-calcn-lstm"));
     await waitForValue(page, "the retained status", () => document.getElementById("device-status")?.dataset.state === "online");
@@ -156,6 +168,24 @@ describe.skipIf(!hasChromium)("dashboard in Chromium against a live runtime", ()
     await waitForValue(page, "get_status rows", () => document.getElementById("status-table")?.textContent?.includes("published"));
     expect(await page.locator("#metrics-none").textContent()).toBe("none yet");
 
+    // Topics this runtime does not publish (no OTA in the simulator config, gait metrics
+    // not yet): sent here as the device would, they fill their panels.
+    await publish("gait/sim/ota/state", {
+      state: "downloading",
+      progress: 0.4,
+      installed_version: "1.0.0",
+      offered_version: "1.0.1",
+      reason: null,
+      code: null,
+      transfer_id: "0123456789abcdef0123456789abcdef",
+      since: Date.now(),
+    });
+    await waitForValue(page, "the OTA state", () => document.getElementById("ota-headline")?.textContent === "downloading 40%: 1.0.0 -> 1.0.1");
+    expect(await page.locator("#ota-progress").getAttribute("value")).toBe("0.4");
+    await publish("gait/sim/gait_metrics", { t: Date.now(), metrics: { cadence: { value: 104, unit: "steps/min" }, stride_time: { value: 1.15, unit: "s" } } });
+    await waitForValue(page, "the gait metrics", () => document.getElementById("metrics")?.textContent?.includes("104 steps/min"));
+    expect(await page.locator("#metrics-none").isVisible()).toBe(false);
+
     // Calibrate: with the simulator walking the device may refuse ("moving"); either reply is the round trip.
     await page.locator("#cmd-calibrate").click();
     const reply = await waitForValue(page, "the calibrate reply", () =>
@@ -167,6 +197,10 @@ describe.skipIf(!hasChromium)("dashboard in Chromium against a live runtime", ()
     await mkdir(path.dirname(shot), { recursive: true });
     await page.screenshot({ path: shot, fullPage: true });
     console.log(`dashboard screenshot: ${shot}`);
+
+    // A malformed message is shown as a problem, and the page goes on.
+    await publish("gait/sim/gait_metrics", { t: "yesterday" });
+    await waitForValue(page, "the problem", () => document.getElementById("problems")?.textContent?.includes("gait_metrics: t:"));
     expect(live!.pageErrors).toEqual([]);
   }, 60_000);
 

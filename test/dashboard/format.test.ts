@@ -12,7 +12,7 @@ describe("panel text", () => {
 
   it("shows OTA progress only while an update moves, and why one failed", () => {
     const base = { installed_version: "1.0.0", offered_version: "1.0.1", reason: null, code: null, transfer_id: "t", since: 0 };
-    expect(describeOta({ ...base, state: "downloading", progress: 0.25 })).toEqual({ headline: "downloading: 1.0.0 -> 1.0.1", detail: "", progress: 0.25 });
+    expect(describeOta({ ...base, state: "downloading", progress: 0.25 })).toEqual({ headline: "downloading 25%: 1.0.0 -> 1.0.1", detail: "", progress: 0.25 });
     const failed = describeOta({ ...base, state: "rolled_back", progress: 1, reason: "self test failed", code: "self_test_failed" });
     expect(failed).toEqual({ headline: "rolled back: 1.0.0 -> 1.0.1", detail: "self_test_failed: self test failed", progress: undefined });
   });

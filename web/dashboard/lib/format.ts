@@ -16,10 +16,11 @@ export function describeStatus(s: StatusPayload, nowMs: number): string {
 
 export function describeOta(o: OtaStatePayload): { headline: string; detail: string; progress: number | undefined } {
   const offered = o.offered_version ? ` -> ${o.offered_version}` : "";
-  const headline = `${o.state.replace("_", " ")}: ${o.installed_version}${offered}`;
-  const why = o.reason ? `${o.code ? `${o.code}: ` : ""}${o.reason}` : "";
   // Progress means something only while files are moving or being checked.
   const moving = o.state === "downloading" || o.state === "verifying" || o.state === "installing";
+  const percent = moving ? ` ${Math.floor(o.progress * 100)}%` : "";
+  const headline = `${o.state.replace("_", " ")}${percent}: ${o.installed_version}${offered}`;
+  const why = o.reason ? `${o.code ? `${o.code}: ` : ""}${o.reason}` : "";
   return { headline, detail: why, progress: moving ? o.progress : undefined };
 }
 
