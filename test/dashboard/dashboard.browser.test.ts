@@ -23,6 +23,7 @@ import { DashboardServer, dashboardConfigSchema } from "../../edge/dashboard/ser
 import { memoryLogger } from "../../edge/log.js";
 import { parseConfig } from "../../edge/runtime/config.js";
 import { EdgeRuntime } from "../../edge/runtime/runtime.js";
+import { freePort, startMosquitto } from "../helpers/mosquitto.js";
 
 const CHROMIUM = "/usr/bin/chromium";
 const hasChromium = existsSync(CHROMIUM);
@@ -237,6 +238,34 @@ describe.skipIf(!hasChromium)("dashboard in Chromium against a live runtime", ()
       await page.close();
       await dashboard.stop();
       await new Promise<void>((r) => broker.close(() => r()));
+    }
+  }, 60_000);
+
+  it("connects straight to mosquitto's WebSocket listener (the Pi setup: brokerWsUrl, no bridge)", async () => {
+    const wsPort = await freePort();
+    const mosquitto = await startMosquitto({ extraConf: `listener ${wsPort} 127.0.0.1\nprotocol websockets` });
+    const simulator = JSON.parse(await readFile("deploy/config/simulator.json", "utf8")) as Record<string, unknown>;
+    const config = parseConfig({ ...simulator, mqtt: { url: mosquitto.url, deviceId: "pi-ws" }, log: { level: "warn" } });
+    const runtime = new EdgeRuntime(config, { logger: memoryLogger() });
+    const dashboard = new DashboardServer(dashboardConfigSchema.parse({ port: 0 }), {
+      logger: memoryLogger(),
+      deviceInfo: { prefix: "gait", deviceId: "pi-ws", brokerWsUrl: `ws://127.0.0.1:${wsPort}` },
+      assetsDir: live!.assetsDir,
+    });
+    const page = await live!.context.newPage();
+    try {
+      await runtime.start();
+      await dashboard.start();
+      await page.goto(dashboard.url);
+      await waitForValue(page, "the model over mosquitto", () => document.getElementById("model")?.textContent?.includes("reduced-femur-calcn-lstm"));
+      await waitForValue(page, "angles over mosquitto", () => Number(document.getElementById("plots")?.dataset.samples) >= 25);
+      await page.locator("#cmd-heading-reset").click();
+      await waitForValue(page, "the heading_reset reply", () => document.getElementById("command-log")?.textContent?.includes("heading_reset: ok"));
+    } finally {
+      await page.close();
+      await dashboard.stop();
+      await runtime.stop();
+      await mosquitto.stop();
     }
   }, 60_000);
 
