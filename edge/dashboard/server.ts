@@ -32,6 +32,15 @@ export const dashboardConfigSchema = z.object({
   host: z.string().default("127.0.0.1"),
   /** 0 picks a free port (tests). */
   port: z.number().int().min(0).max(65535).default(8080),
+  /**
+   * The broker's MQTT-over-WebSocket URL for the page, e.g. "wss://pi-01.local:9001"
+   * (mosquitto's `listener 9001` + `protocol websockets`). Absent: `/mqtt` on this
+   * port when the embedded broker is bridged.
+   */
+  brokerWsUrl: z
+    .string()
+    .regex(/^(wss?:\/\/.+|\/.*)$/, "expected ws://..., wss://... or a path like /mqtt")
+    .optional(),
 });
 export type DashboardConfig = z.infer<typeof dashboardConfigSchema>;
 
@@ -42,7 +51,7 @@ export interface DashboardDeps {
   readonly deviceInfo: {
     readonly prefix: string;
     readonly deviceId: string;
-    /** The broker's WebSocket URL for the page (mosquitto's `listener 9001` + `protocol websockets`). Absent: `/mqtt` here, if bridged. */
+    /** Overrides the config's `brokerWsUrl` (for a runtime that derives it). */
     readonly brokerWsUrl?: string;
   };
   /** The bundle's folder; default dist/dashboard of this package. */
@@ -103,8 +112,9 @@ export class DashboardServer {
 
   /** What `/config.json` says. */
   pageConfig(): PageConfig {
-    const { prefix, deviceId, brokerWsUrl } = this.deps.deviceInfo;
-    return { prefix, deviceId, brokerWsUrl: brokerWsUrl ?? (this.deps.mqttStreamHandler ? MQTT_WS_PATH : null) };
+    const { prefix, deviceId } = this.deps.deviceInfo;
+    const brokerWsUrl = this.deps.deviceInfo.brokerWsUrl ?? this.config.brokerWsUrl ?? (this.deps.mqttStreamHandler ? MQTT_WS_PATH : null);
+    return { prefix, deviceId, brokerWsUrl };
   }
 
   /** Listens; resolves to the page's URL (undefined when disabled). */
@@ -118,7 +128,7 @@ export class DashboardServer {
       // Still serve /config.json and /mqtt: the runtime is not broken, the page is missing.
       log.warn(`dashboard page not built (no ${path.join(dir, "index.html")}): run 'npm run build:dashboard'`);
     }
-    if (!this.pageConfig().brokerWsUrl) log.warn("dashboard: no broker WebSocket (neither brokerWsUrl nor an MQTT bridge): the page cannot connect");
+    if (!this.pageConfig().brokerWsUrl) log.warn("dashboard: no broker WebSocket (neither dashboard.brokerWsUrl nor the embedded broker's bridge): the page cannot connect");
 
     const server = http.createServer((req, res) => this.onRequest(req, res));
     if (this.deps.mqttStreamHandler) this.bridgeMqtt(server, this.deps.mqttStreamHandler);

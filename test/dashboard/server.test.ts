@@ -42,6 +42,8 @@ async function started(deps: Partial<DashboardDeps> & { assetsDir: string }): Pr
 describe("DashboardServer", () => {
   it("defaults to loopback on 8080, enabled", () => {
     expect(dashboardConfigSchema.parse({})).toEqual({ enabled: true, host: "127.0.0.1", port: 8080 });
+    expect(dashboardConfigSchema.parse({ brokerWsUrl: "wss://pi-01.local:9001" }).brokerWsUrl).toBe("wss://pi-01.local:9001");
+    expect(dashboardConfigSchema.safeParse({ brokerWsUrl: "mqtt://pi-01.local:1883" }).success).toBe(false);
   });
 
   it("serves the bundle's files with their types, and nothing else", async () => {
@@ -67,6 +69,12 @@ describe("DashboardServer", () => {
     // Bridged: the page connects back to this port; neither configured: null (the page says so).
     const bridged = await started({ assetsDir: await assets(), mqttStreamHandler: () => undefined });
     expect((await (await fetch(new URL("config.json", bridged.url))).json()).brokerWsUrl).toBe("/mqtt");
+    const fromConfig = new DashboardServer(dashboardConfigSchema.parse({ port: 0, brokerWsUrl: "wss://b:9001" }), {
+      logger: memoryLogger(),
+      deviceInfo: { prefix: "gait", deviceId: "sim" },
+      mqttStreamHandler: () => undefined,
+    });
+    expect(fromConfig.pageConfig().brokerWsUrl).toBe("wss://b:9001"); // a configured broker wins over the bridge
     const none = await started({ assetsDir: await assets() });
     expect((await (await fetch(new URL("config.json", none.url))).json()).brokerWsUrl).toBeNull();
   });
