@@ -85,7 +85,7 @@ class Dashboard {
   private drawnVersion = -1;
   private readonly scratch: (number | undefined)[] = new Array<number | undefined>(JOINTS.length);
 
-  constructor(private readonly config: PageConfig) {
+  constructor(config: PageConfig) {
     this.topics = dashboardTopics(config.prefix, config.deviceId);
     setText("device-id", config.deviceId);
     document.title = `${config.deviceId} - gait-edge`;
@@ -101,7 +101,6 @@ class Dashboard {
 
     if (!config.brokerWsUrl) {
       this.showConnection("error", "no broker WebSocket configured on the device (dashboard brokerWsUrl)");
-      this.connection = undefined;
       return;
     }
     const url = resolveBrokerUrl(config.brokerWsUrl, location.href);
