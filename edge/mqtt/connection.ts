@@ -21,6 +21,7 @@
  * (Over 400 lines on purpose: connect, backoff, presence, the retained store
  * and the subscriptions all share the one client's state and its events.)
  */
+import type { Duplex } from "node:stream";
 import { readFile } from "node:fs/promises";
 import { connect as mqttConnect } from "mqtt";
 import type { IClientOptions, MqttClient } from "mqtt";
@@ -45,7 +46,7 @@ export interface MqttConnectionDeps {
   /** mqtt.js `connect`, injectable for tests. */
   readonly connect?: (url: string, options: IClientOptions) => MqttClient;
   /** Builds the embedded broker when `url` is absent; injectable for tests. */
-  readonly createEmbeddedBroker?: (config: MqttConfig["embedded"], logger: Logger) => { start(): Promise<string>; stop(): Promise<void> };
+  readonly createEmbeddedBroker?: (config: MqttConfig["embedded"], logger: Logger) => EmbeddedBrokerHandle;
   readonly onChange?: (event: ConnectionEvent) => void;
 }
 
@@ -57,6 +58,14 @@ export interface MqttConnectionStats {
   dropped: number;
   /** Successful connections after the first. */
   reconnects: number;
+}
+
+/** What the connection needs of the embedded broker (tests inject a stand-in). */
+export interface EmbeddedBrokerHandle {
+  start(): Promise<string>;
+  stop(): Promise<void>;
+  /** Serves one MQTT connection over a stream (the dashboard's WebSocket bridge). */
+  handle?(stream: Duplex): void;
 }
 
 /** CONNACK return codes of MQTT 3.1.1 (mqtt.js names only the v5 reason codes). */
@@ -73,7 +82,7 @@ export class MqttConnection {
   readonly name = "mqtt";
   readonly topics: DeviceTopics;
   private client: MqttClient | undefined;
-  private embedded: { start(): Promise<string>; stop(): Promise<void> } | undefined;
+  private embedded: EmbeddedBrokerHandle | undefined;
   private url = "";
   private reconnectPeriodMs: number;
   private everConnected = false;
@@ -175,6 +184,16 @@ export class MqttConnection {
   }
 
   /** The broker URL in use, with any credentials removed (safe to log or show). */
+  /**
+   * Hands a stream to the embedded broker (the dashboard bridges browsers this
+   * way); undefined when the device uses an external broker.
+   */
+  get embeddedStreamHandler(): ((stream: Duplex) => void) | undefined {
+    const embedded = this.embedded;
+    if (!embedded?.handle) return undefined;
+    return (stream) => embedded.handle!(stream);
+  }
+
   get brokerUrl(): string {
     return safeUrl(this.url);
   }

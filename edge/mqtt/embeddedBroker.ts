@@ -6,6 +6,7 @@
  * publisher re-publishes its retained topics on every (re)connect.
  */
 import net from "node:net";
+import type { Duplex } from "node:stream";
 import { Aedes } from "aedes";
 import { z } from "zod";
 import type { Logger } from "../log.js";
@@ -62,6 +63,18 @@ export class EmbeddedBroker {
     this.boundPort = (server.address() as net.AddressInfo).port;
     log.info("embedded MQTT broker listening", { host: this.config.host, port: this.boundPort });
     return this.url;
+  }
+
+  /**
+   * Serves one MQTT connection that arrived another way (the dashboard's
+   * WebSocket bridge): the same broker, sessions and checks as a TCP client.
+   */
+  handle(stream: Duplex): void {
+    if (!this.broker) {
+      stream.destroy();
+      return;
+    }
+    this.broker.handle(stream);
   }
 
   get port(): number {

@@ -6,6 +6,7 @@
 import { readFile } from "node:fs/promises";
 import { z } from "zod";
 import { PLACEMENTS } from "../contract/manifest.js";
+import { dashboardConfigSchema } from "../dashboard/server.js";
 import { InferenceConfigSchema } from "../inference/onnxModel.js";
 import { otaConfigSchema } from "../ota/config.js";
 import { mqttConfigSchema } from "../mqtt/config.js";
@@ -37,6 +38,8 @@ export const runtimeConfigSchema = z.object({
   recorder: recorderSchema.optional(),
   pipeline: pipelineConfigSchema.prefault({}),
   inference: InferenceConfigSchema.prefault({}),
+  /** The live browser dashboard (docs/dashboard.md). Absent: off. */
+  dashboard: dashboardConfigSchema.optional(),
   /** Over-the-air model updates (docs/ota.md). Absent: off, and the model is always `model`. */
   ota: otaConfigSchema.optional(),
   calibration: z

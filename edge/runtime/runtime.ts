@@ -4,7 +4,7 @@
  * bus (edge/core) and to the MQTT layers (edge/mqtt), and starts them in
  * dependency order (stops them in reverse):
  *
- *   model -> recorder -> mqtt -> commands -> status -> angle publisher
+ *   model -> recorder -> mqtt -> dashboard -> commands -> status -> angle publisher
  *     -> pipelines -> calibration -> ota -> [beforeSources] -> sources
  *
  *   sources --sample--> pipelines --angles--> angle publisher, recorder
@@ -21,6 +21,7 @@ import { startAll, stopAll, type Module } from "../core/module.js";
 import type { Logger } from "../log.js";
 import { AnglePublisherModule } from "../modules/anglePublisher.js";
 import { CalibrationModule } from "../modules/calibration.js";
+import { DashboardModule } from "../modules/dashboard.js";
 import { ModelModule } from "../modules/model.js";
 import { OtaModule } from "../modules/ota.js";
 import { PipelinesModule } from "../modules/pipelines.js";
@@ -70,6 +71,7 @@ export class EdgeRuntime {
   private readonly status: StatusModule;
   private readonly recorder: RecorderModule;
   private readonly otaModule: OtaModule;
+  private readonly dashboard: DashboardModule;
   private readonly modules: readonly Module[];
   private readonly logger: Logger;
 
@@ -85,6 +87,8 @@ export class EdgeRuntime {
     this.pipelines = new PipelinesModule(config.pipeline, { logger: log.child("pipeline"), bus, lane: () => this.model.models.lane() });
     const calibration = new CalibrationModule(config.calibration, { logger: log, bus, pipelines: this.pipelines, contract: () => this.model.contract });
     const { prefix, deviceId } = config.mqtt;
+    const connection = this.connection;
+    this.dashboard = new DashboardModule(config.dashboard, { logger: log.child("dashboard"), prefix, deviceId, mqttStreamHandler: () => connection.embeddedStreamHandler });
     this.otaModule = new OtaModule(config.ota, { logger: log.child("ota"), bus, mqtt: this.connection, model: this.model, commands: this.commandServer, prefix, deviceId, inference: config.inference });
     this.sources = new SourcesModule(config, { logger: log, bus, waitForDrain: () => this.idle(), placements: () => this.model.contract.pipeline.placements });
     this.commandServer.register("command", { ...calibration.commands(), ...this.pipelines.commands(), ...this.status.commands(), ...this.model.commands() });
@@ -97,6 +101,7 @@ export class EdgeRuntime {
       this.model, // first: a bad model is a clear error before anything opens
       this.recorder,
       this.connection,
+      this.dashboard, // after the connection: it bridges the embedded broker
       this.commandServer,
       this.status,
       anglePublisher,
@@ -124,6 +129,11 @@ export class EdgeRuntime {
   /** The OTA agent, when `config.ota` is set. */
   get ota(): OtaAgent | undefined {
     return this.otaModule.agent;
+  }
+
+  /** The dashboard page's URL when `dashboard` is configured and started. */
+  get dashboardUrl(): string | undefined {
+    return this.dashboard.url;
   }
 
   get brokerUrl(): string {
