@@ -77,10 +77,24 @@ describe("deploy/install-node.sh", () => {
   });
 });
 
+const lock = JSON.parse(readFileSync(path.join(REPO, "package-lock.json"), "utf8")) as {
+  packages: Record<string, { hasInstallScript?: boolean; engines?: { node?: string } }>;
+};
+
+describe("engines", () => {
+  it("npm ci refuses an older Node (.npmrc engine-strict), and every locked package allows the pinned one", async () => {
+    expect(readFileSync(path.join(REPO, ".npmrc"), "utf8")).toMatch(/^engine-strict=true$/m);
+    // semver is in the tree (npm's and others' dependency); only this test uses it.
+    const { default: semver } = (await import("semver" as string)) as { default: { satisfies(v: string, range: string): boolean } };
+    const version = pinned("NODE_VERSION");
+    const refusing = Object.entries(lock.packages)
+      .filter(([where, p]) => where !== "" && p.engines?.node !== undefined && !semver.satisfies(version, p.engines.node))
+      .map(([where, p]) => `${where} (${p.engines?.node})`);
+    expect(refusing).toEqual([]);
+  });
+});
+
 describe("dependency install scripts", () => {
-  const lock = JSON.parse(readFileSync(path.join(REPO, "package-lock.json"), "utf8")) as {
-    packages: Record<string, { hasInstallScript?: boolean }>;
-  };
   const withScripts = [
     ...new Set(
       Object.entries(lock.packages)
