@@ -84,8 +84,10 @@ const lock = JSON.parse(readFileSync(path.join(REPO, "package-lock.json"), "utf8
 describe("engines", () => {
   it("npm ci refuses an older Node (.npmrc engine-strict), and every locked package allows the pinned one", async () => {
     expect(readFileSync(path.join(REPO, ".npmrc"), "utf8")).toMatch(/^engine-strict=true$/m);
-    // semver is in the tree (npm's and others' dependency); only this test uses it.
-    const { default: semver } = (await import("semver" as string)) as { default: { satisfies(v: string, range: string): boolean } };
+    // semver is in the tree (a dependency of onnxruntime-node and others, no
+    // types); only this test uses it. A non-literal specifier: TypeScript does not resolve it.
+    const specifier: string = "semver";
+    const { default: semver } = (await import(specifier)) as { default: { satisfies(v: string, range: string): boolean } };
     const version = pinned("NODE_VERSION");
     const refusing = Object.entries(lock.packages)
       .filter(([where, p]) => where !== "" && p.engines?.node !== undefined && !semver.satisfies(version, p.engines.node))
