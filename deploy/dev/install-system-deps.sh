@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # What the tests and the demo need from the system: mosquitto (the real MQTT 5
 # broker of the integration tests), socat (pseudo-terminal pairs for serial
-# tests), Python 3 with venv, and Node 24 with npm. Run by .ci/run and by
+# tests), systemd-analyze and strace (unit checks), Python 3 with venv, and
+# Node 24 with npm. Run by .ci/run and by
 # `make setup` / `make test`; does nothing where everything is there already.
 set -euo pipefail
 NODE_MIN_MAJOR=24
@@ -11,6 +12,11 @@ here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 need=()
 command -v mosquitto >/dev/null 2>&1 || [ -x /usr/sbin/mosquitto ] || need+=(mosquitto)
 command -v socat >/dev/null 2>&1 || need+=(socat)
+# The unit's checks (test/deploy/systemFiles.test.ts): systemd-analyze verify,
+# and strace to hold the syscalls Node and onnxruntime make against the
+# unit's SystemCallFilter. Without them those tests skip (saying so).
+command -v systemd-analyze >/dev/null 2>&1 || need+=(systemd)
+command -v strace >/dev/null 2>&1 || need+=(strace)
 command -v python3 >/dev/null 2>&1 || need+=(python3)
 python3 -c 'import ensurepip' >/dev/null 2>&1 || need+=(python3-venv)  # Debian splits venv's pip out
 # Node comes from deploy/install-node.sh, not apt (Debian 12's nodejs is 18); it
