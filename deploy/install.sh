@@ -157,7 +157,7 @@ if [ "$APT" = 1 ] && [ ${#packages[@]} -gt 0 ]; then
   sys env DEBIAN_FRONTEND=noninteractive apt-get install -y "${packages[@]}"
 fi
 
-say "Node (pinned, $NODE_PREFIX)"
+say "Node 24 in $NODE_PREFIX (--node $NODE_MODE)"
 node_args=(--prefix "$ROOT$NODE_PREFIX" --arch "$node_arch")
 if [ "$NODE_MODE" = skip ]; then
   note "left alone (--node skip): the unit runs $NODE_PREFIX/bin/node, which must be Node >= 24"
