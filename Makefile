@@ -13,10 +13,11 @@ VERSION ?= 1.0.0
 NODE_BIN := node_modules/.bin
 export ONNXRUNTIME_NODE_INSTALL := skip
 
-.PHONY: setup setup-py setup-node setup-system test test-py test-ts typecheck demo evaluate train export report study bench clean
+.PHONY: setup setup-py setup-node setup-system test test-py test-ts typecheck lint demo evaluate train export report study bench clean
 
 setup: setup-system setup-py setup-node
 
+# Debian packages, and Node 24 + npm (deploy/install-node.sh) where the system's node is older.
 setup-system:
 	@bash deploy/dev/install-system-deps.sh
 
@@ -27,18 +28,24 @@ $(VENV)/.installed: training/requirements.txt
 	$(VENV)/bin/pip install --quiet -r training/requirements.txt
 	touch $@
 
+# .npmrc: no dependency install scripts (see that file); a change to it reinstalls.
 setup-node: node_modules/.installed
-node_modules/.installed: package.json package-lock.json
+node_modules/.installed: package.json package-lock.json .npmrc
 	npm ci --no-audit --no-fund
 	touch $@
 
-test: setup test-py typecheck test-ts
+# Lint last: a finding fails `make test` but does not hide the test results.
+test: setup test-py typecheck test-ts lint
 
 test-py: setup-py
 	$(PY) -m pytest training/tests -q
 
 typecheck: setup-node
 	$(NODE_BIN)/tsc -p tsconfig.json --noEmit
+
+# typescript-eslint with type information over edge/ and test/ (eslint.config.js).
+lint: setup-node
+	$(NODE_BIN)/eslint --max-warnings 0 .
 
 # The end-to-end tests compare the demo with the Python `evaluate`, so they need the venv too.
 test-ts: setup-node setup-py

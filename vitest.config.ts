@@ -7,5 +7,9 @@ export default defineConfig({
     testTimeout: 30_000,
     hookTimeout: 30_000,
     pool: "forks",
+    // A fresh worker per file, chosen explicitly (vitest 5 suggests isolate:
+    // false to save the spawns): files start brokers, serial pairs and OTA
+    // stores with module-level state that must not leak into the next file.
+    isolate: true,
   },
 });

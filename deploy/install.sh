@@ -12,12 +12,14 @@
 # options:
 #   --root DIR        install under DIR instead of /; needs no root rights
 #   --dry-run         print what would be done, change nothing
-#   --node MODE       auto (default): keep a Node >= 20 already installed, else the
-#                     distro's nodejs if it is >= 20, else the NodeSource apt repo;
-#                     distro | nodesource: force that source; skip: leave Node alone
-#   --no-apt          install no Debian packages at all (implies --node skip)
-#   --with-ble        also install what BLE sensors need (bluez, and the compiler
-#                     and headers that build noble's native HCI socket module)
+#   --node MODE       pinned (default): the Node 24 + npm the project tests with,
+#                     from the npm registry into /opt/gait-node (deploy/install-node.sh;
+#                     the unit runs /opt/gait-node/bin/node); skip: leave
+#                     /opt/gait-node alone (an offline image that has it already)
+#   --no-apt          install no Debian packages at all
+#   --with-ble        BLE sensors: bluez, and the unit drop-in that grants the BLE
+#                     capabilities and AF_BLUETOOTH (gait-edge.service.d/ble.conf);
+#                     an install without it removes that drop-in
 #   --with-mosquitto  also install mosquitto with deploy/mosquitto/{mosquitto.conf,acl}
 #   --skip-build      use the dist/ already built in the checkout (`npm run build`)
 #                     and install production dependencies only
@@ -27,6 +29,7 @@
 #                     (default deploy/config/gait-edge.json; an existing config is
 #                     never overwritten)
 # environment:
+#   GAIT_NODE_TARBALLS     offline Node/npm tarballs for install-node.sh (still sha512-checked)
 #   GAIT_INSTALL_ARCH      pretend `uname -m` says this (tests)
 #   GAIT_INSTALL_USERLAND  pretend `dpkg --print-architecture` says this (tests)
 set -euo pipefail
@@ -37,15 +40,16 @@ CONF_FILE=$CONF_DIR/gait-edge.json
 STATE_DIR=/var/lib/gait-edge
 LOG_DIR=/var/log/gait-edge
 UNIT_FILE=/etc/systemd/system/gait-edge.service
+BLE_DROPIN=/etc/systemd/system/gait-edge.service.d/ble.conf
+NODE_PREFIX=/opt/gait-node
 UDEV_FILE=/etc/udev/rules.d/99-gait-imu.rules
 LOGROTATE_FILE=/etc/logrotate.d/gait-edge
 SERVICE_USER=gait-edge
-NODE_MAJOR=20
 
 SOURCE="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 ROOT=""
 DRY_RUN=0
-NODE_MODE=auto
+NODE_MODE=pinned
 APT=1
 WITH_BLE=0
 WITH_MOSQUITTO=0
@@ -64,7 +68,7 @@ while [ $# -gt 0 ]; do
     --root) ROOT="${2:?--root needs a directory}"; shift 2 ;;
     --root=*) ROOT="${1#--root=}"; shift ;;
     --dry-run) DRY_RUN=1; shift ;;
-    --node) NODE_MODE="${2:?--node needs auto|distro|nodesource|skip}"; shift 2 ;;
+    --node) NODE_MODE="${2:?--node needs pinned|skip}"; shift 2 ;;
     --node=*) NODE_MODE="${1#--node=}"; shift ;;
     --no-apt) APT=0; shift ;;
     --with-ble) WITH_BLE=1; shift ;;
@@ -77,8 +81,12 @@ while [ $# -gt 0 ]; do
     *) die "unknown option '$1' (see --help)" ;;
   esac
 done
-case "$NODE_MODE" in auto|distro|nodesource|skip) ;; *) die "--node must be auto, distro, nodesource or skip, got '$NODE_MODE'" ;; esac
-[ "$APT" = 1 ] || NODE_MODE=skip
+case "$NODE_MODE" in
+  pinned|skip) ;;
+  # Earlier installers took these; say what replaced them instead of "unknown".
+  auto|distro|nodesource) die "--node $NODE_MODE is gone: gait-edge now runs its own pinned Node 24 from /opt/gait-node (--node pinned, the default; no distro or NodeSource Node is used)" ;;
+  *) die "--node must be pinned or skip, got '$NODE_MODE'" ;;
+esac
 
 if [ -n "$ROOT" ]; then
   mkdir -p "$ROOT" 2>/dev/null || [ "$DRY_RUN" = 1 ] || die "cannot create --root $ROOT"
@@ -104,8 +112,8 @@ sys() {
 say "checking the platform"
 arch="${GAIT_INSTALL_ARCH:-$(uname -m)}"
 case "$arch" in
-  aarch64|arm64) note "architecture $arch: supported" ;;
-  x86_64|amd64) note "architecture $arch: fine for development; the devices are arm64" ;;
+  aarch64|arm64) note "architecture $arch: supported"; node_arch=arm64 ;;
+  x86_64|amd64) note "architecture $arch: fine for development; the devices are arm64"; node_arch=x64 ;;
   armv7l|armv6l|armhf|armel|arm)
     die "architecture $arch (32-bit ARM) is not supported: onnxruntime-node ships no 32-bit ARM binaries, so the model cannot run. Install Raspberry Pi OS (64-bit) or another arm64 system (uname -m must say aarch64)." ;;
   *) die "architecture $arch is not supported: gait-edge runs on arm64 (aarch64) devices, and on x86_64 for development" ;;
@@ -136,66 +144,39 @@ fi
 [ "$DRY_RUN" = 1 ] && note "dry run: nothing will be changed"
 
 # ---- 2. Debian packages and Node ----
-node_major() { node -p 'process.versions.node.split(".")[0]' 2>/dev/null || echo 0; }
-apt_candidate_major() {
-  apt-cache policy nodejs 2>/dev/null | awk '/Candidate:/ { v = $2; sub(/^[0-9]+:/, "", v); split(v, p, "."); print (p[1] ~ /^[0-9]+$/ ? p[1] : 0); exit }'
-}
-install_nodesource() {
-  # NodeSource's documented manual setup: their signing key, one apt source.
-  sys apt-get install -y ca-certificates curl gnupg
-  sys mkdir -p /etc/apt/keyrings
-  if [ "$SYSTEM" = 1 ]; then
-    curl -fsSL https://deb.nodesource.com/gpgkey/nodesource-repo.gpg.key | gpg --dearmor --yes -o /etc/apt/keyrings/nodesource.gpg
-    echo "deb [signed-by=/etc/apt/keyrings/nodesource.gpg] https://deb.nodesource.com/node_$NODE_MAJOR.x nodistro main" >/etc/apt/sources.list.d/nodesource.list
-  else
-    note "would fetch https://deb.nodesource.com/gpgkey/nodesource-repo.gpg.key into /etc/apt/keyrings/nodesource.gpg"
-    note "would write /etc/apt/sources.list.d/nodesource.list: deb [signed-by=/etc/apt/keyrings/nodesource.gpg] https://deb.nodesource.com/node_$NODE_MAJOR.x nodistro main"
-  fi
-  sys apt-get update
-  sys apt-get install -y nodejs
-}
-
 packages=()
-[ "$WITH_BLE" = 1 ] && packages+=(bluez libbluetooth-dev libudev-dev build-essential python3)
+# bluez: the adapter tools (hciconfig, btmgmt). No compiler: @stoprocent/noble
+# ships prebuilt HCI socket binaries for linux-arm64/x64.
+[ "$WITH_BLE" = 1 ] && packages+=(bluez)
 [ "$WITH_MOSQUITTO" = 1 ] && packages+=(mosquitto mosquitto-clients)
+# install-node.sh downloads with curl (or wget, or python3).
+[ "$NODE_MODE" = pinned ] && [ "$SYSTEM" = 1 ] && ! command -v curl >/dev/null 2>&1 && ! command -v wget >/dev/null 2>&1 && packages+=(curl ca-certificates)
 if [ "$APT" = 1 ] && [ ${#packages[@]} -gt 0 ]; then
   say "Debian packages: ${packages[*]}"
   sys apt-get update
   sys env DEBIAN_FRONTEND=noninteractive apt-get install -y "${packages[@]}"
 fi
-ensure_node() {
-  if [ "$NODE_MODE" = skip ]; then
-    say "Node: left alone (--node skip / --no-apt); the service runs /usr/bin/node"
-    return
-  fi
-  if [ -n "$ROOT" ]; then
-    # This machine's Node says nothing about the target system's.
-    say "Node $NODE_MAJOR: not checked under --root; the target needs Node >= $NODE_MAJOR at /usr/bin/node"
-    return
-  fi
-  say "Node $NODE_MAJOR"
-  if [ "$NODE_MODE" = auto ] && [ "$(node_major)" -ge "$NODE_MAJOR" ]; then
-    note "Node $(node --version) already installed: keeping it"
-    return
-  fi
-  local candidate
-  candidate="$(apt_candidate_major)"
-  candidate="${candidate:-0}"
-  if [ "$NODE_MODE" = distro ] || { [ "$NODE_MODE" = auto ] && [ "$candidate" -ge "$NODE_MAJOR" ]; }; then
-    [ "$candidate" -ge "$NODE_MAJOR" ] || note "warning: the distro offers nodejs $candidate, older than $NODE_MAJOR (--node distro was asked for)"
-    note "from the distro (nodejs $candidate)"
-    sys apt-get update
-    # Debian and Ubuntu package npm separately from nodejs.
-    sys env DEBIAN_FRONTEND=noninteractive apt-get install -y nodejs npm
-  else
-    note "the distro offers nodejs $candidate, older than $NODE_MAJOR: using the NodeSource repository"
-    install_nodesource
-  fi
-}
-ensure_node
-if [ "$SYSTEM" = 1 ] && [ ! -x /usr/bin/node ]; then
-  note "warning: /usr/bin/node does not exist (node is $(command -v node || echo missing)); the unit's ExecStart needs it: add a drop-in (systemctl edit gait-edge) with your node path"
+
+say "Node 24 in $NODE_PREFIX (--node $NODE_MODE)"
+node_args=(--prefix "$ROOT$NODE_PREFIX" --arch "$node_arch")
+if [ "$NODE_MODE" = skip ]; then
+  note "left alone (--node skip): the unit runs $NODE_PREFIX/bin/node, which must be Node >= 24"
+elif [ "$DRY_RUN" = 1 ]; then
+  bash "$SOURCE/deploy/install-node.sh" "${node_args[@]}" --dry-run
+elif [ "$NO_NPM" = 1 ]; then
+  # --no-npm is the offline, download-free layout (tests, images assembled later).
+  note "skipped (--no-npm): deploy/install-node.sh ${node_args[*]}"
+else
+  bash "$SOURCE/deploy/install-node.sh" "${node_args[@]}" || die "installing Node into $ROOT$NODE_PREFIX failed (the running install is untouched)"
 fi
+if [ "$SYSTEM" = 1 ] && [ ! -x "$NODE_PREFIX/bin/node" ]; then
+  note "warning: $NODE_PREFIX/bin/node does not exist; the unit's ExecStart needs it: run without --node skip, or add a drop-in (systemctl edit gait-edge) with your node path"
+fi
+# npm ci/build below run on that Node and its npm (npm 11, which honours the
+# project's .npmrc policy), not on whatever older node is first on PATH. Under
+# --root the target's Node may be another architecture: the host's runs npm.
+npm_path="$PATH"
+[ "$SYSTEM" = 1 ] && [ -x "$NODE_PREFIX/bin/node" ] && npm_path="$NODE_PREFIX/bin:$PATH"
 
 # ---- 3. service user ----
 say "service user $SERVICE_USER"
@@ -214,7 +195,8 @@ app="$ROOT$APP_DIR"
 staging="$app.new"
 fs rm -rf "$staging"
 fs mkdir -p "$staging"
-for item in package.json package-lock.json tsconfig.json edge models docs deploy README.md CHANGELOG.md; do
+# .npmrc: the no-install-scripts policy (see that file), needed by npm ci below.
+for item in package.json package-lock.json .npmrc tsconfig.json edge models docs deploy README.md CHANGELOG.md; do
   [ -e "$SOURCE/$item" ] && fs cp -R "$SOURCE/$item" "$staging/"
 done
 [ "$SKIP_BUILD" = 1 ] && fs cp -R "$SOURCE/dist" "$staging/"
@@ -235,7 +217,7 @@ for step in "${npm_steps[@]}"; do
   else
     note "$step"
     # shellcheck disable=SC2086
-    (cd "$staging" && ONNXRUNTIME_NODE_INSTALL=skip $step) || die "'$step' failed in $staging (the running install is untouched)"
+    (cd "$staging" && PATH="$npm_path" ONNXRUNTIME_NODE_INSTALL=skip $step) || die "'$step' failed in $staging (the running install is untouched)"
   fi
 done
 # Swap in one move; keep the previous release for a manual rollback.
@@ -275,6 +257,17 @@ for pair in "deploy/systemd/gait-edge.service:$UNIT_FILE" "deploy/udev/99-gait-i
   fs install -m 0644 "$src" "$dest"
   note "${pair#*:}"
 done
+# The BLE drop-in follows --with-ble on every run: an install without it takes
+# the capabilities away again (the unit itself grants none).
+ble_dropin="$ROOT$BLE_DROPIN"
+if [ "$WITH_BLE" = 1 ]; then
+  fs mkdir -p "$(dirname "$ble_dropin")"
+  fs install -m 0644 "$SOURCE/deploy/systemd/gait-edge.service.d/ble.conf" "$ble_dropin"
+  note "$BLE_DROPIN (BLE: CAP_NET_RAW, CAP_NET_ADMIN, AF_BLUETOOTH)"
+elif [ -e "$ble_dropin" ]; then
+  fs rm -f "$ble_dropin"
+  note "removed $BLE_DROPIN (no --with-ble this time): BLE sources lose their capabilities; rerun with --with-ble to keep them"
+fi
 sys udevadm control --reload
 sys udevadm trigger --subsystem-match=tty --action=add
 

@@ -52,7 +52,7 @@ export function command<S extends z.ZodType>(spec: {
   args: S;
   run(args: z.infer<S>): Promise<unknown>;
 }): CommandSpec<z.infer<S>> {
-  return { summary: spec.summary, args: spec.args as z.ZodType<z.infer<S>>, run: spec.run };
+  return { summary: spec.summary, args: spec.args as z.ZodType<z.infer<S>>, run: (args) => spec.run(args) };
 }
 
 /** Name -> spec. The command server lists the valid names when a request names an unknown one. */

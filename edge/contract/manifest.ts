@@ -183,7 +183,8 @@ function formatPath(p: readonly PropertyKey[]): string {
 function describe(value: unknown): string {
   if (value === undefined) return "nothing (field missing)";
   const text = JSON.stringify(value);
-  if (text === undefined) return String(value);
+  // JSON.stringify gives undefined for functions and symbols: name the kind.
+  if (text === undefined) return `a ${typeof value}`;
   return text.length > 60 ? `${text.slice(0, 57)}...` : text;
 }
 

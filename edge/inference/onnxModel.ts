@@ -51,7 +51,7 @@ export class OnnxModel implements WindowModel {
         graphOptimizationLevel: "all",
       });
     } catch (err) {
-      throw new Error(`${o.path}: onnxruntime cannot load the model (${(err as Error).message})`);
+      throw new Error(`${o.path}: onnxruntime cannot load the model (${(err as Error).message})`, { cause: err });
     }
     const problems: string[] = [];
     const checkName = (kind: string, names: readonly string[], want: string): void => {

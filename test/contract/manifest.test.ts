@@ -7,6 +7,13 @@ import { ContractError, loadGolden, loadManifest, parseManifest } from "../../ed
 
 const FIXTURE_MODEL = path.resolve("test/fixtures/inference/identity_like.onnx");
 const sha = (buf: Buffer): string => createHash("sha256").update(buf).digest("hex");
+/**
+ * A manifest (or golden file) as parsed JSON, which these tests break on
+ * purpose in every field: `any` is the honest type of "whatever shape JSON
+ * has", and narrowing each edit would only hide what is being broken.
+ */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any -- see above
+type RawJson = Record<string, any>;
 const CHANNELS = [
   ["acc_x", "m/s^2"], ["acc_y", "m/s^2"], ["acc_z", "m/s^2"],
   ["gyro_x", "rad/s"], ["gyro_y", "rad/s"], ["gyro_z", "rad/s"],
@@ -55,7 +62,7 @@ afterEach(() => {
 });
 
 /** A model folder with the fixture model and the (possibly edited) manifest. */
-function modelDir(edit: (m: Record<string, any>) => void = () => undefined, files = ["model.int8.onnx"]): string {
+function modelDir(edit: (m: RawJson) => void = () => undefined, files = ["model.int8.onnx"]): string {
   const dir = mkdtempSync(path.join(tmpdir(), "gait-contract-"));
   dirs.push(dir);
   for (const f of files) copyFileSync(FIXTURE_MODEL, path.join(dir, f));
@@ -96,25 +103,25 @@ describe("loadManifest", () => {
   });
 
   it.each([
-    ["window", (m: any) => (m.window = -3), "window: expected a positive integer, got -3"],
-    ["window type", (m: any) => (m.window = "50"), 'window: expected a positive integer, got "50"'],
-    ["missing field", (m: any) => delete m.sample_rate_hz, "sample_rate_hz: expected a positive number, got nothing (field missing)"],
-    ["schema", (m: any) => (m.schema = "gait-model-contract/2"), 'schema: expected "gait-model-contract/1"'],
-    ["feature pipeline", (m: any) => (m.feature_pipeline = "gait-features/2"), 'feature_pipeline: this runtime supports gait-features/1, got "gait-features/2"'],
-    ["placement", (m: any) => (m.placements = ["femur_r", "thigh"]), "placements[1]:"],
-    ["version", (m: any) => (m.version = "v1"), "version: expected a semantic version like 1.2.0"],
-    ["input shape", (m: any) => (m.tensors.input.shape = ["batch", 50, 17]), 'tensors.input.shape: expected ["batch", 50, 18], got ["batch",50,17]'],
-    ["output shape", (m: any) => (m.tensors.output.shape = ["batch", 40, 5]), 'tensors.output.shape: expected ["batch", 50, 5]'],
-    ["stride", (m: any) => (m.stride = 60), "stride: expected at most window (50), got 60"],
-    ["dt", (m: any) => (m.ahrs.dt_s = 0.005), "ahrs.dt_s: expected 1 / sample_rate_hz = 0.01, got 0.005"],
-    ["ahrs implementation", (m: any) => (m.ahrs.implementation = "ahrs@2.0.0"), "ahrs.implementation:"],
-    ["channel order", (m: any) => ([m.channels[0], m.channels[1]] = [m.channels[1], m.channels[0]]), "channels[0]: expected acc_x in m/s^2 (the runtime's column order), got acc_y"],
-    ["euler reference", (m: any) => delete m.euler.reference.calcn_r, 'euler.reference: expected a quaternion for placement "calcn_r"'],
-    ["non-unit reference", (m: any) => (m.euler.reference.calcn_r = [2, 0, 0, 0]), "euler.reference.calcn_r: expected a unit quaternion"],
-    ["normalization length", (m: any) => m.normalization.mean.pop(), "normalization.mean: expected 18 values, got 17"],
-    ["normalization outside the graph", (m: any) => (m.normalization.in_graph = false), "normalization.in_graph: expected true"],
-    ["model path escape", (m: any) => (m.model.file = "../other.onnx"), "model.file: expected a file name relative to the manifest's folder"],
-    ["sha format", (m: any) => (m.model.sha256 = "abc"), "model.sha256: expected 64 lowercase hex digits"],
+    ["window", (m: RawJson) => (m.window = -3), "window: expected a positive integer, got -3"],
+    ["window type", (m: RawJson) => (m.window = "50"), 'window: expected a positive integer, got "50"'],
+    ["missing field", (m: RawJson) => delete m.sample_rate_hz, "sample_rate_hz: expected a positive number, got nothing (field missing)"],
+    ["schema", (m: RawJson) => (m.schema = "gait-model-contract/2"), 'schema: expected "gait-model-contract/1"'],
+    ["feature pipeline", (m: RawJson) => (m.feature_pipeline = "gait-features/2"), 'feature_pipeline: this runtime supports gait-features/1, got "gait-features/2"'],
+    ["placement", (m: RawJson) => (m.placements = ["femur_r", "thigh"]), "placements[1]:"],
+    ["version", (m: RawJson) => (m.version = "v1"), "version: expected a semantic version like 1.2.0"],
+    ["input shape", (m: RawJson) => (m.tensors.input.shape = ["batch", 50, 17]), 'tensors.input.shape: expected ["batch", 50, 18], got ["batch",50,17]'],
+    ["output shape", (m: RawJson) => (m.tensors.output.shape = ["batch", 40, 5]), 'tensors.output.shape: expected ["batch", 50, 5]'],
+    ["stride", (m: RawJson) => (m.stride = 60), "stride: expected at most window (50), got 60"],
+    ["dt", (m: RawJson) => (m.ahrs.dt_s = 0.005), "ahrs.dt_s: expected 1 / sample_rate_hz = 0.01, got 0.005"],
+    ["ahrs implementation", (m: RawJson) => (m.ahrs.implementation = "ahrs@2.0.0"), "ahrs.implementation:"],
+    ["channel order", (m: RawJson) => ([m.channels[0], m.channels[1]] = [m.channels[1], m.channels[0]]), "channels[0]: expected acc_x in m/s^2 (the runtime's column order), got acc_y"],
+    ["euler reference", (m: RawJson) => delete m.euler.reference.calcn_r, 'euler.reference: expected a quaternion for placement "calcn_r"'],
+    ["non-unit reference", (m: RawJson) => (m.euler.reference.calcn_r = [2, 0, 0, 0]), "euler.reference.calcn_r: expected a unit quaternion"],
+    ["normalization length", (m: RawJson) => m.normalization.mean.pop(), "normalization.mean: expected 18 values, got 17"],
+    ["normalization outside the graph", (m: RawJson) => (m.normalization.in_graph = false), "normalization.in_graph: expected true"],
+    ["model path escape", (m: RawJson) => (m.model.file = "../other.onnx"), "model.file: expected a file name relative to the manifest's folder"],
+    ["sha format", (m: RawJson) => (m.model.sha256 = "abc"), "model.sha256: expected 64 lowercase hex digits"],
   ])("refuses a bad %s with a message naming file and field", async (_name, edit, message) => {
     const dir = modelDir(edit);
     const msg = await loadError(dir);
@@ -158,7 +165,7 @@ describe("loadManifest", () => {
 });
 
 describe("loadGolden", () => {
-  function golden(): Record<string, any> {
+  function golden(): RawJson {
     const row = Array(18).fill(0.5);
     return {
       placements: ["femur_r", "calcn_r"], sample_rate_hz: 100, window: 50, stride: 25,

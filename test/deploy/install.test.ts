@@ -61,6 +61,8 @@ describe("deploy/install.sh --root", () => {
       expect(existsSync(path.join(app, f)), f).toBe(true);
     }
     expect(existsSync(path.join(app, "node_modules"))).toBe(false);
+    // The no-install-scripts policy travels with the app: npm ci on the device reads it.
+    expect(read(path.join(app, ".npmrc"))).toBe(read(path.join(REPO, ".npmrc")));
     expect(existsSync(path.join(root, "opt/gait-edge.new"))).toBe(false);
 
     expect(r.stdout).toContain("would run: useradd --system --user-group");
@@ -68,6 +70,12 @@ describe("deploy/install.sh --root", () => {
     expect(r.stdout).toContain("would run: systemctl enable gait-edge.service");
     expect(r.stdout).toContain("would run: udevadm control --reload");
     expect(r.stdout).toContain("skipped (--no-npm): ONNXRUNTIME_NODE_INSTALL=skip npm ci");
+    // Node is a download too: --no-npm stays offline and names the step it skipped.
+    expect(r.stdout).toContain(`skipped (--no-npm): deploy/install-node.sh --prefix ${root}/opt/gait-node --arch arm64`);
+    expect(existsSync(path.join(root, "opt/gait-node"))).toBe(false);
+    // Without --with-ble: no BLE drop-in, so the unit's empty capability sets stand.
+    expect(existsSync(path.join(root, "etc/systemd/system/gait-edge.service.d/ble.conf"))).toBe(false);
+    expect(r.stdout).not.toContain("bluez");
     // A fresh config is not started blind.
     expect(r.stdout).not.toContain("systemctl restart gait-edge");
   });
@@ -98,6 +106,32 @@ describe("deploy/install.sh --root", () => {
     expect(read(path.join(root, "etc/mosquitto/gait.acl"))).toBe("user ops\n");
   });
 
+  it("installs the BLE drop-in only with --with-ble, and removes it on an install without", async () => {
+    const root = await tempRoot();
+    const dropin = path.join(root, "etc/systemd/system/gait-edge.service.d/ble.conf");
+    const r = install(["--root", root, "--no-npm", "--with-ble"]);
+    expect(r.status).toBe(0);
+    expect(read(dropin)).toBe(read(path.join(REPO, "deploy/systemd/gait-edge.service.d/ble.conf")));
+    expect(read(dropin)).toMatch(/^AmbientCapabilities=CAP_NET_RAW CAP_NET_ADMIN$/m);
+    expect(r.stdout).toContain("apt-get install -y bluez");
+    // Prebuilt HCI binaries: no compiler or headers any more.
+    expect(r.stdout).not.toMatch(/build-essential|libbluetooth-dev/);
+
+    const again = install(["--root", root, "--no-npm"]);
+    expect(again.status).toBe(0);
+    expect(existsSync(dropin)).toBe(false);
+    expect(again.stdout).toContain("removed /etc/systemd/system/gait-edge.service.d/ble.conf (no --with-ble this time)");
+  });
+
+  it("refuses the old --node modes, saying what replaced them", () => {
+    for (const mode of ["auto", "distro", "nodesource"]) {
+      const r = install(["--dry-run", "--node", mode]);
+      expect(r.status).not.toBe(0);
+      expect(r.stderr).toContain(`--node ${mode} is gone: gait-edge now runs its own pinned Node 24 from /opt/gait-node`);
+    }
+    expect(install(["--dry-run", "--node", "latest"]).stderr).toContain("--node must be pinned or skip, got 'latest'");
+  });
+
   it("changes nothing with --dry-run", async () => {
     const root = await tempRoot();
     const r = install(["--root", root, "--dry-run"]);
@@ -105,6 +139,8 @@ describe("deploy/install.sh --root", () => {
     expect(readdirSync(root)).toEqual([]);
     expect(r.stdout).toContain("would: install -m 0640");
     expect(r.stdout).toContain("ONNXRUNTIME_NODE_INSTALL=skip npm ci");
+    const pinned = /^NODE_VERSION=(\S+)$/m.exec(read(path.join(REPO, "deploy/install-node.sh")))?.[1];
+    expect(r.stdout).toContain(`would install them into ${root}/opt/gait-node/${pinned}`);
   });
 
   it.each(["armv7l", "armv6l"])("refuses %s, saying onnxruntime-node has no 32-bit ARM binaries", async (arch) => {

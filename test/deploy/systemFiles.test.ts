@@ -1,17 +1,20 @@
 /**
- * The system files of deploy/: the systemd unit (systemd-analyze verify when
- * the machine has it), the udev rule (udevadm verify when available, always a
- * parser check) and the logrotate config.
+ * The system files of deploy/: the systemd unit and its BLE drop-in
+ * (systemd-analyze verify when the machine has it; the syscall filter against
+ * what Node and onnxruntime really call, with strace), the udev rule (udevadm
+ * verify when available, always a parser check) and the logrotate config.
  */
 import { execFileSync, spawnSync } from "node:child_process";
 import { existsSync, readFileSync } from "node:fs";
-import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import { mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { describe, expect, it } from "vitest";
 
 const ROOT = path.resolve(import.meta.dirname, "../..");
 const UNIT = path.join(ROOT, "deploy/systemd/gait-edge.service");
+const BLE_DROPIN = path.join(ROOT, "deploy/systemd/gait-edge.service.d/ble.conf");
+const NODE = "/opt/gait-node/bin/node";
 const UDEV = path.join(ROOT, "deploy/udev/99-gait-imu.rules");
 const LOGROTATE = path.join(ROOT, "deploy/logrotate/gait-edge");
 
@@ -21,7 +24,7 @@ function which(binary: string): string | undefined {
 }
 
 /** [section, key, value] of every assignment, in order (repeated keys kept). */
-function unitEntries(text: string): Array<[string, string, string]> {
+function unitEntries(text: string, file = UNIT): Array<[string, string, string]> {
   const entries: Array<[string, string, string]> = [];
   let section = "";
   for (const raw of text.split("\n")) {
@@ -33,40 +36,76 @@ function unitEntries(text: string): Array<[string, string, string]> {
       continue;
     }
     const eq = line.indexOf("=");
-    if (eq < 0) throw new Error(`${UNIT}: not a key=value line: ${line}`);
+    if (eq < 0) throw new Error(`${file}: not a key=value line: ${line}`);
     entries.push([section, line.slice(0, eq), line.slice(eq + 1)]);
   }
   return entries;
+}
+
+/**
+ * The value systemd ends up with for a list setting (capabilities, address
+ * families) after the unit and its drop-ins, in order: assignments merge, an
+ * empty one resets the list. (None of ours uses the "~" deny form for these.)
+ */
+function effectiveList(entries: Array<[string, string, string]>, key: string): string[] {
+  let list: string[] = [];
+  for (const [, k, v] of entries) {
+    if (k !== key) continue;
+    if (v.startsWith("~")) throw new Error(`${key}=~...: not modelled by this test`);
+    list = v.trim() === "" ? [] : [...new Set([...list, ...v.trim().split(/\s+/)])];
+  }
+  return list.sort();
 }
 
 describe("deploy/systemd/gait-edge.service", () => {
   const text = readFileSync(UNIT, "utf8");
   const entries = unitEntries(text);
   const get = (key: string) => entries.filter(([, k]) => k === key).map(([, , v]) => v);
+  const bleEntries = unitEntries(readFileSync(BLE_DROPIN, "utf8"), BLE_DROPIN);
 
   const analyze = which("systemd-analyze");
-  it.skipIf(!analyze)(
-    `passes systemd-analyze verify without a warning${analyze ? "" : " (SKIPPED: systemd-analyze not installed; Debian package `systemd`)"}`,
-    async () => {
-      const dir = await mkdtemp(path.join(tmpdir(), "gait-unit-"));
-      try {
-        // verify checks that ExecStart's binary exists: point it at this
-        // machine's node when /usr/bin/node is not where node lives.
-        const unit = existsSync("/usr/bin/node") ? text : text.replace("/usr/bin/node", process.execPath);
-        const file = path.join(dir, "gait-edge.service");
-        await writeFile(file, unit);
-        const r = spawnSync(analyze!, ["verify", file], { encoding: "utf8" });
-        // It exits 0 on unknown keys and bad values too: those only show on stderr.
-        expect({ status: r.status, stderr: r.stderr.trim() }).toEqual({ status: 0, stderr: "" });
-      } finally {
-        await rm(dir, { recursive: true, force: true });
+  /** systemd-analyze verify on the unit (and the BLE drop-in beside it, as installed): its stderr. */
+  async function verify(withBle: boolean): Promise<{ status: number | null; stderr: string }> {
+    const dir = await mkdtemp(path.join(tmpdir(), "gait-unit-"));
+    try {
+      // verify checks that ExecStart's binary exists: point it at this
+      // machine's node when the pinned one is not installed here.
+      const unit = existsSync(NODE) ? text : text.replace(NODE, process.execPath);
+      const file = path.join(dir, "gait-edge.service");
+      await writeFile(file, unit);
+      if (withBle) {
+        await mkdir(path.join(dir, "gait-edge.service.d"));
+        await writeFile(path.join(dir, "gait-edge.service.d/ble.conf"), await readFile(BLE_DROPIN));
       }
-    },
-  );
+      const r = spawnSync(analyze!, ["verify", file], { encoding: "utf8" });
+      return { status: r.status, stderr: r.stderr.trim() };
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  }
+  const skipNote = analyze ? "" : " (SKIPPED: systemd-analyze not installed; Debian package `systemd`)";
+  // It exits 0 on unknown keys and bad values too: those only show on stderr.
+  it.skipIf(!analyze)(`passes systemd-analyze verify without a warning${skipNote}`, async () => {
+    expect(await verify(false)).toEqual({ status: 0, stderr: "" });
+  });
+  it.skipIf(!analyze)(`passes systemd-analyze verify with the BLE drop-in, which it reads${skipNote}`, async () => {
+    expect(await verify(true)).toEqual({ status: 0, stderr: "" });
+    // Proof that verify looks at gait-edge.service.d/ at all: a bad key there is reported.
+    const dir = await mkdtemp(path.join(tmpdir(), "gait-unit-"));
+    try {
+      await writeFile(path.join(dir, "gait-edge.service"), existsSync(NODE) ? text : text.replace(NODE, process.execPath));
+      await mkdir(path.join(dir, "gait-edge.service.d"));
+      await writeFile(path.join(dir, "gait-edge.service.d/ble.conf"), "[Service]\nNoSuchKey=1\n");
+      const r = spawnSync(analyze!, ["verify", path.join(dir, "gait-edge.service")], { encoding: "utf8" });
+      expect(r.stderr).toContain("NoSuchKey");
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
 
   it("runs the built CLI with the installed config as the static gait-edge user", () => {
     const pkg = JSON.parse(readFileSync(path.join(ROOT, "package.json"), "utf8")) as { bin: Record<string, string> };
-    expect(get("ExecStart")).toEqual([`/usr/bin/node /opt/gait-edge/${pkg.bin["gait-edge"]} run --config /etc/gait-edge/gait-edge.json`]);
+    expect(get("ExecStart")).toEqual([`${NODE} /opt/gait-edge/${pkg.bin["gait-edge"]} run --config /etc/gait-edge/gait-edge.json`]);
     expect(get("User")).toEqual(["gait-edge"]);
     expect(get("DynamicUser")).toEqual([]);
     expect(get("SupplementaryGroups")).toEqual(["dialout"]);
@@ -83,20 +122,115 @@ describe("deploy/systemd/gait-edge.service", () => {
     expect(get("Type")).toEqual(["simple"]);
   });
 
-  it("is hardened, keeping W+X memory for V8 and only the BLE capabilities", () => {
-    for (const key of ["NoNewPrivileges", "ProtectHome", "PrivateTmp", "ProtectKernelTunables", "ProtectKernelModules", "ProtectControlGroups", "LockPersonality", "RestrictNamespaces"]) {
+  it("is hardened, keeping W+X memory for V8", () => {
+    for (const key of ["NoNewPrivileges", "ProtectHome", "PrivateTmp", "PrivateMounts", "ProtectKernelTunables", "ProtectKernelModules", "ProtectControlGroups", "LockPersonality", "RestrictNamespaces", "RemoveIPC"]) {
       expect(get(key), key).toEqual(["yes"]);
     }
     expect(get("ProtectSystem")).toEqual(["strict"]);
     expect(get("MemoryDenyWriteExecute")).toEqual(["no"]);
     expect(get("PrivateDevices")).toEqual([]);
-    expect(get("CapabilityBoundingSet")).toEqual(["CAP_NET_RAW CAP_NET_ADMIN"]);
-    expect(get("AmbientCapabilities")).toEqual(["CAP_NET_RAW CAP_NET_ADMIN"]);
-    expect(get("RestrictAddressFamilies")[0]?.split(" ").sort()).toEqual(["AF_BLUETOOTH", "AF_INET", "AF_INET6", "AF_NETLINK", "AF_UNIX"]);
     expect(get("DeviceAllow")).toEqual(expect.arrayContaining(["char-ttyUSB rw", "char-ttyACM rw"]));
     expect(get("ReadWritePaths")).toEqual(["/var/lib/gait-edge"]);
+    expect(get("SystemCallArchitectures")).toEqual(["native"]);
+    expect(get("SystemCallFilter")).toEqual(["@system-service", "~@privileged @resources"]);
+    expect(get("SystemCallErrorNumber")).toEqual(["EPERM"]);
+    expect(get("ProtectProc")).toEqual(["invisible"]);
     expect(text).toMatch(/#.*JIT/);
   });
+
+  it("grants no capabilities and no Bluetooth sockets without the BLE drop-in", () => {
+    // Present and empty: an absent CapabilityBoundingSet= would mean "all".
+    expect(get("CapabilityBoundingSet")).toEqual([""]);
+    expect(get("AmbientCapabilities")).toEqual([""]);
+    expect(effectiveList(entries, "CapabilityBoundingSet")).toEqual([]);
+    expect(effectiveList(entries, "AmbientCapabilities")).toEqual([]);
+    expect(effectiveList(entries, "RestrictAddressFamilies")).toEqual(["AF_INET", "AF_INET6", "AF_NETLINK", "AF_UNIX"]);
+  });
+
+  it("grants CAP_NET_RAW, CAP_NET_ADMIN and AF_BLUETOOTH with the BLE drop-in, nothing more", () => {
+    expect(bleEntries.every(([section]) => section === "Service")).toBe(true);
+    const merged = [...entries, ...bleEntries];
+    expect(effectiveList(merged, "CapabilityBoundingSet")).toEqual(["CAP_NET_ADMIN", "CAP_NET_RAW"]);
+    expect(effectiveList(merged, "AmbientCapabilities")).toEqual(["CAP_NET_ADMIN", "CAP_NET_RAW"]);
+    expect(effectiveList(merged, "RestrictAddressFamilies")).toEqual(["AF_BLUETOOTH", "AF_INET", "AF_INET6", "AF_NETLINK", "AF_UNIX"]);
+    expect(new Set(bleEntries.map(([, k]) => k))).toEqual(new Set(["CapabilityBoundingSet", "AmbientCapabilities", "RestrictAddressFamilies"]));
+  });
+
+  it("reaches only loopback, link-local and the private LAN ranges", () => {
+    expect(get("IPAddressDeny")).toEqual(["any"]);
+    expect(effectiveList(entries, "IPAddressAllow")).toEqual(
+      ["10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "fc00::/7", "link-local", "localhost"].sort(),
+    );
+  });
+
+  // What Node 24, libuv, onnxruntime and child processes really call, recorded
+  // with strace, against the filter systemd would build (systemd-analyze
+  // expands the groups): a Node or onnxruntime upgrade that needs a new
+  // syscall fails here instead of on a device, as EPERM in the journal.
+  const strace = which("strace");
+  const canTrace = analyze !== undefined && strace !== undefined;
+  it.skipIf(!canTrace)(
+    `allows every syscall the runtime makes (strace)${canTrace ? "" : ` (SKIPPED: needs strace and systemd-analyze; missing: ${[strace ? "" : "strace", analyze ? "" : "systemd-analyze"].filter(Boolean).join(", ")})`}`,
+    async () => {
+      const groups = new Map<string, Set<string>>();
+      const expand = (name: string): Set<string> => {
+        const known = groups.get(name);
+        if (known) return known;
+        const r = spawnSync(analyze!, ["syscall-filter", name], { encoding: "utf8" });
+        if (r.status !== 0) throw new Error(`systemd-analyze syscall-filter ${name}: ${r.stderr}`);
+        const set = new Set<string>();
+        for (const line of r.stdout.split("\n").slice(1)) {
+          const t = line.trim();
+          if (!t || t.startsWith("#")) continue;
+          for (const s of t.startsWith("@") ? expand(t) : [t]) set.add(s);
+        }
+        groups.set(name, set);
+        return set;
+      };
+      const allowed = new Set<string>();
+      for (const value of get("SystemCallFilter")) {
+        const deny = value.startsWith("~");
+        for (const item of value.replace(/^~/, "").trim().split(/\s+/)) {
+          for (const call of item.startsWith("@") ? expand(item) : [item]) {
+            if (deny) allowed.delete(call);
+            else allowed.add(call);
+          }
+        }
+      }
+      expect(allowed.has("read")).toBe(true);
+      expect(allowed.has("reboot")).toBe(false);
+
+      const dir = await mkdtemp(path.join(tmpdir(), "gait-strace-"));
+      try {
+        const log = path.join(dir, "trace");
+        const manifest = JSON.parse(readFileSync(path.join(ROOT, "models/reduced-femur-calcn-lstm/manifest.json"), "utf8")) as {
+          window: number;
+          placements: unknown[];
+          channels: unknown[];
+        };
+        const r = spawnSync(
+          strace!,
+          ["-f", "-qq", "-o", log, process.execPath, path.join(ROOT, "test/deploy/fixtures/syscallProbe.mjs"),
+            path.join(ROOT, "models/reduced-femur-calcn-lstm/model.int8.onnx"), String(manifest.window),
+            String(manifest.placements.length * manifest.channels.length)],
+          { encoding: "utf8", cwd: ROOT, timeout: 60_000 },
+        );
+        expect({ status: r.status, stdout: r.stdout.trim() }, r.stderr).toEqual({ status: 0, stdout: "probe ok" });
+        const used = new Set<string>();
+        for (const line of (await readFile(log, "utf8")).split("\n")) {
+          const m = /^\d+\s+(?:<\.\.\. )?([a-z0-9_]+)(?:\(| resumed>)/.exec(line);
+          if (m) used.add(m[1]!);
+        }
+        expect(used.size).toBeGreaterThan(30);
+        // sqlite in onnxruntime's telemetry store calls fchown only when euid is 0
+        // (this test as root); the service runs as gait-edge.
+        const exempt = new Set(process.getuid?.() === 0 ? ["fchown"] : []);
+        expect([...used].filter((c) => !allowed.has(c) && !exempt.has(c)).sort()).toEqual([]);
+      } finally {
+        await rm(dir, { recursive: true, force: true });
+      }
+    },
+  );
 });
 
 // ---------------------------------------------------------------- udev

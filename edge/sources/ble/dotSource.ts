@@ -91,7 +91,7 @@ function reasonOf(err: unknown): string {
 async function importNoble(): Promise<NobleLike> {
   // A non-literal specifier keeps TypeScript (and bundlers) from resolving the
   // optional package at build time; a clone without it still compiles.
-  const specifier = "@abandonware/noble";
+  const specifier = "@stoprocent/noble";
   const mod: unknown = await import(specifier);
   const candidate: unknown = (mod as { default?: unknown }).default ?? mod;
   if (
