@@ -195,8 +195,9 @@ app="$ROOT$APP_DIR"
 staging="$app.new"
 fs rm -rf "$staging"
 fs mkdir -p "$staging"
-# .npmrc: the no-install-scripts policy (see that file), needed by npm ci below.
-for item in package.json package-lock.json .npmrc tsconfig.json edge models docs deploy README.md CHANGELOG.md; do
+# .npmrc: the no-install-scripts policy (see that file), needed by npm ci below;
+# web: the dashboard page, bundled by `npm run build` (edge/dashboard/build.ts).
+for item in package.json package-lock.json .npmrc tsconfig.json edge web models docs deploy README.md CHANGELOG.md; do
   [ -e "$SOURCE/$item" ] && fs cp -R "$SOURCE/$item" "$staging/"
 done
 [ "$SKIP_BUILD" = 1 ] && fs cp -R "$SOURCE/dist" "$staging/"

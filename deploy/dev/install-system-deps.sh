@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # What the tests and the demo need from the system: mosquitto (the real MQTT 5
 # broker of the integration tests), socat (pseudo-terminal pairs for serial
-# tests), systemd-analyze and strace (unit checks), Python 3 with venv, and
+# tests), systemd-analyze and strace (unit checks), chromium (the dashboard's
+# browser test), Python 3 with venv, and
 # Node 24 with npm. Run by .ci/run and by
 # `make setup` / `make test`; does nothing where everything is there already.
 set -euo pipefail
@@ -19,6 +20,9 @@ command -v socat >/dev/null 2>&1 || need+=(socat)
 want=()
 command -v systemd-analyze >/dev/null 2>&1 || want+=(systemd)
 command -v strace >/dev/null 2>&1 || want+=(strace)
+# Debian's Chromium for the dashboard's browser test (test/dashboard), driven by
+# playwright-core; playwright's own browser download cannot work offline.
+[ -x /usr/bin/chromium ] || want+=(chromium)
 command -v python3 >/dev/null 2>&1 || need+=(python3)
 python3 -c 'import ensurepip' >/dev/null 2>&1 || need+=(python3-venv)  # Debian splits venv's pip out
 # Node comes from deploy/install-node.sh, not apt (Debian 12's nodejs is 18); it
