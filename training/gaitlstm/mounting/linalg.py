@@ -66,10 +66,15 @@ def jacobi_eigen_sym3(S: Mat, sweeps: int = 50) -> tuple[Vec, Mat]:
 
 
 def rotation_angle_deg(A: Mat, B: Mat) -> float:
-    """Angle (deg) of the rotation A B^T: how far apart two rotations are."""
-    tr = sum(float(A[i][k] * B[i][k]) for i in range(3) for k in range(3))  # trace(A B^T)
-    c = max(-1.0, min(1.0, (tr - 1.0) / 2.0))
-    return math.degrees(math.acos(c))
+    """Angle (deg) of the rotation R = A B^T: how far apart two rotations are.
+
+    atan2(|vee(R - R^T)| / 2, (trace R - 1) / 2), not acos of the trace alone,
+    which loses half the digits near 0 deg (where re-strap checks live)."""
+    R = [[sum(float(A[i][k] * B[j][k]) for k in range(3)) for j in range(3)] for i in range(3)]
+    sx, sy, sz = R[2][1] - R[1][2], R[0][2] - R[2][0], R[1][0] - R[0][1]
+    s = 0.5 * math.sqrt(sx * sx + sy * sy + sz * sz)
+    c = 0.5 * (R[0][0] + R[1][1] + R[2][2] - 1.0)
+    return math.degrees(math.atan2(s, c))
 
 
 def axis_angle_deg(a: Vec, b: Vec) -> float:
