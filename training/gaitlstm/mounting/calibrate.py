@@ -137,9 +137,11 @@ def calibrate(acc: np.ndarray, gyro: np.ndarray, rate_hz: float = 100.0, previou
     n = len(acc)
     found = stands(acc, gyro, rate_hz)
     stand_s = max((b - a for a, b in found), default=0) / rate_hz
+    if n == 0:
+        return _refuse("no_motion")
     win = int(round(rate_hz))
     rms = [math.sqrt(float(np.sum(gyro[s:s + win] ** 2)) / len(gyro[s:s + win])) for s in range(0, max(n - win + 1, 1), win)]
-    if n == 0 or max(rms) < NO_MOTION_GYRO:
+    if max(rms) < NO_MOTION_GYRO:
         return _refuse("no_motion", stand_s=stand_s)
     # The walking stretch: the longest run of samples outside still stands.
     in_stand = np.zeros(n, dtype=bool)
