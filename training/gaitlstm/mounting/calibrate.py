@@ -125,12 +125,14 @@ def _refuse(reason: str, **kw) -> Calibration:
 
 
 def calibrate(acc: np.ndarray, gyro: np.ndarray, rate_hz: float = 100.0, previous: np.ndarray | None = None,
-              vertical: str = "walking") -> Calibration:
+              vertical: str = "walking", check_handedness: bool = True) -> Calibration:
     """Calibrate one sensor from 10-30 s of walking; `previous` (3x3) gives agreement_deg.
 
     vertical="walking" (default, what training uses on every trial) takes y from the
     mean specific force over whole strides; "stand" takes it from the longest
     still stand when there is one (the anatomical long axis of a standing leg).
+    check_handedness=False skips step 5 (the slow one; its score does not change
+    under a remount, so a sweep over remounts of one stream computes it once).
     """
     acc = np.asarray(acc, dtype=float)
     gyro = np.asarray(gyro, dtype=float)
@@ -163,9 +165,9 @@ def calibrate(acc: np.ndarray, gyro: np.ndarray, rate_hz: float = 100.0, previou
     ua, ug = wa[:used], wg[:used]
     common = dict(stand_s=stand_s, periodicity=periodicity, strides=strides, stride_s=lag / rate_hz, seconds=used / rate_hz)
 
-    hand = handedness(ua, ug, rate_hz)
+    hand = handedness(ua, ug, rate_hz) if check_handedness else None
     common["handedness"] = hand
-    if hand.decision == "mirrored":
+    if hand is not None and hand.decision == "mirrored":
         return _refuse("mirrored", **common)
 
     if vertical == "stand" and found:
