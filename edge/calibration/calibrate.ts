@@ -51,6 +51,8 @@ export interface CalibrateOptions {
   previous?: Mat3;
   /** "walking" (default, what training uses): mean specific force over whole strides; "stand": the longest still stand. */
   vertical?: "walking" | "stand";
+  /** false skips the handedness step (the slow one; remounting does not change its score). Default true. */
+  checkHandedness?: boolean;
 }
 
 const at = (s: readonly Vec3[], k: number): Vec3 => s[k] ?? [Number.NaN, Number.NaN, Number.NaN];
@@ -184,9 +186,9 @@ export function calibrate(acc: readonly Vec3[], gyro: readonly Vec3[], options: 
   const ua = wa.slice(0, used), ug = wg.slice(0, used);
   const common: Partial<Calibration> = { standS, periodicity, strides, strideS: lag / rateHz, seconds: used / rateHz };
 
-  const hand = handedness(ua, ug, rateHz);
+  const hand = options.checkHandedness === false ? null : handedness(ua, ug, rateHz);
   common.handedness = hand;
-  if (hand.decision === "mirrored") return refuse("mirrored", common);
+  if (hand !== null && hand.decision === "mirrored") return refuse("mirrored", common);
 
   let y: Vec3;
   if (vertical === "stand" && found.length > 0) {

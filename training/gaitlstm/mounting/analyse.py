@@ -101,6 +101,17 @@ def noisy(acc: np.ndarray, gyro: np.ndarray, rng: np.random.Generator) -> tuple[
     return acc, gyro
 
 
+def instantaneous_score(acc: np.ndarray, gyro: np.ndarray, horizon: int = 5) -> float:
+    """The textbook test (df/dt = -w x f) over a 0.05 s horizon, for comparison: (E- - E+) / (E- + E+)
+    with E+- = sum |f(t+h) - f(t) +- sum_t^{t+h} (w x f) dt|^2. Biased by the limb's own acceleration."""
+    c = np.cross(gyro, acc) * 0.01
+    cum = np.vstack([np.zeros(3), np.cumsum(c, axis=0)])
+    integral = cum[horizon:len(acc)] - cum[:len(acc) - horizon]
+    df = acc[horizon:] - acc[:-horizon]
+    ep, em = float(np.sum((df + integral) ** 2)), float(np.sum((df - integral) ** 2))
+    return (em - ep) / (em + ep)
+
+
 def mean_rotation(Cs: list[np.ndarray]) -> np.ndarray:
     U, _, Vt = np.linalg.svd(np.sum(Cs, axis=0))
     D = np.diag([1.0, 1.0, np.linalg.det(U @ Vt)])
@@ -157,12 +168,14 @@ def run(data: Path, n_rot: int) -> dict:
     # Handedness -------------------------------------------------------------
     hand: dict[str, dict[str, int]] = {}
     scores: dict[str, list[float]] = {}
+    inst: dict[str, list[float]] = {}
 
     def tally(key: str, acc: np.ndarray, gyro: np.ndarray) -> None:
         h = handedness(acc, gyro)
         hand.setdefault(key, {}).setdefault(h.decision, 0)
         hand[key][h.decision] += 1
         scores.setdefault(key, []).append(h.score)
+        inst.setdefault(key, []).append(instantaneous_score(acc, gyro))
 
     for trial, imus in A.items():
         for pl, (acc, gyro) in imus.items():
@@ -176,7 +189,8 @@ def run(data: Path, n_rot: int) -> dict:
     for pl, (acc, gyro, _) in O.items():
         tally("opensense (gyro from orientation)", acc, gyro)
     report["handedness"] = {k: {"decisions": v, "score_min": min(scores[k]), "score_median": float(np.median(scores[k])),
-                                "score_max": max(scores[k])} for k, v in hand.items()}
+                                "score_max": max(scores[k]), "instantaneous_test_min": min(inst[k]),
+                                "instantaneous_test_max": max(inst[k])} for k, v in hand.items()}
 
     # Sign-rule candidates ---------------------------------------------------
     table: dict[str, dict[str, list[float]]] = {}
@@ -313,7 +327,8 @@ def run(data: Path, n_rot: int) -> dict:
 def print_report(r: dict) -> None:
     print("== handedness (decisions; score min/median/max)")
     for k, v in r["handedness"].items():
-        print(f"  {k:48s} {v['decisions']}  {v['score_min']:+.2f} / {v['score_median']:+.2f} / {v['score_max']:+.2f}")
+        print(f"  {k:48s} {v['decisions']}  {v['score_min']:+.2f} / {v['score_median']:+.2f} / {v['score_max']:+.2f}"
+              f"   [instantaneous test {v['instantaneous_test_min']:+.2f}..{v['instantaneous_test_max']:+.2f}]")
     print("== sign-rule candidates: correct sign (z right) / n, min, median")
     for g, c in r["sign_rules"].items():
         print(f"  {g}")
