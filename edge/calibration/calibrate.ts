@@ -133,11 +133,16 @@ export function timeAsymmetry(w: readonly number[], lag: number): number {
   return m2 > 0 ? (s1 - s2) / n / m2 ** 1.5 : 0;
 }
 
-function refuse(reason: Refusal, part: Partial<Calibration> = {}): Calibration {
+/** A result with every quality figure at its "not computed" value, overridden by `part`. */
+function result(part: Partial<Calibration>): Calibration {
   return {
-    ok: false, reason, C: null, quat: null, planarity: 0, signMargin: 0, strides: 0, seconds: 0, strideS: 0, periodicity: 0,
+    ok: false, reason: "", C: null, quat: null, planarity: 0, signMargin: 0, strides: 0, seconds: 0, strideS: 0, periodicity: 0,
     handedness: null, standS: 0, agreementDeg: null, ...part,
   };
+}
+
+function refuse(reason: Refusal, part: Partial<Calibration> = {}): Calibration {
+  return result({ ...part, ok: false, reason });
 }
 
 function sumRows(s: readonly Vec3[], from: number, to: number): Vec3 {
@@ -234,14 +239,13 @@ export function calibrate(acc: readonly Vec3[], gyro: readonly Vec3[], options: 
   if (asym < MIN_SIGN_MARGIN) return refuse("sign_uncertain", common);
   const x = cross(y, z);
   const C: Mat3 = [x, y, z];
-  return {
-    ...refuse("too_short", common),
+  return result({
+    ...common,
     ok: true,
-    reason: "",
     C,
     quat: quatFromMatrix(C),
     agreementDeg: options.previous ? rotationAngleDeg(C, options.previous) : null,
-  };
+  });
 }
 
 export interface Fit {

@@ -26,14 +26,6 @@ export function dot(a: Vec3, b: Vec3): number {
 type Flat = number[];
 const el = (m: Flat, i: number, j: number): number => m[3 * i + j] ?? Number.NaN;
 
-function toMat(m: Flat): Mat3 {
-  return [
-    [el(m, 0, 0), el(m, 0, 1), el(m, 0, 2)],
-    [el(m, 1, 0), el(m, 1, 1), el(m, 1, 2)],
-    [el(m, 2, 0), el(m, 2, 1), el(m, 2, 2)],
-  ];
-}
-
 export interface Eigen {
   /** Descending. */
   values: Vec3;
@@ -171,5 +163,5 @@ export function rodrigues(w0: number, w1: number, w2: number, dt: number): Flat 
   return out;
 }
 
-export { el, toMat };
+export { el };
 export type { Flat };

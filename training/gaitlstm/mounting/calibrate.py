@@ -16,7 +16,7 @@ the longest walking stretch; 5. handedness; 6. vertical y = mean specific force;
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -53,7 +53,6 @@ class Calibration:
     handedness: Handedness | None
     stand_s: float  # longest still stand found, s
     agreement_deg: float | None  # rotation between C and the previous calibration, when one is given
-    notes: list[str] = field(default_factory=list)
 
 
 REASONS = ("too_short", "no_motion", "standing_only", "no_gait", "mirrored", "not_planar", "sign_uncertain")
