@@ -157,6 +157,18 @@ def test_weak_calibrations_are_refused_with_their_reason():
     assert calibrate(*to_right_handed(acc, gyro)).reason == "mirrored"
 
 
+def test_a_gait_without_one_flexion_axis_is_not_planar():
+    # The foot's sagittal rate on z, and the same rate half a stride later on x: two horizontal axes of
+    # equal power and little correlation (0.07 on this trial), so no single flexion axis.
+    acc, gyro = shipped("calcn_r")
+    c = calibrate(acc, gyro)
+    w = gyro @ c.C[2]
+    later = np.roll(w, int(round(c.stride_s * 100 / 2)))
+    two_axes = np.outer(w, c.C[2]) + np.outer(later, c.C[0])
+    c2 = calibrate(acc, two_axes, check_handedness=False)
+    assert not c2.ok and c2.reason == "not_planar" and c2.planarity < 0.7
+
+
 def test_placement_check_tells_thigh_from_foot_and_catches_a_swap():
     thigh, foot = shipped("femur_r"), shipped("calcn_r")
     assert guess_placement(*thigh).placement == "femur"
