@@ -19,7 +19,8 @@ import numpy as np  # noqa: E402
 
 from .contract import load_contract  # noqa: E402
 from .dataset import Part, default_data_dir, keep_trials, load_trials, locate, realize, to_recordings, trial_names  # noqa: E402
-from .evaluate import onnx_predictor, stream_predictions  # noqa: E402
+from .evaluate import stream_predictions  # noqa: E402
+from .predict import onnx_predictor  # noqa: E402
 from .metrics import gait_cycles, joint_metrics  # noqa: E402
 from .paths import display_path  # noqa: E402
 

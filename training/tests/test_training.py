@@ -13,7 +13,9 @@ from gaitlstm.contract import load_contract
 from gaitlstm.dataset import fit_euler_reference, load_trials, trial_names
 from gaitlstm.export import export, sha256
 from gaitlstm.features import FeatureConfig, grid_features
-from gaitlstm.train import TrainConfig, feature_config, plan_ui, split_ui, train
+from gaitlstm.config import TrainConfig
+from gaitlstm.splits import feature_config, plan_ui, split_ui
+from gaitlstm.train import train
 
 TINY = dict(max_epochs=1, train_stride=25, batch_size=32, threads=2)
 
@@ -79,9 +81,9 @@ def exported(trained, tmp_path_factory):
 def test_checkpoint_carries_its_args_and_scores(trained):
     out, ck = trained
     assert (out / "checkpoint.pt").exists()
-    assert ck["config"]["arch"] == "lstm" and ck["config"]["imus"] == ("femur_r", "calcn_r")
-    assert ck["metrics"]["n_windows"] > 0
-    assert set(ck["metrics"]["joints"]) == set(TrainConfig().joints)
+    assert ck.config.arch == "lstm" and ck.config.imus == ("femur_r", "calcn_r")
+    assert ck.metrics["n_windows"] > 0
+    assert set(ck.metrics["joints"]) == set(TrainConfig().joints)
 
 
 def test_export_parity_manifest_and_golden(exported):
@@ -113,12 +115,12 @@ def test_export_scores_the_fraction_split_test_tail_only(trained, exported, demo
     (the PyTorch score equals training's), not the whole trial with its training part."""
     out, ck = trained
     m, d = exported
-    assert ck["test_parts"] == [{"subject": "ab06", "trial": "levelground_ccw_normal_04_01", "start": 0.8, "end": 1.0}]
-    assert ck["train_trials"] == ck["test_trials"] == ["ab06/levelground_ccw_normal_04_01"]
+    assert [p.to_dict() for p in ck.test_parts] == [{"subject": "ab06", "trial": "levelground_ccw_normal_04_01", "start": 0.8, "end": 1.0}]
+    assert ck.train_trials == ck.test_trials == ["ab06/levelground_ccw_normal_04_01"]
     assert m["metrics"]["heldout_trials"] == ["ab06/levelground_ccw_normal_04_01[0.80:1.00]"]
-    assert m["metrics"]["pytorch"]["mean_rmse_deg"] == pytest.approx(ck["metrics"]["mean_rmse_deg"], abs=1e-4)
-    assert m["metrics"]["pytorch"]["n_windows"] == ck["metrics"]["n_windows"]
-    assert m["provenance"]["test_set"] == ck["test_parts"]
+    assert m["metrics"]["pytorch"]["mean_rmse_deg"] == pytest.approx(ck.metrics["mean_rmse_deg"], abs=1e-4)
+    assert m["metrics"]["pytorch"]["n_windows"] == ck.metrics["n_windows"]
+    assert m["provenance"]["test_set"] == [p.to_dict() for p in ck.test_parts]
     # golden vectors start where the test part starts, not at the trial start
     g = json.loads((d / "golden.json").read_text())
     t_all = load_trials(demo_dir)["ab06"][0].imus["femur_r"].t
@@ -150,29 +152,29 @@ def test_ug_then_ua_on_a_cohort(rotated_cohort, tmp_path):
     """Default subjects: S2 (last by name) tests, S1 validates. S2 wears its IMUs
     turned, so an Euler reference fitted on it too would differ."""
     ug = train(TrainConfig(data=str(rotated_cohort), out=str(tmp_path / "ug"), method="ug", heldout=None, **TINY))
-    assert ug["train_trials"] == ["S0/walk_00_01", "S0/walk_01_01"]
-    assert all(t.startswith("S2/") for t in ug["test_trials"])
-    assert ug["metrics"]["n_windows"] > 0
+    assert ug.train_trials == ["S0/walk_00_01", "S0/walk_01_01"]
+    assert all(t.startswith("S2/") for t in ug.test_trials)
+    assert ug.metrics["n_windows"] > 0
     trials = load_trials(rotated_cohort)
     imus = ("femur_r", "calcn_r")
     without_test = fit_euler_reference(trials["S0"] + trials["S1"], imus)
     with_test = fit_euler_reference(trials["S0"] + trials["S1"] + trials["S2"], imus)
     for p in imus:
-        assert ug["feature_config"]["euler_reference"][p] == pytest.approx(without_test[p], abs=1e-12)
+        assert ug.feature_config.euler_reference[p] == pytest.approx(without_test[p], abs=1e-12)
         assert not np.allclose(with_test[p], without_test[p], atol=1e-3)  # the rotation matters
 
     # export scores S2 only, with baselines fitted on S0
     m = export(tmp_path / "ug" / "checkpoint.pt", tmp_path / "ug-model", "ug", "0.0.1")
     assert m["metrics"]["heldout_trials"] == ["S2/walk_00_01", "S2/walk_01_01"]
-    assert m["metrics"]["pytorch"]["mean_rmse_deg"] == pytest.approx(ug["metrics"]["mean_rmse_deg"], abs=1e-4)
+    assert m["metrics"]["pytorch"]["mean_rmse_deg"] == pytest.approx(ug.metrics["mean_rmse_deg"], abs=1e-4)
 
     ua = train(TrainConfig(data=str(rotated_cohort), out=str(tmp_path / "ua"), method="ua", base=str(tmp_path / "ug" / "checkpoint.pt"), transfer_ratio=0.3, ua_epochs=1, heldout=None, **TINY))
-    assert ua["metrics"]["n_windows"] > 0
-    assert ua["feature_config"] == ug["feature_config"]  # the base model's contract is kept
-    assert "S2/walk_00_01" in ua["train_trials"] and "S0/walk_00_01" in ua["train_trials"]
+    assert ua.metrics["n_windows"] > 0
+    assert ua.feature_config == ug.feature_config  # the base model's contract is kept
+    assert "S2/walk_00_01" in ua.train_trials and "S0/walk_00_01" in ua.train_trials
     m = export(tmp_path / "ua" / "checkpoint.pt", tmp_path / "ua-model", "ua", "0.0.1")
     assert m["metrics"]["heldout_trials"] == ["S2/walk_00_01[0.30:1.00]", "S2/walk_01_01[0.30:1.00]"]
-    assert m["metrics"]["pytorch"]["mean_rmse_deg"] == pytest.approx(ua["metrics"]["mean_rmse_deg"], abs=1e-4)
+    assert m["metrics"]["pytorch"]["mean_rmse_deg"] == pytest.approx(ua.metrics["mean_rmse_deg"], abs=1e-4)
 
 
 def test_export_names_a_trial_missing_from_the_data_folder(rotated_cohort, demo_dir, tmp_path):
@@ -261,7 +263,7 @@ def test_evaluate_include_picks_trials_by_name(repo, cohort, tmp_path):
 
 def test_cnn_architecture_trains(demo_dir, tmp_path):
     ck = train(TrainConfig(data=str(demo_dir), out=str(tmp_path), arch="cnn", heldout=None, **TINY))
-    assert ck["metrics"]["mean_rmse_deg"] > 0
+    assert ck.metrics["mean_rmse_deg"] > 0
 
 
 def test_ug_needs_three_subjects(demo_dir, tmp_path):
