@@ -35,6 +35,11 @@ def test_export_parity_manifest_and_golden(exported):
     # the ONNX file carries the contract too
     c = load_contract(d / "model.int8.onnx")
     assert c.manifest["name"] == "test-model" and c.features.window == 50
+    # what it was trained on and what it is, from the checkpoint (not a fixed "subject AB06" / "3 x 128")
+    assert m["architecture"] == {"type": "lstm", "layers": 3, "hidden": 128, "dropout": 0.2}
+    assert m["provenance"]["subjects"] == {"train": ["ab06"], "test": ["ab06"]}
+    assert m["provenance"]["dataset"].startswith("data/ab06: trained on ab06, tested on ab06")
+    assert m["input_limits"] == {"acc_abs_max": 16 * 9.80665, "gyro_abs_max": 35.0}
 
 
 def test_export_scores_the_fraction_split_test_tail_only(trained, exported, demo_dir):

@@ -37,6 +37,8 @@ def test_ug_then_ua_on_a_cohort(rotated_cohort, tmp_path):
     # export scores S2 only, with baselines fitted on S0
     m = export(tmp_path / "ug" / "checkpoint.pt", tmp_path / "ug-model", "ug", "0.0.1")
     assert m["metrics"]["heldout_trials"] == ["S2/walk_00_01", "S2/walk_01_01"]
+    assert m["provenance"]["subjects"] == {"train": ["S0"], "test": ["S2"]}
+    assert "trained on S0, tested on S2" in m["provenance"]["dataset"] and "AB06" not in m["provenance"]["dataset"]
     assert m["metrics"]["pytorch"]["mean_rmse_deg"] == pytest.approx(ug.metrics["mean_rmse_deg"], abs=1e-4)
 
     ua = train(TrainConfig(data=str(rotated_cohort), out=str(tmp_path / "ua"), method="ua", base=str(tmp_path / "ug" / "checkpoint.pt"), transfer_ratio=0.3, ua_epochs=1, heldout=None, **TINY))
@@ -63,3 +65,17 @@ def test_ug_needs_three_subjects(demo_dir, tmp_path):
     with pytest.raises(ValueError, match="subjects"):
         train(TrainConfig(data=str(demo_dir), out=str(tmp_path), method="ug", heldout=None, **TINY))
 
+
+
+def test_the_train_flags_are_the_config_fields(tmp_path):
+    """`make train ARGS=...` and `python -m gaitlstm.train` take the same typed flags."""
+    from gaitlstm.cli import parser
+    from gaitlstm.config import train_config_from_args
+
+    a = parser().parse_args(["train", "--out", str(tmp_path), "--imus", "femur_r", "tibia_r", "--max-epochs", "3",
+                             "--lr", "0.01", "--no-refit", "--heldout", "none", "--method", "ug"])
+    cfg = train_config_from_args(a)
+    assert cfg == TrainConfig(out=str(tmp_path), imus=("femur_r", "tibia_r"), max_epochs=3, lr=0.01, refit=False,
+                              heldout=None, method="ug")
+    with pytest.raises(SystemExit):
+        parser().parse_args(["train", "--max-epochs", "three"])
