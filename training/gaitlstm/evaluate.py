@@ -15,7 +15,10 @@ from .dataset import Recording, load_trials, to_recordings
 from .features import FeatureConfig
 from .jsonio import finite_json
 from .metrics import joint_metrics
-from .predict import Predict, load_predictor, published_stream
+from .predict import Predict, load_predictor, onnx_predictor, published_stream, torch_predictor
+
+# Re-exported: scoring code used to import the predictors from here.
+__all__ = ["Predict", "onnx_predictor", "torch_predictor", "evaluate_folder", "metrics_of", "score", "segments", "stream_predictions"]
 
 Segment = tuple[np.ndarray, np.ndarray]  # (pred, true) of one recording's published stream
 
