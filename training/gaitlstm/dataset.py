@@ -63,6 +63,8 @@ def trial_streams(trial: Trial, placements: tuple[str, ...]) -> dict[str, tuple[
         if p not in trial.imus:
             raise ValueError(f"{trial.source}: no IMU at placement '{p}' (has {sorted(trial.imus)})")
         s = trial.imus[p]
+        if len(s.t) and np.isnan(s.gyro).all():
+            raise ValueError(f"{trial.source}: placement '{p}' has no gyroscope readings; the model needs acc and gyro")
         out[p] = (s.t, s.acc, s.gyro)
     return out
 

@@ -52,8 +52,9 @@ def within_limits(stream: ImuStream, limits: InputLimits) -> np.ndarray:
 def drop_out_of_limits(trial: Trial, limits: InputLimits, placements: tuple[str, ...] | None = None) -> Trial:
     """The trial without the samples the edge would drop, at `placements` (default: all).
 
-    A placement whose gyroscope is missing altogether (an Xsens export without
-    Gyr_* columns reads as NaN) is an error, not a stream with every sample dropped.
+    A placement without any gyroscope reading (an Xsens export without Gyr_*
+    columns reads as NaN) is left as it is: dropping every sample would hide
+    the cause, and `dataset.trial_streams` refuses it by name if a model uses it.
     """
     imus = dict(trial.imus)
     notes = list(trial.notes)
@@ -62,7 +63,7 @@ def drop_out_of_limits(trial: Trial, limits: InputLimits, placements: tuple[str,
             continue  # the feature pipeline names a missing placement
         s = imus[p]
         if len(s.t) and np.isnan(s.gyro).all():
-            raise ValueError(f"{trial.source}: placement '{p}' has no gyroscope readings; the model needs acc and gyro")
+            continue
         keep = within_limits(s, limits)
         n_bad = int(len(keep) - keep.sum())
         if not n_bad:

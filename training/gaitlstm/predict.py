@@ -25,6 +25,8 @@ from .features import FeatureConfig, GridFeatures, grid_features, make_windows, 
 from .limits import PRODUCT_LIMITS, InputLimits
 
 Predict = Callable[[np.ndarray], np.ndarray]
+
+
 # ---------------------------------------------------------------- predictors
 
 
@@ -118,7 +120,9 @@ def load_predictor(path: str | Path) -> LoadedModel:
 
 
 def mot_text(name: str, t: np.ndarray, angles: np.ndarray, joints: tuple[str, ...]) -> str:
-    """An OpenSim motion table (degrees) of the published stream."""
+    """An OpenSim motion table (degrees) of the published stream. The columns keep the
+    project's names and signs (knee flexion positive), not OpenSim's `knee_angle_r`:
+    a reader cannot mistake one convention for the other."""
     header = [name, "version=1", f"nRows={len(t)}", f"nColumns={len(joints) + 1}", "inDegrees=yes",
               "# gaitlstm predict: joint angles in the project's sign convention (docs/contract.md)", "endheader",
               "\t".join(("time", *joints))]

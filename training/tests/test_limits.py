@@ -45,9 +45,14 @@ def test_a_clean_trial_comes_back_unchanged() -> None:
     assert out.imus["femur_r"] is trial.imus["femur_r"] and out.notes == []
 
 
-def test_a_placement_without_gyroscope_is_an_error_naming_the_file() -> None:
+def test_a_placement_without_gyroscope_is_left_for_the_pipeline_to_refuse_by_name() -> None:
+    from gaitlstm.dataset import trial_streams
+
+    trial = _trial(np.ones((4, 3)), np.full((4, 3), np.nan))
+    out = drop_out_of_limits(trial, LIM)
+    assert out.imus["femur_r"] is trial.imus["femur_r"]  # not "4 readings dropped"
     with pytest.raises(ValueError, match=r"walk_imu.csv: placement 'femur_r' has no gyroscope"):
-        drop_out_of_limits(_trial(np.ones((4, 3)), np.full((4, 3), np.nan)), LIM)
+        trial_streams(out, ("femur_r",))
 
 
 def test_the_limits_are_the_manifests() -> None:
