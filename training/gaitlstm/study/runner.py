@@ -136,15 +136,6 @@ def fit_config(cfg: CompareConfig) -> FitConfig:
                      patience=cfg.patience, max_minutes=cfg.max_minutes)
 
 
-def train_new(
-    arch: str, fit_cfg: FitConfig, fc: FeatureConfig, train: list[Recording], val: list[Recording],
-    dev: torch.device, train_stride: int,
-) -> tuple[Normalized, list[dict]]:
-    """A fresh model, early-stopped on validation RMSE (`fit.fit_new`, as `train` trains)."""
-    model, _norm, history = fit_new(arch, fit_cfg, fc, train, val, dev, train_stride)
-    return model, history
-
-
 def imu_ik_metrics(trials: list[Trial], start: float, joints: tuple[str, ...], rate_hz: float = 100.0) -> dict:
     """IMU-IK scored on the last (1 - start) of every trial, like the models' test parts.
 
@@ -239,7 +230,7 @@ def compare(cfg: CompareConfig) -> dict:
             fcfg = fit_config(cfg)
             # ---- UG on the cohort
             t0 = time.monotonic()
-            ug, history = train_new(arch, fcfg, fc, realize(cohort_recs, ug_train), realize(cohort_recs, ug_val), dev, cfg.train_stride)
+            ug, _, history = fit_new(arch, fcfg, fc, realize(cohort_recs, ug_train), realize(cohort_recs, ug_val), dev, cfg.train_stride)
             ug_state = {k: v.detach().clone() for k, v in ug.state_dict().items()}
             # A checkpoint like `train`'s: `gaitlstm train --method ua --base` and `export` take it.
             ug_config = TrainConfig(data=cfg.cohort, out=cfg.out, arch=arch, method="ug", imus=placements, joints=cfg.joints,
@@ -262,7 +253,7 @@ def compare(cfg: CompareConfig) -> dict:
                 tr, va = fractions(cohort_names, [s], 0.0, split_at), fractions(cohort_names, [s], split_at, r0)
                 fc_s = FeatureConfig(placements=placements, euler_reference=fit_reference_on(cohort, tr + va, placements))
                 recs_s = to_recordings({s: cohort[s]}, fc_s, cfg.joints)
-                ui, _ = train_new(arch, fcfg, fc_s, realize(recs_s, tr), realize(recs_s, va), dev, cfg.train_stride)
+                ui, _, _ = fit_new(arch, fcfg, fc_s, realize(recs_s, tr), realize(recs_s, va), dev, cfg.train_stride)
                 segs += segments_of(realize(recs_s, fractions(cohort_names, [s], r0, 1.0)), fc_s, ui, dev)
             row("cohort", "UI", arch, placements, desc_cohort, metrics_of(segs, cfg.joints, rate), t0,
                 detail=f"per subject: first {split_at:.0%} of each trial trains, {split_at:.0%}-{r0:.0%} validates")
@@ -315,7 +306,7 @@ def compare(cfg: CompareConfig) -> dict:
             tr, va = fractions(real_names, real_subjects, 0.0, split_at), fractions(real_names, real_subjects, split_at, r0)
             fc_r = FeatureConfig(placements=placements, euler_reference=fit_reference_on(real, tr + va, placements))
             recs_r = to_recordings(real, fc_r, cfg.joints)
-            ui, _ = train_new(arch, fcfg, fc_r, realize(recs_r, tr), realize(recs_r, va), dev, cfg.train_stride)
+            ui, _, _ = fit_new(arch, fcfg, fc_r, realize(recs_r, tr), realize(recs_r, va), dev, cfg.train_stride)
             row("ab06", "UI", arch, placements, desc_real, metrics_of(segments_of(realize(recs_r, test_real), fc_r, ui, dev), cfg.joints, rate), t0,
                 detail=f"first {split_at:.0%} of each AB06 trial trains, {split_at:.0%}-{r0:.0%} validates")
 

@@ -27,10 +27,10 @@ from ..config import FitConfig
 from ..dataset import cut, fit_reference_on, keep_trials, load_trials, to_recordings
 from ..evaluate import metrics_of
 from ..features import FeatureConfig
-from ..fit import device
+from ..fit import device, fit_new
 from ..io.types import JOINTS_R
 from ..jsonio import write_json_atomic
-from .runner import PLACEMENTS, CompareConfig, segments_of, train_new, ug_subjects, whole
+from .runner import PLACEMENTS, CompareConfig, segments_of, ug_subjects, whole
 
 
 def combinations(placements: tuple[str, ...] = PLACEMENTS, sizes: tuple[int, ...] = (1, 2, 3, 4, 5, 6)) -> list[tuple[str, ...]]:
@@ -118,14 +118,14 @@ def run_combo(args: tuple[SweepConfig, tuple[str, ...]]) -> tuple[str, float]:
     if cfg.method == "ug":  # one model: training subjects, early-stopped on the validation subject
         _, train = _CACHE.recordings(combo, "train")
         _, val = _CACHE.recordings(combo, "val")
-        model, history = train_new(cfg.arch, fcfg, fc, train, val, dev, cfg.train_stride)
+        model, _, history = fit_new(cfg.arch, fcfg, fc, train, val, dev, cfg.train_stride)
         segments = segments_of(test, fc, model, dev)
     else:  # ui: one model per test subject, on the first part of each of its trials (as `compare` does)
         segments, history = [], []
         for subject in sorted({r.subject for r in test}):
             own = [r for r in test if r.subject == subject]
-            model, h = train_new(cfg.arch, fcfg, fc, [cut(r, 0.0, UI_SPLIT[0]) for r in own], [cut(r, *UI_SPLIT) for r in own], dev,
-                                 cfg.train_stride)
+            model, _, h = fit_new(cfg.arch, fcfg, fc, [cut(r, 0.0, UI_SPLIT[0]) for r in own], [cut(r, *UI_SPLIT) for r in own], dev,
+                                    cfg.train_stride)
             segments += segments_of([cut(r, UI_SPLIT[1], 1.0) for r in own], fc, model, dev)
             history += [{**e, "subject": subject} for e in h]
     metrics = metrics_of(segments, tuple(cfg.joints), fc.rate_hz)
