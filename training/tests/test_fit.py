@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from gaitlstm.config import FitConfig, TrainConfig
+from gaitlstm.config import FitConfig
 from gaitlstm.features import FeatureConfig
 from gaitlstm.fit import fit, new_model, normalization, seed_everything, stack
 
@@ -69,8 +69,3 @@ def test_normalization_is_per_column_of_the_training_windows() -> None:
 def test_stack_says_when_there_is_no_full_window() -> None:
     with pytest.raises(ValueError, match="no full window"):
         stack([], FC, 25)
-
-
-def test_train_config_gives_the_methods_epochs() -> None:
-    assert TrainConfig(method="ua", ua_epochs=3).fit_config().epochs == 3
-    assert TrainConfig(max_epochs=7, lr=0.01).fit_config() == FitConfig(epochs=7, lr=0.01, batch_size=64, seed=0, patience=5, max_minutes=14.0)

@@ -64,18 +64,3 @@ def test_cnn_architecture_trains(demo_dir, tmp_path):
 def test_ug_needs_three_subjects(demo_dir, tmp_path):
     with pytest.raises(ValueError, match="subjects"):
         train(TrainConfig(data=str(demo_dir), out=str(tmp_path), method="ug", heldout=None, **TINY))
-
-
-
-def test_the_train_flags_are_the_config_fields(tmp_path):
-    """`make train ARGS=...` and `python -m gaitlstm.train` take the same typed flags."""
-    from gaitlstm.cli import parser
-    from gaitlstm.config import train_config_from_args
-
-    a = parser().parse_args(["train", "--out", str(tmp_path), "--imus", "femur_r", "tibia_r", "--max-epochs", "3",
-                             "--lr", "0.01", "--no-refit", "--heldout", "none", "--method", "ug"])
-    cfg = train_config_from_args(a)
-    assert cfg == TrainConfig(out=str(tmp_path), imus=("femur_r", "tibia_r"), max_epochs=3, lr=0.01, refit=False,
-                              heldout=None, method="ug")
-    with pytest.raises(SystemExit):
-        parser().parse_args(["train", "--max-epochs", "three"])
