@@ -7,7 +7,7 @@ from __future__ import annotations
 import numpy as np
 
 from .dataset import Recording
-from .evaluate import Predict
+from .predict import Predict
 from .features import N_CH, FeatureConfig
 
 

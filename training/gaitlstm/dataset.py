@@ -1,13 +1,23 @@
-"""From trials on disk to windows, targets and splits.
+"""From trials on disk to recordings: discovery, reading, the feature pipeline.
 
 A *recording* is one trial of one subject after the feature pipeline: grid
-features, grid-aligned true angles and its windows. Splits (UI, UG, UA) pick
-windows from recordings; they never touch raw files.
+features, grid-aligned true angles and its windows. A *part* is a fraction of
+one subject's trial; splits (`splits`) are lists of parts and never touch raw
+files.
+
+Data folders: a folder of trials is one subject; a folder of such folders is a
+cohort. A trial is either a Camargo-format pair `<name>_imu.csv[.gz]` (+
+`<name>_ik.csv[.gz]`, the reference angles) or an Xsens MT Manager export: the
+`<prefix>_<sensor id>.txt` files of an OpenSense `myIMUMappings.xml` (any
+`*.xml` with `<XsensDataReaderSettings>`), which map sensor ids to placements.
+Xsens exports carry no reference angles: enough for `predict`, not for
+`evaluate` or `train`.
 """
 
 from __future__ import annotations
 
 import fnmatch
+import re
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -22,16 +32,13 @@ from .features import (
     make_windows,
     window_starts,
 )
+from .config import default_data_dir  # noqa: F401  (re-exported: report and older callers import it from here)
 from .io.camargo import read_camargo_trial
 from .io.discover import find_camargo_trials
+from .io.errors import DataError
 from .io.types import JOINTS_R, Trial
-
-
-def default_data_dir() -> Path:
-    """`../shared/data/camargo_ab06/trials` next to the repository, else the shipped demo trial."""
-    root = Path(__file__).resolve().parents[2]
-    shared = root.parent / "shared" / "data" / "camargo_ab06" / "trials"
-    return shared if shared.is_dir() else root / "data" / "ab06"
+from .io.xsens import read_xsens_trial
+from .limits import PRODUCT_LIMITS, InputLimits, drop_out_of_limits
 
 
 @dataclass
@@ -56,13 +63,18 @@ def trial_streams(trial: Trial, placements: tuple[str, ...]) -> dict[str, tuple[
         if p not in trial.imus:
             raise ValueError(f"{trial.source}: no IMU at placement '{p}' (has {sorted(trial.imus)})")
         s = trial.imus[p]
+        if len(s.t) and np.isnan(s.gyro).all():
+            raise ValueError(f"{trial.source}: placement '{p}' has no gyroscope readings; the model needs acc and gyro")
         out[p] = (s.t, s.acc, s.gyro)
     return out
 
 
 def grid_targets(trial: Trial, t_grid: np.ndarray, joints: tuple[str, ...]) -> np.ndarray:
     if trial.angles_t is None:
-        raise ValueError(f"{trial.source}: no joint angles (an *_ik file is needed for training/evaluation)")
+        raise ValueError(
+            f"{trial.source}: no joint angles (an *_ik file is needed for training/evaluation; "
+            "`gaitlstm predict` writes a model's angles without one)"
+        )
     missing = [j for j in joints if j not in trial.angles]
     if missing:
         raise ValueError(f"{trial.source}: missing joint angle columns {missing}")
@@ -80,40 +92,95 @@ def load_recording(trial: Trial, subject: str, cfg: FeatureConfig, joints: tuple
     return Recording(subject, trial.name, grid, grid_targets(trial, grid.t, joints), notes)
 
 
-def discover_subjects(data_dir: Path) -> dict[str, list[tuple[str, Path, Path | None]]]:
+@dataclass(frozen=True)
+class TrialSource:
+    """One trial on disk, before reading: its name and the file(s) to read."""
+
+    name: str
+    path: Path  # the Camargo *_imu.csv[.gz], or the Xsens mapping XML
+    ik: Path | None = None  # the Camargo *_ik.csv[.gz] (reference angles), if any
+    kind: str = "camargo"  # or "xsens"
+
+    def read(self) -> Trial:
+        if self.kind == "xsens":
+            return read_xsens_trial(self.path)
+        return read_camargo_trial(self.path, self.ik)
+
+
+_XSENS_PREFIX = re.compile(r"<trial_prefix>\s*([^<\s]+)\s*</trial_prefix>")
+
+
+def find_xsens_trials(folder: Path) -> list[TrialSource]:
+    """The Xsens trials of a folder: one per OpenSense settings XML, named after its trial prefix."""
+    out = []
+    for xml in sorted(Path(folder).glob("*.xml")):
+        text = xml.read_text(errors="replace")
+        if "XsensDataReaderSettings" not in text:
+            continue
+        m = _XSENS_PREFIX.search(text)
+        if not m:
+            raise DataError(xml, "no <trial_prefix>")
+        out.append(TrialSource(m.group(1), xml, None, "xsens"))
+    return out
+
+
+def find_trials(folder: Path) -> list[TrialSource]:
+    """Camargo and Xsens trials of one folder (none: empty list)."""
+    folder = Path(folder)
+    camargo = [TrialSource(n, imu, ik) for n, imu, ik in find_camargo_trials(folder)] if any(folder.glob("*_imu.csv*")) else []
+    found = camargo + find_xsens_trials(folder)
+    names = [t.name for t in found]
+    twice = sorted({n for n in names if names.count(n) > 1})
+    if twice:
+        raise DataError(folder, f"trial name(s) {twice} exist both as Camargo and Xsens trials; keep one")
+    return sorted(found, key=lambda t: t.name)
+
+
+def discover_subjects(data_dir: Path) -> dict[str, list[TrialSource]]:
     """A folder of trials is one subject (named after the folder, or its parent when
     the folder is called `trials`); a folder of such folders is a cohort."""
     data_dir = Path(data_dir)
-    direct = sorted(data_dir.glob("*_imu.csv*"))
+    if not data_dir.is_dir():
+        raise FileNotFoundError(f"{data_dir}: no such data folder")
+    direct = find_trials(data_dir)
     if direct:
         name = data_dir.parent.name if data_dir.name == "trials" else data_dir.name
-        return {name: find_camargo_trials(data_dir)}
-    subjects: dict[str, list[tuple[str, Path, Path | None]]] = {}
+        return {name: direct}
+    subjects: dict[str, list[TrialSource]] = {}
     for sub in sorted(p for p in data_dir.iterdir() if p.is_dir()):
         folder = sub / "trials" if (sub / "trials").is_dir() else sub
-        if any(folder.glob("*_imu.csv*")):
-            subjects[sub.name] = find_camargo_trials(folder)
+        trials = find_trials(folder)
+        if trials:
+            subjects[sub.name] = trials
     if not subjects:
-        raise FileNotFoundError(f"{data_dir}: no *_imu.csv[.gz] trials in it or in its subfolders")
+        raise FileNotFoundError(
+            f"{data_dir}: no trials in it or in its subfolders (*_imu.csv[.gz], or an Xsens myIMUMappings.xml)"
+        )
     return subjects
 
 
 def load_trials(
-    data_dir: Path, include: str = "*", exclude: str | None = None
+    data_dir: Path, include: str = "*", exclude: str | None = None, limits: InputLimits | None = PRODUCT_LIMITS
 ) -> dict[str, list[Trial]]:
-    """Read every matching trial of every subject (raw, before features)."""
+    """Read every matching trial of every subject (raw, before features).
+
+    `limits`: readings the edge would drop (not finite, or beyond the manifest's
+    input_limits) are dropped here too and counted in the trial's notes; None
+    keeps every reading.
+    """
     found = discover_subjects(data_dir)
     jobs = [
-        (subject, name, imu, ik)
-        for subject, trials in found.items()
-        for name, imu, ik in trials
-        if fnmatch.fnmatch(name, include) and not (exclude and fnmatch.fnmatch(name, exclude))
+        (subject, source)
+        for subject, sources in found.items()
+        for source in sources
+        if fnmatch.fnmatch(source.name, include) and not (exclude and fnmatch.fnmatch(source.name, exclude))
     ]
     if not jobs:
         raise FileNotFoundError(f"{data_dir}: no trial matches include={include!r} exclude={exclude!r}")
     out: dict[str, list[Trial]] = {}
-    for subject, _name, imu, ik in tqdm(jobs, desc="read", unit="trial", leave=False):
-        out.setdefault(subject, []).append(read_camargo_trial(imu, ik))
+    for subject, source in tqdm(jobs, desc="read", unit="trial", leave=False):
+        trial = source.read()
+        out.setdefault(subject, []).append(trial if limits is None else drop_out_of_limits(trial, limits))
     return out
 
 

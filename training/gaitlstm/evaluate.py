@@ -1,67 +1,82 @@
-"""Scoring a model on recordings exactly the way the edge publishes its angles.
+"""Scores: a predictor's published stream against the true angles.
 
-`stream_predictions` runs any `predict(windows) -> angles` function (PyTorch
-during training, onnxruntime for `make evaluate`) over a recording's windows at
-the contract stride and keeps the published samples (docs/contract.md step 10).
+`score` is what every number of the project is: `train`'s held-out score,
+`export`'s int8/fp32/PyTorch/baseline scores, `make evaluate`, and the study's
+rows (which pool the streams of several models with `segments` + `metrics_of`).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
 
-from .dataset import Recording
-from .features import FeatureConfig, published_mask
+from .dataset import Recording, load_trials, to_recordings
+from .features import FeatureConfig
+from .jsonio import finite_json
 from .metrics import joint_metrics
+from .predict import Predict, load_predictor, onnx_predictor, published_stream, torch_predictor
 
-Predict = Callable[[np.ndarray], np.ndarray]
+# Re-exported: scoring code used to import the predictors from here.
+__all__ = ["Predict", "onnx_predictor", "torch_predictor", "evaluate_folder", "metrics_of", "score", "segments", "stream_predictions"]
+
+Segment = tuple[np.ndarray, np.ndarray]  # (pred, true) of one recording's published stream
 
 
 def stream_predictions(rec: Recording, cfg: FeatureConfig, predict: Predict, batch: int = 256) -> tuple[np.ndarray, np.ndarray, int]:
     """(pred, true, n_windows): the published stream of one recording."""
-    x, y, starts = rec.windows(cfg)
-    if len(starts) == 0:
-        return np.zeros((0, y.shape[-1] if y.ndim == 3 else 0)), np.zeros((0, 0)), 0
-    pred = np.concatenate([predict(x[i : i + batch]) for i in range(0, len(x), batch)])
-    mask = published_mask(len(starts), cfg.window, cfg.stride)
-    return pred[mask], y[mask], len(starts)
+    s = published_stream(rec.grid, cfg, predict, rec.targets, batch)
+    assert s.true is not None  # a Recording always has targets
+    return s.pred, s.true, s.n_windows
 
 
-def score(recordings: list[Recording], cfg: FeatureConfig, predict: Predict, joints: tuple[str, ...]) -> dict:
-    segments = []
+def segments(recordings: list[Recording], cfg: FeatureConfig, predict: Predict) -> tuple[list[Segment], int]:
+    """(segments, n_windows) of the recordings at least one window long."""
+    out: list[Segment] = []
     n_windows = 0
     for rec in recordings:
         p, t, n = stream_predictions(rec, cfg, predict)
         if n:
-            segments.append((p, t))
+            out.append((p, t))
             n_windows += n
-    if not segments:
+    return out, n_windows
+
+
+def metrics_of(segs: list[Segment], joints: tuple[str, ...], rate_hz: float) -> dict:
+    if not segs:
         raise ValueError("no full window in any recording: trials must be at least one window long")
-    out = joint_metrics(segments, joints, cfg.rate_hz)
+    return joint_metrics(segs, joints, rate_hz)
+
+
+def score(recordings: list[Recording], cfg: FeatureConfig, predict: Predict, joints: tuple[str, ...]) -> dict:
+    segs, n_windows = segments(recordings, cfg, predict)
+    out = metrics_of(segs, joints, cfg.rate_hz)
     out["n_windows"] = n_windows
     out["trials"] = [r.trial for r in recordings]
     return out
 
 
-def onnx_predictor(model_path: Path) -> Predict:
-    """Run an exported model exactly as the edge does: one window per call, one thread.
+def evaluate_folder(model: Path, data: Path, include: str = "*") -> dict:
+    """`make evaluate`: a model (manifest, its folder, an .onnx or a checkpoint.pt)
+    through the full preprocessing on every trial of a folder.
 
-    Dynamic int8 quantization picks each call's activation range over the whole
-    batch, and onnxruntime's int8 kernels round differently with more threads,
-    so batched or multi-threaded scores would not be the device's scores.
-    """
-    import onnxruntime as ort
-
-    so = ort.SessionOptions()
-    so.intra_op_num_threads = 1
-    so.inter_op_num_threads = 1
-    sess = ort.InferenceSession(str(model_path), so, providers=["CPUExecutionProvider"])
-    name_in = sess.get_inputs()[0].name
-
-    def predict(x: np.ndarray) -> np.ndarray:
-        x = x.astype(np.float32)
-        return np.concatenate([sess.run(None, {name_in: x[i : i + 1]})[0] for i in range(len(x))])
-
-    return predict
+    `include`: an fnmatch pattern on trial names, e.g. '*_04_01' for the held-out
+    trials of the shipped model inside the full AB06 folder. Readings beyond the
+    model's input_limits are dropped first, as the edge drops them."""
+    m = load_predictor(model)
+    trials = load_trials(data, include=include, limits=m.limits)
+    recs = [r for rs in to_recordings(trials, m.features, m.joints).values() for r in rs]
+    s = score(recs, m.features, m.predict, m.joints)
+    return finite_json({
+        "mean_rmse_deg": s["mean_rmse_deg"],
+        "joints": s["joints"],
+        "n_windows": s["n_windows"],
+        "n_samples": s["n_samples"],
+        "n_cycles": s["n_cycles"],
+        "mean_nrmse": s["mean_nrmse"],
+        "mean_r": s["mean_r"],
+        "model": {"name": m.name, "version": m.version, "file": str(m.file)},
+        "include": include,
+        "trials": s["trials"],
+        "notes": sorted({n for r in recs for n in r.notes}),
+    })

@@ -17,11 +17,16 @@ import torch
 
 from . import CONTRACT_SCHEMA, FEATURE_PIPELINE
 from .baselines import mean_predictor, ridge_predictor, training_windows
-from .dataset import Part, keep_trials, load_trials, locate, realize, to_recordings, trial_names, trial_streams
-from .evaluate import onnx_predictor, score
+from .checkpoint import Checkpoint
+from .dataset import Part, Recording, keep_trials, load_trials, locate, realize, to_recordings, trial_names, trial_streams
+from .evaluate import score
 from .features import CHANNELS, FeatureConfig, grid_features, make_windows, window_starts
 from .io.types import Trial
-from .train import load_model, torch_predictor
+from .jsonio import finite_json
+from .limits import PRODUCT_LIMITS
+from .models import architecture
+from .paths import display_path
+from .predict import onnx_predictor, torch_predictor
 
 INPUT, OUTPUT = "imu_features", "joint_angles"
 JOINT_META = {
@@ -31,21 +36,11 @@ JOINT_META = {
     "knee_flexion": "flexion",
     "ankle_dorsiflexion": "dorsiflexion",
 }
-# Physical limits of the sensors the model was trained on (16 g, 2000 deg/s):
-# the edge rejects samples outside them as corrupt.
-INPUT_LIMITS = {"acc_abs_max": 16 * 9.80665, "gyro_abs_max": 35.0}
+# Physical limits of the sensors the model was trained on (16 g, 2000 deg/s): the
+# edge drops samples outside them as corrupt, and so do the Python readers (`limits`),
+# training included.
+INPUT_LIMITS = PRODUCT_LIMITS.to_dict()
 GOLDEN_SECONDS = 4.0
-
-
-def finite_json(value):
-    """Strict JSON: NaN (e.g. the correlation of the constant mean baseline) becomes null."""
-    if isinstance(value, float):
-        return value if np.isfinite(value) else None
-    if isinstance(value, dict):
-        return {k: finite_json(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [finite_json(v) for v in value]
-    return value
 
 
 def sha256(path: Path) -> str:
@@ -114,13 +109,13 @@ def golden_vectors(trial: Trial, fc: FeatureConfig, seconds: float = GOLDEN_SECO
     return {"trial": trial.name, "raw": raw, "grid_t": g.t.tolist(), "features": x}
 
 
-def rebuild(data_dir: Path, ck: dict, fc: FeatureConfig) -> tuple[dict[str, list[Trial]], dict[str, list[Part]], dict]:
+def rebuild(data_dir: Path, ck: Checkpoint, fc: FeatureConfig) -> tuple[dict[str, list[Trial]], dict[str, list[Part]], dict[str, list[Recording]]]:
     """The checkpoint's own training and test recordings, read again from `data_dir`."""
-    if "test_parts" not in ck or "train_parts" not in ck:
-        raise ValueError("checkpoint has no train_parts/test_parts (trained before they were recorded); train it again")
-    stored = {role: [Part.from_dict(d) for d in ck[f"{role}_parts"]] for role in ("train", "test")}
-    if not stored["test"]:
+    if not ck.train_parts:
+        raise ValueError("checkpoint has no train_parts (trained before they were recorded); train it again")
+    if not ck.test_parts:
         raise ValueError("checkpoint has an empty test set: nothing to score the export on")
+    stored = {"train": ck.train_parts, "test": ck.test_parts}
     trials = load_trials(data_dir)
     parts = {}
     for role, wanted in stored.items():
@@ -132,25 +127,41 @@ def rebuild(data_dir: Path, ck: dict, fc: FeatureConfig) -> tuple[dict[str, list
             )
         parts[role] = found
     used = keep_trials(trials, parts["train"] + parts["test"])
-    recs = to_recordings(used, fc, tuple(ck["config"]["joints"]))
+    recs = to_recordings(used, fc, tuple(ck.config.joints))
     return used, parts, {role: realize(recs, ps) for role, ps in parts.items()}
 
 
-def build_manifest(ck: dict, fc: FeatureConfig, name: str, version: str, metrics: dict, files: dict) -> dict:
-    cfg = ck["config"]
+def source_note(data_dir: Path) -> Path | None:
+    """A SOURCE.txt or README.md in the data folder or the one above it (where the data says where it is from)."""
+    for folder in (data_dir, data_dir.parent):
+        for name in ("SOURCE.txt", "README.md"):
+            if (folder / name).is_file():
+                return folder / name
+    return None
+
+
+def dataset_provenance(ck: Checkpoint) -> str:
+    """What the model was trained and tested on, from the checkpoint (not a fixed string)."""
+    data = Path(ck.config.data)
+    who = ck.subjects
+    text = f"{display_path(data)}: trained on {', '.join(who['train']) or 'nothing'}, tested on {', '.join(who['test']) or 'nothing'}"
+    note = source_note(data)
+    return text + (f" (the data's source: {display_path(note)})" if note else "")
+
+
+def build_manifest(ck: Checkpoint, model: torch.nn.Module, fc: FeatureConfig, name: str, version: str, metrics: dict, files: dict) -> dict:
+    cfg = ck.config
     joints = [
         {"name": j, "unit": "deg", "positive": JOINT_META.get(j.rsplit("_", 1)[0], "see docs/contract.md")}
-        for j in cfg["joints"]
+        for j in cfg.joints
     ]
-    arch = {"type": cfg["arch"]}
-    arch.update({"layers": 3, "hidden": 128, "dropout": 0.2} if cfg["arch"] == "lstm" else {"conv_channels": [24, 8, 10], "kernel": 5})
     return {
         "schema": CONTRACT_SCHEMA,
         "name": name,
         "version": version,
         "created": datetime.now(timezone.utc).replace(microsecond=0).isoformat(),
         "feature_pipeline": FEATURE_PIPELINE,
-        "architecture": arch,
+        "architecture": architecture(model),
         "placements": list(fc.placements),
         "channels": [{"name": n, "unit": u, "frame": "euler" if u == "rad" else "sensor"} for n, u in CHANNELS],
         "sample_rate_hz": fc.rate_hz,
@@ -173,8 +184,8 @@ def build_manifest(ck: dict, fc: FeatureConfig, name: str, version: str, metrics
         },
         "normalization": {
             "in_graph": True,
-            "mean": np.asarray(ck["norm"]["x_mean"]).tolist(), "std": np.asarray(ck["norm"]["x_std"]).tolist(),
-            "target_mean": np.asarray(ck["norm"]["y_mean"]).tolist(), "target_std": np.asarray(ck["norm"]["y_std"]).tolist(),
+            "mean": np.asarray(ck.norm["x_mean"]).tolist(), "std": np.asarray(ck.norm["x_std"]).tolist(),
+            "target_mean": np.asarray(ck.norm["y_mean"]).tolist(), "target_std": np.asarray(ck.norm["y_std"]).tolist(),
         },
         "joints": joints,
         "publish": {"first_window": "all", "then": "last_stride"},
@@ -185,13 +196,13 @@ def build_manifest(ck: dict, fc: FeatureConfig, name: str, version: str, metrics
         **files,
         "input_limits": INPUT_LIMITS,
         "provenance": {
-            "dataset": "Camargo et al. 2021 (J Biomech 119:110320), subject AB06, level-ground walking; CC-BY-4.0",
-            "data_dir": cfg["data"], "method": cfg["method"], "heldout": cfg["heldout"],
-            "train_trials": ck.get("train_trials", []), "test_trials": ck.get("test_trials", []),
+            "dataset": dataset_provenance(ck), "subjects": ck.subjects,
+            "data_dir": cfg.data, "method": cfg.method, "heldout": cfg.heldout,
+            "train_trials": ck.train_trials, "test_trials": ck.test_trials,
             # Exactly the scored recordings (fractions of trials), for `make report` elsewhere.
-            "test_set": ck.get("test_parts", []), "train_set": ck.get("train_parts", []),
-            "code_commit": git_commit(), "seed": cfg["seed"], "torch": ck.get("torch"),
-            "train_minutes": round(ck.get("train_minutes", float("nan")), 2), "train_device": ck.get("device"),
+            "test_set": [p.to_dict() for p in ck.test_parts], "train_set": [p.to_dict() for p in ck.train_parts],
+            "code_commit": git_commit(), "seed": cfg.seed, "torch": ck.torch_version,
+            "train_minutes": round(ck.train_minutes, 2), "train_device": ck.device,
         },
         "metrics": metrics,
     }
@@ -199,18 +210,18 @@ def build_manifest(ck: dict, fc: FeatureConfig, name: str, version: str, metrics
 
 def export(checkpoint: Path, out: Path, name: str, version: str, data_dir: Path | None = None) -> dict:
     """Write model.fp32.onnx, model.int8.onnx, golden.json and manifest.json into `out`."""
-    model, ck = load_model(checkpoint)
-    fc = FeatureConfig(**ck["feature_config"])
-    cfg = ck["config"]
+    ck = Checkpoint.load(checkpoint)
+    model = ck.model()
+    fc = ck.feature_config
     # Scores of the exported files (not PyTorch) on exactly the checkpoint's test
     # recordings, and the baselines fitted on exactly its training recordings.
-    trials, parts, recs = rebuild(Path(data_dir or cfg["data"]), ck, fc)
+    trials, parts, recs = rebuild(Path(data_dir or ck.config.data), ck, fc)
     out.mkdir(parents=True, exist_ok=True)
     fp32, int8 = out / "model.fp32.onnx", out / "model.int8.onnx"
     export_fp32(model, fc, fp32)
     quantize_int8(fp32, int8)
     test, train = recs["test"], recs["train"]
-    joints = tuple(cfg["joints"])
+    joints = tuple(ck.config.joints)
     xtr, ytr = training_windows(train, fc)
     metrics = {
         "heldout_trials": [p.label for p in parts["test"]],
@@ -260,7 +271,7 @@ def export(checkpoint: Path, out: Path, name: str, version: str, data_dir: Path 
         "variants": {"fp32": {"file": fp32.name, "sha256": "", "bytes": 0}},
         "golden": {"file": gpath.name, "sha256": sha256(gpath)},
     }
-    manifest = build_manifest(ck, fc, name, version, metrics, files)
+    manifest = build_manifest(ck, model, fc, name, version, metrics, files)
     contract = {k: v for k, v in manifest.items() if k not in ("model", "variants", "golden", "metrics")}
     for f in (fp32, int8):
         embed_contract(f, contract)

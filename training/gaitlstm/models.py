@@ -61,3 +61,16 @@ class Normalized(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.net((x - self.x_mean) / self.x_std) * self.y_std + self.y_mean
+
+
+def architecture(net: nn.Module) -> dict:
+    """The manifest's `architecture`, read off the network itself (not restated)."""
+    if isinstance(net, Normalized):
+        net = net.net
+    if isinstance(net, LstmRegressor):
+        lstm = net.lstm
+        return {"type": "lstm", "layers": lstm.num_layers, "hidden": lstm.hidden_size, "dropout": lstm.dropout}
+    if isinstance(net, CnnRegressor):
+        convs = [m for m in net.conv if isinstance(m, nn.Conv1d)]
+        return {"type": "cnn", "conv_channels": [c.out_channels for c in convs], "kernel": convs[0].kernel_size[0]}
+    raise ValueError(f"no architecture description for {type(net).__name__}")

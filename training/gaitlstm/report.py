@@ -19,7 +19,9 @@ import numpy as np  # noqa: E402
 
 from .contract import load_contract  # noqa: E402
 from .dataset import Part, default_data_dir, keep_trials, load_trials, locate, realize, to_recordings, trial_names  # noqa: E402
-from .evaluate import onnx_predictor, stream_predictions  # noqa: E402
+from .evaluate import stream_predictions  # noqa: E402
+from .limits import InputLimits  # noqa: E402
+from .predict import onnx_predictor  # noqa: E402
 from .metrics import gait_cycles, joint_metrics  # noqa: E402
 from .paths import display_path  # noqa: E402
 
@@ -114,7 +116,7 @@ def write_report(model: Path, data: Path | None, out: Path) -> Path:
     man = c.manifest
     prov = man.get("provenance") or {}
     data, why = pick_data(data, prov)
-    trials = load_trials(data)
+    trials = load_trials(data, limits=InputLimits.from_manifest(c.manifest, str(model)))  # as the edge drops readings
     listed = listed_test_parts(prov)
     if listed:
         found, _missing = locate(trial_names(trials), listed)

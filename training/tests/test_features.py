@@ -3,6 +3,7 @@ import math
 import numpy as np
 import pytest
 
+from gaitlstm.dataset import load_trials
 from gaitlstm.features import (
     FeatureConfig,
     euler_zyx,
@@ -91,3 +92,24 @@ def test_missing_placement_is_named():
     t = np.arange(0, 1, 0.01)
     with pytest.raises(ValueError, match="calcn_r"):
         grid_features({"femur_r": (t, np.ones((100, 3)), np.zeros((100, 3)))}, cfg)
+
+
+def test_grid_features_refuse_a_gap(demo_dir):
+    trial = load_trials(demo_dir)["ab06"][0]
+    fc = FeatureConfig(placements=("femur_r", "calcn_r"))
+    streams = {p: (trial.imus[p].t.copy(), trial.imus[p].acc, trial.imus[p].gyro) for p in fc.placements}
+    grid_features(streams, fc)  # the shipped trial has no gap
+    t = streams["calcn_r"][0]
+    t[500:] += 0.2  # a 0.205 s hole after sample 499
+    with pytest.raises(ValueError, match=r"placement 'calcn_r'.*t=\d+\.\d+ s.*max_gap_s=0.1"):
+        grid_features(streams, fc)
+
+
+def test_real_ab06_trials_have_no_gap():
+    from conftest import shared_or_skip
+    from gaitlstm.features import first_gap
+
+    trials = load_trials(shared_or_skip("camargo_ab06", "trials"))
+    gaps = [f"{t.name}/{p}" for ts in trials.values() for t in ts for p, s in t.imus.items() if first_gap(s.t, 0.1) is not None]
+    assert gaps == []
+

@@ -91,6 +91,12 @@ def test_compare_sweep_and_report(tiny_cohort: Path, demo_dir: Path, tmp_path: P
     saved = json.loads((tmp_path / "study" / "compare.json").read_text())
     assert saved["rows"] == json.loads(json.dumps(study["rows"], default=float))
     assert saved["subjects"]["test"] == ["s3"]
+    # the UG model is saved as a training checkpoint: `train --method ua --base` and `export` take it
+    from gaitlstm.checkpoint import Checkpoint
+
+    ug = Checkpoint.load(tmp_path / "study" / "ug_cnn_femur_r+calcn_r.pt")
+    assert (ug.config.method, ug.config.arch, ug.feature_config.placements) == ("ug", "cnn", PRODUCT)
+    assert {p.subject for p in ug.test_parts} == {"s3"} and ug.model() is not None
 
     cfg = SweepConfig(cohort=str(tiny_cohort), out=str(tmp_path / "sweep"), arch="cnn", workers=1, sizes=(1,),
                       n_test_subjects=1, epochs=1, limit=2)

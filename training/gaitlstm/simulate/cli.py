@@ -8,20 +8,11 @@ from pathlib import Path
 
 import numpy as np
 
-from .imu import DIFF_STEP_S, SENSOR_BODIES, default_mounts, simulate_imus
+from .imu import SENSOR_BODIES, default_mounts, output_times, simulate_imus
 from .kinematics import Motion, read_coordinates
 from .noise import NoiseModel
 from .osim import load_osim
 from .writer import ik_path_for, write_trial
-
-
-def output_times(t0: float, t1: float, rate_hz: float) -> np.ndarray:
-    """A uniform clock inside [t0, t1], leaving room for the pose differences at the ends."""
-    start, stop = t0 + 2 * DIFF_STEP_S, t1 - 2 * DIFF_STEP_S
-    n = int(np.floor((stop - start) * rate_hz + 1e-9)) + 1
-    if n < 2:
-        raise ValueError(f"motion {t0:.3f}..{t1:.3f} s is too short for a {rate_hz:g} Hz trial")
-    return start + np.arange(n) / rate_hz
 
 
 def cmd_imu(a: argparse.Namespace) -> int:

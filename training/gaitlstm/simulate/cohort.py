@@ -43,8 +43,7 @@ import scipy
 from scipy.interpolate import CubicSpline
 from tqdm import tqdm
 
-from .cli import output_times
-from .imu import CAMARGO_MOUNTS, Mount, simulate_imus
+from .imu import CAMARGO_MOUNTS, Mount, output_times, simulate_imus
 from .kinematics import Coordinates, Motion, body_transforms, read_coordinates
 from .noise import NoiseModel
 from .osim import OsimModel, load_osim

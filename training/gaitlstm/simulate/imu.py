@@ -16,39 +16,29 @@ to ~1e-6 and needs no Jacobians.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 
 import numpy as np
 from scipy.spatial.transform import Rotation
 
 from .kinematics import Motion, body_transforms
+from .mount import Mount
 from .noise import NoiseModel, SensorErrors, soft_tissue_offsets
 from .osim import OsimModel
 
 DIFF_STEP_S = 1e-4
 
+
+def output_times(t0: float, t1: float, rate_hz: float) -> np.ndarray:
+    """A uniform clock inside [t0, t1], leaving room for the pose differences at the ends."""
+    start, stop = t0 + 2 * DIFF_STEP_S, t1 - 2 * DIFF_STEP_S
+    n = int(np.floor((stop - start) * rate_hz + 1e-9)) + 1
+    if n < 2:
+        raise ValueError(f"motion {t0:.3f}..{t1:.3f} s is too short for a {rate_hz:g} Hz trial")
+    return start + np.arange(n) / rate_hz
+
 # Camargo sensor names -> OpenSim bodies (the same map as io.camargo.CAMARGO_PLACEMENTS).
 SENSOR_BODIES = {"thigh": "femur_r", "shank": "tibia_r", "foot": "calcn_r", "trunk": "torso"}
-
-
-@dataclass
-class Mount:
-    """Where a sensor sits on its body, and how its channels are labelled.
-
-    The sensor axes are the accelerometer's. `acc_signs` multiplies its
-    channels (a -1 makes a mirrored frame); `gyro_axes` (a signed permutation)
-    maps sensor-frame angular velocity to the recorded gyro channels. A real,
-    right-handed sensor has all +1 and the identity; recorded datasets do not
-    always: AB06's thigh reads in a mirrored frame and its shank gyro channels
-    are permuted relative to its accelerometer (docs/simulator.md), and a
-    virtual cohort meant to look like AB06 must reproduce that.
-    """
-
-    body: str
-    R_BS: np.ndarray = field(default_factory=lambda: np.eye(3))  # sensor axes in body coordinates (columns)
-    p_BS: np.ndarray = field(default_factory=lambda: np.zeros(3))  # sensor origin in the body frame, m
-    acc_signs: np.ndarray = field(default_factory=lambda: np.ones(3))
-    gyro_axes: np.ndarray = field(default_factory=lambda: np.eye(3))
 
 
 @dataclass

@@ -12,7 +12,7 @@ each was picked.
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
-from typing import TYPE_CHECKING, Callable
+from typing import Callable
 
 import numpy as np
 from scipy.interpolate import CubicSpline
@@ -20,9 +20,7 @@ from scipy.signal import bilinear, lfilter
 from scipy.spatial.transform import Rotation
 
 from ..io.types import G
-
-if TYPE_CHECKING:
-    from .imu import Mount
+from .mount import Mount
 
 MICRO_G = 1e-6 * G
 DEG = np.pi / 180.0
@@ -64,7 +62,7 @@ class NoiseModel:
     def with_(self, **changes: float) -> "NoiseModel":
         return replace(self, **changes)
 
-    def misplace(self, mount: "Mount", rng: np.random.Generator) -> "Mount":
+    def misplace(self, mount: Mount, rng: np.random.Generator) -> Mount:
         """The mount as actually strapped on: a small random rotation and offset."""
         dR = Rotation.from_rotvec(rng.normal(0.0, self.mount_rotation_std, 3)).as_matrix()
         dp = rng.normal(0.0, self.mount_offset_std, 3)

@@ -23,7 +23,7 @@ Results go to `<out>/compare.json`, rewritten (atomically) after every row.
 from __future__ import annotations
 
 import json
-import os
+import math
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -31,25 +31,21 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from ..checkpoint import Checkpoint
+from ..config import FitConfig, TrainConfig
 from ..dataset import Part, Recording, fit_reference_on, keep_trials, load_trials, realize, to_recordings
-from ..evaluate import stream_predictions
+from ..evaluate import Segment, metrics_of, segments
 from ..features import FeatureConfig
+from ..fit import device, fit, fit_new, seed_everything, stack
 from ..io.types import JOINTS_R, Trial
+from ..jsonio import write_json_atomic
 from ..metrics import joint_metrics
 from ..models import Normalized
-from ..train import TrainConfig, device, fit, new_model, seed_everything, stack, torch_predictor
+from ..predict import torch_predictor
 
 PLACEMENTS = ("pelvis", "femur_r", "femur_l", "tibia_r", "tibia_l", "calcn_r", "calcn_l")
 PRODUCT = ("femur_r", "calcn_r")
 AB06_PLACEMENTS = ("femur_r", "tibia_r", "calcn_r")  # the leg sensors AB06 has (its torso is no pelvis)
-
-
-def write_json_atomic(path: Path, obj: object) -> None:
-    """Readers (the report, a resumed sweep) never see half a file."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_text(json.dumps(obj, indent=1, default=float))
-    os.replace(tmp, path)
 
 
 def _cohort_subjects(cohort: Path) -> list[dict]:
@@ -102,21 +98,9 @@ def fractions(names: dict[str, list[str]], subjects: list[str], start: float, en
     return [Part(s, n, start, end) for s in subjects for n in names[s]]
 
 
-def segments_of(recs: list[Recording], fc: FeatureConfig, model: Normalized, dev: torch.device) -> list[tuple[np.ndarray, np.ndarray]]:
-    """(pred, true) published streams, as the edge publishes them (evaluate.stream_predictions)."""
-    predict = torch_predictor(model, dev)
-    out = []
-    for rec in recs:
-        pred, true, n = stream_predictions(rec, fc, predict)
-        if n:
-            out.append((pred, true))
-    return out
-
-
-def metrics_of(segments: list[tuple[np.ndarray, np.ndarray]], joints: tuple[str, ...], rate_hz: float) -> dict:
-    if not segments:
-        raise ValueError("no full window in any test part: trials must be longer than one window")
-    return joint_metrics(segments, joints, rate_hz)
+def segments_of(recs: list[Recording], fc: FeatureConfig, model: Normalized, dev: torch.device) -> list[Segment]:
+    """(pred, true) published streams, as the edge publishes them and `evaluate` scores them."""
+    return segments(recs, fc, torch_predictor(model, dev))[0]
 
 
 @dataclass
@@ -146,48 +130,10 @@ class CompareConfig:
     imu_ik: bool = True
 
 
-def _train_cfg(cfg: CompareConfig, arch: str, placements: tuple[str, ...], lr: float | None = None) -> TrainConfig:
-    return TrainConfig(
-        data=cfg.cohort, out=cfg.out, arch=arch, imus=placements, joints=cfg.joints, seed=cfg.seed,
-        max_epochs=cfg.max_epochs, patience=cfg.patience, batch_size=cfg.batch_size, lr=lr or cfg.lr,
-        train_stride=cfg.train_stride, max_minutes=cfg.max_minutes,
-    )
-
-
-def train_new(
-    tc: TrainConfig, fc: FeatureConfig, train: list[Recording], val: list[Recording], dev: torch.device
-) -> tuple[Normalized, list[dict]]:
-    """A fresh model, early-stopped on validation RMSE (train.fit keeps the best epoch)."""
-    seed_everything(tc.seed)
-    x, y = stack(train, fc, tc.train_stride)
-    model, _ = new_model(tc, fc, x, y)
-    model.to(dev)
-    history = fit(model, x, y, tc, dev, stack(val, fc, fc.stride), tc.max_epochs)
-    return model, history
-
-
-def fine_tune(
-    model: Normalized, x: np.ndarray, y: np.ndarray, lr: float, batch: int, seed: int, dev: torch.device,
-    epochs: int, on_epoch,
-) -> None:
-    """UA: continue training every weight on the new person's windows (normalization kept
-    from the base, as the exported graph would). `on_epoch(epoch)` after every epoch, so
-    the 1-, 5- and 15-epoch points of the curve come from one run."""
-    opt = torch.optim.Adam(model.net.parameters(), lr=lr)
-    xt = torch.from_numpy(x)
-    yt = (torch.from_numpy(y) - model.y_mean.cpu()) / model.y_std.cpu()
-    gen = torch.Generator().manual_seed(seed)
-    for epoch in range(1, epochs + 1):
-        model.train()
-        perm = torch.randperm(len(xt), generator=gen)
-        for i in range(0, len(perm), batch):
-            idx = perm[i : i + batch]
-            xb = (xt[idx].to(dev) - model.x_mean) / model.x_std
-            loss = torch.nn.functional.mse_loss(model.net(xb), yt[idx].to(dev))
-            opt.zero_grad()
-            loss.backward()
-            opt.step()
-        on_epoch(epoch)
+def fit_config(cfg: CompareConfig) -> FitConfig:
+    """UG and UI: early stopping on validation, `max_minutes` per fit."""
+    return FitConfig(epochs=cfg.max_epochs, lr=cfg.lr, batch_size=cfg.batch_size, seed=cfg.seed,
+                     patience=cfg.patience, max_minutes=cfg.max_minutes)
 
 
 def imu_ik_metrics(trials: list[Trial], start: float, joints: tuple[str, ...], rate_hz: float = 100.0) -> dict:
@@ -197,7 +143,7 @@ def imu_ik_metrics(trials: list[Trial], start: float, joints: tuple[str, ...], r
     from ..imuik import imu_ik
 
     clock = "hip_flexion_r"
-    segments, names = [], None
+    segs, names = [], None
     for trial in trials:
         est = imu_ik(trial, side="r", calib_s=1.0)
         t = est["t"]
@@ -208,9 +154,9 @@ def imu_ik_metrics(trials: list[Trial], start: float, joints: tuple[str, ...], r
         true = np.stack([np.interp(t[keep], trial.angles_t, trial.angles[j]) for j in cols], axis=1)
         # Without a pelvis IMU there is no hip estimate: the true hip flexion only clocks the gait cycles.
         pred = np.stack([est[j][keep] if j in est else true[:, 0] for j in cols], axis=1)
-        segments.append((pred, true))
+        segs.append((pred, true))
     cols = [clock, *[j for j in names if j != clock]]
-    m = joint_metrics(segments, tuple(cols), rate_hz)
+    m = joint_metrics(segs, tuple(cols), rate_hz)
     if clock not in names:
         m["joints"].pop(clock)
         for key, fld in (("mean_rmse_deg", "rmse_deg"), ("mean_nrmse", "nrmse"), ("mean_r", "r")):
@@ -281,12 +227,20 @@ def compare(cfg: CompareConfig) -> dict:
         real_recs = to_recordings(real, fc, cfg.joints) if real_ok else {}
 
         for arch in cfg.archs:
-            tc = _train_cfg(cfg, arch, placements)
+            fcfg = fit_config(cfg)
             # ---- UG on the cohort
             t0 = time.monotonic()
-            ug, history = train_new(tc, fc, realize(cohort_recs, ug_train), realize(cohort_recs, ug_val), dev)
+            ug, _, history = fit_new(arch, fcfg, fc, realize(cohort_recs, ug_train), realize(cohort_recs, ug_val), dev, cfg.train_stride)
             ug_state = {k: v.detach().clone() for k, v in ug.state_dict().items()}
-            torch.save({"state_dict": ug_state, "feature_config": asdict(fc), "arch": arch}, out / f"ug_{arch}_{'+'.join(placements)}.pt")
+            # A checkpoint like `train`'s: `gaitlstm train --method ua --base` and `export` take it.
+            ug_config = TrainConfig(data=cfg.cohort, out=cfg.out, arch=arch, method="ug", imus=placements, joints=cfg.joints,
+                                    heldout=None, val_trials=None, seed=cfg.seed, max_epochs=cfg.max_epochs,
+                                    patience=cfg.patience, batch_size=cfg.batch_size, lr=cfg.lr,
+                                    train_stride=cfg.train_stride, max_minutes=cfg.max_minutes)
+            Checkpoint(ug_config, fc, {k: ug_state[k].cpu().numpy() for k in ("x_mean", "x_std", "y_mean", "y_std")},
+                       {k: v.cpu() for k, v in ug_state.items()}, history, train_parts=ug_train, val_parts=ug_val,
+                       test_parts=whole(cohort_names, who.test), device=str(dev),
+                       ).save(out / f"ug_{arch}_{'+'.join(placements)}.pt")
             m = metrics_of(segments_of(realize(cohort_recs, test_cohort), fc, ug, dev), cfg.joints, rate)
             whole_m = metrics_of(segments_of(realize(cohort_recs, whole(cohort_names, who.test)), fc, ug, dev), cfg.joints, rate)
             row("cohort", "UG", arch, placements, desc_cohort, m, t0, epochs=len(history),
@@ -299,7 +253,7 @@ def compare(cfg: CompareConfig) -> dict:
                 tr, va = fractions(cohort_names, [s], 0.0, split_at), fractions(cohort_names, [s], split_at, r0)
                 fc_s = FeatureConfig(placements=placements, euler_reference=fit_reference_on(cohort, tr + va, placements))
                 recs_s = to_recordings({s: cohort[s]}, fc_s, cfg.joints)
-                ui, _ = train_new(tc, fc_s, realize(recs_s, tr), realize(recs_s, va), dev)
+                ui, _, _ = fit_new(arch, fcfg, fc_s, realize(recs_s, tr), realize(recs_s, va), dev, cfg.train_stride)
                 segs += segments_of(realize(recs_s, fractions(cohort_names, [s], r0, 1.0)), fc_s, ui, dev)
             row("cohort", "UI", arch, placements, desc_cohort, metrics_of(segs, cfg.joints, rate), t0,
                 detail=f"per subject: first {split_at:.0%} of each trial trains, {split_at:.0%}-{r0:.0%} validates")
@@ -335,7 +289,12 @@ def compare(cfg: CompareConfig) -> dict:
                                           "metrics": m, "adapt_windows": len(x), "seconds": round(time.monotonic() - t0, 1)})
                         print(f"[compare] UA {arch} ratio {ratio:.2f} epochs {epoch:2d}: mean RMSE {m['mean_rmse_deg']:.2f} deg", flush=True)
 
-                fine_tune(ug, x, y, cfg.ua_lr, cfg.batch_size, cfg.seed, dev, max(cfg.ua_epochs), on_epoch)
+                # UA: every weight continues training on the new person's windows, the
+                # normalization kept from the base (as the exported graph would); one run
+                # gives the 1-, 5- and 15-epoch points of the curve.
+                ua_cfg = FitConfig(epochs=max(cfg.ua_epochs), lr=cfg.ua_lr, batch_size=cfg.batch_size, seed=cfg.seed,
+                                   max_minutes=math.inf)
+                fit(ug, x, y, ua_cfg, dev, None, on_epoch)
                 if abs(ratio - r0) < 1e-9:
                     best = max(cfg.ua_epochs)
                     row("ab06", "UA", arch, placements, desc_real, snap[best], t0,
@@ -347,7 +306,7 @@ def compare(cfg: CompareConfig) -> dict:
             tr, va = fractions(real_names, real_subjects, 0.0, split_at), fractions(real_names, real_subjects, split_at, r0)
             fc_r = FeatureConfig(placements=placements, euler_reference=fit_reference_on(real, tr + va, placements))
             recs_r = to_recordings(real, fc_r, cfg.joints)
-            ui, _ = train_new(tc, fc_r, realize(recs_r, tr), realize(recs_r, va), dev)
+            ui, _, _ = fit_new(arch, fcfg, fc_r, realize(recs_r, tr), realize(recs_r, va), dev, cfg.train_stride)
             row("ab06", "UI", arch, placements, desc_real, metrics_of(segments_of(realize(recs_r, test_real), fc_r, ui, dev), cfg.joints, rate), t0,
                 detail=f"first {split_at:.0%} of each AB06 trial trains, {split_at:.0%}-{r0:.0%} validates")
 

@@ -21,12 +21,16 @@ import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-import numpy as np
 
-from ..dataset import Recording, cut, fit_reference_on, keep_trials, load_trials, to_recordings
-from ..features import N_CH, FeatureConfig, GridFeatures
+from ..cache import FeatureCache, write_cache
+from ..config import FitConfig
+from ..dataset import cut, fit_reference_on, keep_trials, load_trials, to_recordings
+from ..evaluate import metrics_of
+from ..features import FeatureConfig
+from ..fit import device, fit_new
 from ..io.types import JOINTS_R
-from .runner import PLACEMENTS, CompareConfig, metrics_of, segments_of, train_new, ug_subjects, whole, write_json_atomic
+from ..jsonio import write_json_atomic
+from .runner import PLACEMENTS, CompareConfig, segments_of, ug_subjects, whole
 
 
 def combinations(placements: tuple[str, ...] = PLACEMENTS, sizes: tuple[int, ...] = (1, 2, 3, 4, 5, 6)) -> list[tuple[str, ...]]:
@@ -85,47 +89,13 @@ def build_cache(cfg: SweepConfig) -> Path:
     fc = FeatureConfig(placements=PLACEMENTS, euler_reference=fit_reference_on(cohort, fit_parts, PLACEMENTS))
     recs = to_recordings(keep_trials(cohort, fit_parts + whole(names, who.test)), fc, cfg.joints)
     role = {**{s: "train" for s in who.train}, who.val: "val", **{s: "test" for s in who.test}}
-    arrays: dict[str, np.ndarray] = {}
-    index = []
-    for s, rs in recs.items():
-        for i, r in enumerate(rs):
-            key = f"{len(index)}"
-            arrays[f"t{key}"], arrays[f"rows{key}"], arrays[f"y{key}"] = r.grid.t, r.grid.rows.astype(np.float32), r.targets
-            index.append({"subject": s, "trial": r.trial, "role": role[s]})
-    meta = {"placements": PLACEMENTS, "euler_reference": fc.euler_reference, "subjects": asdict(who), "recordings": index,
-            "joints": list(cfg.joints)}
-    out.mkdir(parents=True, exist_ok=True)
-    tmp = out / f".features.{os.getpid()}.npz"
-    np.savez(tmp, meta=np.array(json.dumps(meta)), **arrays)
-    os.replace(tmp, path)
+    write_cache(path, recs, role, fc, {"subjects": asdict(who), "joints": list(cfg.joints)})
     return path
-
-
-@dataclass
-class Cache:
-    meta: dict
-    recs: list[tuple[str, str, str, np.ndarray, np.ndarray, np.ndarray]]  # subject, trial, role, t, rows, y
-
-    @staticmethod
-    def load(path: Path) -> "Cache":
-        z = np.load(path)
-        meta = json.loads(str(z["meta"]))
-        recs = [(d["subject"], d["trial"], d["role"], z[f"t{i}"], z[f"rows{i}"], z[f"y{i}"]) for i, d in enumerate(meta["recordings"])]
-        return Cache(meta, recs)
-
-    def recordings(self, combo: tuple[str, ...], role: str) -> tuple[FeatureConfig, list[Recording]]:
-        """The recordings of one role with only `combo`'s columns, and their feature config."""
-        order = list(self.meta["placements"])
-        cols = np.concatenate([np.arange(order.index(p) * N_CH, (order.index(p) + 1) * N_CH) for p in combo])
-        fc = FeatureConfig(placements=combo, euler_reference={p: tuple(self.meta["euler_reference"][p]) for p in combo})
-        recs = [Recording(s, tr, GridFeatures(t=t, rows=rows[:, cols].astype(np.float64), ahrs_resets=0), y, [])
-                for s, tr, r, t, rows, y in self.recs if r == role]
-        return fc, recs
 
 
 # ---------------------------------------------------------------- workers
 
-_CACHE: Cache | None = None
+_CACHE: FeatureCache | None = None
 
 
 def _init_worker(cache_path: str) -> None:
@@ -133,31 +103,29 @@ def _init_worker(cache_path: str) -> None:
 
     torch.set_num_threads(1)  # one process per core beats one process with many threads for this model size
     global _CACHE
-    _CACHE = Cache.load(Path(cache_path))
+    _CACHE = FeatureCache.load(Path(cache_path))
 
 
 def run_combo(args: tuple[SweepConfig, tuple[str, ...]]) -> tuple[str, float]:
     """Train and score one combination; writes its result file. Runs in a worker process."""
-    from ..train import TrainConfig, device
-
     cfg, combo = args
     assert _CACHE is not None, "worker not initialised"
     t0 = time.monotonic()
     dev = device()
-    tc = TrainConfig(data=cfg.cohort, out=cfg.out, arch=cfg.arch, method=cfg.method, imus=combo, joints=tuple(cfg.joints),
-                     seed=cfg.seed, max_epochs=cfg.epochs, patience=cfg.patience, batch_size=cfg.batch_size, lr=cfg.lr,
-                     train_stride=cfg.train_stride, max_minutes=30.0)
+    fcfg = FitConfig(epochs=cfg.epochs, lr=cfg.lr, batch_size=cfg.batch_size, seed=cfg.seed, patience=cfg.patience,
+                     max_minutes=30.0)
     fc, test = _CACHE.recordings(combo, "test")
     if cfg.method == "ug":  # one model: training subjects, early-stopped on the validation subject
         _, train = _CACHE.recordings(combo, "train")
         _, val = _CACHE.recordings(combo, "val")
-        model, history = train_new(tc, fc, train, val, dev)
+        model, _, history = fit_new(cfg.arch, fcfg, fc, train, val, dev, cfg.train_stride)
         segments = segments_of(test, fc, model, dev)
     else:  # ui: one model per test subject, on the first part of each of its trials (as `compare` does)
         segments, history = [], []
         for subject in sorted({r.subject for r in test}):
             own = [r for r in test if r.subject == subject]
-            model, h = train_new(tc, fc, [cut(r, 0.0, UI_SPLIT[0]) for r in own], [cut(r, *UI_SPLIT) for r in own], dev)
+            model, _, h = fit_new(cfg.arch, fcfg, fc, [cut(r, 0.0, UI_SPLIT[0]) for r in own], [cut(r, *UI_SPLIT) for r in own], dev,
+                                    cfg.train_stride)
             segments += segments_of([cut(r, UI_SPLIT[1], 1.0) for r in own], fc, model, dev)
             history += [{**e, "subject": subject} for e in h]
     metrics = metrics_of(segments, tuple(cfg.joints), fc.rate_hz)
