@@ -30,7 +30,7 @@ export class EventBus<Events extends { [K in keyof Events]: unknown }> {
   on<K extends keyof Events>(event: K, listener: Listener<Events[K]>): () => void {
     const list = this.listeners.get(event) ?? [];
     // Copy on write: an emit in progress keeps iterating the list it started with.
-    this.listeners.set(event, [...list, listener as Listener<never>]);
+    this.listeners.set(event, [...list, listener]);
     return () => {
       const current = this.listeners.get(event) ?? [];
       this.listeners.set(

@@ -142,7 +142,7 @@ export class DashboardServer {
       });
     } catch (err) {
       const e = err as NodeJS.ErrnoException;
-      throw new Error(`dashboard cannot listen on ${this.config.host}:${this.config.port}: ${e.code ?? e.message}`);
+      throw new Error(`dashboard cannot listen on ${this.config.host}:${this.config.port}: ${e.code ?? e.message}`, { cause: err });
     }
     server.on("error", (err) => log.error("dashboard server error", { error: err.message }));
     this.server = server;

@@ -115,7 +115,7 @@ export class CalibrationModule implements Module {
     const { result, measured, problems } = judgeCapture(capture, {
       wearers: this.deps.pipelines.wearers(),
       placements: contract.pipeline.placements,
-      references: contract.manifest.euler.reference as Record<string, readonly number[]>,
+      references: contract.manifest.euler.reference,
       maxGyroStd: this.config.maxGyroStd,
       savedAt: new Date().toISOString(),
     });
@@ -128,7 +128,7 @@ export class CalibrationModule implements Module {
       try {
         await atomicWriteFile(file, formatCalibration(next));
       } catch (err) {
-        throw new Error(`calibration rejected (nothing changed): cannot save ${file}: ${(err as Error).message}`);
+        throw new Error(`calibration rejected (nothing changed): cannot save ${file}: ${(err as Error).message}`, { cause: err });
       }
     }
     this.saved = next;

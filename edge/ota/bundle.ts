@@ -101,7 +101,7 @@ export async function readBundle(dir: string): Promise<Bundle> {
   try {
     m = JSON.parse(manifestBytes.toString("utf8")) as typeof m;
   } catch (err) {
-    throw new Error(`${manifestPath}: not valid JSON (${(err as Error).message})`);
+    throw new Error(`${manifestPath}: not valid JSON (${(err as Error).message})`, { cause: err });
   }
   const names = [m.model?.file, m.golden?.file, ...Object.values(m.variants ?? {}).map((v) => v.file)].filter(
     (f): f is string => typeof f === "string",

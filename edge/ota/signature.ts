@@ -34,7 +34,7 @@ export function privateKeyFromPem(pem: string, origin = "private key"): KeyObjec
   try {
     key = createPrivateKey(pem);
   } catch (err) {
-    throw new Error(`${origin}: not a PEM private key (${(err as Error).message})`);
+    throw new Error(`${origin}: not a PEM private key (${(err as Error).message})`, { cause: err });
   }
   if (key.asymmetricKeyType !== "ed25519") throw new Error(`${origin}: an ed25519 key is needed, got ${key.asymmetricKeyType}`);
   return key;
@@ -63,14 +63,14 @@ export async function loadPublicKeys(entries: readonly string[]): Promise<Truste
       try {
         pem = await readFile(entry, "utf8");
       } catch (err) {
-        throw new Error(`ota.publicKeys[${i}]: cannot read ${entry} (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`);
+        throw new Error(`ota.publicKeys[${i}]: cannot read ${entry} (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`, { cause: err });
       }
     }
     let key: KeyObject;
     try {
       key = createPublicKey(pem);
     } catch (err) {
-      throw new Error(`${origin}: not a PEM public key (${(err as Error).message})`);
+      throw new Error(`${origin}: not a PEM public key (${(err as Error).message})`, { cause: err });
     }
     if (key.asymmetricKeyType !== "ed25519") throw new Error(`${origin}: an ed25519 public key is needed, got ${key.asymmetricKeyType}`);
     keys.push({ key, keyId: keyIdOf(key), origin });

@@ -131,6 +131,8 @@ export class SwappableModel implements WindowModel {
   }
 
   lane(): ModelLane {
+    // The lane's getters below are an object literal's, where `this` is that literal, so the holder needs a name.
+    // eslint-disable-next-line @typescript-eslint/no-this-alias
     const holder = this;
     let used: ModelEntry | undefined;
     const label = (): LoadedContract => (used ?? holder.current).contract;

@@ -53,7 +53,7 @@ export async function readCamargoAngles(file: string, joints: readonly string[])
     cols.forEach((c, k) => {
       const [column, sign] = CAMARGO_COLUMNS[joints[k]!]!;
       const v = Number(f[c]);
-      if (f[c] === undefined || f[c]!.trim() === "" || !Number.isFinite(v)) {
+      if (f[c] === undefined || f[c].trim() === "" || !Number.isFinite(v)) {
         throw new Error(`${file} line ${line.no}, column '${column}': not a number ('${f[c] ?? ""}')`);
       }
       values[k]!.push(sign * v);

@@ -84,7 +84,7 @@ async function waitForValue<T, A extends string | number | null = null>(
     const handle = await page.waitForFunction(run, arg ?? null, { timeout: timeoutMs, polling: 50 });
     return (await handle.jsonValue()) as T;
   } catch (err) {
-    throw new Error(`timed out waiting for ${what}: ${(err as Error).message.split("\n")[0]}`);
+    throw new Error(`timed out waiting for ${what}: ${(err as Error).message.split("\n")[0]}`, { cause: err });
   }
 }
 

@@ -1,5 +1,4 @@
 import { readFileSync } from "node:fs";
-import { gunzipSync } from "node:zlib";
 import { fileURLToPath } from "node:url";
 import { describe, expect, it } from "vitest";
 import { DEFAULT_DETECTOR_PARAMS, GaitEventDetector, detectEvents } from "../../edge/gait/events.js";
@@ -43,7 +42,7 @@ describe("gait golden vectors (Python writes them, both sides replay them)", () 
   const strides: Stride[] = [];
   const phase: (number | null)[] = [];
   for (let k = 0; k < t.length; k++) {
-    const r = stream.push(t[k]!, w[k]!, angles[k]!);
+    const r = stream.push(t[k]!, w[k]!, angles[k]);
     events.push(...r.events);
     strides.push(...r.strides);
     phase.push(r.phase);
@@ -119,7 +118,7 @@ function syntheticStride(t0: number, T: number, rate: number, peak = 5): { t: nu
   const n = Math.round(T * rate);
   for (let k = 0; k < n; k++) {
     const u = k / n; // 0 = heel strike
-    let v = 0;
+    let v: number;
     if (u < 0.06) v = -6 * Math.sin((Math.PI * u) / 0.06); // foot slap
     else if (u < 0.4) v = 0;
     else if (u < 0.62) v = -7 * Math.sin((Math.PI * (u - 0.4)) / 0.22); // heel off -> toe off

@@ -5,8 +5,12 @@ import { compareSemver, contractDifferences } from "../../edge/ota/compatibility
 import { commandRefusal, canTransition, type CommandContext } from "../../edge/ota/stateMachine.js";
 import { MODEL } from "./helpers.js";
 
-async function manifest(edit: (m: Record<string, any>) => void = () => undefined): Promise<Manifest> {
-  const raw = JSON.parse(await readFile(MODEL, "utf8")) as Record<string, any>;
+// The edits reach deep into a parsed manifest on purpose (that is what the tests vary), so its JSON is untyped here.
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+type RawManifest = Record<string, any>;
+
+async function manifest(edit: (m: RawManifest) => void = () => undefined): Promise<Manifest> {
+  const raw = JSON.parse(await readFile(MODEL, "utf8")) as RawManifest;
   edit(raw);
   return parseManifest(raw);
 }

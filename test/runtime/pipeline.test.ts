@@ -15,7 +15,7 @@ afterEach(() => vi.useRealTimers());
 
 /** Returns the window's sample index in every output cell, so tests can see which rows were published. */
 const indexModel: WindowModel = {
-  run: async (x: Float32Array) => {
+  run: async (_x: Float32Array) => {
     const joints = contract.pipeline.joints.length;
     const window = contract.pipeline.window;
     const out = new Float32Array(window * joints);

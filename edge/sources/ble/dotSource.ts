@@ -72,7 +72,7 @@ export const dotSourceSchema = z
 export type DotSourceConfig = z.infer<typeof dotSourceSchema>;
 
 export interface DotSourceDeps {
-  /** Returns the noble instance; the default imports @abandonware/noble. */
+  /** Returns the noble instance; the default imports @stoprocent/noble. */
   loadNoble?: () => Promise<NobleLike>;
   logger?: Logger;
   /** Host monotonic clock, µs, for clock alignment; tests pass a fake. */
@@ -173,7 +173,7 @@ export class DotSource implements ImuSource {
       noble = await this.loadNoble();
     } catch (err) {
       throw new Error(
-        `Bluetooth LE source unavailable: ${reasonOf(err)}. Install @abandonware/noble and check the adapter (hciconfig)`,
+        `Bluetooth LE source unavailable: ${reasonOf(err)}. Install @stoprocent/noble and check the adapter (hciconfig)`,
         { cause: err },
       );
     }
@@ -444,7 +444,7 @@ export class DotSource implements ImuSource {
     this.issue({
       kind: "disconnected",
       sensorId: link.sensorId,
-      message: `${link.sensorId}: disconnected${reason === undefined ? "" : ` (${String(reason)})`}`,
+      message: `${link.sensorId}: disconnected${reason === undefined ? "" : ` (${reason instanceof Error ? reason.message : JSON.stringify(reason)})`}`,
     });
     this.scheduleRetry(link);
   }

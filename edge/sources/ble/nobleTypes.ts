@@ -1,5 +1,5 @@
 /**
- * The part of the noble API (npm `@abandonware/noble`) that the DOT source
+ * The part of the noble API (npm `@stoprocent/noble`) that the DOT source
  * uses, as plain interfaces. The source depends on these instead of on noble's
  * own types so that (1) noble stays an optional dependency loaded lazily, and
  * (2) tests drive the source with an EventEmitter fake at exactly this boundary.

@@ -70,7 +70,7 @@ export async function isGzipFile(file: string): Promise<boolean> {
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
     const why = code === "ENOENT" ? "file not found" : (err as Error).message;
-    throw new Error(`${file}: cannot open replay file: ${why}`);
+    throw new Error(`${file}: cannot open replay file: ${why}`, { cause: err });
   }
   try {
     const magic = Buffer.alloc(2);

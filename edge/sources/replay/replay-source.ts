@@ -20,7 +20,7 @@ import { performance } from "node:perf_hooks";
 import { z } from "zod";
 import { createLogger, type Logger } from "../../log.js";
 import { SourceCore, noDataTimeoutMsSchema, reasonOf } from "../core.js";
-import { SourceConfigError, type ImuSample, type ImuSource, type SourceHandlers, type SourceIssue, type SourceStats } from "../types.js";
+import { SourceConfigError, type ImuSample, type ImuSource, type SourceHandlers, type SourceStats } from "../types.js";
 import { openCamargo } from "./camargo.js";
 import { detectFormat } from "./detect.js";
 import { DEFAULT_MAX_LINE_LENGTH, isGzipFile } from "./lines.js";
@@ -194,7 +194,7 @@ export class ReplaySource implements ImuSource {
       failure = err;
     }
     if (samples === 0) {
-      if (failure !== undefined) throw failure;
+      if (failure !== undefined) throw failure instanceof Error ? failure : new Error(describeFailure(failure));
       const rejected = Object.entries(issues).map(([k, n]) => `${k} ${n}`);
       throw new SourceConfigError(
         `${where}: no samples to replay (${rejected.length > 0 ? `every row was rejected: ${rejected.join(", ")}` : "header only?"})`,
@@ -364,7 +364,7 @@ function prepend(items: readonly ReaderItem[], stream: ReplayStream, failure: un
   async function* joined(): AsyncGenerator<ReaderItem, void, undefined> {
     try {
       yield* items;
-      if (failure !== undefined) throw failure instanceof Error ? failure : new Error(String(failure));
+      if (failure !== undefined) throw failure instanceof Error ? failure : new Error(describeFailure(failure));
       yield* stream;
     } finally {
       await stream.return();
@@ -372,4 +372,9 @@ function prepend(items: readonly ReaderItem[], stream: ReplayStream, failure: un
   }
   const out = joined();
   return stream.sensors === undefined ? out : Object.assign(out, { sensors: stream.sensors });
+}
+
+/** A thrown non-Error, in words (what a reader threw is normally an Error). */
+function describeFailure(failure: unknown): string {
+  return typeof failure === "string" ? failure : JSON.stringify(failure) ?? "unknown failure";
 }

@@ -67,7 +67,7 @@ export async function readXsensMappings(file: string): Promise<Map<string, strin
   try {
     xml = await readFile(file, "utf8");
   } catch (err) {
-    throw new Error(`${file}: cannot read Xsens mapping file: ${(err as Error).message}`);
+    throw new Error(`${file}: cannot read Xsens mapping file: ${(err as Error).message}`, { cause: err });
   }
   const map = parseXsensMappings(xml);
   if (map.size === 0) throw new Error(`${file}: no <ExperimentalSensor> with <name_in_model> found`);

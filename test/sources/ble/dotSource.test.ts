@@ -191,7 +191,7 @@ describe("DotSource with a fake noble", () => {
     });
     await expect(source.start({ onSample: () => {}, onIssue: () => {} })).rejects.toThrow(
       "Bluetooth LE source unavailable: EAFNOSUPPORT, Address family not supported by protocol. " +
-        "Install @abandonware/noble and check the adapter (hciconfig)",
+        "Install @stoprocent/noble and check the adapter (hciconfig)",
     );
   });
 

@@ -35,7 +35,7 @@ function tempFile(content: string): string {
 describe("withEofGuard", () => {
   it("reads bytes through the guarded read", async () => {
     const { binding, port } = fakeBinding(tempFile("abc"));
-    const opened = (await withEofGuard(binding).open({})) as typeof port;
+    const opened = (await withEofGuard(binding).open({}));
     const buffer = Buffer.alloc(8);
     await expect(opened.read(buffer, 0, 8)).resolves.toMatchObject({ bytesRead: 3 });
     expect(buffer.subarray(0, 3).toString()).toBe("abc");
@@ -44,14 +44,14 @@ describe("withEofGuard", () => {
 
   it("turns a 0-byte read (hung-up tty) into a disconnect error instead of spinning", async () => {
     const { binding, port } = fakeBinding(tempFile(""));
-    const opened = (await withEofGuard(binding).open({})) as typeof port;
+    const opened = (await withEofGuard(binding).open({}));
     await expect(opened.read(Buffer.alloc(8), 0, 8)).rejects.toMatchObject({ disconnect: true, message: expect.stringMatching(/hung up/) });
     fs.closeSync(port.fd as number);
   });
 
   it("reports a read on a closed port as canceled (a close, not a disconnect)", async () => {
     const { binding, port } = fakeBinding(tempFile("abc"));
-    const opened = (await withEofGuard(binding).open({})) as typeof port;
+    const opened = (await withEofGuard(binding).open({}));
     fs.closeSync(port.fd as number);
     port.fd = null;
     await expect(opened.read(Buffer.alloc(8), 0, 8)).rejects.toMatchObject({ canceled: true });
