@@ -269,6 +269,39 @@ describe.skipIf(!hasChromium)("dashboard in Chromium against a live runtime", ()
     }
   }, 60_000);
 
+  it("is served by the runtime itself (dashboard config section), bridged into its embedded broker", async () => {
+    // What a user gets with `"dashboard": {...}` in the config: the runtime builds
+    // nothing, so the bundle is built into its default folder (dist/dashboard) first.
+    await buildDashboard();
+    const simulator = JSON.parse(await readFile("deploy/config/simulator.json", "utf8")) as Record<string, unknown>;
+    const config = parseConfig({
+      ...simulator,
+      mqtt: { deviceId: "own", embedded: { host: "127.0.0.1", port: 0 } },
+      dashboard: { port: 0 },
+      log: { level: "warn" },
+    });
+    const runtime = new EdgeRuntime(config, { logger: memoryLogger() });
+    const page = await live!.context.newPage();
+    try {
+      await runtime.start();
+      expect(runtime.dashboardUrl).toMatch(/^http:\/\/127\.0\.0\.1:\d+\/$/);
+      await page.goto(runtime.dashboardUrl!);
+      await waitForValue(page, "the connection through /mqtt", () => document.getElementById("connection")?.dataset.state === "connected");
+      await waitForValue(page, "the device id", () => document.body.textContent?.includes("own"));
+      const plotted = (atLeast: number): number | false => {
+        const n = Number(document.getElementById("plots")?.dataset.samples);
+        return n >= atLeast && n;
+      };
+      const first = await waitForValue(page, "plotted samples", plotted, 25);
+      await waitForValue(page, "more plotted samples", plotted, first + 50);
+      await page.locator("#cmd-heading-reset").click();
+      await waitForValue(page, "the heading_reset reply", () => document.getElementById("command-log")?.textContent?.includes("heading_reset: ok"));
+    } finally {
+      await page.close();
+      await runtime.stop();
+    }
+  }, 60_000);
+
   it.runIf(SOAK_S > 0)(`page memory over ${SOAK_S} s at the real rate (figure, not asserted)`, async () => {
     const page = live!.page;
     const cdp = await live!.context.newCDPSession(page);
