@@ -13,11 +13,12 @@ import { loadManifest, type LoadedContract } from "../contract/manifest.js";
 import type { EventBus } from "../core/bus.js";
 import type { EdgeEvents } from "../core/events.js";
 import type { Module } from "../core/module.js";
-import { OnnxModel, type InferenceConfig } from "../inference/onnxModel.js";
+import type { InferenceConfig } from "../inference/onnxModel.js";
 import type { Logger } from "../log.js";
 import type { DevicePublisher } from "../mqtt/devicePublisher.js";
 import type { ModelInfoMessage } from "../mqtt/topics.js";
 import { ModelStore } from "../ota/modelStore.js";
+import { onnxModelLoader } from "../ota/ports.js";
 import { SwappableModel } from "../ota/swappableModel.js";
 
 export interface ModelModuleConfig {
@@ -48,19 +49,10 @@ export class ModelModule implements Module {
     const log = this.deps.logger;
     const store = this.config.otaDir ? new ModelStore(this.config.otaDir, { logger: log.child("ota") }) : undefined;
     const contract = store ? await store.loadStartModel(this.config.model) : await loadManifest(this.config.model);
-    const p = contract.pipeline;
-    const model = new OnnxModel({
-      path: contract.modelPath,
-      inputName: p.inputName,
-      outputName: p.outputName,
-      window: p.window,
-      features: contract.featureCount,
-      joints: p.joints.length,
-      config: this.config.inference,
-    });
-    await model.start();
+    // The same loader OTA uses for a new model, so both sessions are built alike.
+    const model = await onnxModelLoader(this.config.inference)(contract);
     this.loaded = { contract, models: new SwappableModel({ contract, model }), store };
-    log.info(`model ${contract.manifest.name} ${contract.manifest.version} loaded`, { placements: p.placements, file: contract.modelPath });
+    log.info(`model ${contract.manifest.name} ${contract.manifest.version} loaded`, { placements: contract.pipeline.placements, file: contract.modelPath });
     this.unsubscribe = this.deps.bus.on("modelChanged", ({ contract: next }) => {
       this.running.contract = next;
       this.publishInfo();

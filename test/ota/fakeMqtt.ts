@@ -11,17 +11,9 @@ import { chunkCount, encodeChunk } from "../../edge/ota/chunkCodec.js";
 import { chunkRequestSchema, OFFER_FORMAT, type OtaOffer, type OtaStateMessage } from "../../edge/ota/messages.js";
 import type { OtaMqtt } from "../../edge/ota/ports.js";
 import type { MessageHandler } from "../../edge/mqtt/connection.js";
+import { topicMatches } from "../../edge/mqtt/topics.js";
 
-export function topicMatches(filter: string, topic: string): boolean {
-  const f = filter.split("/");
-  const t = topic.split("/");
-  for (let i = 0; i < f.length; i++) {
-    if (f[i] === "#") return true;
-    if (i >= t.length) return false;
-    if (f[i] !== "+" && f[i] !== t[i]) return false;
-  }
-  return f.length === t.length;
-}
+export { topicMatches };
 
 export class FakeMqtt implements OtaMqtt {
   connected = true;
