@@ -1,6 +1,8 @@
 /**
  * The device side of OTA model updates (docs/ota.md), as a coordinator of
- * parts with one job each:
+ * parts with one job each. (Just over 400 lines on purpose: the state machine
+ * that sequences the parts and its transitions read best in one place; the
+ * work of every step lives in its own file below.)
  *
  *   offer       offerEvaluation.ts   pure: schema, signature, files, contract, version
  *   download    download.ts          chunks pulled over MQTT, resumable

@@ -7,6 +7,10 @@
  * noble is an optional dependency that throws at import time on a machine
  * without a Bluetooth adapter, so it is loaded lazily inside start(), never at
  * module load: importing this file is always safe.
+ *
+ * (Over 400 lines on purpose: scan, connect, configure, notify and reconnect of
+ * many sensors share one per-sensor state machine; the protocol's bytes are in
+ * dotProtocol.ts and the clock alignment in clockAlign.ts.)
  */
 
 import { z } from "zod";
