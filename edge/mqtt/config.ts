@@ -1,6 +1,6 @@
 /** The `mqtt` section of the runtime config: the broker, the device's topics, and how angles travel. */
 import { z } from "zod";
-import { embeddedBrokerConfigSchema } from "./embeddedBroker.js";
+import { embeddedBrokerConfigSchema, openBrokerProblem } from "./embeddedBroker.js";
 import { deviceIdSchema, topicPrefixSchema } from "./topics.js";
 
 export const mqttConfigSchema = z
@@ -25,8 +25,13 @@ export const mqttConfigSchema = z
     reconnectMaxMs: z.number().int().positive().default(30_000),
     keepaliveS: z.number().int().min(0).default(30),
     connectTimeoutMs: z.number().int().positive().default(10_000),
-    /** Used only when `url` is absent. */
-    embedded: embeddedBrokerConfigSchema.default({ host: "0.0.0.0", port: 1883 }),
+    /** Used only when `url` is absent: 127.0.0.1 unless `users` are configured (embeddedBroker.ts). */
+    embedded: embeddedBrokerConfigSchema.prefault({}),
+  })
+  .superRefine((c, ctx) => {
+    // An open broker on the LAN is how issue #13's anonymous peer installed an OTA bundle.
+    const problem = c.url === undefined ? openBrokerProblem(c.embedded) : undefined;
+    if (problem) ctx.addIssue({ code: "custom", message: problem, path: ["embedded", "host"] });
   })
   .refine((c) => c.reconnectMaxMs >= c.reconnectMinMs, {
     message: "reconnectMaxMs must be >= reconnectMinMs",

@@ -45,8 +45,17 @@ export interface MqttConnectionDeps {
   /** mqtt.js `connect`, injectable for tests. */
   readonly connect?: (url: string, options: IClientOptions) => MqttClient;
   /** Builds the embedded broker when `url` is absent; injectable for tests. */
-  readonly createEmbeddedBroker?: (config: MqttConfig["embedded"], logger: Logger) => { start(): Promise<string>; stop(): Promise<void> };
+  readonly createEmbeddedBroker?: (config: MqttConfig, logger: Logger) => LocalBroker;
   readonly onChange?: (event: ConnectionEvent) => void;
+}
+
+/** The embedded broker as the connection uses it. */
+export interface LocalBroker {
+  /** Resolves with the URL to connect to. */
+  start(): Promise<string>;
+  stop(): Promise<void>;
+  /** The login the connection uses on it, when it asks for one. */
+  readonly selfCredentials?: { readonly username: string; readonly password: string } | undefined;
 }
 
 export interface MqttConnectionStats {
@@ -73,7 +82,7 @@ export class MqttConnection {
   readonly name = "mqtt";
   readonly topics: DeviceTopics;
   private client: MqttClient | undefined;
-  private embedded: { start(): Promise<string>; stop(): Promise<void> } | undefined;
+  private embedded: LocalBroker | undefined;
   private url = "";
   private reconnectPeriodMs: number;
   private everConnected = false;
@@ -110,9 +119,17 @@ export class MqttConnection {
     if (this.config.url !== undefined) {
       this.url = this.config.url;
     } else {
-      const create = this.deps.createEmbeddedBroker ?? ((cfg, logger) => new EmbeddedBroker(cfg, { logger }));
-      this.embedded = create(this.config.embedded, log.child("broker"));
-      this.url = await this.embedded.start();
+      const create =
+        this.deps.createEmbeddedBroker ??
+        ((c: MqttConfig, logger: Logger) => new EmbeddedBroker(c.embedded, { logger, prefix: c.prefix, deviceId: c.deviceId }));
+      const embedded = create(this.config, log.child("broker"));
+      this.embedded = embedded;
+      this.url = await embedded.start();
+      // Our own login on it (random per start), instead of any configured username.
+      if (embedded.selfCredentials) {
+        options.username = embedded.selfCredentials.username;
+        options.password = embedded.selfCredentials.password;
+      }
     }
     // The birth message, unless a module already said more (degraded).
     if (!this.retained.has(this.topics.status)) this.retained.set(this.topics.status, statusPayload({ state: "online", since: Date.now() }));
