@@ -21,9 +21,21 @@ export const mqttConfigSchema = z
     anglesQos: z.union([z.literal(0), z.literal(1)]).default(0),
     /** With anglesQos 1: how many unacknowledged angles messages to hold before dropping new ones. */
     anglesQueueLimit: z.number().int().positive().default(2000),
-    reconnectMinMs: z.number().int().positive().default(1000),
-    reconnectMaxMs: z.number().int().positive().default(30_000),
-    keepaliveS: z.number().int().min(0).default(30),
+    /**
+     * Reconnect backoff: doubles from min to max, each wait drawn from [half, all]
+     * of it (jitter, so a fleet does not reconnect in lockstep after a broker
+     * restart). Max is a few seconds: live angles come back at most that long
+     * after the broker does (issue #13: 30 s cost 28 s of angles).
+     */
+    reconnectMinMs: z.number().int().positive().default(500),
+    reconnectMaxMs: z.number().int().positive().default(3000),
+    /**
+     * MQTT keepalive. The client pings after this long without hearing from the
+     * broker and drops the link 1.5 x this after the last packet it received,
+     * so 3 s notices a dead link within 4.5 s (the broker notices us within the
+     * same). 0 disables it: a stalled link then goes unnoticed until TCP gives up.
+     */
+    keepaliveS: z.number().int().min(0).default(3),
     connectTimeoutMs: z.number().int().positive().default(10_000),
     /** Used only when `url` is absent: 127.0.0.1 unless `users` are configured (embeddedBroker.ts). */
     embedded: embeddedBrokerConfigSchema.prefault({}),
