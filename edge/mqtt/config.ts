@@ -44,6 +44,8 @@ export const mqttConfigSchema = z
     // An open broker on the LAN is how issue #13's anonymous peer installed an OTA bundle.
     const problem = c.url === undefined ? openBrokerProblem(c.embedded) : undefined;
     if (problem) ctx.addIssue({ code: "custom", message: problem, path: ["embedded", "host"] });
+    const credentials = credentialsProblem(c);
+    if (credentials) ctx.addIssue({ code: "custom", message: credentials.message, path: [credentials.field] });
   })
   .refine((c) => c.reconnectMaxMs >= c.reconnectMinMs, {
     message: "reconnectMaxMs must be >= reconnectMinMs",
@@ -55,3 +57,42 @@ export const mqttConfigSchema = z
   });
 export type MqttConfig = z.infer<typeof mqttConfigSchema>;
 
+
+/**
+ * A username with an empty password is almost always a template whose secret
+ * did not come through (`"mqtt://pi-01:${GAIT_MQTT_PASSWORD}@..."` with the
+ * variable unset): the broker would refuse every attempt, forever, while the
+ * service looks up. Better to stop at start and say so. A client certificate
+ * authenticates without a password. Never puts a password in the message.
+ */
+function credentialsProblem(c: {
+  url?: string | undefined;
+  username?: string | undefined;
+  password?: string | undefined;
+  certFile?: string | undefined;
+}): { field: "url" | "password"; message: string } | undefined {
+  if (c.url === undefined) return undefined; // the embedded broker: the runtime logs in by itself
+  let urlUser = "";
+  let urlPassword = "";
+  try {
+    const u = new URL(c.url);
+    urlUser = decodeURIComponent(u.username);
+    urlPassword = u.password;
+  } catch {
+    return undefined; // z.string().url() reports it
+  }
+  if (c.password === "") {
+    return { field: "password", message: "is empty: set the password (is the variable that fills it unset?) or remove the username" };
+  }
+  if (c.password !== undefined || urlPassword !== "" || c.certFile !== undefined) return undefined;
+  if (urlUser !== "") {
+    return {
+      field: "url",
+      message: `has username ${JSON.stringify(urlUser)} but an empty password (is the variable that fills it unset?): give the password in the url or in mqtt.password`,
+    };
+  }
+  if (c.username !== undefined) {
+    return { field: "password", message: `mqtt.username ${JSON.stringify(c.username)} but no password: set mqtt.password (or certFile/keyFile for a client certificate)` };
+  }
+  return undefined;
+}
