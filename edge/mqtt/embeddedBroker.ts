@@ -103,6 +103,8 @@ export class EmbeddedBroker {
   private accounts: Map<string, Account> | undefined;
   /** Who each connected client logged in as. */
   private readonly identities = new WeakMap<Client, Identity>();
+  /** Refusals logged at most once a second: an attacker in a loop must not flood the journal. */
+  private refusalLog = { lastAtMs: 0, suppressed: 0 };
   /** The runtime's own login: random, made per instance, never logged. */
   readonly selfCredentials: { readonly username: string; readonly password: string } | undefined;
 
@@ -136,7 +138,7 @@ export class EmbeddedBroker {
         if (client && this.allowed(client, "write", packet.topic)) return done(null);
         // client is null only for a will left by a client of an earlier broker instance: nobody vouches for it.
         if (!client && !this.accounts && !packet.topic.startsWith("$SYS")) return done(null);
-        log.warn("embedded broker: refused a publish", { client: client?.id, user: client ? this.identities.get(client)?.username : undefined, topic: packet.topic });
+        this.logRefusal("refused a publish", { client: client?.id, user: client ? this.identities.get(client)?.username : undefined, topic: packet.topic });
         done(new Error(`not authorized to publish to ${packet.topic}`));
       },
       // Wildcard filters are fine; what a client may read is decided per message below (as mosquitto does).
@@ -214,7 +216,7 @@ export class EmbeddedBroker {
     const accounts = this.accounts;
     if (!accounts) return null; // no users configured: loopback only, open (checked at start)
     const refuse = (why: string, code: 2 | 4 | 5): AuthenticateError => {
-      this.deps.logger.warn(`embedded broker: refused a client: ${why}`, { client: client.id, user: username });
+      this.logRefusal(`refused a client: ${why}`, { client: client.id, user: username });
       return authError(why, code);
     };
     if (username === undefined) return refuse("no username (anonymous clients are not allowed)", 5);
@@ -235,6 +237,17 @@ export class EmbeddedBroker {
     if (holderName !== undefined && holderName !== username) return refuse(`client id ${client.id} belongs to another user`, 2);
     this.identities.set(client, identity);
     return null;
+  }
+
+  private logRefusal(what: string, fields: Record<string, string | undefined>): void {
+    const now = Date.now();
+    if (now - this.refusalLog.lastAtMs < 1000) {
+      this.refusalLog.suppressed++;
+      return;
+    }
+    const suppressed = this.refusalLog.suppressed;
+    this.refusalLog = { lastAtMs: now, suppressed: 0 };
+    this.deps.logger.warn(`embedded broker: ${what}`, suppressed ? { ...fields, refusalsNotLogged: String(suppressed) } : fields);
   }
 
   private allowed(client: Client, access: "read" | "write", topic: string): boolean {
