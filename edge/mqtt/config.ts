@@ -9,7 +9,11 @@ export const mqttConfigSchema = z
     url: z.string().url().optional(),
     prefix: topicPrefixSchema.default("gait"),
     deviceId: deviceIdSchema.default("gait-edge"),
-    /** Defaults to `<prefix>-<deviceId>` with '/' replaced, so broker logs and ACLs name the device. */
+    /**
+     * Defaults to `<prefix>-<deviceId>` with '/' replaced, so broker logs name the device.
+     * Not a secret and not an identity: the shipped mosquitto config replaces it with the
+     * username (use_username_as_clientid), so nobody can claim another device's id.
+     */
     clientId: z.string().min(1).optional(),
     username: z.string().optional(),
     password: z.string().optional(),

@@ -26,6 +26,14 @@ import { deviceIdSchema } from "./topics.js";
 
 const pbkdf2Async = promisify(pbkdf2);
 
+/**
+ * How long aedes waits for a subscriber's socket to drain before dropping it.
+ * While it waits, delivery to every other client waits too (aedes's default,
+ * 60 s, let one sleeping phone stall the device's angles for everyone). A
+ * client that has not taken a byte for 5 s is gone for a live stream.
+ */
+export const EMBEDDED_DRAIN_TIMEOUT_MS = 5000;
+
 /** mosquitto_passwd's format (mosquitto 2.x): $7$<iterations>$<salt base64>$<PBKDF2-SHA512 base64>. */
 const MOSQUITTO_HASH = /^\$7\$(\d+)\$([A-Za-z0-9+/=]+)\$([A-Za-z0-9+/=]+)$/;
 
@@ -123,6 +131,7 @@ export class EmbeddedBroker {
     // Read the password files before listening, so a bad path leaves nothing running.
     this.accounts = this.config.users ? await loadAccounts(this.config.users, this.selfCredentials?.username) : undefined;
     const broker = await Aedes.createBroker({
+      drainTimeout: EMBEDDED_DRAIN_TIMEOUT_MS,
       authenticate: (client, username, password, done) => {
         this.authenticate(client, username, password).then(
           (refusal) => done(refusal, refusal === null),
