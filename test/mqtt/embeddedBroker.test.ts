@@ -176,15 +176,6 @@ describe("EmbeddedBroker security", () => {
           await forge(await login(url, user), `gait/${DEVICE}/${suffix}`, payload);
         }
       }
-      // A device cannot plant a last will on the device's status either.
-      const willer = await connectAsync(url, {
-        username: "pi-02",
-        password: PASSWORDS["pi-02"],
-        protocolVersion: 4,
-        reconnectPeriod: 0,
-        will: { topic: `gait/${DEVICE}/status`, payload: Buffer.from("forged"), qos: 1, retain: true },
-      });
-      willer.stream.destroy();
       await ops.publishAsync(`gait/${DEVICE}/command`, JSON.stringify({ id: 10, command: "calibrate", args: { tag: "sentinel" } }), { qos: 1 });
       await ops.publishAsync(`gait/${DEVICE}/ota/command`, "sentinel", { qos: 1 });
       await waitFor("the sentinel command", () => ran.includes("sentinel"));
@@ -192,6 +183,26 @@ describe("EmbeddedBroker security", () => {
       expect(ran).toEqual(["sentinel"]);
       expect(otaSeen).toEqual([`gait/${DEVICE}/ota/command sentinel`]);
       expect(statusSeen.filter((m) => m.includes("forged"))).toEqual([]);
+    });
+
+    it("does not let another device plant a last will on the device's status", async () => {
+      const { rig, logger } = await device();
+      const url = rig.connection.brokerUrl;
+      const willer = await connectAsync(url, {
+        username: "pi-02",
+        password: PASSWORDS["pi-02"],
+        protocolVersion: 4,
+        reconnectPeriod: 0,
+        will: { topic: `gait/${DEVICE}/status`, payload: Buffer.from("forged"), qos: 1, retain: true },
+      });
+      willer.stream.destroy(); // no DISCONNECT: the broker handles the will
+      await waitFor("the broker to refuse the will", () =>
+        logger.lines.find((l) => l.includes("refused a publish") && l.includes(`gait/${DEVICE}/status`)),
+      );
+      const s = await subscriber(url.replace("mqtt://", `mqtt://ops:${PASSWORDS.ops}@`), [`gait/${DEVICE}/status`]);
+      cleanups.push(() => s.end());
+      await waitFor("the retained status", () => s.messages[0]);
+      expect(s.messages[0]?.json).toMatchObject({ state: "online" });
     });
 
     it("does not let another user read the device's commands nor take over its client id", async () => {
