@@ -150,8 +150,17 @@ export class EmbeddedBroker {
         this.logRefusal("refused a publish", { client: client?.id, user: client ? this.identities.get(client)?.username : undefined, topic: packet.topic });
         done(new Error(`not authorized to publish to ${packet.topic}`));
       },
-      // Wildcard filters are fine; what a client may read is decided per message below (as mosquitto does).
-      authorizeSubscribe: (_client, subscription, done) => done(null, subscription),
+      // A plain topic the client may never read is refused (SUBACK 128: the subscriber
+      // learns of it). A wildcard filter may match some topics it may read and some it
+      // may not: it is accepted, and each message is checked as it goes out (authorizeForward).
+      authorizeSubscribe: (client, subscription, done) => {
+        const plain = !/[+#]/.test(subscription.topic);
+        if (plain && !this.allowed(client, "read", subscription.topic)) {
+          this.logRefusal("refused a subscription", { client: client.id, user: this.identities.get(client)?.username, topic: subscription.topic });
+          return done(null, null);
+        }
+        done(null, subscription);
+      },
       authorizeForward: (client, packet) => (this.allowed(client, "read", packet.topic) ? packet : null),
     });
     broker.on("clientError", (client, err) => log.debug(() => `client ${client.id} error: ${err.message}`));
