@@ -15,6 +15,19 @@
  * mislead a live dashboard; at QoS 1 it is queued up to a limit, for
  * recording sessions where completeness matters more than latency.
  *
+ * What the stats may claim about QoS 0 (issue #13: 114 messages written into a
+ * stalled link were once counted as published): the broker never acknowledges
+ * them, and bytes handed to a socket can sit in kernel buffers for as long as
+ * the link is stalled, so "written" proves nothing. The one proof is TCP's
+ * order: when the broker answers a PINGREQ, it has read everything written
+ * before it. So a written message is `sent`; it becomes `confirmed` when a
+ * later PINGRESP arrives (one comes every keepalive), and `lost` if the link
+ * dies first (an upper bound: some of those may have arrived).
+ *
+ * Dead links: the keepalive (default 3 s) drops a link that has carried
+ * nothing back for 1.5 x keepalive; reconnects back off, with jitter, to a
+ * few seconds at most (config.ts).
+ *
  * Connection changes go to `deps.onChange` (the runtime puts them on the bus,
  * the recorder writes them as broker_up / broker_down events).
  *
@@ -24,7 +37,7 @@
 import type { Duplex } from "node:stream";
 import { readFile } from "node:fs/promises";
 import { connect as mqttConnect } from "mqtt";
-import type { IClientOptions, MqttClient } from "mqtt";
+import type { IClientOptions, MqttClient, Packet } from "mqtt";
 import type { Logger } from "../log.js";
 import type { MqttConfig } from "./config.js";
 import { EmbeddedBroker } from "./embeddedBroker.js";
@@ -46,26 +59,35 @@ export interface MqttConnectionDeps {
   /** mqtt.js `connect`, injectable for tests. */
   readonly connect?: (url: string, options: IClientOptions) => MqttClient;
   /** Builds the embedded broker when `url` is absent; injectable for tests. */
-  readonly createEmbeddedBroker?: (config: MqttConfig["embedded"], logger: Logger) => EmbeddedBrokerHandle;
+  readonly createEmbeddedBroker?: (config: MqttConfig, logger: Logger) => LocalBroker;
   readonly onChange?: (event: ConnectionEvent) => void;
+}
+
+/** The embedded broker as the connection uses it. */
+export interface LocalBroker {
+  /** Resolves with the URL to connect to. */
+  start(): Promise<string>;
+  stop(): Promise<void>;
+  /** The login the connection uses on it, when it asks for one. */
+  readonly selfCredentials?: { readonly username: string; readonly password: string } | undefined;
+  /** Serves one MQTT connection over a stream (the dashboard's WebSocket bridge), with the same logins and ACL. */
+  handle?(stream: Duplex): void;
 }
 
 export interface MqttConnectionStats {
   connected: boolean;
-  /** Live messages (angles) handed to the client (sent, or queued at QoS 1). */
-  published: number;
-  /** Live messages dropped: disconnected at QoS 0, or QoS 1 queue full. */
+  /** Live messages (angles) written to the broker connection (QoS 1: handed to the client, which resends until acknowledged). */
+  sent: number;
+  /** Of `sent`, those the broker provably received: a PINGRESP came back after them (QoS 0), or their PUBACK (QoS 1). */
+  confirmed: number;
+  /** Of `sent`, not yet confirmed nor lost: in flight. */
+  unconfirmed: number;
+  /** QoS 0 messages written into a link that died before a PINGRESP confirmed them; some may have arrived. */
+  lost: number;
+  /** Live messages never written: disconnected at QoS 0, QoS 1 queue full, or the client refused them. */
   dropped: number;
   /** Successful connections after the first. */
   reconnects: number;
-}
-
-/** What the connection needs of the embedded broker (tests inject a stand-in). */
-export interface EmbeddedBrokerHandle {
-  start(): Promise<string>;
-  stop(): Promise<void>;
-  /** Serves one MQTT connection over a stream (the dashboard's WebSocket bridge). */
-  handle?(stream: Duplex): void;
 }
 
 /** CONNACK return codes of MQTT 3.1.1 (mqtt.js names only the v5 reason codes). */
@@ -82,13 +104,22 @@ export class MqttConnection {
   readonly name = "mqtt";
   readonly topics: DeviceTopics;
   private client: MqttClient | undefined;
-  private embedded: EmbeddedBrokerHandle | undefined;
+  private embedded: LocalBroker | undefined;
   private url = "";
-  private reconnectPeriodMs: number;
+  /** The backoff: doubles per failed attempt from reconnectMinMs to reconnectMaxMs. */
+  private backoffMs: number;
+  /** The wait before the next attempt: the backoff with jitter (what mqtt.js will use). */
+  private nextDelayMs: number;
   private everConnected = false;
   private connectedSince = 0;
   private liveInFlight = 0;
-  private readonly counters = { published: 0, dropped: 0, reconnects: 0 };
+  private readonly counters = { sent: 0, confirmed: 0, lost: 0, dropped: 0, reconnects: 0 };
+  /** Topics publishLive has written to at QoS 0: their writes are counted as they leave (onPacketSend). */
+  private readonly liveTopics = new Set<string>();
+  /** QoS 0 live messages written on the current link that no PINGRESP has confirmed yet. */
+  private unconfirmedQos0 = 0;
+  /** How many of those the PINGREQ in flight confirms when its answer comes. */
+  private coveredByPing = 0;
   private connectWaiters: Array<() => void> = [];
   /** Re-subscribed on every connect (clean session). */
   private readonly subscriptions = new Map<string, { qos: 0 | 1; handlers: Set<MessageHandler> }>();
@@ -100,7 +131,8 @@ export class MqttConnection {
     private readonly deps: MqttConnectionDeps,
   ) {
     this.topics = topicsFor(config.prefix, config.deviceId);
-    this.reconnectPeriodMs = config.reconnectMinMs;
+    this.backoffMs = config.reconnectMinMs;
+    this.nextDelayMs = jitter(this.backoffMs);
   }
 
   /**
@@ -119,9 +151,17 @@ export class MqttConnection {
     if (this.config.url !== undefined) {
       this.url = this.config.url;
     } else {
-      const create = this.deps.createEmbeddedBroker ?? ((cfg, logger) => new EmbeddedBroker(cfg, { logger }));
-      this.embedded = create(this.config.embedded, log.child("broker"));
-      this.url = await this.embedded.start();
+      const create =
+        this.deps.createEmbeddedBroker ??
+        ((c: MqttConfig, logger: Logger) => new EmbeddedBroker(c.embedded, { logger, prefix: c.prefix, deviceId: c.deviceId }));
+      const embedded = create(this.config, log.child("broker"));
+      this.embedded = embedded;
+      this.url = await embedded.start();
+      // Our own login on it (random per start), instead of any configured username.
+      if (embedded.selfCredentials) {
+        options.username = embedded.selfCredentials.username;
+        options.password = embedded.selfCredentials.password;
+      }
     }
     // The birth message, unless a module already said more (degraded).
     if (!this.retained.has(this.topics.status)) this.retained.set(this.topics.status, statusPayload({ state: "online", since: Date.now() }));
@@ -134,6 +174,8 @@ export class MqttConnection {
     client.on("connect", () => this.onConnect(client));
     client.on("reconnect", () => this.onReconnectAttempt(client));
     client.on("close", () => this.onClose());
+    client.on("packetsend", (packet) => this.onPacketSend(packet));
+    client.on("packetreceive", (packet) => this.onPacketReceive(packet));
     client.on("error", (err) => this.onError(err));
     client.on("message", (topic, payload, packet) => this.dispatch(topic, payload, packet.retain));
     await firstAttempt;
@@ -160,6 +202,8 @@ export class MqttConnection {
         const published = client.publishAsync(this.topics.status, statusPayload(offline), { qos: 1, retain: true });
         await withTimeout(Promise.race([published, lost]), STOP_TIMEOUT_MS);
         offlinePublished = true;
+        // Its PUBACK proves the broker read everything written before it, as a PINGRESP would.
+        this.confirmLive(this.unconfirmedQos0);
       } catch (err) {
         this.deps.logger.warn("could not publish offline status before disconnecting", { error: errorMessage(err) });
       }
@@ -205,7 +249,7 @@ export class MqttConnection {
   }
 
   stats(): MqttConnectionStats {
-    return { connected: this.connected, ...this.counters };
+    return { connected: this.connected, ...this.counters, unconfirmed: this.unconfirmedQos0 + this.liveInFlight };
   }
 
   /**
@@ -218,17 +262,52 @@ export class MqttConnection {
       this.counters.dropped++;
       return;
     }
-    this.counters.published++;
-    if (qos === 1) this.liveInFlight++;
-    client.publish(topic, body, { qos, retain: false }, (err) => {
-      if (qos === 1) this.liveInFlight--;
-      if (err) {
-        // The connection dropped between our check and the write.
-        this.counters.published--;
-        this.counters.dropped++;
-        this.deps.logger.debug(() => `live message on ${topic} dropped: ${err.message}`);
+    if (qos === 0) {
+      // Counted as sent when mqtt.js writes it (onPacketSend), which may be later than now.
+      this.liveTopics.add(topic);
+      client.publish(topic, body, { qos: 0, retain: false }, (err) => {
+        // Only a message that was never written fails (the link dropped between our check and the write).
+        if (err) this.dropLive(topic, err);
+      });
+      return;
+    }
+    this.counters.sent++;
+    this.liveInFlight++;
+    client.publish(topic, body, { qos: 1, retain: false }, (err) => {
+      this.liveInFlight--;
+      if (!err) {
+        this.counters.confirmed++;
+        return;
       }
+      this.counters.sent--;
+      this.dropLive(topic, err);
     });
+  }
+
+  private dropLive(topic: string, err: Error): void {
+    this.counters.dropped++;
+    this.deps.logger.debug(() => `live message on ${topic} dropped: ${err.message}`);
+  }
+
+  /** Every packet mqtt.js writes to the socket, as it writes it. */
+  private onPacketSend(packet: Packet): void {
+    if (packet.cmd === "publish" && packet.qos === 0 && this.liveTopics.has(packet.topic)) {
+      this.counters.sent++;
+      this.unconfirmedQos0++;
+    } else if (packet.cmd === "pingreq") {
+      this.coveredByPing = this.unconfirmedQos0;
+    }
+  }
+
+  private onPacketReceive(packet: Packet): void {
+    if (packet.cmd === "pingresp") this.confirmLive(this.coveredByPing);
+  }
+
+  /** The broker has read the oldest `count` unconfirmed QoS 0 messages. */
+  private confirmLive(count: number): void {
+    this.counters.confirmed += count;
+    this.unconfirmedQos0 -= count;
+    this.coveredByPing = 0;
   }
 
   /**
@@ -303,7 +382,7 @@ export class MqttConnection {
       clean: true,
       keepalive: c.keepaliveS,
       connectTimeout: c.connectTimeoutMs,
-      reconnectPeriod: this.reconnectPeriodMs,
+      reconnectPeriod: this.nextDelayMs,
       // A refused CONNACK (bad credentials, ACL) is often fixed on the broker
       // side while the device keeps running: keep trying rather than give up.
       reconnectOnConnackError: true,
@@ -326,8 +405,9 @@ export class MqttConnection {
     if (this.everConnected) this.counters.reconnects++;
     this.everConnected = true;
     this.connectedSince = Date.now();
-    this.reconnectPeriodMs = this.config.reconnectMinMs;
-    client.options.reconnectPeriod = this.reconnectPeriodMs;
+    this.backoffMs = this.config.reconnectMinMs;
+    this.nextDelayMs = jitter(this.backoffMs);
+    client.options.reconnectPeriod = this.nextDelayMs;
     log.info(`connected to MQTT broker at ${this.brokerUrl}`, { topics: `${this.config.prefix}/${this.config.deviceId}/#` });
 
     const redone: Array<Promise<unknown>> = [];
@@ -348,14 +428,19 @@ export class MqttConnection {
 
   /** mqtt.js emits 'reconnect' just before each attempt: lengthen the wait for the next one. */
   private onReconnectAttempt(client: MqttClient): void {
-    this.reconnectPeriodMs = Math.min(this.reconnectPeriodMs * 2, this.config.reconnectMaxMs);
-    client.options.reconnectPeriod = this.reconnectPeriodMs;
+    this.backoffMs = Math.min(this.backoffMs * 2, this.config.reconnectMaxMs);
+    this.nextDelayMs = jitter(this.backoffMs);
+    client.options.reconnectPeriod = this.nextDelayMs;
     // mqtt.js reads the will at each attempt; restamp it so `since` is this connection's start.
     if (client.options.will) client.options.will.payload = willPayload(Date.now());
     this.deps.logger.debug(() => `reconnecting to ${this.brokerUrl}`);
   }
 
   private onClose(): void {
+    // Whatever the dead link still held unconfirmed may never have reached the broker.
+    this.counters.lost += this.unconfirmedQos0;
+    this.unconfirmedQos0 = 0;
+    this.coveredByPing = 0;
     if (!this.client || this.connectedSince === 0) return;
     this.connectedSince = 0;
     this.deps.logger.warn(`lost connection to MQTT broker at ${this.brokerUrl}, retrying in ${this.retryDelayText()}`);
@@ -392,8 +477,13 @@ export class MqttConnection {
   }
 
   private retryDelayText(): string {
-    return `${Number((this.reconnectPeriodMs / 1000).toPrecision(2))}s`;
+    return `${Number((this.nextDelayMs / 1000).toPrecision(2))}s`;
   }
+}
+
+/** "Equal jitter": a wait drawn from [base/2, base], so a fleet spreads out yet never waits longer than base. */
+function jitter(baseMs: number): number {
+  return Math.max(1, Math.round(baseMs / 2 + Math.random() * (baseMs / 2)));
 }
 
 function statusPayload(status: StatusMessage): string {

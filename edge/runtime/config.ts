@@ -10,6 +10,7 @@ import { dashboardConfigSchema } from "../dashboard/server.js";
 import { InferenceConfigSchema } from "../inference/onnxModel.js";
 import { otaConfigSchema } from "../ota/config.js";
 import { mqttConfigSchema } from "../mqtt/config.js";
+import { isLoopbackHost } from "../mqtt/embeddedBroker.js";
 import { recorderSchema } from "../recording/recorder.js";
 import { sourceConfigSchema } from "../sources/index.js";
 import { pipelineConfigSchema } from "./pipeline.js";
@@ -61,7 +62,21 @@ export const runtimeConfigSchema = z.object({
       format: z.enum(["json", "pretty"]).default("json"),
     })
     .prefault({}),
-});
+})
+  .superRefine((c, ctx) => {
+    // The dashboard bridges browsers into the embedded broker through its own port:
+    // on the LAN that is the broker on the LAN, so it needs the broker's logins.
+    const bridged = c.dashboard?.enabled && c.mqtt.url === undefined;
+    if (bridged && !isLoopbackHost(c.dashboard!.host) && !c.mqtt.embedded.users?.length) {
+      ctx.addIssue({
+        code: "custom",
+        path: ["dashboard", "host"],
+        message:
+          `the dashboard on ${c.dashboard!.host} would bridge the LAN into the embedded MQTT broker with no authentication; ` +
+          `add mqtt.embedded.users (docs/deployment.md) or keep dashboard.host at 127.0.0.1`,
+      });
+    }
+  });
 export type RuntimeConfig = z.infer<typeof runtimeConfigSchema>;
 export type RuntimeConfigInput = z.input<typeof runtimeConfigSchema>;
 

@@ -206,6 +206,100 @@ describe("deploy/mosquitto: ACL with the production password file", () => {
   });
 });
 
+describe("deploy/mosquitto: a hostile device (issue #13)", () => {
+  // pi-01 is the victim, running the real MqttConnection (client id "gait-pi-01",
+  // as the runtime derives it); pi-02 is a device whose credentials an attacker
+  // holds. Both on the shipped loopback listener, the one a device uses.
+  const victims: MqttConnection[] = [];
+  const deviceUrl = () => `mqtt://127.0.0.1:${localPort}`;
+  afterEach(async () => {
+    await Promise.all(victims.splice(0).map((v) => v.stop()));
+    // The victim's retained offline/stopped must not greet the next test.
+    const cleaner = await connectAs("pi-01");
+    await cleaner.publish("gait/pi-01/status", "", true);
+  });
+
+  async function victim(): Promise<{ connection: MqttConnection; events: string[] }> {
+    const config = mqttConfigSchema.parse({ url: deviceUrl(), deviceId: "pi-01", username: "pi-01", password: PASSWORDS["pi-01"], reconnectMinMs: 50, reconnectMaxMs: 400 });
+    const events: string[] = [];
+    const connection = new MqttConnection(config, { logger: memoryLogger("mqtt"), onChange: (e) => events.push(e.state) });
+    victims.push(connection);
+    await connection.start();
+    expect(connection.connected).toBe(true);
+    return { connection, events };
+  }
+
+  async function hostile(clientId: string, will?: { topic: string; payload: string }): Promise<MqttClient> {
+    const client = await connectAsync(deviceUrl(), {
+      username: "pi-02",
+      password: PASSWORDS["pi-02"],
+      protocolVersion: 4,
+      reconnectPeriod: 0,
+      clientId,
+      ...(will ? { will: { ...will, qos: 1 as const, retain: true } } : {}),
+    });
+    clients.push(client);
+    return client;
+  }
+
+  it("cannot disconnect the victim by reusing its client id, nor overwrite its status through a last will", async () => {
+    const ops = await connectAs("ops");
+    await ops.subscribe("gait/pi-01/#");
+    const { connection, events } = await victim();
+    await waitFor("the victim's online status", () => received(ops, "gait/pi-01/status"));
+
+    // Ten takeovers, each with a last will that would say the victim is offline.
+    const forgedWill = { topic: "gait/pi-01/status", payload: '{"state":"offline","reason":"forged"}' };
+    for (let i = 0; i < 10; i++) {
+      const intruder = await hostile("gait-pi-01", forgedWill);
+      // No DISCONNECT: the broker would publish the intruder's will if the ACL let it.
+      intruder.stream.destroy();
+    }
+    // The broker handled each takeover before its CONNACK; a kicked victim
+    // would have seen its socket close before this round trip completes.
+    expect(await connection.publish("gait/pi-01/angles", "sentinel", { qos: 1 })).toBe(true);
+    await waitFor("the victim's sentinel at ops", () => received(ops, "gait/pi-01/angles", "sentinel"));
+    expect(events).toEqual(["connected"]);
+    expect(connection.stats().reconnects).toBe(0);
+    // The intruders all ran as user pi-02: a fresh pi-02 connection takes over
+    // whatever the broker still held of them, so by its CONNACK every forged
+    // will was published or refused, and reached ops before this sentinel.
+    await ops.subscribe("gait/pi-02/status");
+    const last = await connectAs("pi-02", deviceUrl());
+    await last.publish("gait/pi-02/status", "sentinel");
+    await waitFor("pi-02's own status at ops", () => received(ops, "gait/pi-02/status", "sentinel"));
+    expect(ops.messages.filter((m) => m.topic === "gait/pi-01/status").map((m) => JSON.parse(m.payload) as { state: string })).toEqual([
+      expect.objectContaining({ state: "online" }),
+    ]);
+  });
+
+  it("cannot read the victim's commands nor publish on any of its topics", async () => {
+    const ops = await connectAs("ops");
+    await ops.subscribe("gait/#");
+    const { connection } = await victim();
+    const intruder = await hostile("pi-02-intruder");
+    const seen: string[] = [];
+    intruder.on("message", (topic) => seen.push(topic));
+    for (const filter of ["gait/pi-01/command", "gait/+/command", "gait/pi-01/ota/#", "gait/#", "gait/pi-02/command"]) {
+      await intruder.subscribeAsync(filter, { qos: 1 });
+    }
+    const commands: string[] = [];
+    connection.subscribe("gait/pi-01/command", (_topic, payload) => commands.push(payload.toString()));
+    await ops.publish("gait/pi-01/command", "for-pi-01");
+    await waitFor("the victim's command", () => commands.includes("for-pi-01"));
+    await ops.publish("gait/pi-02/command", "sentinel");
+    await waitFor("the intruder's own command", () => seen.includes("gait/pi-02/command"));
+    expect(seen.filter((t) => t.startsWith("gait/pi-01/"))).toEqual([]);
+
+    for (const suffix of ["angles", "status", "model", "command", "command/response", "ota/state", "ota/request", "ota/command/response", "ota/offer", "ota/chunk", "bridge"]) {
+      await intruder.publishAsync(`gait/pi-01/${suffix}`, "forged", { qos: 1, retain: suffix === "status" });
+    }
+    await intruder.publishAsync("gait/pi-02/angles", "sentinel", { qos: 1 });
+    await waitFor("the intruder's own angles at ops", () => received(ops, "gait/pi-02/angles", "sentinel"));
+    expect(ops.messages.filter((m) => m.payload === "forged")).toEqual([]);
+  });
+});
+
 describe("deploy/mosquitto: the edge runtime's MQTT connection against the production broker", () => {
   const publishers: MqttConnection[] = [];
   afterEach(async () => {

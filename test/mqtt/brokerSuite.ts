@@ -173,7 +173,7 @@ export function describeBrokerSuite(harness: BrokerHarness): void {
       const got = await waitFor("angles", () => s.messages.find((m) => m.topic === pub.topics.angles));
       expect(got.json).toEqual(anglesMessage(7));
       expect(got.retain).toBe(false);
-      expect(pub.stats()).toMatchObject({ published: 1, dropped: 0 });
+      expect(pub.stats()).toMatchObject({ sent: 1, dropped: 0 });
     });
 
     it("keeps status online retained, and the broker delivers the last will (offline) when the link dies", async () => {
@@ -271,7 +271,7 @@ export function describeBrokerSuite(harness: BrokerHarness): void {
       pub.publishAngles(anglesMessage(5));
       await waitFor("seq 5", () => s.messages.some((m) => (m.json as AnglesMessage).seq === 5));
       expect(s.messages.map((m) => (m.json as AnglesMessage).seq)).toEqual([1, 5]);
-      expect(pub.stats()).toMatchObject({ published: 2, dropped: 3, reconnects: 1 });
+      expect(pub.stats()).toMatchObject({ sent: 2, dropped: 3, reconnects: 1 });
     });
 
     it("queues angles while disconnected with anglesQos 1 and delivers them after reconnecting", async () => {

@@ -6,8 +6,10 @@ import { afterEach, describe, expect, it } from "vitest";
 import { memoryLogger } from "../../edge/log.js";
 import { EmbeddedBroker } from "../../edge/mqtt/embeddedBroker.js";
 import { MqttConnection } from "../../edge/mqtt/connection.js";
+import { mqttConfigSchema } from "../../edge/mqtt/config.js";
 import { startMosquitto } from "../helpers/mosquitto.js";
-import { describeBrokerSuite, logMessages, subscriber, testConfig, waitFor, type RunningBroker } from "./brokerSuite.js";
+import { anglesMessage, describeBrokerSuite, DeviceRig, logMessages, subscriber, testConfig, waitFor, type RunningBroker } from "./brokerSuite.js";
+import { TcpProxy } from "./tcpProxy.js";
 
 describeBrokerSuite({
   name: "the embedded aedes broker",
@@ -90,5 +92,89 @@ describe("MqttConnection setup", () => {
       expect(logger.lines.length).toBeGreaterThan(0);
       expect(logger.lines.join("\n")).not.toContain(password);
     });
+  });
+});
+
+/**
+ * Issue #13: with the old defaults (backoff up to 30 s, keepalive 30 s) live
+ * angles came back 28 s after an outage, and a stalled link went unnoticed for
+ * 28 s while 114 QoS 0 messages were counted as published. These run with the
+ * DEFAULT timing (only the url and device id are set), against mosquitto.
+ */
+describe("MqttConnection with its default timing: dead links and reconnects", () => {
+  const cleanups: Array<() => Promise<void>> = [];
+  afterEach(async () => {
+    for (const fn of cleanups.splice(0).reverse()) await fn().catch(() => undefined);
+  });
+  const defaults = mqttConfigSchema.parse({});
+  /** Slack for a loaded CI machine on top of the bounds the defaults promise. */
+  const SLACK_MS = 1500;
+
+  it("promises to notice a dead link and to retry within about 5 s", () => {
+    // mqtt.js pings after keepalive and gives up 1.5 x keepalive after the last packet it received.
+    expect(defaults.keepaliveS * 1.5).toBeLessThanOrEqual(5);
+    expect(defaults.reconnectMaxMs).toBeLessThanOrEqual(5000);
+  });
+
+  it("notices a frozen link within 1.5 x keepalive, and counts what it wrote into it as lost, not delivered", async () => {
+    const m = await startMosquitto();
+    cleanups.push(() => m.stop());
+    const proxy = new TcpProxy(m.port);
+    await proxy.start();
+    cleanups.push(() => proxy.stop());
+    const rig = new DeviceRig(mqttConfigSchema.parse({ url: proxy.url, deviceId: `frozen-${process.pid}` }), memoryLogger("mqtt"));
+    cleanups.push(() => rig.stop());
+    await rig.start();
+    const s = await subscriber(m.url, [rig.topics.angles]);
+    cleanups.push(() => s.end());
+
+    for (const seq of [1, 2, 3]) rig.publishAngles(anglesMessage(seq));
+    await waitFor("3 angles at the subscriber", () => s.messages.length === 3);
+    // The next ping's answer proves the broker read everything written before it.
+    await waitFor("a ping to confirm them", () => rig.stats().confirmed === 3, defaults.keepaliveS * 1000 + SLACK_MS);
+    expect(rig.stats()).toMatchObject({ sent: 3, confirmed: 3, lost: 0, dropped: 0 });
+
+    proxy.freeze();
+    const frozenAt = Date.now();
+    for (const seq of [4, 5, 6, 7, 8]) rig.publishAngles(anglesMessage(seq));
+    // Written to the socket (sent), but nothing proves they arrived.
+    expect(rig.stats()).toMatchObject({ sent: 8, confirmed: 3, lost: 0 });
+
+    await waitFor("the connection to notice the frozen link", () => !rig.connected, defaults.keepaliveS * 1500 + SLACK_MS);
+    const noticedAfterMs = Date.now() - frozenAt;
+    expect(rig.stats()).toMatchObject({ sent: 8, confirmed: 3, lost: 5, dropped: 0 });
+    expect(s.messages).toHaveLength(3);
+    console.log(`frozen link noticed after ${noticedAfterMs} ms (keepalive ${defaults.keepaliveS} s)`);
+
+    // And it comes back by itself through a fresh connection.
+    await rig.whenConnected();
+    rig.publishAngles(anglesMessage(9));
+    await waitFor("seq 9", () => s.messages.some((msg) => (msg.json as { seq: number }).seq === 9));
+  });
+
+  it("reconnects within reconnectMaxMs of the broker coming back, however long it was down", async () => {
+    const first = await startMosquitto();
+    const logger = memoryLogger("mqtt");
+    const rig = new DeviceRig(mqttConfigSchema.parse({ url: first.url, deviceId: `restart-${process.pid}` }), logger);
+    cleanups.push(() => rig.stop());
+    await rig.start();
+    await first.kill();
+    // Enough failed attempts for the backoff to reach its cap (min x 2^n >= max).
+    const attempts = Math.ceil(Math.log2(defaults.reconnectMaxMs / defaults.reconnectMinMs)) + 1;
+    const failures = () => logMessages(logger).filter((msg) => msg.startsWith("broker unreachable at")).length;
+    let capped = 0;
+    for (let i = 0, base = defaults.reconnectMinMs; i < attempts; i++, base = Math.min(base * 2, defaults.reconnectMaxMs)) capped += base;
+    await waitFor(`${attempts} failed reconnect attempts`, () => failures() >= attempts, capped + attempts * SLACK_MS);
+    const delays = logMessages(logger)
+      .map((msg) => /retrying in ([\d.]+)s$/.exec(msg)?.[1])
+      .filter((d): d is string => d !== undefined)
+      .map((d) => Number(d) * 1000);
+    expect(Math.max(...delays)).toBeLessThanOrEqual(defaults.reconnectMaxMs);
+
+    const second = await startMosquitto({ port: first.port });
+    cleanups.push(() => second.stop());
+    const upAt = Date.now();
+    await waitFor("the reconnect", () => rig.connected, defaults.reconnectMaxMs + SLACK_MS);
+    console.log(`reconnected ${Date.now() - upAt} ms after the broker came back (cap ${defaults.reconnectMaxMs} ms)`);
   });
 });

@@ -4,12 +4,17 @@
  * power (no DISCONNECT: the last will fires) and, to the publisher, like a
  * network outage; meanwhile the test's own subscriber stays connected to the
  * broker directly, so it sees precisely what the publisher sent.
+ *
+ * `freeze()` is the nastier outage (issue #13): a link that stays open and
+ * silently stops carrying anything, both ways, as a Wi-Fi dropout or a dead
+ * NAT entry does. Nothing closes: only a keepalive can tell.
  */
 import net from "node:net";
 
 export class TcpProxy {
   private server: net.Server | undefined;
   private readonly sockets = new Set<net.Socket>();
+  private readonly pairs = new Set<{ client: net.Socket; upstream: net.Socket; frozen: boolean }>();
   private listenPort = 0;
 
   constructor(private readonly targetPort: number) {}
@@ -30,10 +35,14 @@ export class TcpProxy {
           upstream.destroy();
         });
       }
+      const pair = { client, upstream, frozen: false };
+      this.pairs.add(pair);
+      client.once("close", () => this.pairs.delete(pair));
       client.pipe(upstream);
       upstream.pipe(client);
-      client.once("close", () => upstream.destroy());
-      upstream.once("close", () => client.destroy());
+      // A frozen link must not pass on a close either (the broker drops its side after its keepalive).
+      client.once("close", () => pair.frozen || upstream.destroy());
+      upstream.once("close", () => pair.frozen || client.destroy());
     });
     await new Promise<void>((resolve, reject) => {
       server.once("error", reject);
@@ -50,6 +59,22 @@ export class TcpProxy {
     const closed = server ? new Promise<void>((resolve) => server.close(() => resolve())) : Promise.resolve();
     for (const s of this.sockets) s.destroy();
     await closed;
+  }
+
+  /**
+   * Stops forwarding on every open connection, both ways, without closing
+   * anything: bytes sent into it are neither delivered nor refused. New
+   * connections are still accepted and forwarded.
+   */
+  freeze(): void {
+    for (const pair of this.pairs) {
+      pair.frozen = true;
+      pair.client.unpipe(pair.upstream);
+      pair.upstream.unpipe(pair.client);
+      pair.client.pause();
+      pair.upstream.pause();
+    }
+    this.pairs.clear();
   }
 
   async stop(): Promise<void> {

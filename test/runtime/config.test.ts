@@ -40,3 +40,14 @@ describe("sensor routing", () => {
     expect(routeSensor("serial:9", {})).toBeUndefined();
   });
 });
+
+describe("dashboard and the embedded broker", () => {
+  it("refuses a dashboard on the LAN that would bridge an embedded broker without logins", () => {
+    expect(() => parseConfig({ sources: [{ kind: "simulator" }], dashboard: { host: "0.0.0.0" } })).toThrow(
+      /dashboard\.host: .*bridge the LAN into the embedded MQTT broker with no authentication/,
+    );
+    // Loopback, or an external broker (the page then talks to that broker directly), is fine.
+    expect(() => parseConfig({ sources: [{ kind: "simulator" }], dashboard: { host: "127.0.0.1" } })).not.toThrow();
+    expect(() => parseConfig({ sources: [{ kind: "simulator" }], mqtt: { url: "mqtt://broker:1883" }, dashboard: { host: "0.0.0.0" } })).not.toThrow();
+  });
+});
