@@ -19,6 +19,8 @@ export const recordingHeaderSchema = z.object({
   deviceId: z.string(),
   /** 1 for the first file of a recording, then +1 at every rotation. */
   part: z.number().int().positive().optional(),
+  /** The session name given to `record_start`, when there was one. */
+  session: z.string().optional(),
   model: z.object({ name: z.string(), version: z.string() }).optional(),
   sensors: z.array(z.object({ id: z.string(), placement: z.string().optional() })).optional(),
 });

@@ -87,7 +87,7 @@ export class EdgeRuntime {
     const { prefix, deviceId } = config.mqtt;
     this.otaModule = new OtaModule(config.ota, { logger: log.child("ota"), bus, mqtt: this.connection, model: this.model, commands: this.commandServer, prefix, deviceId, inference: config.inference });
     this.sources = new SourcesModule(config, { logger: log, bus, waitForDrain: () => this.idle() });
-    this.commandServer.register("command", { ...calibration.commands(), ...this.pipelines.commands(), ...this.status.commands(), ...this.model.commands() });
+    this.commandServer.register("command", { ...calibration.commands(), ...this.pipelines.commands(), ...this.status.commands(), ...this.model.commands(), ...this.recorder.commands() });
     bus.on("angles", ({ message, readyAtMs }) => deps.onAngles?.(message, { readyAtMs }));
     bus.on("drained", () => deps.onEnd?.());
     const beforeSources: Module = { name: "beforeSources", start: async () => deps.beforeSources?.(this), stop: async () => undefined };
