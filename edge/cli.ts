@@ -8,6 +8,7 @@
 import { access } from "node:fs/promises";
 import path from "node:path";
 import { Command, InvalidArgumentError, Option } from "commander";
+import { exportRecording, EXPORT_FORMATS, type ExportFormat } from "./export/export.js";
 import { createLogger, type Logger, type LogLevel } from "./log.js";
 import { ConfigError, DEFAULT_MODEL, loadConfig, parseConfig } from "./runtime/config.js";
 import { EXIT, errorText, exitCodeFor } from "./runtime/exitCodes.js";
@@ -225,7 +226,30 @@ function buildProgram(setExit: (code: number) => void): Command {
       setExit(outcomes.every((x) => x.ok) ? EXIT.ok : EXIT.failure);
     });
 
+  program
+    .command("export")
+    .description("turn a recording into OpenSim .mot angles, OpenSense .sto orientations and CSV (docs/export.md)")
+    .argument("<recording...>", "a recording file, or every part of a rotated one (.jsonl[.gz])")
+    .option("--out <dir>", "where to write (default: next to the recording)")
+    .addOption(new Option("--formats <list>", `comma-separated: ${EXPORT_FORMATS.join(",")}`).default([...EXPORT_FORMATS], EXPORT_FORMATS.join(",")).argParser(parseFormats))
+    .addOption(modelOption())
+    .option("--config <file.json>", "runtime config whose `sensors` map names the recording's sensor ids")
+    .action(async (files: string[], o: { out?: string; formats: ExportFormat[]; model: string; config?: string }) => {
+      const sensors = o.config ? (await loadConfig(o.config)).sensors : undefined;
+      const r = await exportRecording({ files, outDir: o.out, formats: o.formats, model: o.model, ...(sensors ? { sensors } : {}) });
+      for (const w of r.warnings) process.stderr.write(`gait-edge export: ${w}\n`);
+      for (const f of r.written) process.stdout.write(`${f}\n`);
+      setExit(EXIT.ok);
+    });
+
   return program;
+}
+
+function parseFormats(value: string): ExportFormat[] {
+  const list = value.split(",").map((s) => s.trim()).filter(Boolean);
+  const bad = list.filter((f) => !(EXPORT_FORMATS as readonly string[]).includes(f));
+  if (bad.length || list.length === 0) throw new InvalidArgumentError(`expected some of ${EXPORT_FORMATS.join(",")}, got "${value}"`);
+  return [...new Set(list)] as ExportFormat[];
 }
 
 interface OtaPublishOptions {

@@ -2,29 +2,12 @@
  * The CLI as a user meets it: spawned (`tsx edge/cli.ts ...`), judged by exit
  * code and what it prints. 0 ok, 64 usage, 78 config/input error, 1 failure.
  */
-import { execFile } from "node:child_process";
 import { mkdtemp, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { describe, expect, it } from "vitest";
 import { EXIT, exitCodeFor } from "../../edge/runtime/exitCodes.js";
-
-const TSX = path.resolve("node_modules/.bin/tsx");
-
-interface Run {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
-
-export function cli(...args: string[]): Promise<Run> {
-  return new Promise((resolve) => {
-    execFile(TSX, ["edge/cli.ts", ...args], { env: { ...process.env, GAIT_MQTT_PASSWORD: "" }, timeout: 60_000 }, (err, stdout, stderr) => {
-      const code = err ? ((err as { code?: unknown }).code as number) : 0;
-      resolve({ code: typeof code === "number" ? code : -1, stdout, stderr });
-    });
-  });
-}
+import { cli, type CliRun as Run } from "../helpers/cli.js";
 
 const noStack = (r: Run): void => expect(r.stderr).not.toMatch(/\n\s+at /);
 

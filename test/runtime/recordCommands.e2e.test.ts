@@ -3,11 +3,9 @@
  * embedded broker: a simulated wearer walks, a named recording is cut out of
  * the stream, and the reply lists files that hold its samples and angles.
  */
-import { readFile } from "node:fs/promises";
 import { mkdtemp } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
-import { gunzipSync } from "node:zlib";
 import { afterEach, describe, expect, it } from "vitest";
 import { memoryLogger } from "../../edge/log.js";
 import type { RecordStopped } from "../../edge/modules/recorder.js";
@@ -16,31 +14,9 @@ import { parseConfig } from "../../edge/runtime/config.js";
 import { sendCommand } from "../../edge/runtime/remote.js";
 import { EdgeRuntime } from "../../edge/runtime/runtime.js";
 import { waitFor } from "../helpers/waitFor.js";
+import { readRecording, walkingRuntime } from "../helpers/walkingRuntime.js";
 
 const MODEL = "models/reduced-femur-calcn-lstm/manifest.json";
-
-/** Starts a runtime on a simulated walker with an embedded broker; recording only on command. */
-export async function walkingRuntime(dir: string, deviceId: string): Promise<{ runtime: EdgeRuntime; angles: () => number }> {
-  let angles = 0;
-  const config = parseConfig({
-    model: MODEL,
-    sources: [{ kind: "simulator" }],
-    mqtt: { deviceId, embedded: { host: "127.0.0.1", port: 0 } },
-    recorder: { dir, deviceId, autoStart: false },
-  });
-  const runtime = new EdgeRuntime(config, { logger: memoryLogger(), onAngles: () => (angles += 1) });
-  await runtime.start();
-  return { runtime, angles: () => angles };
-}
-
-export async function readRecording(file: string): Promise<Array<Record<string, unknown>>> {
-  const bytes = await readFile(file);
-  const text = (bytes[0] === 0x1f && bytes[1] === 0x8b ? gunzipSync(bytes) : bytes).toString("utf8");
-  return text
-    .trim()
-    .split("\n")
-    .map((l) => JSON.parse(l) as Record<string, unknown>);
-}
 
 describe("recording control commands", { timeout: 60_000 }, () => {
   const cleanups: Array<() => Promise<void>> = [];
