@@ -207,7 +207,9 @@ function buildProgram(setExit: (code: number) => void): Command {
     .addOption(new Option("--timeout <s>", "device: give up after; fleet: serve this long").argParser(numberAtLeast(0)))
     .addOption(logLevelOption())
     .action(async (o: OtaPublishOptions, cmd: Command) => {
-      if (!o.device === !o.fleet) cmd.error("error: ota-publish needs one of --device <id> or --fleet <id>", { exitCode: EXIT.usage, code: "commander.gait.target" });
+      // Commander checks that they conflict, not that one is given. cmd.error throws a
+      // CommanderError (a "commander." code), which main() maps to 64 like commander's own.
+      if (!o.device === !o.fleet) cmd.error("error: ota-publish needs one of --device <id> or --fleet <id>", { exitCode: EXIT.usage, code: "commander.missingTarget" });
       const { runOtaPublish } = await import("./ota/cli.js");
       const outcomes = await runOtaPublish({
         bundle: o.bundle,

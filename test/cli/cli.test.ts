@@ -37,7 +37,10 @@ describe("gait-edge CLI", { timeout: 60_000 }, () => {
     const badValue = await cli("replay", "x.csv", "--speed", "fast");
     expect(badValue.code).toBe(EXIT.usage);
     expect(badValue.stderr).toMatch(/--speed <x>' argument 'fast' is invalid/);
-    for (const r of [none, unknown, typo, badValue]) noStack(r);
+    const noTarget = await cli("ota-publish", "--bundle", "b", "--broker", "mqtt://127.0.0.1:1");
+    expect(noTarget.code).toBe(EXIT.usage);
+    expect(noTarget.stderr).toMatch(/needs one of --device <id> or --fleet <id>[\s\S]*Usage: gait-edge ota-publish/);
+    for (const r of [none, unknown, typo, badValue, noTarget]) noStack(r);
   });
 
   it("a missing replay file is a config error: 78 and its name, no stack", async () => {
