@@ -8,7 +8,7 @@
  *   <base>[.<wearer>].sto   quaternions per sensor, through the edge's AHRS
  *   <base>[.<wearer>].csv   angles, the project's joints and signs
  *
- * `<base>` is the first file's name without `.jsonl[.gz]`; the wearer suffix
+ * `<base>` is the first part's file name without `.jsonl[.gz]`; the wearer suffix
  * is left out for the default wearer.
  */
 import { mkdir, writeFile } from "node:fs/promises";
@@ -50,7 +50,8 @@ export async function exportRecording(o: ExportOptions): Promise<ExportResult> {
   const samples = parts.flatMap((p) => p.samples);
   const angles = parts.flatMap((p) => p.angles);
   const warnings = parts.flatMap((p) => p.problems);
-  const first = o.files[0]!;
+  // Named after part 1, wherever it was on the command line.
+  const first = parts[0]!.file;
   const base = path.basename(first).replace(/\.jsonl(\.gz)?$/, "");
   const outDir = o.outDir ?? path.dirname(first);
   // The earliest device time: the first sample, or the first angles of a window that

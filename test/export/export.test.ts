@@ -91,6 +91,24 @@ describe("export: pure tables", () => {
   });
 });
 
+describe("export: rotated recordings", () => {
+  it("parts named in any order export as the one recording they were", async () => {
+    const dir = await mkdtemp(path.join(tmpdir(), "export-parts-"));
+    const [header, ...records] = syntheticRecording().split("\n").slice(0, -1);
+    const whole = path.join(dir, "whole.jsonl");
+    await writeFile(whole, [header, ...records].join("\n") + "\n");
+    const half = Math.floor(records.length / 2);
+    const partHeader = (part: number): string => JSON.stringify({ ...(JSON.parse(header!) as object), part });
+    const p1 = path.join(dir, "p1.jsonl");
+    const p2 = path.join(dir, "p2.jsonl");
+    await writeFile(p1, [partHeader(1), ...records.slice(0, half)].join("\n") + "\n");
+    await writeFile(p2, [partHeader(2), ...records.slice(half)].join("\n") + "\n");
+    await exportRecording({ files: [whole], formats: ["mot"], model: MODEL, outDir: path.join(dir, "a") });
+    await exportRecording({ files: [p2, p1], formats: ["mot"], model: MODEL, outDir: path.join(dir, "b") });
+    expect(await readFile(path.join(dir, "b", "p1.mot"), "utf8")).toBe(await readFile(path.join(dir, "a", "whole.mot"), "utf8"));
+  });
+});
+
 describe("export read back by gaitlstm.io.opensim", { timeout: 120_000 }, () => {
   it.skipIf(!havePython)("gives back the same angles (within 0.01 deg) and the edge's AHRS quaternions", async () => {
     const dir = await mkdtemp(path.join(tmpdir(), "export-"));
