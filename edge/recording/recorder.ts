@@ -19,6 +19,7 @@ import { finished, pipeline } from "node:stream/promises";
 import { createGzip, type Gzip } from "node:zlib";
 import { z } from "zod";
 import { createLogger, type Logger } from "../log.js";
+import { ConfigError } from "../runtime/configError.js";
 import type { ImuSample } from "../sources/types.js";
 import { RECORDING_FORMAT, RECORDING_VERSION, encodeSample, type RecordingHeader } from "./format.js";
 
@@ -110,7 +111,7 @@ export class Recorder {
     this.now = deps.now ?? (() => new Date());
   }
 
-  /** Creates the directory and opens the first file; rejects (naming the path) if it cannot. */
+  /** Creates the directory and opens the first file; rejects with a ConfigError naming the path if it cannot. */
   async start(info: RecordingInfo = {}): Promise<void> {
     if (this.current) throw new Error("recorder: already started");
     this.info = info;
@@ -118,7 +119,7 @@ export class Recorder {
     try {
       await mkdir(this.config.dir, { recursive: true });
     } catch (err) {
-      throw new Error(`recorder: cannot create ${this.config.dir}: ${(err as Error).message}`);
+      throw new ConfigError(`recorder: cannot create ${this.config.dir}: ${(err as Error).message}`);
     }
     const opened = this.openNext();
     try {
@@ -127,7 +128,7 @@ export class Recorder {
     } catch (err) {
       this.current = undefined;
       await opened.closed;
-      throw new Error(`recorder: cannot write ${opened.path}: ${(err as Error).message}`);
+      throw new ConfigError(`recorder: cannot write ${opened.path}: ${(err as Error).message}`);
     }
     if (this.config.gzip && this.config.flushIntervalMs > 0) {
       this.flushTimer = setInterval(() => this.current?.gzip?.flush(), this.config.flushIntervalMs);

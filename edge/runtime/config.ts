@@ -12,6 +12,7 @@ import { mqttConfigSchema } from "../mqtt/config.js";
 import { recorderSchema } from "../recording/recorder.js";
 import { sourceConfigSchema } from "../sources/index.js";
 import { pipelineConfigSchema } from "./pipeline.js";
+import { ConfigError } from "./configError.js";
 import { findUnknownFields, formatUnknownField } from "./unknownFields.js";
 
 export const DEFAULT_MODEL = "models/reduced-femur-calcn-lstm/manifest.json";
@@ -63,15 +64,7 @@ export const runtimeConfigSchema = z.object({
 export type RuntimeConfig = z.infer<typeof runtimeConfigSchema>;
 export type RuntimeConfigInput = z.input<typeof runtimeConfigSchema>;
 
-/**
- * A configuration or input problem found at start (bad config field, missing
- * file named by the config or the command line): the user's to fix, so the
- * CLI prints the message without a stack and exits 78 (EX_CONFIG), which
- * systemd's RestartPreventExitStatus treats as "do not restart".
- */
-export class ConfigError extends Error {
-  override name = "ConfigError";
-}
+export { ConfigError } from "./configError.js";
 
 /** Every problem, one per line, with its path: "sources.0.kind: ...". */
 export function formatZodError(error: z.ZodError): string {

@@ -15,7 +15,7 @@ export type ExitCode = (typeof EXIT)[keyof typeof EXIT];
 /**
  * Errors the user fixes by editing a file or an argument, by `name` so that
  * classes from other parts of the code need no import here:
- * ConfigError (edge/runtime/config.ts), ContractError (a bad model manifest),
+ * ConfigError (edge/runtime/configError.ts), ContractError (a bad model manifest),
  * SourceConfigError (edge/sources: a source's device or file is unusable).
  */
 const CONFIG_ERRORS: ReadonlySet<string> = new Set(["ConfigError", "ContractError", "SourceConfigError"]);
