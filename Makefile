@@ -40,8 +40,10 @@ test: setup test-py typecheck test-ts lint
 test-py: setup-py
 	$(PY) -m pytest training/tests -q
 
+# The edge and tests, then the dashboard page (browser lib, its own tsconfig).
 typecheck: setup-node
 	$(NODE_BIN)/tsc -p tsconfig.json --noEmit
+	$(NODE_BIN)/tsc -p web/dashboard/tsconfig.json
 
 # typescript-eslint with type information over edge/ and test/ (eslint.config.js).
 lint: setup-node

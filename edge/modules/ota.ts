@@ -18,6 +18,8 @@ import type { InferenceConfig } from "../inference/onnxModel.js";
 import type { Logger } from "../log.js";
 import { OtaAgent, onnxModelLoader, type OtaMqtt } from "../ota/agent.js";
 import type { OtaConfig } from "../ota/config.js";
+import { loadPublicKeys } from "../ota/signature.js";
+import { ConfigError } from "../runtime/config.js";
 import type { ModelModule } from "./model.js";
 
 export interface OtaModuleDeps {
@@ -49,6 +51,12 @@ export class OtaModule implements Module {
   async start(): Promise<void> {
     const store = this.deps.model.store;
     if (!this.config || !store) return;
+    // A missing or malformed key file is the operator's to fix: a ConfigError
+    // (exit 78, no systemd restart loop) naming the entry. The agent loads the
+    // keys again itself; checking here keeps edge/ota's errors as they are.
+    await loadPublicKeys(this.config.publicKeys).catch((err: unknown) => {
+      throw new ConfigError(err instanceof Error ? err.message : String(err), { cause: err });
+    });
     const agent = new OtaAgent(this.config, {
       logger: this.deps.logger,
       mqtt: this.deps.mqtt,

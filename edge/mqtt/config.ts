@@ -76,15 +76,14 @@ function credentialsProblem(c: {
   certFile?: string | undefined;
 }): { field: "url" | "password"; message: string } | undefined {
   if (c.url === undefined) return undefined; // the embedded broker: the runtime logs in by itself
-  let urlUser = "";
-  let urlPassword = "";
+  let url: URL;
   try {
-    const u = new URL(c.url);
-    urlUser = decodeURIComponent(u.username);
-    urlPassword = u.password;
+    url = new URL(c.url);
   } catch {
     return undefined; // z.string().url() reports it
   }
+  const urlUser = decodeURIComponent(url.username);
+  const urlPassword = url.password;
   if (c.password === "") {
     return { field: "password", message: "is empty: set the password (is the variable that fills it unset?) or remove the username" };
   }

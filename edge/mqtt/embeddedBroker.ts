@@ -183,7 +183,7 @@ export class EmbeddedBroker {
     } catch (err) {
       await new Promise<void>((resolve) => broker.close(() => resolve()));
       const e = err as NodeJS.ErrnoException;
-      throw new Error(`embedded MQTT broker cannot listen on ${this.config.host}:${this.config.port}: ${e.code ?? e.message}`);
+      throw new Error(`embedded MQTT broker cannot listen on ${this.config.host}:${this.config.port}: ${e.code ?? e.message}`, { cause: err });
     }
     server.on("error", (err) => log.error("embedded broker server error", { error: err.message }));
 
@@ -263,7 +263,9 @@ export class EmbeddedBroker {
     // MQTT disconnects the holder of a client id when another connection claims it:
     // only the same user may do that (its own reconnect), never another one.
     // aedes keeps its connected clients by id (not in its type definitions).
-    const holder = (this.broker as (Aedes & { clients?: Record<string, Client | undefined> }) | undefined)?.clients?.[client.id];
+    // aedes keeps its connected clients in `clients`, which its type declarations leave out.
+    const clients = (this.broker as unknown as { clients?: Record<string, Client | undefined> } | undefined)?.clients;
+    const holder = clients?.[client.id];
     const holderName = holder ? this.identities.get(holder)?.username : undefined;
     if (holderName !== undefined && holderName !== username) return refuse(`client id ${client.id} belongs to another user`, 2);
     this.identities.set(client, identity);
@@ -309,7 +311,7 @@ async function verifier(field: string, user: EmbeddedUser): Promise<(password: B
     try {
       text = await readFile(user.passwordFile, "utf8");
     } catch (err) {
-      throw new Error(`${field}.passwordFile: cannot read ${user.passwordFile}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`);
+      throw new Error(`${field}.passwordFile: cannot read ${user.passwordFile}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`, { cause: err });
     }
     const expected = Buffer.from(text.split(/\r?\n/)[0] ?? "");
     if (expected.length === 0) throw new Error(`${field}.passwordFile: ${user.passwordFile} is empty`);

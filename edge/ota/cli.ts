@@ -75,6 +75,8 @@ export async function runOtaPublish(o: OtaPublishCliOptions): Promise<DeviceOutc
   );
   const deadline = o.timeoutS ? new Deadline(o.timeoutS) : undefined;
   let failure: unknown;
+  let stopFailure: unknown;
+  let outcomes: ReturnType<typeof publisher.stats>["outcomes"];
   try {
     await publisher.start(deadline ?? new Deadline(DEFAULT_STEP_S));
     const interrupted = o.interrupted.then(() => "interrupted" as const);
@@ -88,7 +90,7 @@ export async function runOtaPublish(o: OtaPublishCliOptions): Promise<DeviceOutc
     } else {
       await interrupted;
     }
-    return publisher.stats().outcomes;
+    outcomes = publisher.stats().outcomes;
   } catch (err) {
     failure = err;
     throw err;
@@ -96,10 +98,15 @@ export async function runOtaPublish(o: OtaPublishCliOptions): Promise<DeviceOutc
     try {
       await publisher.stop({ deadline: new Deadline(Math.min(STOP_GRACE_S, o.timeoutS ?? STOP_GRACE_S)) });
     } catch (err) {
-      if (failure === undefined) throw new Error(`${(err as Error).message}: the retained offer may still be on the broker`);
-      o.logger.error(`also: ${(err as Error).message} (the retained offer may still be on the broker)`);
+      // Never thrown from here: a throw in `finally` would replace the publish's own error.
+      if (failure === undefined) stopFailure = err;
+      else o.logger.error(`also: ${(err as Error).message} (the retained offer may still be on the broker)`);
     }
   }
+  if (stopFailure !== undefined) {
+    throw new Error(`${(stopFailure as Error).message}: the retained offer may still be on the broker`, { cause: stopFailure });
+  }
+  return outcomes;
 }
 
 /** MQTT 3.1.1 sends a password only with a user name; a broker drops a connection with one alone. */

@@ -6,7 +6,7 @@
  */
 
 import { z } from "zod";
-import type { ImuSample, Quat, Vec3 } from "../sources/types.js";
+import type { ImuSample } from "../sources/types.js";
 
 export const RECORDING_FORMAT = "gait-recording";
 export const RECORDING_VERSION = 1;
@@ -19,6 +19,8 @@ export const recordingHeaderSchema = z.object({
   deviceId: z.string(),
   /** 1 for the first file of a recording, then +1 at every rotation. */
   part: z.number().int().positive().optional(),
+  /** The session name given to `record_start`, when there was one. */
+  session: z.string().optional(),
   model: z.object({ name: z.string(), version: z.string() }).optional(),
   sensors: z.array(z.object({ id: z.string(), placement: z.string().optional() })).optional(),
 });
@@ -63,10 +65,10 @@ export function decodeSample(record: unknown): { sample: ImuSample } | { error: 
     sensorId: r.id,
     tUs: r.t,
     ...(r.seq !== undefined ? { seq: r.seq } : {}),
-    acc: r.a as Vec3,
-    gyro: r.g as Vec3,
-    ...(r.m ? { mag: r.m as Vec3 } : {}),
-    ...(r.q ? { quat: r.q as Quat } : {}),
+    acc: r.a,
+    gyro: r.g,
+    ...(r.m ? { mag: r.m } : {}),
+    ...(r.q ? { quat: r.q } : {}),
   };
   return { sample };
 }

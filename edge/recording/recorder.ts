@@ -19,16 +19,25 @@ import { finished, pipeline } from "node:stream/promises";
 import { createGzip, type Gzip } from "node:zlib";
 import { z } from "zod";
 import { createLogger, type Logger } from "../log.js";
+import { ConfigError } from "../runtime/configError.js";
 import type { ImuSample } from "../sources/types.js";
 import { RECORDING_FORMAT, RECORDING_VERSION, encodeSample, type RecordingHeader } from "./format.js";
 
+/** Names that go into file names: only characters every filesystem accepts. */
+export const fileNamePartSchema = (what: string): z.ZodString =>
+  z
+    .string()
+    .max(64)
+    .regex(/^[A-Za-z0-9._-]+$/, `${what} may contain only letters, digits, '.', '_' and '-'`);
+
 export const recorderSchema = z.object({
   dir: z.string().min(1).default("recordings"),
-  /** Goes into file names, so only characters every filesystem accepts. */
-  deviceId: z
-    .string()
-    .regex(/^[A-Za-z0-9._-]+$/, "deviceId may contain only letters, digits, '.', '_' and '-'")
-    .default("gait-edge"),
+  deviceId: fileNamePartSchema("deviceId").default("gait-edge"),
+  /**
+   * Record from start to stop of the runtime. false: only between the
+   * `record_start` and `record_stop` commands (edge/modules/recorder.ts).
+   */
+  autoStart: z.boolean().default(true),
   /** Start a new file after this many MB of (uncompressed) records. */
   rotateMb: z.number().positive().default(64),
   gzip: z.boolean().default(true),
@@ -47,6 +56,8 @@ export interface RecorderDeps {
 
 /** What the header of every file of this recording says besides the fixed fields. */
 export interface RecordingInfo {
+  /** Named recording (the `record_start` command): goes into the header and the file names. */
+  readonly session?: string;
   readonly model?: { readonly name: string; readonly version: string };
   readonly sensors?: ReadonlyArray<{ readonly id: string; readonly placement?: string }>;
 }
@@ -100,7 +111,7 @@ export class Recorder {
     this.now = deps.now ?? (() => new Date());
   }
 
-  /** Creates the directory and opens the first file; rejects (naming the path) if it cannot. */
+  /** Creates the directory and opens the first file; rejects with a ConfigError naming the path if it cannot. */
   async start(info: RecordingInfo = {}): Promise<void> {
     if (this.current) throw new Error("recorder: already started");
     this.info = info;
@@ -108,7 +119,7 @@ export class Recorder {
     try {
       await mkdir(this.config.dir, { recursive: true });
     } catch (err) {
-      throw new Error(`recorder: cannot create ${this.config.dir}: ${(err as Error).message}`);
+      throw new ConfigError(`recorder: cannot create ${this.config.dir}: ${(err as Error).message}`);
     }
     const opened = this.openNext();
     try {
@@ -117,7 +128,7 @@ export class Recorder {
     } catch (err) {
       this.current = undefined;
       await opened.closed;
-      throw new Error(`recorder: cannot write ${opened.path}: ${(err as Error).message}`);
+      throw new ConfigError(`recorder: cannot write ${opened.path}: ${(err as Error).message}`);
     }
     if (this.config.gzip && this.config.flushIntervalMs > 0) {
       this.flushTimer = setInterval(() => this.current?.gzip?.flush(), this.config.flushIntervalMs);
@@ -163,6 +174,11 @@ export class Recorder {
       errors: this.errors,
       currentFile: this.current?.path,
     };
+  }
+
+  /** Every file this recorder has opened, in order (a rotated recording has several). */
+  paths(): string[] {
+    return [...this.usedPaths];
   }
 
   private write(json: string): void {
@@ -211,7 +227,8 @@ export class Recorder {
   private fileName(created: Date): string {
     const ext = this.config.gzip ? ".jsonl.gz" : ".jsonl";
     // ISO time without ':' (not allowed on FAT/exFAT SD cards and Windows).
-    const base = `${this.config.deviceId}-${created.toISOString().replace(/:/g, "-")}`;
+    const session = this.info.session ? `${this.info.session}-` : "";
+    const base = `${this.config.deviceId}-${session}${created.toISOString().replace(/:/g, "-")}`;
     let path = join(this.config.dir, base + ext);
     // Two rotations within a millisecond (tiny rotateMb) must not overwrite each other.
     for (let n = 1; this.usedPaths.has(path) || existsSync(path); n++) path = join(this.config.dir, `${base}-${n}${ext}`);
@@ -239,6 +256,7 @@ export class Recorder {
       created: created.toISOString(),
       deviceId: this.config.deviceId,
       part: this.part,
+      ...(this.info.session ? { session: this.info.session } : {}),
       ...(this.info.model ? { model: { ...this.info.model } } : {}),
       ...(this.info.sensors ? { sensors: this.info.sensors.map((s) => ({ ...s })) } : {}),
     };

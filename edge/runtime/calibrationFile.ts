@@ -41,7 +41,7 @@ export function parseCalibration(text: string, file: string): SavedBias[] {
   try {
     json = JSON.parse(text);
   } catch (err) {
-    throw new Error(`${file}: not JSON (${(err as Error).message})`);
+    throw new Error(`${file}: not JSON (${(err as Error).message})`, { cause: err });
   }
   const r = calibrationFileSchema.safeParse(json);
   if (!r.success) {
@@ -58,7 +58,7 @@ export function parseCalibration(text: string, file: string): SavedBias[] {
     if (!(PLACEMENTS as readonly string[]).includes(placement)) {
       throw new Error(`${file}: sensors.${key}: unknown placement "${placement}" (valid: ${PLACEMENTS.join(", ")})`);
     }
-    biases.push({ wearer, placement: placement as Placement, gyroBias: v.gyroBias as Vec3, savedAt: v.savedAt });
+    biases.push({ wearer, placement: placement as Placement, gyroBias: v.gyroBias, savedAt: v.savedAt });
   }
   return biases;
 }

@@ -14,6 +14,8 @@ import { isLoopbackHost } from "../mqtt/embeddedBroker.js";
 import { recorderSchema } from "../recording/recorder.js";
 import { sourceConfigSchema } from "../sources/index.js";
 import { pipelineConfigSchema } from "./pipeline.js";
+import { ConfigError } from "./configError.js";
+import { findUnknownFields, formatUnknownField } from "./unknownFields.js";
 
 export const DEFAULT_MODEL = "models/reduced-femur-calcn-lstm/manifest.json";
 
@@ -80,18 +82,26 @@ export const runtimeConfigSchema = z.object({
 export type RuntimeConfig = z.infer<typeof runtimeConfigSchema>;
 export type RuntimeConfigInput = z.input<typeof runtimeConfigSchema>;
 
-export class ConfigError extends Error {
-  override name = "ConfigError";
-}
+export { ConfigError } from "./configError.js";
 
 /** Every problem, one per line, with its path: "sources.0.kind: ...". */
 export function formatZodError(error: z.ZodError): string {
   return error.issues.map((i) => `  ${i.path.length ? i.path.join(".") : "(root)"}: ${i.message}`).join("\n");
 }
 
+/**
+ * Unknown fields are errors too (a misspelled field would otherwise be
+ * ignored and its default used): each is named by its full path with the
+ * nearest known field as a did-you-mean (edge/runtime/unknownFields.ts).
+ */
 export function parseConfig(raw: unknown, origin = "config"): RuntimeConfig {
+  const unknown = findUnknownFields(runtimeConfigSchema, raw).map(formatUnknownField);
   const r = runtimeConfigSchema.safeParse(raw);
-  if (!r.success) throw new ConfigError(`${origin} is invalid:\n${formatZodError(r.error)}`);
+  // A schema that is strict itself reports the same keys once more, without the hint.
+  const issues = r.success ? [] : r.error.issues.filter((i) => i.code !== "unrecognized_keys");
+  const lines = [...unknown, ...(issues.length ? [formatZodError(new z.ZodError(issues))] : [])];
+  if (!r.success && lines.length === 0) lines.push(formatZodError(r.error));
+  if (lines.length || !r.success) throw new ConfigError(`${origin} is invalid:\n${lines.join("\n")}`);
   return r.data;
 }
 

@@ -56,4 +56,26 @@ describe("RecorderModule", () => {
     expect(events.map((e) => e.name)).toEqual(["broker_up", "broker_down", "broker_up"]);
     expect(events.map((e) => e.data?.reconnects)).toEqual([0, 0, 1]);
   });
+
+  it("autoStart false: nothing is written until startRecording, and stop() closes an open recording", async () => {
+    const logger = memoryLogger();
+    const dir = await mkdtemp(path.join(tmpdir(), "rec-cmd-"));
+    const bus = new EventBus<EdgeEvents>({ logger });
+    const recorder = new RecorderModule(recorderSchema.parse({ dir, gzip: false, autoStart: false }), { logger, bus, model: () => ({ name: "m", version: "1" }) });
+    await recorder.start();
+    const sample = { sensorId: "femur_r", tUs: 1, acc: [0, 0, 9.8], gyro: [0, 0, 0] } as const;
+    bus.emit("sample", { sample, wearer: "default", placement: "femur_r" });
+    expect(await readdir(dir)).toEqual([]);
+    // Two starts at once: the second waits for the first and is refused, never a second file.
+    const [first, second] = await Promise.allSettled([recorder.startRecording("a"), recorder.startRecording("b")]);
+    expect(first).toMatchObject({ status: "fulfilled", value: { session: "a" } });
+    expect(second).toMatchObject({ status: "rejected", reason: new Error('already recording session "a"; send record_stop first') });
+    bus.emit("sample", { sample, wearer: "default", placement: "femur_r" });
+    await recorder.stop();
+    const files = await readdir(dir);
+    expect(files).toHaveLength(1);
+    const lines = (await readFile(path.join(dir, files[0]!), "utf8")).trim().split("\n");
+    expect(lines).toHaveLength(2); // header + the one sample recorded while recording
+    expect(recorder.stats()).toMatchObject({ records: 1, currentFile: undefined });
+  });
 });

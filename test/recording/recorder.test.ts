@@ -154,6 +154,8 @@ describe("Recorder", () => {
     writeFileSync(blocker, "");
     const { rec } = recorder(join(blocker, "sub"));
     await expect(rec.start()).rejects.toThrow(`recorder: cannot create ${join(blocker, "sub")}`);
+    // The config's recorder.dir is the user's to fix: a ConfigError, so the CLI exits 78 and systemd does not restart.
+    await expect(rec.start()).rejects.toMatchObject({ name: "ConfigError" });
   });
 
   it("keeps device ids file-name safe", () => {
