@@ -16,7 +16,7 @@
  */
 import type { LoadedContract } from "../contract/manifest.js";
 import { EventBus } from "../core/bus.js";
-import type { EdgeEvents, StatusChange } from "../core/events.js";
+import type { EdgeEvents } from "../core/events.js";
 import { startAll, stopAll, type Module } from "../core/module.js";
 import type { Logger } from "../log.js";
 import { AnglePublisherModule } from "../modules/anglePublisher.js";
@@ -28,16 +28,16 @@ import { PipelinesModule } from "../modules/pipelines.js";
 import { RecorderModule } from "../modules/recorder.js";
 import { SourcesModule } from "../modules/sources.js";
 import { StatusModule } from "../modules/status.js";
-import { CommandServer, type CommandTopicStats } from "../mqtt/commandServer.js";
-import { MqttConnection, type MqttConnectionStats } from "../mqtt/connection.js";
+import { CommandServer } from "../mqtt/commandServer.js";
+import { MqttConnection } from "../mqtt/connection.js";
 import { DevicePublisher } from "../mqtt/devicePublisher.js";
 import type { AnglesMessage, DeviceTopics } from "../mqtt/topics.js";
 import type { OtaAgent } from "../ota/agent.js";
-import type { RecorderStats } from "../recording/recorder.js";
 import type { RuntimeConfig } from "./config.js";
-import type { PipelineStats } from "./pipeline.js";
+import { runtimeStats, type RuntimeStats } from "./stats.js";
 
 export { DEFAULT_WEARER, routeSensor, type Route } from "../modules/sources.js";
+export type { RuntimeStats } from "./stats.js";
 
 export interface RuntimeDeps {
   readonly logger: Logger;
@@ -47,18 +47,6 @@ export interface RuntimeDeps {
   readonly onEnd?: () => void;
   /** Awaited after the model and broker are up and before any source starts (the demo subscribes here). */
   readonly beforeSources?: (runtime: EdgeRuntime) => Promise<void>;
-}
-
-export interface RuntimeStats {
-  pipelines: Record<string, PipelineStats>;
-  sources: Record<string, unknown>;
-  mqtt: MqttConnectionStats & { commands: number; commandErrors: number };
-  commands: Record<string, CommandTopicStats>;
-  sourceIssues: Record<string, number>;
-  unroutedSensors: string[];
-  status: StatusChange;
-  recorder?: RecorderStats;
-  events: { listenerErrors: Record<string, number> };
 }
 
 export class EdgeRuntime {
@@ -149,21 +137,15 @@ export class EdgeRuntime {
   }
 
   stats(): RuntimeStats {
-    const commands = this.commandServer.stats();
-    const all = Object.values(commands);
-    const recorder = this.recorder.stats();
-    return {
+    return runtimeStats({
       pipelines: this.pipelines.stats(),
-      ...this.sources.stats(),
-      mqtt: {
-        ...this.connection.stats(),
-        commands: all.reduce((n, c) => n + c.requests, 0),
-        commandErrors: all.reduce((n, c) => n + c.errors, 0),
-      },
-      commands,
+      sources: this.sources.stats(),
+      connection: this.connection.stats(),
+      commands: this.commandServer.stats(),
       status: this.status.status,
-      ...(recorder ? { recorder } : {}),
+      recorder: this.recorder.stats(),
       events: this.bus.stats(),
-    };
+    });
   }
+
 }

@@ -1,0 +1,49 @@
+/**
+ * `get_status` and `EdgeRuntime.stats()`: every module's counters in one
+ * object. Pure: the runtime hands in each part, this assembles and totals.
+ */
+import type { StatusChange } from "../core/events.js";
+import type { SourcesStats } from "../modules/sources.js";
+import type { CommandTopicStats } from "../mqtt/commandServer.js";
+import type { MqttConnectionStats } from "../mqtt/connection.js";
+import type { RecorderStats } from "../recording/recorder.js";
+import type { PipelineStats } from "./pipeline.js";
+
+export interface RuntimeStats {
+  pipelines: Record<string, PipelineStats>;
+  sources: Record<string, unknown>;
+  mqtt: MqttConnectionStats & { commands: number; commandErrors: number };
+  commands: Record<string, CommandTopicStats>;
+  sourceIssues: Record<string, number>;
+  unroutedSensors: string[];
+  status: StatusChange;
+  recorder?: RecorderStats;
+  events: { listenerErrors: Record<string, number> };
+}
+
+export interface RuntimeStatsParts {
+  readonly pipelines: Record<string, PipelineStats>;
+  readonly sources: SourcesStats;
+  readonly connection: MqttConnectionStats;
+  readonly commands: Record<string, CommandTopicStats>;
+  readonly status: StatusChange;
+  readonly recorder: RecorderStats | undefined;
+  readonly events: { listenerErrors: Record<string, number> };
+}
+
+export function runtimeStats(p: RuntimeStatsParts): RuntimeStats {
+  const topics = Object.values(p.commands);
+  return {
+    pipelines: p.pipelines,
+    ...p.sources,
+    mqtt: {
+      ...p.connection,
+      commands: topics.reduce((n, c) => n + c.requests, 0),
+      commandErrors: topics.reduce((n, c) => n + c.errors, 0),
+    },
+    commands: p.commands,
+    status: p.status,
+    ...(p.recorder ? { recorder: p.recorder } : {}),
+    events: p.events,
+  };
+}
