@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { CommandTracker, describeOutcome } from "../../web/dashboard/lib/commands.js";
+import { CommandTracker, describeOutcome, recordingSummary } from "../../web/dashboard/lib/commands.js";
 
 describe("CommandTracker", () => {
   it("matches a reply to its request by id and reports how long it took", () => {
@@ -34,6 +34,15 @@ describe("CommandTracker", () => {
     expect(describeOutcome(expired[0]!)).toMatch(/get_status: no reply after 5.0 s .*may not send commands/);
     expect(c.expire(6000)).toEqual([]);
     expect(c.isPending("calibrate")).toBe(true);
+  });
+
+  it("says which session and files a recording reply names", () => {
+    const c = new CommandTracker("p");
+    c.request("record_stop", undefined, 0, 5000);
+    const outcome = c.settle({ id: "p-1", status: "ok", data: { session: "walk-1", files: ["rec/a.jsonl", "rec/a.1.jsonl"], records: 10 } }, 500);
+    expect(describeOutcome(outcome!)).toBe("record_stop: ok, session walk-1, files rec/a.jsonl, rec/a.1.jsonl (0.5 s)");
+    expect(recordingSummary({ session: "s", file: "rec/s.jsonl" })).toBe(", session s, file rec/s.jsonl");
+    expect(recordingSummary({ pipelines: {} })).toBe("");
   });
 
   it("describes a refusal with the device's reason", () => {

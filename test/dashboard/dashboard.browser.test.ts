@@ -278,6 +278,7 @@ describe.skipIf(!hasChromium)("dashboard in Chromium against a live runtime", ()
       ...simulator,
       mqtt: { deviceId: "own", embedded: { host: "127.0.0.1", port: 0 } },
       dashboard: { port: 0 },
+      recorder: { dir: await mkdtemp(path.join(tmpdir(), "dashboard-rec-")), autoStart: false },
       log: { level: "warn" },
     });
     const runtime = new EdgeRuntime(config, { logger: memoryLogger() });
@@ -296,6 +297,14 @@ describe.skipIf(!hasChromium)("dashboard in Chromium against a live runtime", ()
       await waitForValue(page, "more plotted samples", plotted, first + 50);
       await page.locator("#cmd-heading-reset").click();
       await waitForValue(page, "the heading_reset reply", () => document.getElementById("command-log")?.textContent?.includes("heading_reset: ok"));
+      // Recording control from the page: the replies name the session and the files written.
+      await page.locator("#cmd-record-start").click();
+      await waitForValue(page, "the record_start reply", () => document.getElementById("command-log")?.textContent?.includes("record_start: ok, session"));
+      await page.locator("#cmd-record-stop").click();
+      const stopped = await waitForValue(page, "the record_stop reply", () =>
+        [...document.querySelectorAll("#command-log li")].map((li) => li.textContent ?? "").find((t) => t.includes("record_stop:") && !t.includes("waiting for the reply")),
+      );
+      expect(stopped).toMatch(/record_stop: ok, session \S+, file .*\.jsonl/);
     } finally {
       await page.close();
       await runtime.stop();

@@ -94,6 +94,8 @@ class Dashboard {
     el<HTMLSelectElement>("wearer").addEventListener("change", (e) => this.selectWearer((e.target as HTMLSelectElement).value));
     el("cmd-calibrate").addEventListener("click", () => this.send("calibrate"));
     el("cmd-heading-reset").addEventListener("click", () => this.send("heading_reset"));
+    el("cmd-record-start").addEventListener("click", () => this.send("record_start"));
+    el("cmd-record-stop").addEventListener("click", () => this.send("record_stop"));
     el("cmd-get-status").addEventListener("click", () => {
       this.statusPolling = true;
       this.send("get_status");

@@ -75,5 +75,16 @@ export function describeOutcome(o: CommandOutcome): string {
   const took = `${(o.elapsedMs / 1000).toFixed(1)} s`;
   if (o.kind === "timeout") return `${o.command}: no reply after ${took} (device offline, or this account may not send commands)`;
   if (o.reply.status === "error") return `${o.command}: error: ${o.reply.error ?? "(no message)"} (${took})`;
-  return `${o.command}: ok (${took})`;
+  return `${o.command}: ok${recordingSummary(o.reply.data)} (${took})`;
+}
+
+/** Pure: what a record_start / record_stop reply says (session, files), or "" for any other reply. */
+export function recordingSummary(data: unknown): string {
+  if (typeof data !== "object" || data === null) return "";
+  const d = data as { session?: unknown; file?: unknown; files?: unknown };
+  const parts: string[] = [];
+  if (typeof d.session === "string") parts.push(`session ${d.session}`);
+  const files = Array.isArray(d.files) ? d.files.filter((f): f is string => typeof f === "string") : typeof d.file === "string" ? [d.file] : [];
+  if (files.length) parts.push(`${files.length === 1 ? "file" : "files"} ${files.join(", ")}`);
+  return parts.length ? `, ${parts.join(", ")}` : "";
 }
