@@ -43,6 +43,7 @@ let broker: RunningMosquitto;
 let dir: string;
 let tlsPort: number;
 let localPort: number;
+let wsPort: number;
 const clients: MqttClient[] = [];
 
 beforeAll(async () => {
@@ -58,6 +59,7 @@ beforeAll(async () => {
 
   tlsPort = await freePort();
   localPort = await freePort();
+  wsPort = await freePort();
   broker = await startMosquitto({
     passwordFile: path.join(creds, "passwd"),
     aclFile,
@@ -86,9 +88,11 @@ function productionListeners(conf: string, creds: string): string {
   const text = lines.join("\n");
   expect(text).toMatch(/^listener 1883 127\.0\.0\.1$/m);
   expect(text).toMatch(/^listener 8883$/m);
+  expect(text).toMatch(/^listener 9001$/m);
   return text
     .replace(/^listener 1883 127\.0\.0\.1$/m, `listener ${localPort} 127.0.0.1`)
     .replace(/^listener 8883$/m, `listener ${tlsPort} 127.0.0.1`)
+    .replace(/^listener 9001$/m, `listener ${wsPort} 127.0.0.1`)
     .replaceAll("/etc/mosquitto/certs/", `${creds}/`);
 }
 
@@ -349,6 +353,21 @@ describe("deploy/mosquitto: the edge runtime's MQTT connection against the produ
     }, 200);
     const reply = await waitFor("a command response", () => received(ops, "gait/pi-01/command/response")).finally(() => clearInterval(ask));
     expect(JSON.parse(reply.payload)).toMatchObject({ id: "c1", status: "error" });
+  });
+
+  it("serves browsers over secure WebSockets with the same accounts and ACL (the dashboard's listener)", async () => {
+    const ca = await readFile(path.join(dir, "creds", "ca.crt"));
+    const wss = `wss://127.0.0.1:${wsPort}`;
+    const viewer = await connectAsync(wss, { username: "dashboard", password: PASSWORDS.dashboard, protocolVersion: 4, reconnectPeriod: 0, ca, servername: "localhost" });
+    clients.push(viewer);
+    const seen: string[] = [];
+    viewer.on("message", (t) => seen.push(t));
+    await viewer.subscribeAsync("gait/pi-01/status", { qos: 0 });
+    const device = await connectAs("pi-01", `mqtt://127.0.0.1:${localPort}`);
+    await device.publish("gait/pi-01/status", JSON.stringify({ state: "online", since: 1 }));
+    await waitFor("the status over wss", () => seen.includes("gait/pi-01/status") || undefined);
+    // No account, no connection: the same allow_anonymous false as every listener.
+    await expect(connectAsync(wss, { protocolVersion: 4, reconnectPeriod: 0, ca, servername: "localhost", connectTimeout: 3000 })).rejects.toThrow();
   });
 
   it("refuses a TLS client that does not trust the broker's CA", async () => {
