@@ -43,6 +43,8 @@ export interface SourcesDeps {
   /** The placements the running model needs (read at start, after the model module loaded it). */
   readonly placements?: () => readonly Placement[];
   /** Builds a source from its config; tests inject fakes. Default: edge/sources `createSource`. */
+  /** Monotonic clock, ms (tests inject one); default performance.now. */
+  readonly now?: () => number;
   readonly createSource?: (
     config: SourceConfig,
     deps: { logger: Logger; waitForDrain: () => Promise<void>; requiredSensors?: readonly string[] },
@@ -69,6 +71,35 @@ export interface SourcesStats {
   readonly sources: Record<string, unknown>;
   readonly sourceIssues: Record<string, number>;
   readonly unroutedSensors: string[];
+  /** Per routed sensor id: where it goes, its arrival rate and the age of its last sample (the dashboard shows them). */
+  readonly sensors: Record<string, SensorLiveness>;
+}
+
+export interface SensorLiveness {
+  readonly wearer: string;
+  readonly placement: Placement;
+  readonly samples: number;
+  /** Samples per second on arrival, smoothed over about the last second; null before the second sample. */
+  readonly rateHz: number | null;
+  /** Milliseconds since the last sample arrived. */
+  readonly ageMs: number;
+}
+
+/** Arrival bookkeeping of one sensor; numbers only, updated in place per sample (the hot path allocates nothing). */
+interface Arrivals {
+  readonly route: Route;
+  samples: number;
+  lastMs: number;
+  /** Exponentially smoothed interval between arrivals, ms (NaN until the second sample). */
+  meanIntervalMs: number;
+}
+
+/** Weight of the newest interval: about the last 100 samples, one second at 100 Hz. */
+const RATE_SMOOTHING = 0.01;
+
+/** Pure: the next smoothed arrival interval. Bursty transports (BLE, USB) deliver several samples at once; the mean still converges to the true rate. */
+export function smoothInterval(mean: number, intervalMs: number, weight = RATE_SMOOTHING): number {
+  return Number.isNaN(mean) ? intervalMs : mean + weight * (intervalMs - mean);
 }
 
 export class SourcesModule implements Module {
@@ -76,6 +107,7 @@ export class SourcesModule implements Module {
   private readonly sources: ImuSource[] = [];
   private readonly routes = new Map<string, Route | null>();
   private readonly unrouted = new Set<string>();
+  private readonly arrivals = new Map<string, Arrivals>();
   private readonly issues: Record<string, number> = {};
   private ended = 0;
 
@@ -121,7 +153,27 @@ export class SourcesModule implements Module {
       sources: Object.fromEntries(this.sources.map((s, i) => [`${i}:${s.kind}`, s.stats()])),
       sourceIssues: { ...this.issues },
       unroutedSensors: [...this.unrouted],
+      sensors: this.liveness(),
     };
+  }
+
+  private liveness(): Record<string, SensorLiveness> {
+    const now = this.now();
+    const out: Record<string, SensorLiveness> = {};
+    for (const [id, a] of this.arrivals) {
+      out[id] = {
+        wearer: a.route.wearer,
+        placement: a.route.placement,
+        samples: a.samples,
+        rateHz: Number.isNaN(a.meanIntervalMs) || a.meanIntervalMs <= 0 ? null : +(1000 / a.meanIntervalMs).toFixed(1),
+        ageMs: Math.round(now - a.lastMs),
+      };
+    }
+    return out;
+  }
+
+  private now(): number {
+    return this.deps.now ? this.deps.now() : performance.now();
   }
 
   private onSample(sample: ImuSample): void {
@@ -139,6 +191,15 @@ export class SourcesModule implements Module {
       }
       this.issues.unrouted = (this.issues.unrouted ?? 0) + 1;
       return;
+    }
+    const now = this.now();
+    const a = this.arrivals.get(sample.sensorId);
+    if (a) {
+      a.meanIntervalMs = smoothInterval(a.meanIntervalMs, now - a.lastMs);
+      a.lastMs = now;
+      a.samples += 1;
+    } else {
+      this.arrivals.set(sample.sensorId, { route, samples: 1, lastMs: now, meanIntervalMs: Number.NaN });
     }
     this.deps.bus.emit("sample", { wearer: route.wearer, placement: route.placement, sample });
   }

@@ -49,6 +49,26 @@ describe("requiredSensorIds", () => {
 });
 
 describe("SourcesModule", () => {
+  it("reports each sensor's arrival rate and the age of its last sample", async () => {
+    const logger = memoryLogger();
+    const bus = new EventBus<EdgeEvents>({ logger });
+    let clock = 1000;
+    const source = new FakeSource();
+    const sources = new SourcesModule(
+      { sources: [{ kind: "simulator" } as never], sensors: {} },
+      { logger, bus, waitForDrain: async () => undefined, now: () => clock, createSource: async () => source },
+    );
+    await sources.start();
+    source.sample(imu("w1:femur_r"));
+    expect(sources.stats().sensors["w1:femur_r"]).toMatchObject({ wearer: "w1", placement: "femur_r", samples: 1, rateHz: null, ageMs: 0 });
+    for (let k = 0; k < 300; k++) {
+      clock += 10; // 100 Hz
+      source.sample(imu("w1:femur_r"));
+    }
+    clock += 250;
+    expect(sources.stats().sensors["w1:femur_r"]).toEqual({ wearer: "w1", placement: "femur_r", samples: 301, rateHz: 100, ageMs: 250 });
+  });
+
   it("asks a lone replay for the sensors the model needs", async () => {
     const logger = memoryLogger();
     const bus = new EventBus<EdgeEvents>({ logger });
