@@ -87,12 +87,14 @@ describe("mounting calibration from walking", () => {
   });
 
   it("detects a re-strap mid-stream (the rotation changes halfway) and recalibrates to the new mounting", async () => {
-    const half = ab06Samples({ repeat: 4 }).length / 4; // samples per copy (2 sensors per row)
-    const r = await run(ab06Samples({ repeat: 4, mount: (_p, k) => (k >= half ? Q : undefined) }));
+    const rowsPerCopy = ab06Samples().length / 2; // 2 sensors per row
+    // Four copies of the trial (69 s); the sensors are re-strapped (turned by Q) after the second.
+    const r = await run(ab06Samples({ repeat: 4, mount: (_p, k) => (k >= 2 * rowsPerCopy ? Q : undefined) }));
     const before = firstOf(r, "femur_r", "calibrated")!;
     const stopped = firstOf(r, "femur_r", "stopped_fitting")!;
     expect(stopped).toBeDefined();
     expect(stopped.tUs).toBeGreaterThan(before.tUs);
+    expect(stopped.tUs - T0).toBeGreaterThan(2 * rowsPerCopy * 5000); // not before the re-strap
     expect(stopped.reason).toMatch(/deg from its calibration \(re-strapped\?\)/);
     const after = r.events.filter((e) => e.placement === "femur_r" && e.state === "calibrated").at(-1)!;
     expect(after.tUs).toBeGreaterThanOrEqual(stopped.tUs);
