@@ -1,0 +1,101 @@
+/**
+ * The runtime end to end with its embedded broker: the shipped AB06 trial
+ * (twice back to back: 34 s, the trial alone walks 17 s) replayed at full
+ * speed; the mounting calibrates from the walking (status `online` with
+ * "calibrating" first), and gait events and strides come out on MQTT.
+ */
+import { mkdtemp, readFile, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import { gunzipSync } from "node:zlib";
+import { connectAsync, type MqttClient } from "mqtt";
+import { describe, expect, it } from "vitest";
+import type { GaitEventMessage, StrideMessage } from "../../edge/gait/types.js";
+import { memoryLogger } from "../../edge/log.js";
+import type { StatusMessage } from "../../edge/mqtt/topics.js";
+import { parseCalibration, parseCalibrationFile } from "../../edge/runtime/calibrationFile.js";
+import { parseConfig } from "../../edge/runtime/config.js";
+import { sendCommand } from "../../edge/runtime/remote.js";
+import { EdgeRuntime } from "../../edge/runtime/runtime.js";
+import { AB06_TRIAL } from "../helpers/ab06.js";
+import { waitFor } from "../helpers/waitFor.js";
+
+const MODEL = "models/reduced-femur-calcn-lstm/manifest.json";
+
+/** The trial, then the trial again with its clock shifted on (one CSV). */
+async function twiceTrial(dir: string): Promise<string> {
+  const lines = gunzipSync(await readFile(AB06_TRIAL)).toString("utf8").trim().split("\n");
+  const rows = lines.slice(1);
+  const t = (l: string): number => Number(l.slice(0, l.indexOf(",")));
+  const span = t(rows.at(-1)!) - t(rows[0]!) + 0.005;
+  const shifted = rows.map((l) => `${(t(l) + span).toFixed(3)}${l.slice(l.indexOf(","))}`);
+  const file = path.join(dir, "ab06_twice_imu.csv");
+  await writeFile(file, [lines[0]!, ...rows, ...shifted].join("\n") + "\n");
+  return file;
+}
+
+describe("mounting calibration and gait events end to end", () => {
+  it("calibrates from walking (status online while calibrating), saves it, and publishes gait events and strides", async () => {
+    const dir = await mkdtemp(path.join(tmpdir(), "gait-mounting-"));
+    const calibrationFile = path.join(dir, "calibration.json");
+    const config = parseConfig({
+      model: MODEL,
+      sources: [{ kind: "replay", file: await twiceTrial(dir), speed: 0 }],
+      mqtt: { deviceId: "e2e-gait", embedded: { host: "127.0.0.1", port: 0 } },
+      calibration: { file: calibrationFile },
+      mounting: { walkS: 12 },
+    });
+    let ended!: () => void;
+    const done = new Promise<void>((r) => (ended = r));
+    const messages = new Map<string, unknown[]>();
+    let client: MqttClient | undefined;
+    const runtime = new EdgeRuntime(config, {
+      logger: memoryLogger(),
+      onEnd: () => ended(),
+      beforeSources: async (rt) => {
+        client = await connectAsync(rt.brokerUrl);
+        client.on("message", (topic, payload) => {
+          const list = messages.get(topic) ?? [];
+          list.push(JSON.parse(payload.toString()));
+          messages.set(topic, list);
+        });
+        await client.subscribeAsync("gait/e2e-gait/#", { qos: 1 });
+      },
+    });
+    try {
+      await runtime.start();
+      await done;
+      const strides = () => (messages.get("gait/e2e-gait/gait/stride") ?? []) as StrideMessage[];
+      await waitFor("strides on MQTT", () => strides().length >= 3);
+      const status = await sendCommand(runtime.brokerUrl, "gait", "e2e-gait", { command: "get_status" });
+      const data = status.data as { mounting: Record<string, { state: string; source: string; rotation: number[] }>; gait: Record<string, { events: number }> };
+      expect(data.mounting["default/femur_r"]).toMatchObject({ state: "calibrated", source: "walking" });
+      expect(data.mounting["default/calcn_r"]).toMatchObject({ state: "calibrated", source: "walking" });
+
+      const events = (messages.get("gait/e2e-gait/gait/event") ?? []) as GaitEventMessage[];
+      expect(events.filter((e) => e.type === "heel_strike").length).toBeGreaterThanOrEqual(5);
+      expect(events.every((e) => e.placement === "calcn_r" && e.wearer === "default")).toBe(true);
+      expect(events.length).toBe(data.gait["default/calcn_r"]!.events);
+      for (const s of strides()) {
+        expect(s.cadenceSpm).toBeGreaterThan(80);
+        expect(s.cadenceSpm).toBeLessThan(140); // AB06 strides are 0.9-1.4 s
+        expect(s.romDeg?.knee_flexion_r).toBeGreaterThan(30); // the model's angles over the stride
+      }
+
+      const states = (messages.get("gait/e2e-gait/status") ?? []) as StatusMessage[];
+      const calibrating = states.findIndex((m) => m.state === "online" && /calibrating mounting \d+%/.test(m.reason ?? ""));
+      expect(calibrating).toBeGreaterThanOrEqual(0);
+      const after = states.slice(calibrating + 1);
+      expect(after.some((m) => m.state === "online" && m.reason === undefined)).toBe(true);
+      expect(states.some((m) => m.state === "degraded")).toBe(false);
+
+      // Saved, with the gyro-bias part of the file left alone (none was measured).
+      const saved = parseCalibrationFile(await readFile(calibrationFile, "utf8"), calibrationFile);
+      expect(saved.mountings.map((m) => m.placement).sort()).toEqual(["calcn_r", "femur_r"]);
+      expect(parseCalibration(await readFile(calibrationFile, "utf8"), calibrationFile)).toEqual([]);
+    } finally {
+      await client?.endAsync();
+      await runtime.stop();
+    }
+  });
+});
