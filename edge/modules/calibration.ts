@@ -122,7 +122,7 @@ export class CalibrationModule implements Module {
     const { result, measured, problems } = judgeCapture(capture, {
       wearers: this.deps.pipelines.wearers(),
       placements: contract.pipeline.placements,
-      references: contract.manifest.euler.reference as Record<string, readonly number[]>,
+      references: contract.manifest.euler.reference,
       maxGyroStd: this.config.maxGyroStd,
       savedAt: new Date().toISOString(),
     });
@@ -135,7 +135,7 @@ export class CalibrationModule implements Module {
       try {
         await this.write(file, () => formatCalibration(next, this.mountings));
       } catch (err) {
-        throw new Error(`calibration rejected (nothing changed): cannot save ${file}: ${(err as Error).message}`);
+        throw new Error(`calibration rejected (nothing changed): cannot save ${file}: ${(err as Error).message}`, { cause: err });
       }
     }
     this.saved = next;

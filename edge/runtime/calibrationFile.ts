@@ -65,8 +65,13 @@ const v2Schema = z.object({
       .refine((e) => (e.gyroBias === undefined) === (e.savedAt === undefined), "gyroBias and savedAt come together"),
   ),
 });
-const calibrationFileSchema = z.union([v2Schema, v1Schema]);
 export type CalibrationFile = z.infer<typeof v2Schema>;
+/** One sensor's entry, either format. */
+interface Entry {
+  readonly gyroBias?: readonly number[];
+  readonly savedAt?: string;
+  readonly mounting?: z.infer<typeof mountingSchema>;
+}
 
 export type MountingQuality = z.infer<typeof mountingSchema>["quality"];
 
@@ -100,20 +105,22 @@ export function parseCalibrationFile(text: string, file: string): { biases: Save
   try {
     json = JSON.parse(text);
   } catch (err) {
-    throw new Error(`${file}: not JSON (${(err as Error).message})`);
+    throw new Error(`${file}: not JSON (${(err as Error).message})`, { cause: err });
   }
   const format = (json as { format?: unknown } | null)?.format;
-  // Validate against the schema the file claims, so the error names its field (a union's error would not).
-  const r = (format === CALIBRATION_FORMAT_V1 ? v1Schema : format === CALIBRATION_FORMAT ? v2Schema : calibrationFileSchema).safeParse(json);
+  if (format !== CALIBRATION_FORMAT && format !== CALIBRATION_FORMAT_V1) {
+    throw new Error(`${file}: format: expected "${CALIBRATION_FORMAT}" or "${CALIBRATION_FORMAT_V1}", got ${JSON.stringify(format)}`);
+  }
+  // Validated against the schema the file claims, so the error names its field.
+  const r = format === CALIBRATION_FORMAT_V1 ? v1Schema.safeParse(json) : v2Schema.safeParse(json);
   if (!r.success) {
     const first = r.error.issues[0]!;
-    const path = first.path.join(".") || "(root)";
-    const message = first.code === "invalid_union" ? `format: expected "${CALIBRATION_FORMAT}" or "${CALIBRATION_FORMAT_V1}"` : `${path}: ${first.message}`;
-    throw new Error(`${file}: ${message}`);
+    throw new Error(`${file}: ${first.path.join(".") || "(root)"}: ${first.message}`);
   }
+  const sensors: Readonly<Record<string, Entry>> = r.data.sensors;
   const biases: SavedBias[] = [];
   const mountings: SavedMounting[] = [];
-  for (const [key, v] of Object.entries(r.data.sensors)) {
+  for (const [key, v] of Object.entries(sensors)) {
     // The placement never contains "/", a wearer name might: split at the last one.
     const cut = key.lastIndexOf("/");
     const wearer = key.slice(0, cut);
@@ -124,7 +131,7 @@ export function parseCalibrationFile(text: string, file: string): { biases: Save
     }
     const where = { wearer, placement: placement as Placement };
     if (v.gyroBias !== undefined && v.savedAt !== undefined) biases.push({ ...where, gyroBias: v.gyroBias as Vec3, savedAt: v.savedAt });
-    const m = "mounting" in v ? (v.mounting as z.infer<typeof mountingSchema> | undefined) : undefined;
+    const m = v.mounting;
     if (m !== undefined) {
       mountings.push({ ...where, rotation: m.rotation, quality: m.quality, savedAt: m.savedAt, ...(m.sensorId !== undefined ? { sensorId: m.sensorId } : {}) });
     }

@@ -4,7 +4,7 @@
  * standing and still sensors for the refusals; a saved calibration loaded.
  */
 import { describe, expect, it } from "vitest";
-import { quatFromMatrix, rotationAngleDeg, type Mat3, type Vec3 } from "../../edge/calibration/index.js";
+import { m3, quatFromMatrix, rotationAngleDeg, type Mat3, type Vec3 } from "../../edge/calibration/index.js";
 import { EventBus } from "../../edge/core/bus.js";
 import type { EdgeEvents, MountingEvent, RoutedSample } from "../../edge/core/events.js";
 import { memoryLogger } from "../../edge/log.js";
@@ -21,10 +21,11 @@ function rotation(axis: Vec3, deg: number): Mat3 {
   const n = Math.hypot(...axis);
   const h = (deg * Math.PI) / 360;
   const s = Math.sin(h) / n;
-  return matrixFromQuat([Math.cos(h), axis[0] * s, axis[1] * s, axis[2] * s]);
+  const q: [number, number, number, number] = [Math.cos(h), axis[0] * s, axis[1] * s, axis[2] * s];
+  return matrixFromQuat(q);
 }
 const mul = (A: Mat3, B: Mat3): Mat3 =>
-  [0, 1, 2].map((i) => [0, 1, 2].map((j) => A[i]![0] * B[0]![j]! + A[i]![1] * B[1]![j]! + A[i]![2] * B[2]![j]!)) as unknown as Mat3;
+  [0, 1, 2].map((i) => [0, 1, 2].map((j) => m3(A, i, 0) * m3(B, 0, j) + m3(A, i, 1) * m3(B, 1, j) + m3(A, i, 2) * m3(B, 2, j))) as unknown as Mat3;
 
 interface Run {
   module: MountingModule;

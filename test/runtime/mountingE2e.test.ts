@@ -34,34 +34,51 @@ async function twiceTrial(dir: string): Promise<string> {
   return file;
 }
 
+interface Deployed {
+  messages: Map<string, unknown[]>;
+  runtime: EdgeRuntime;
+  done: Promise<void>;
+  close: () => Promise<void>;
+}
+
+/** A runtime on its embedded broker replaying `file`, with a subscriber to everything it publishes. */
+function deploy(file: string, calibrationFile: string): Deployed {
+  const config = parseConfig({
+    model: MODEL,
+    sources: [{ kind: "replay", file, speed: 0 }],
+    mqtt: { deviceId: "e2e-gait", embedded: { host: "127.0.0.1", port: 0 } },
+    calibration: { file: calibrationFile },
+    mounting: { walkS: 12 },
+  });
+  let ended!: () => void;
+  const done = new Promise<void>((r) => (ended = r));
+  const messages = new Map<string, unknown[]>();
+  let client: MqttClient | undefined;
+  const runtime = new EdgeRuntime(config, {
+    logger: memoryLogger(),
+    onEnd: () => ended(),
+    beforeSources: async (rt) => {
+      client = await connectAsync(rt.brokerUrl);
+      client.on("message", (topic, payload) => {
+        const list = messages.get(topic) ?? [];
+        list.push(JSON.parse(payload.toString()));
+        messages.set(topic, list);
+      });
+      await client.subscribeAsync("gait/e2e-gait/#", { qos: 1 });
+    },
+  });
+  const close = async (): Promise<void> => {
+    await client?.endAsync();
+    await runtime.stop();
+  };
+  return { messages, runtime, done, close };
+}
 describe("mounting calibration and gait events end to end", () => {
+  const dir = mkdtemp(path.join(tmpdir(), "gait-mounting-"));
+  const calibrationFile = dir.then((d) => path.join(d, "calibration.json"));
+
   it("calibrates from walking (status online while calibrating), saves it, and publishes gait events and strides", async () => {
-    const dir = await mkdtemp(path.join(tmpdir(), "gait-mounting-"));
-    const calibrationFile = path.join(dir, "calibration.json");
-    const config = parseConfig({
-      model: MODEL,
-      sources: [{ kind: "replay", file: await twiceTrial(dir), speed: 0 }],
-      mqtt: { deviceId: "e2e-gait", embedded: { host: "127.0.0.1", port: 0 } },
-      calibration: { file: calibrationFile },
-      mounting: { walkS: 12 },
-    });
-    let ended!: () => void;
-    const done = new Promise<void>((r) => (ended = r));
-    const messages = new Map<string, unknown[]>();
-    let client: MqttClient | undefined;
-    const runtime = new EdgeRuntime(config, {
-      logger: memoryLogger(),
-      onEnd: () => ended(),
-      beforeSources: async (rt) => {
-        client = await connectAsync(rt.brokerUrl);
-        client.on("message", (topic, payload) => {
-          const list = messages.get(topic) ?? [];
-          list.push(JSON.parse(payload.toString()));
-          messages.set(topic, list);
-        });
-        await client.subscribeAsync("gait/e2e-gait/#", { qos: 1 });
-      },
-    });
+    const { messages, runtime, done, close } = deploy(await twiceTrial(await dir), await calibrationFile);
     try {
       await runtime.start();
       await done;
@@ -90,12 +107,30 @@ describe("mounting calibration and gait events end to end", () => {
       expect(states.some((m) => m.state === "degraded")).toBe(false);
 
       // Saved, with the gyro-bias part of the file left alone (none was measured).
-      const saved = parseCalibrationFile(await readFile(calibrationFile, "utf8"), calibrationFile);
+      const file = await calibrationFile;
+      const saved = parseCalibrationFile(await readFile(file, "utf8"), file);
       expect(saved.mountings.map((m) => m.placement).sort()).toEqual(["calcn_r", "femur_r"]);
-      expect(parseCalibration(await readFile(calibrationFile, "utf8"), calibrationFile)).toEqual([]);
+      expect(parseCalibration(await readFile(file, "utf8"), file)).toEqual([]);
     } finally {
-      await client?.endAsync();
-      await runtime.stop();
+      await close();
+    }
+  });
+
+  it("after a restart the saved calibration is used at once: gait events from the first step, never 'calibrating'", async () => {
+    const { messages, runtime, done, close } = deploy(AB06_TRIAL, await calibrationFile);
+    try {
+      await runtime.start();
+      await done;
+      const events = () => (messages.get("gait/e2e-gait/gait/event") ?? []) as GaitEventMessage[];
+      // The single trial has 11 heel strikes (test/fixtures/gait/golden.json); walking-only calibration would need 14 s of it.
+      await waitFor("the trial's heel strikes", () => events().filter((e) => e.type === "heel_strike").length >= 10);
+      const status = await sendCommand(runtime.brokerUrl, "gait", "e2e-gait", { command: "get_status" });
+      const mounting = (status.data as { mounting: Record<string, { state: string; source: string; lastFitDeg: number | null }> }).mounting;
+      expect(mounting["default/calcn_r"]).toMatchObject({ state: "calibrated", source: "file" });
+      const states = (messages.get("gait/e2e-gait/status") ?? []) as StatusMessage[];
+      expect(states.some((m) => /calibrating/.test(m.reason ?? ""))).toBe(false);
+    } finally {
+      await close();
     }
   });
 });
