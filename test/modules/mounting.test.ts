@@ -9,7 +9,7 @@ import { EventBus } from "../../edge/core/bus.js";
 import type { EdgeEvents, MountingEvent, RoutedSample } from "../../edge/core/events.js";
 import { memoryLogger } from "../../edge/log.js";
 import { matrixFromQuat, MountingModule, type MountingStore } from "../../edge/modules/mounting.js";
-import { mountingEffect, StatusModule } from "../../edge/modules/status.js";
+import { mountingEffect, StatusModule, statusOf } from "../../edge/modules/status.js";
 import type { SavedMounting } from "../../edge/runtime/calibrationFile.js";
 import type { StatusMessage } from "../../edge/mqtt/topics.js";
 import { ab06Samples } from "../helpers/ab06.js";
@@ -165,6 +165,17 @@ describe("mounting calibration from walking", () => {
     const moved = await run(ab06Samples({ repeat: 2 }), { loaded: other });
     expect(firstOf(moved, "femur_r", "stopped_fitting")).toBeDefined();
     expect(moved.saved.some((m) => m.placement === "femur_r")).toBe(true);
+  });
+
+  it("status: a problem makes it degraded with the notes after it; notes alone keep it online", () => {
+    const note = new Map([["m", "femur_r: calibrating mounting 40% (angles do not depend on it; gait events wait for it)"]]);
+    expect(statusOf(new Map(), note)).toEqual({ state: "online", reason: note.get("m") });
+    expect(statusOf(new Map([["p", "calcn_r: mounting calibration refused (no_motion: x)"]]), note)).toEqual({
+      state: "degraded",
+      reason: `calcn_r: mounting calibration refused (no_motion: x); ${note.get("m")!}`,
+    });
+    expect(mountingEffect({ wearer: "w1", placement: "femur_l", state: "stopped_fitting", reason: "35 deg" }).problem).toBe("w1/femur_l: stopped fitting its mounting calibration (35 deg)");
+    expect(mountingEffect({ wearer: "default", placement: "femur_r", state: "calibrated" })).toEqual({});
   });
 
   it("keeps the device online while calibrating (angles do not depend on it), then online with no reason", async () => {
