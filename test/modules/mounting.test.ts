@@ -71,6 +71,9 @@ describe("mounting calibration from walking", () => {
     expect(r.saved.map((m) => m.placement).sort()).toEqual(["calcn_r", "femur_r"]);
     expect(r.module.rotation("default", "calcn_r")).toBeDefined();
     expect(r.events.some((e) => e.state === "refused" || e.state === "swapped")).toBe(false);
+    // The saved quaternion is the same rotation as the matrix in use (what a restart loads).
+    const C = r.module.rotation("default", "femur_r")!;
+    expect(rotationAngleDeg(matrixFromQuat(r.saved.find((m) => m.placement === "femur_r")!.rotation), C)).toBeLessThan(1e-9);
     const stats = r.module.stats()["default/femur_r"]!;
     expect(stats).toMatchObject({ state: "calibrated", source: "walking", sensorId: "femur_r", progress: 1 });
   });
