@@ -281,8 +281,8 @@ export class MountingModule implements Module, MountingView {
       thigh.reason = foot.reason = reason;
       // One event (on the foot) for the pair: the status shows one problem, not the same one twice.
       this.emit(foot, "swapped", { reason });
-    } else if (foot.state === "swapped") {
-      // A later pair check (after a re-strap) says they are right now.
+    } else if (pair.swapped === false && foot.state === "swapped") {
+      // A later pair check (after a re-strap) says they are right now (undecided leaves the swap standing).
       for (const x of [thigh, foot]) x.state = "calibrated";
       this.emit(foot, "calibrated", { ...(foot.rotation ? { rotation: foot.rotation } : {}), ...(foot.quality ? { quality: foot.quality } : {}), reason: "pair check passed" });
     }
