@@ -13,10 +13,12 @@
  *   status         status              recorder
  *   connection     mqtt connection     recorder
  *   modelChanged   ota                 model, recorder
+ *   mounting       mounting            status (calibrating / refused / re-strap / swap)
  */
 import type { LoadedContract, Placement } from "../contract/manifest.js";
 import type { ConnectionEvent } from "../mqtt/connection.js";
 import type { AnglesMessage, DeviceState } from "../mqtt/topics.js";
+import type { MountingQuality } from "../runtime/calibrationFile.js";
 import type { Health } from "../runtime/pipeline.js";
 import type { ImuSample, SourceIssue } from "../sources/types.js";
 
@@ -29,6 +31,23 @@ export interface RoutedSample {
 
 export interface StatusChange {
   readonly state: Extract<DeviceState, "online" | "degraded">;
+  readonly reason?: string;
+}
+
+export const MOUNTING_STATES = ["calibrating", "calibrated", "refused", "stopped_fitting", "swapped"] as const;
+export type MountingState = (typeof MOUNTING_STATES)[number];
+
+/** A sensor's mounting (sensor -> segment) calibration changed state (edge/modules/mounting.ts). */
+export interface MountingEvent {
+  readonly wearer: string;
+  readonly placement: Placement;
+  readonly state: MountingState;
+  /** calibrating: share of the walking needed so far, 0..1. */
+  readonly progress?: number;
+  /** calibrated: sensor -> segment, unit quaternion (w, x, y, z). */
+  readonly rotation?: readonly [number, number, number, number];
+  readonly quality?: MountingQuality;
+  /** Why (refused, stopped_fitting, swapped), or how it came (calibrated: loaded, recalibrated). */
   readonly reason?: string;
 }
 
@@ -48,4 +67,5 @@ export interface EdgeEvents {
   connection: ConnectionEvent;
   /** OTA installed or rolled back a model; the pipelines already run it. */
   modelChanged: { readonly contract: LoadedContract };
+  mounting: MountingEvent;
 }

@@ -10,6 +10,10 @@
  *
  * The arithmetic (`accumulate`, `judgeCapture`) is pure; this module does the
  * waiting, the file I/O and applying the bias to the pipelines.
+ *
+ * It also owns the file for the mounting module (edge/modules/mounting.ts):
+ * the mounting calibrations are loaded with the biases and saved through
+ * `saveMounting`, so one writer keeps both parts of the file consistent.
  */
 import { readFile } from "node:fs/promises";
 import { z } from "zod";
@@ -20,7 +24,7 @@ import type { EdgeEvents, RoutedSample } from "../core/events.js";
 import type { Module } from "../core/module.js";
 import type { Logger } from "../log.js";
 import { atomicWriteFile } from "../ota/modelStore.js";
-import { formatCalibration, mergeCalibration, parseCalibration, type SavedBias } from "../runtime/calibrationFile.js";
+import { formatCalibration, mergeCalibration, parseCalibrationFile, type SavedBias, type SavedMounting } from "../runtime/calibrationFile.js";
 import type { Vec3 } from "../sources/types.js";
 
 export interface CalibrationConfig {
@@ -67,6 +71,9 @@ export class CalibrationModule implements Module {
   private capture: Capture | undefined;
   /** The current calibration (loaded from `file`, then each successful one merged in). */
   private saved: SavedBias[] = [];
+  private mountings: SavedMounting[] = [];
+  /** File writes, one after the other (a mounting save may overlap a calibrate command's). */
+  private writes: Promise<void> = Promise.resolve();
   private readonly unsubscribes: Array<() => void> = [];
 
   constructor(
@@ -126,7 +133,7 @@ export class CalibrationModule implements Module {
     const file = this.config.file;
     if (file) {
       try {
-        await atomicWriteFile(file, formatCalibration(next));
+        await this.write(file, () => formatCalibration(next, this.mountings));
       } catch (err) {
         throw new Error(`calibration rejected (nothing changed): cannot save ${file}: ${(err as Error).message}`, { cause: err });
       }
@@ -135,6 +142,25 @@ export class CalibrationModule implements Module {
     for (const b of measured) this.deps.pipelines.setGyroBias(b.wearer, b.placement, b.gyroBias);
     this.deps.logger.info("calibrated", { sensors: Object.keys(result), ...(file ? { file } : {}) });
     return result;
+  }
+
+  /** The mounting calibrations loaded from `calibration.file` (after start()). */
+  savedMountings(): readonly SavedMounting[] {
+    return this.mountings;
+  }
+
+  /** Keeps a mounting calibration (and writes the file, when there is one). Rejects when it cannot be written. */
+  async saveMounting(m: SavedMounting): Promise<void> {
+    this.mountings = mergeCalibration(this.mountings, [m]);
+    const file = this.config.file;
+    if (file) await this.write(file, () => formatCalibration(this.saved, this.mountings));
+  }
+
+  /** Writes are chained: the text is built when its turn comes, so the last write has everything. */
+  private write(file: string, text: () => string): Promise<void> {
+    const next = this.writes.then(() => atomicWriteFile(file, text()));
+    this.writes = next.catch(() => undefined);
+    return next;
   }
 
   /**
@@ -158,11 +184,14 @@ export class CalibrationModule implements Module {
       return;
     }
     try {
-      this.saved = parseCalibration(text, file);
+      const parsed = parseCalibrationFile(text, file);
+      this.saved = parsed.biases;
+      this.mountings = parsed.mountings;
       const now = Date.now();
       log.info(`loaded the saved calibration of ${this.saved.length} sensor(s)`, {
         file,
         ageHours: Object.fromEntries(this.saved.map((b) => [`${b.wearer}/${b.placement}`, +((now - Date.parse(b.savedAt)) / 3.6e6).toFixed(1)])),
+        mountingAgeHours: Object.fromEntries(this.mountings.map((m) => [`${m.wearer}/${m.placement}`, +((now - Date.parse(m.savedAt)) / 3.6e6).toFixed(1)])),
       });
     } catch (err) {
       log.warn(`ignoring a malformed saved calibration (gyro bias 0): ${(err as Error).message}`, { file });

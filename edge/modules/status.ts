@@ -4,7 +4,14 @@
  *
  *   - a wearer's pipeline is unhealthy (a placement stopped sending);
  *   - a source produced no valid sample for a while (`no_valid_data`: no
- *     frames, all checksums bad, wrong mode), until it says `valid_data`.
+ *     frames, all checksums bad, wrong mode), until it says `valid_data`;
+ *   - a sensor's mounting calibration (edge/modules/mounting.ts) was refused,
+ *     stopped fitting (re-strap), or its leg's thigh and foot look swapped.
+ *
+ * A sensor still CALIBRATING its mounting is a note, not a problem: the
+ * status stays `online` with the progress in the reason, because the v1
+ * model's angles (sensor-frame features) do not depend on the mounting; only
+ * the gait events wait for it.
  *
  * Never looks healthy when it is not: every open problem is in the reason,
  * and the state is `online` only when none is open. Serves `get_status` with
@@ -14,7 +21,7 @@
 import { z } from "zod";
 import { command, type CommandTable } from "../commands/types.js";
 import type { EventBus } from "../core/bus.js";
-import type { EdgeEvents, StatusChange } from "../core/events.js";
+import type { EdgeEvents, MountingEvent, StatusChange } from "../core/events.js";
 import type { Module } from "../core/module.js";
 import type { Logger } from "../log.js";
 import type { DevicePublisher } from "../mqtt/devicePublisher.js";
@@ -30,10 +37,33 @@ export interface StatusDeps {
   readonly now?: () => number;
 }
 
-/** Pure: the open problems (key -> reason, in the order they arose) as a status. */
-export function statusOf(problems: ReadonlyMap<string, string>): StatusChange {
-  return problems.size ? { state: "degraded", reason: [...problems.values()].join("; ") } : { state: "online" };
+/** Pure: the open problems (key -> reason, in the order they arose), then the notes, as a status. */
+export function statusOf(problems: ReadonlyMap<string, string>, notes: ReadonlyMap<string, string> = new Map()): StatusChange {
+  const all = [...problems.values(), ...notes.values()];
+  if (problems.size) return { state: "degraded", reason: all.join("; ") };
+  return all.length ? { state: "online", reason: all.join("; ") } : { state: "online" };
 }
+
+/** Pure: what a mounting event does to the status: a problem, a note, or neither (calibrated). */
+export function mountingEffect(e: MountingEvent): { problem?: string; note?: string } {
+  const who = e.wearer === DEFAULT_WEARER ? e.placement : `${e.wearer}/${e.placement}`;
+  switch (e.state) {
+    case "calibrating":
+      // After a refusal it keeps trying, and the refusal stays the reason until one succeeds.
+      if (e.reason !== undefined) return { problem: `${who}: mounting calibration refused (${e.reason}), retrying ${pct(e.progress)}` };
+      return { note: `${who}: calibrating mounting ${pct(e.progress)} (angles do not depend on it; gait events wait for it)` };
+    case "calibrated":
+      return {};
+    case "refused":
+      return { problem: `${who}: mounting calibration refused (${e.reason ?? "no reason given"})` };
+    case "stopped_fitting":
+      return { problem: `${who}: stopped fitting its mounting calibration (${e.reason ?? "re-strapped?"})` };
+    case "swapped":
+      return { problem: `${e.wearer === DEFAULT_WEARER ? "" : `${e.wearer}: `}${e.reason ?? "thigh and foot sensors look swapped"}` };
+  }
+}
+
+const pct = (p: number | undefined): string => `${Math.round((p ?? 0) * 100)}%`;
 
 /** Pure: which problem a source issue opens or closes, if any. */
 export function problemOf(source: string, issue: SourceIssue): { key: string; reason?: string } | undefined {
@@ -47,6 +77,7 @@ export function problemOf(source: string, issue: SourceIssue): { key: string; re
 export class StatusModule implements Module {
   readonly name = "status";
   private readonly problems = new Map<string, string>();
+  private readonly notes = new Map<string, string>();
   private current: StatusChange = { state: "online" };
   private readonly unsubscribes: Array<() => void> = [];
 
@@ -62,6 +93,13 @@ export class StatusModule implements Module {
       bus.on("sourceIssue", ({ source, issue }) => {
         const p = problemOf(source, issue);
         if (p) this.set(p.key, p.reason);
+      }),
+      bus.on("mounting", (e) => {
+        const key = `mounting:${e.wearer}/${e.placement}`;
+        const { problem, note } = mountingEffect(e);
+        if (note === undefined) this.notes.delete(key);
+        else this.notes.set(key, note);
+        this.set(key, problem);
       }),
     );
     this.publish();
@@ -89,7 +127,7 @@ export class StatusModule implements Module {
   private set(key: string, reason: string | undefined): void {
     if (reason === undefined) this.problems.delete(key);
     else this.problems.set(key, reason);
-    const next = statusOf(this.problems);
+    const next = statusOf(this.problems, this.notes);
     if (next.state === this.current.state && next.reason === this.current.reason) return;
     this.current = next;
     this.deps.bus.emit("status", next);

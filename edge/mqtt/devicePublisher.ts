@@ -25,7 +25,9 @@ export class DevicePublisher {
 
   /** Live data. Never awaits, never throws: loss while offline is counted by the connection. */
   publish<K extends LiveSuffix>(suffix: K, payload: TopicPayloads[K]): void {
-    this.connection.publishLive(this.connection.topics[suffix], JSON.stringify(payload), this.config.anglesQos, this.config.anglesQueueLimit);
+    // Gait events are only worth something now (a controller acts on them at once): always QoS 0.
+    const qos = suffix.startsWith("gait/") ? 0 : this.config.anglesQos;
+    this.connection.publishLive(this.connection.topics[suffix], JSON.stringify(payload), qos, this.config.anglesQueueLimit);
   }
 
   /**

@@ -7,11 +7,14 @@
  *   <prefix>/<deviceId>/angles            AnglesMessage      (QoS 0 by default, not retained)
  *   <prefix>/<deviceId>/status            StatusMessage      (retained; also the last will)
  *   <prefix>/<deviceId>/model             ModelInfoMessage   (retained)
+ *   <prefix>/<deviceId>/gait/event        GaitEventMessage   (QoS 0, not retained; edge/gait/types.ts)
+ *   <prefix>/<deviceId>/gait/stride       StrideMessage      (QoS 0, not retained)
  *   <prefix>/<deviceId>/command           CommandRequest     (incoming; edge/commands/types.ts)
  *   <prefix>/<deviceId>/command/response  CommandReply       (zigbee2mqtt style reply)
  */
 import { z } from "zod";
 import type { CommandReply, CommandRequest } from "../commands/types.js";
+import type { GaitEventMessage, StrideMessage } from "../gait/types.js";
 
 /** One window's worth of joint angles, as the model produced them. */
 export interface AnglesMessage {
@@ -65,13 +68,26 @@ export interface TopicPayloads {
   model: ModelInfoMessage;
   command: CommandRequest;
   "command/response": CommandReply;
+  "gait/event": GaitEventMessage;
+  "gait/stride": StrideMessage;
 }
 /** Published as live data: dropped while offline at QoS 0 (DevicePublisher.publish). */
-export type LiveSuffix = "angles";
+export type LiveSuffix =
+  | "angles"
+  | "gait/event"
+  | "gait/stride";
 /** Published retained, kept and re-published on every reconnect (DevicePublisher.publishRetained). */
 export type RetainedSuffix = "status" | "model";
 export type TopicSuffix = keyof TopicPayloads;
-export const TOPIC_SUFFIXES: readonly TopicSuffix[] = ["angles", "status", "model", "command", "command/response"];
+export const TOPIC_SUFFIXES: readonly TopicSuffix[] = [
+  "angles",
+  "status",
+  "model",
+  "command",
+  "command/response",
+  "gait/event",
+  "gait/stride",
+];
 
 export type DeviceTopics = { readonly [K in TopicSuffix]: string };
 
@@ -96,6 +112,8 @@ export function topicsFor(prefix: string, deviceId: string): DeviceTopics {
     model: `${base}/model`,
     command: `${base}/command`,
     "command/response": `${base}/command/response`,
+    "gait/event": `${base}/gait/event`,
+    "gait/stride": `${base}/gait/stride`,
   };
 }
 

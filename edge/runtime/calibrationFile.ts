@@ -8,6 +8,14 @@
  * sensor it is: a swapped sensor needs a new calibration). Each entry has
  * its own date, and the runtime logs every entry's age when it loads them.
  *
+ * Since `gait-calibration/2` an entry may also hold the sensor's MOUNTING
+ * calibration (the sensor->segment rotation found from walking,
+ * docs/calibration.md), with its quality figures and its own date; either
+ * part may be absent. `gait-calibration/1` files (gyro bias only) are still
+ * read. The mounting is per `<wearer>/<placement>` too, for the same reason:
+ * re-strapping or swapping a sensor invalidates it, which the runtime
+ * detects from walking (`stillFits`, the pair check).
+ *
  * Pure parsing and formatting here; the runtime does the file I/O.
  */
 import { z } from "zod";
@@ -15,15 +23,66 @@ import { z } from "zod";
 import { PLACEMENTS, type Placement } from "../contract/manifest.js";
 import type { Vec3 } from "../sources/types.js";
 
-export const CALIBRATION_FORMAT = "gait-calibration/1";
+export const CALIBRATION_FORMAT = "gait-calibration/2";
+/** Gyro bias only; still read. */
+export const CALIBRATION_FORMAT_V1 = "gait-calibration/1";
 
 const vec3 = z.tuple([z.number().finite(), z.number().finite(), z.number().finite()]);
+const finite = z.number().finite();
 
-const calibrationFileSchema = z.object({
-  format: z.literal(CALIBRATION_FORMAT),
+const mountingSchema = z.object({
+  /** Sensor -> segment (v_segment = C v_sensor) as a unit quaternion, w first. */
+  rotation: z
+    .tuple([finite, finite, finite, finite])
+    .refine((q) => Math.abs(Math.hypot(...q) - 1) < 1e-6, "must be a unit quaternion (w, x, y, z)"),
+  quality: z
+    .object({
+      planarity: finite,
+      signMargin: finite,
+      strides: finite,
+      strideS: finite,
+      periodicity: finite,
+      seconds: finite,
+      handednessScore: finite.nullable(),
+    })
+    .loose(),
+  savedAt: z.iso.datetime(),
+  /** The sensor id that was calibrated (informational: the key is the placement). */
+  sensorId: z.string().optional(),
+});
+
+const v1Schema = z.object({
+  format: z.literal(CALIBRATION_FORMAT_V1),
   sensors: z.record(z.string(), z.object({ gyroBias: vec3, savedAt: z.iso.datetime() }).loose()),
 });
-export type CalibrationFile = z.infer<typeof calibrationFileSchema>;
+const v2Schema = z.object({
+  format: z.literal(CALIBRATION_FORMAT),
+  sensors: z.record(
+    z.string(),
+    z
+      .object({ gyroBias: vec3.optional(), savedAt: z.iso.datetime().optional(), mounting: mountingSchema.optional() })
+      .loose()
+      .refine((e) => (e.gyroBias === undefined) === (e.savedAt === undefined), "gyroBias and savedAt come together"),
+  ),
+});
+export type CalibrationFile = z.infer<typeof v2Schema>;
+/** One sensor's entry, either format. */
+interface Entry {
+  readonly gyroBias?: readonly number[];
+  readonly savedAt?: string;
+  readonly mounting?: z.infer<typeof mountingSchema>;
+}
+
+export type MountingQuality = z.infer<typeof mountingSchema>["quality"];
+
+export interface SavedMounting {
+  readonly wearer: string;
+  readonly placement: Placement;
+  readonly rotation: readonly [number, number, number, number];
+  readonly quality: MountingQuality;
+  readonly savedAt: string;
+  readonly sensorId?: string;
+}
 
 export interface SavedBias {
   readonly wearer: string;
@@ -35,21 +94,33 @@ export interface SavedBias {
 
 const keyOf = (b: { wearer: string; placement: string }): string => `${b.wearer}/${b.placement}`;
 
-/** Parse a calibration file's text; throws an Error naming `file` and the bad field. */
+/** The gyro biases of a calibration file (see parseCalibrationFile). */
 export function parseCalibration(text: string, file: string): SavedBias[] {
+  return parseCalibrationFile(text, file).biases;
+}
+
+/** Parse a calibration file's text (either format); throws an Error naming `file` and the bad field. */
+export function parseCalibrationFile(text: string, file: string): { biases: SavedBias[]; mountings: SavedMounting[] } {
   let json: unknown;
   try {
     json = JSON.parse(text);
   } catch (err) {
     throw new Error(`${file}: not JSON (${(err as Error).message})`, { cause: err });
   }
-  const r = calibrationFileSchema.safeParse(json);
+  const format = (json as { format?: unknown } | null)?.format;
+  if (format !== CALIBRATION_FORMAT && format !== CALIBRATION_FORMAT_V1) {
+    throw new Error(`${file}: format: expected "${CALIBRATION_FORMAT}" or "${CALIBRATION_FORMAT_V1}", got ${JSON.stringify(format)}`);
+  }
+  // Validated against the schema the file claims, so the error names its field.
+  const r = format === CALIBRATION_FORMAT_V1 ? v1Schema.safeParse(json) : v2Schema.safeParse(json);
   if (!r.success) {
     const first = r.error.issues[0]!;
     throw new Error(`${file}: ${first.path.join(".") || "(root)"}: ${first.message}`);
   }
+  const sensors: Readonly<Record<string, Entry>> = r.data.sensors;
   const biases: SavedBias[] = [];
-  for (const [key, v] of Object.entries(r.data.sensors)) {
+  const mountings: SavedMounting[] = [];
+  for (const [key, v] of Object.entries(sensors)) {
     // The placement never contains "/", a wearer name might: split at the last one.
     const cut = key.lastIndexOf("/");
     const wearer = key.slice(0, cut);
@@ -58,22 +129,31 @@ export function parseCalibration(text: string, file: string): SavedBias[] {
     if (!(PLACEMENTS as readonly string[]).includes(placement)) {
       throw new Error(`${file}: sensors.${key}: unknown placement "${placement}" (valid: ${PLACEMENTS.join(", ")})`);
     }
-    biases.push({ wearer, placement: placement as Placement, gyroBias: v.gyroBias, savedAt: v.savedAt });
+    const where = { wearer, placement: placement as Placement };
+    if (v.gyroBias !== undefined && v.savedAt !== undefined) biases.push({ ...where, gyroBias: v.gyroBias as Vec3, savedAt: v.savedAt });
+    const m = v.mounting;
+    if (m !== undefined) {
+      mountings.push({ ...where, rotation: m.rotation, quality: m.quality, savedAt: m.savedAt, ...(m.sensorId !== undefined ? { sensorId: m.sensorId } : {}) });
+    }
   }
-  return biases;
+  return { biases, mountings };
 }
 
 /** The calibration after a new one: earlier entries are kept (with their dates) unless re-measured. */
-export function mergeCalibration(previous: readonly SavedBias[], measured: readonly SavedBias[]): SavedBias[] {
-  const byKey = new Map<string, SavedBias>();
+export function mergeCalibration<T extends { wearer: string; placement: string }>(previous: readonly T[], measured: readonly T[]): T[] {
+  const byKey = new Map<string, T>();
   for (const b of [...previous, ...measured]) byKey.set(keyOf(b), b);
   return [...byKey.values()];
 }
 
-/** The file's text for these biases. */
-export function formatCalibration(biases: readonly SavedBias[]): string {
+/** The file's text for these biases and mountings (always the current format). */
+export function formatCalibration(biases: readonly SavedBias[], mountings: readonly SavedMounting[] = []): string {
   const sensors: CalibrationFile["sensors"] = {};
   for (const b of biases) sensors[keyOf(b)] = { gyroBias: [...b.gyroBias], savedAt: b.savedAt };
+  for (const m of mountings) {
+    const mounting = { rotation: [m.rotation[0], m.rotation[1], m.rotation[2], m.rotation[3]] as [number, number, number, number], quality: m.quality, savedAt: m.savedAt, ...(m.sensorId !== undefined ? { sensorId: m.sensorId } : {}) };
+    sensors[keyOf(m)] = { ...sensors[keyOf(m)], mounting };
+  }
   const file: CalibrationFile = { format: CALIBRATION_FORMAT, sensors };
   return JSON.stringify(file, null, 2) + "\n";
 }

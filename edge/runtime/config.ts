@@ -58,6 +58,19 @@ export const runtimeConfigSchema = z.object({
       file: z.string().min(1).optional(),
     })
     .prefault({}),
+  /**
+   * The automatic mounting (sensor -> segment) calibration from walking
+   * (edge/modules/mounting.ts, docs/calibration.md "On the edge").
+   */
+  mounting: z
+    .object({
+      enabled: z.boolean().default(true),
+      /** Seconds of walking per judgement: the first calibration, then every re-strap check. */
+      walkS: z.number().min(10).max(120).default(20),
+    })
+    .prefault({}),
+  /** Gait events and strides on `<base>/gait/{event,stride}` (needs the feet's mounting calibration). */
+  gait: z.object({ enabled: z.boolean().default(true) }).prefault({}),
   log: z
     .object({
       level: z.enum(["debug", "info", "warn", "error"]).default("info"),

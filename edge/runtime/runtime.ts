@@ -5,10 +5,11 @@
  * dependency order (stops them in reverse):
  *
  *   model -> recorder -> mqtt -> dashboard -> commands -> status -> angle publisher
- *     -> pipelines -> calibration -> ota -> [beforeSources] -> sources
+ *     -> pipelines -> calibration -> mounting -> gait -> ota -> [beforeSources] -> sources
  *
- *   sources --sample--> pipelines --angles--> angle publisher, recorder
+ *   sources --sample--> pipelines --angles--> angle publisher, recorder, gait
  *                                 --health--> status --status--> recorder
+ *          --sample--> mounting --mounting--> status;  gait (asks mounting for the foot's rotation)
  *
  * Nothing here throws on bad data: sources, the resampler and the pipelines
  * count it, and the retained status says when the device is degraded.
@@ -22,6 +23,8 @@ import type { Logger } from "../log.js";
 import { AnglePublisherModule } from "../modules/anglePublisher.js";
 import { CalibrationModule } from "../modules/calibration.js";
 import { DashboardModule } from "../modules/dashboard.js";
+import { GaitModule } from "../modules/gait.js";
+import { MountingModule } from "../modules/mounting.js";
 import { ModelModule } from "../modules/model.js";
 import { OtaModule } from "../modules/ota.js";
 import { PipelinesModule } from "../modules/pipelines.js";
@@ -60,6 +63,8 @@ export class EdgeRuntime {
   private readonly recorder: RecorderModule;
   private readonly otaModule: OtaModule;
   private readonly dashboard: DashboardModule;
+  private readonly mounting: MountingModule;
+  private readonly gait: GaitModule;
   private readonly modules: readonly Module[];
   private readonly logger: Logger;
 
@@ -74,11 +79,14 @@ export class EdgeRuntime {
     this.status = new StatusModule({ logger: log.child("status"), bus, device, snapshot: () => this.stats() });
     this.pipelines = new PipelinesModule(config.pipeline, { logger: log.child("pipeline"), bus, lane: () => this.model.models.lane() });
     const calibration = new CalibrationModule(config.calibration, { logger: log, bus, pipelines: this.pipelines, contract: () => this.model.contract });
+    const placements = () => this.model.contract.pipeline.placements;
+    this.mounting = new MountingModule(config.mounting, { logger: log.child("mounting"), bus, store: calibration, placements });
+    this.gait = new GaitModule(config.gait, { logger: log.child("gait"), bus, device, mounting: this.mounting, joints: () => this.model.contract.pipeline.joints });
     const { prefix, deviceId } = config.mqtt;
     const connection = this.connection;
     this.dashboard = new DashboardModule(config.dashboard, { logger: log.child("dashboard"), prefix, deviceId, mqttStreamHandler: () => connection.embeddedStreamHandler });
     this.otaModule = new OtaModule(config.ota, { logger: log.child("ota"), bus, mqtt: this.connection, model: this.model, commands: this.commandServer, prefix, deviceId, inference: config.inference });
-    this.sources = new SourcesModule(config, { logger: log, bus, waitForDrain: () => this.idle(), placements: () => this.model.contract.pipeline.placements });
+    this.sources = new SourcesModule(config, { logger: log, bus, waitForDrain: () => this.idle(), placements });
     this.commandServer.register("command", { ...calibration.commands(), ...this.pipelines.commands(), ...this.status.commands(), ...this.model.commands(), ...this.recorder.commands() });
     bus.on("angles", ({ message, readyAtMs }) => deps.onAngles?.(message, { readyAtMs }));
     bus.on("drained", () => deps.onEnd?.());
@@ -94,7 +102,9 @@ export class EdgeRuntime {
       this.status,
       anglePublisher,
       this.pipelines,
-      calibration,
+      calibration, // loads calibration.file, which mounting starts from
+      this.mounting,
+      this.gait,
       this.otaModule,
       beforeSources, // the demo subscribes here
       this.sources, // last: every listener is up before the first sample
@@ -145,7 +155,8 @@ export class EdgeRuntime {
       status: this.status.status,
       recorder: this.recorder.stats(),
       events: this.bus.stats(),
+      mounting: this.mounting.stats(),
+      gait: this.gait.stats(),
     });
   }
-
 }

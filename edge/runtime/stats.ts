@@ -3,6 +3,8 @@
  * object. Pure: the runtime hands in each part, this assembles and totals.
  */
 import type { StatusChange } from "../core/events.js";
+import type { GaitStats } from "../modules/gait.js";
+import type { MountingStats } from "../modules/mounting.js";
 import type { SourcesStats } from "../modules/sources.js";
 import type { CommandTopicStats } from "../mqtt/commandServer.js";
 import type { MqttConnectionStats } from "../mqtt/connection.js";
@@ -19,6 +21,9 @@ export interface RuntimeStats {
   status: StatusChange;
   recorder?: RecorderStats;
   events: { listenerErrors: Record<string, number> };
+  /** Per `<wearer>/<placement>`: the mounting calibration's state, rotation, quality and date. */
+  mounting: Record<string, MountingStats>;
+  gait: Record<string, GaitStats>;
 }
 
 export interface RuntimeStatsParts {
@@ -29,6 +34,8 @@ export interface RuntimeStatsParts {
   readonly status: StatusChange;
   readonly recorder: RecorderStats | undefined;
   readonly events: { listenerErrors: Record<string, number> };
+  readonly mounting: Record<string, MountingStats>;
+  readonly gait: Record<string, GaitStats>;
 }
 
 export function runtimeStats(p: RuntimeStatsParts): RuntimeStats {
@@ -45,5 +52,7 @@ export function runtimeStats(p: RuntimeStatsParts): RuntimeStats {
     status: p.status,
     ...(p.recorder ? { recorder: p.recorder } : {}),
     events: p.events,
+    mounting: p.mounting,
+    gait: p.gait,
   };
 }

@@ -23,6 +23,15 @@ describe("DevicePublisher", () => {
     expect(calls).toEqual([["live", "gait/dev/angles", JSON.stringify(angles), 1, 7]]);
   });
 
+  it("sends gait events and strides live at QoS 0 whatever the angles' QoS (only worth something now)", () => {
+    const { calls, device } = fake();
+    const event = { type: "heel_strike" as const, wearer: "default", placement: "calcn_r" as const, tUs: 1, detectedUs: 2 };
+    device.publish("gait/event", event);
+    device.publish("gait/stride", { wearer: "default", placement: "calcn_r", startUs: 0, endUs: 1, strideTimeS: 1, cadenceSpm: 120 });
+    expect(calls.map((c) => [c[1], c[3]])).toEqual([["gait/dev/gait/event", 0], ["gait/dev/gait/stride", 0]]);
+    expect(JSON.parse(calls[0]![2] as string)).toEqual(event);
+  });
+
   it("sends status and model retained", async () => {
     const { calls, device } = fake();
     await device.publishRetained("status", status);

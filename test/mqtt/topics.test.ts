@@ -11,6 +11,8 @@ describe("topicsFor", () => {
       model: "lab/gait/pi-7/model",
       command: "lab/gait/pi-7/command",
       "command/response": "lab/gait/pi-7/command/response",
+      "gait/event": "lab/gait/pi-7/gait/event",
+      "gait/stride": "lab/gait/pi-7/gait/stride",
     });
   });
 

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 
-import { CALIBRATION_FORMAT, formatCalibration, mergeCalibration, parseCalibration } from "../../edge/runtime/calibrationFile.js";
+import { CALIBRATION_FORMAT, formatCalibration, mergeCalibration, parseCalibration, parseCalibrationFile } from "../../edge/runtime/calibrationFile.js";
 
 const OLD = "2026-01-10T10:00:00.000Z";
 const NEW = "2026-11-30T10:00:00.000Z";
@@ -36,5 +36,29 @@ describe("calibration file", () => {
       .toThrowError(/c\.json: sensors\.default\/femur_r\.savedAt/);
     expect(() => parseCalibration(bad({ femur_r: entry }), "c.json")).toThrowError(/<wearer>\/<placement>/);
     expect(() => parseCalibration(bad({ "default/elbow": entry }), "c.json")).toThrowError(/unknown placement "elbow"/);
+  });
+});
+
+describe("calibration file, mounting part (gait-calibration/2)", () => {
+  const quality = { planarity: 0.9, signMargin: 0.4, strides: 10, strideS: 1.1, periodicity: 0.5, seconds: 11, handednessScore: 0.98 };
+  const mounting = { wearer: "default", placement: "calcn_r" as const, rotation: [0.5, 0.5, -0.5, 0.5] as const, quality, savedAt: NEW, sensorId: "D4:22" };
+
+  it("keeps bias and mounting per sensor, each with its own date, and reads a sensor that has only a mounting", () => {
+    const text = formatCalibration([{ wearer: "default", placement: "femur_r", gyroBias: [0.1, 0, 0], savedAt: OLD }], [mounting, { ...mounting, placement: "femur_r", savedAt: OLD }]);
+    expect(JSON.parse(text).format).toBe(CALIBRATION_FORMAT);
+    const back = parseCalibrationFile(text, "cal.json");
+    expect(back.biases).toEqual([{ wearer: "default", placement: "femur_r", gyroBias: [0.1, 0, 0], savedAt: OLD }]);
+    expect(back.mountings).toHaveLength(2);
+    expect(back.mountings.find((m) => m.placement === "calcn_r")).toEqual({ ...mounting, rotation: [0.5, 0.5, -0.5, 0.5] });
+  });
+
+  it("still reads a gait-calibration/1 file (bias only), and names a bad mounting field", () => {
+    const v1 = JSON.stringify({ format: "gait-calibration/1", sensors: { "default/femur_r": { gyroBias: [0.1, 0.2, 0.3], savedAt: OLD } } });
+    expect(parseCalibrationFile(v1, "old.json")).toEqual({ biases: [{ wearer: "default", placement: "femur_r", gyroBias: [0.1, 0.2, 0.3], savedAt: OLD }], mountings: [] });
+    const notUnit = JSON.stringify({ format: CALIBRATION_FORMAT, sensors: { "default/calcn_r": { mounting: { ...mounting, rotation: [1, 1, 0, 0] } } } });
+    expect(() => parseCalibrationFile(notUnit, "c.json")).toThrowError(/c\.json: sensors\.default\/calcn_r\.mounting\.rotation.*unit quaternion/);
+    const half = JSON.stringify({ format: CALIBRATION_FORMAT, sensors: { "default/calcn_r": { gyroBias: [0, 0, 0] } } });
+    expect(() => parseCalibrationFile(half, "c.json")).toThrowError(/gyroBias and savedAt come together/);
+    expect(() => parseCalibrationFile(JSON.stringify({ format: "gait-calibration/9", sensors: {} }), "c.json")).toThrowError(/c\.json: format/);
   });
 });

@@ -1,0 +1,346 @@
+/**
+ * Automatic mounting calibration (issue #9): per wearer and placement, the
+ * sensor -> segment rotation found from ordinary walking (docs/calibration.md,
+ * the pure functions in edge/calibration/). It runs BESIDE the angle pipeline:
+ * the v1 model (`gait-features/1`) reads sensor frames, so its angles do not
+ * depend on this; the gait-event module (edge/modules/gait.ts) does.
+ *
+ * Per sensor:
+ *
+ *   - the routed samples go onto a 100 Hz grid on the sample clock (linear
+ *     interpolation, restarting after a gap > 0.1 s: edge/calibration/grid.ts);
+ *     a restart also starts a new stretch, since calibrate() wants one
+ *     contiguous stream;
+ *   - a stretch is judged once it holds `walkS` seconds of moving (not still)
+ *     samples, or `3 * walkS` seconds in all (so a sensor that only stands or
+ *     never moves gets its refusal instead of waiting for ever);
+ *   - uncalibrated: `calibrate()`; `calibrated` or `refused` with the reason,
+ *     then a fresh stretch (a refused sensor keeps trying);
+ *   - calibrated (from walking or from the file): `stillFits()` on every
+ *     stretch; `stopped_fitting` (re-strapped) is reported and the same
+ *     stretch recalibrates it;
+ *   - once a leg's thigh and foot are both calibrated, the pair check
+ *     (`checkPair`, on both stretches) reports a swap: `swapped`, naming both
+ *     sensors. Never "fixed": the wearer re-straps, or the config's `sensors`
+ *     map is corrected.
+ *
+ * A successful calibration is saved (calibration.file, through the store),
+ * and a saved one is `calibrated` at start and re-checked as walking arrives.
+ * Everything is synchronous in the `sample` listener: one judgement costs a
+ * few ms per `walkS` of walking.
+ */
+import { GridResampler } from "../calibration/grid.js";
+import {
+  calibrate, checkPair, quatFromMatrix, stillFits, G, STILL_ACC, STILL_GYRO,
+  type Calibration, type Mat3, type Quat, type Refusal, type Vec3,
+} from "../calibration/index.js";
+import type { Placement } from "../contract/manifest.js";
+import type { EventBus } from "../core/bus.js";
+import type { EdgeEvents, MountingEvent, MountingState, RoutedSample } from "../core/events.js";
+import type { Module } from "../core/module.js";
+import type { Logger } from "../log.js";
+import type { MountingQuality, SavedMounting } from "../runtime/calibrationFile.js";
+
+export interface MountingConfig {
+  readonly enabled: boolean;
+  /** Seconds of walking per judgement (calibration, then every re-strap check). */
+  readonly walkS: number;
+}
+
+/** Where calibrations are kept (the calibration module, which owns calibration.file). */
+export interface MountingStore {
+  savedMountings(): readonly SavedMounting[];
+  saveMounting(m: SavedMounting): Promise<void>;
+}
+
+export interface MountingDeps {
+  readonly logger: Logger;
+  readonly bus: EventBus<EdgeEvents>;
+  readonly store?: MountingStore;
+  /** The placements the running model uses: only those are calibrated. */
+  readonly placements: () => readonly Placement[];
+  readonly now?: () => Date;
+}
+
+/** What a consumer (the gait module) may use: the rotation of a calibrated, not-swapped sensor. */
+export interface MountingView {
+  rotation(wearer: string, placement: Placement): Mat3 | undefined;
+}
+
+/** One sensor's state, as `get_status` shows it. */
+export interface MountingStats {
+  state: MountingState;
+  sensorId: string | null;
+  progress: number;
+  source: "walking" | "file" | null;
+  rotation: Quat | null;
+  quality: MountingQuality | null;
+  savedAt: string | null;
+  reason: string | null;
+  /** Rotation (deg) between the calibration and the last stretch that still fitted it. */
+  lastFitDeg: number | null;
+  judgements: number;
+}
+
+const RATE_HZ = 100;
+
+/** Human reasons for calibrate()'s refusals: status readers are not all engineers. */
+export const REFUSAL_TEXT: Readonly<Record<Refusal, string>> = {
+  no_motion: "no_motion: the sensor never moved (on a table, or a dead gyro)",
+  standing_only: "standing_only: standing, not enough walking",
+  too_short: "too_short: no stretch of walking long enough",
+  no_gait: "no_gait: moving, but not periodic walking",
+  mirrored: "mirrored: a left-handed stream (an axis label flipped on acc and gyro?): fix the sensor's axes in its reader",
+  not_planar: "not_planar: the rotation is not mostly about one axis (is the sensor loose?)",
+  sign_uncertain: "sign_uncertain: cannot tell forward from backward on this stretch",
+};
+
+interface Track {
+  readonly wearer: string;
+  readonly placement: Placement;
+  sensorId: string | null;
+  readonly grid: GridResampler;
+  acc: Vec3[];
+  gyro: Vec3[];
+  moving: number;
+  state: MountingState;
+  /** Last calibrating progress reported, in tenths. */
+  reportedTenths: number;
+  C: Mat3 | undefined;
+  rotation: Quat | undefined;
+  quality: MountingQuality | undefined;
+  savedAt: string | undefined;
+  source: "walking" | "file" | undefined;
+  reason: string | undefined;
+  lastFitDeg: number | undefined;
+  /** The stretch behind the last calibration or fit (the pair check compares two of them). */
+  stretch: { acc: Vec3[]; gyro: Vec3[] } | undefined;
+  judgements: number;
+}
+
+export class MountingModule implements Module, MountingView {
+  readonly name = "mounting";
+  private readonly tracks = new Map<string, Track>();
+  private readonly unsubscribes: Array<() => void> = [];
+  private saveFailures = 0;
+
+  constructor(
+    private readonly config: MountingConfig,
+    private readonly deps: MountingDeps,
+  ) {}
+
+  async start(): Promise<void> {
+    if (!this.config.enabled) return;
+    const placements = this.deps.placements();
+    for (const m of this.deps.store?.savedMountings() ?? []) {
+      if (!placements.includes(m.placement)) continue;
+      const t = this.track(m.wearer, m.placement);
+      this.setCalibrated(t, matrixFromQuat(m.rotation), m.quality, m.savedAt, "file", `loaded (calibrated ${m.savedAt})`);
+    }
+    this.unsubscribes.push(this.deps.bus.on("sample", (s) => this.onSample(s)));
+  }
+
+  async stop(): Promise<void> {
+    for (const off of this.unsubscribes.splice(0)) off();
+  }
+
+  rotation(wearer: string, placement: Placement): Mat3 | undefined {
+    const t = this.tracks.get(keyOf(wearer, placement));
+    return t && t.state !== "swapped" ? t.C : undefined;
+  }
+
+  stats(): Record<string, MountingStats> {
+    const out: Record<string, MountingStats> = {};
+    for (const t of this.tracks.values()) {
+      out[`${t.wearer}/${t.placement}`] = {
+        state: t.state,
+        sensorId: t.sensorId,
+        progress: t.C ? 1 : Math.min(1, t.moving / (this.config.walkS * RATE_HZ)),
+        source: t.source ?? null,
+        rotation: t.rotation ?? null,
+        quality: t.quality ?? null,
+        savedAt: t.savedAt ?? null,
+        reason: t.reason ?? null,
+        lastFitDeg: t.lastFitDeg ?? null,
+        judgements: t.judgements,
+      };
+    }
+    return out;
+  }
+
+  private onSample({ wearer, placement, sample }: RoutedSample): void {
+    if (!this.deps.placements().includes(placement)) return;
+    const { acc, gyro } = sample;
+    // Bad readings are the source's to count; here they would poison a whole stretch.
+    if (![...acc, ...gyro, sample.tUs].every(Number.isFinite)) return;
+    const t = this.track(wearer, placement);
+    t.sensorId = sample.sensorId;
+    for (const g of t.grid.push(sample.tUs, acc, gyro)) {
+      if (g.restart) this.newStretch(t);
+      t.acc.push(g.acc);
+      t.gyro.push(g.gyro);
+      const still = Math.hypot(...g.gyro) < STILL_GYRO && Math.abs(Math.hypot(...g.acc) - G) < STILL_ACC;
+      if (!still) t.moving++;
+      const need = this.config.walkS * RATE_HZ;
+      if (t.moving >= need || t.acc.length >= 3 * need) this.judge(t);
+      else if (!t.C) this.reportProgress(t, t.moving / need);
+    }
+  }
+
+  private reportProgress(t: Track, progress: number): void {
+    const tenths = Math.floor(progress * 10);
+    if (tenths <= t.reportedTenths) return;
+    t.reportedTenths = tenths;
+    // After a refusal the sensor keeps trying, but the status keeps the refusal until one succeeds.
+    if (t.state !== "refused") t.state = "calibrating";
+    this.emit(t, "calibrating", { progress: tenths / 10, ...(t.state === "refused" && t.reason ? { reason: t.reason } : {}) });
+  }
+
+  private judge(t: Track): void {
+    const acc = t.acc, gyro = t.gyro;
+    this.newStretch(t);
+    t.judgements++;
+    const who = `${t.wearer}/${t.placement}`;
+    if (t.C) {
+      const fit = stillFits(t.C, acc, gyro, RATE_HZ);
+      if (fit.decision === "fits") {
+        t.lastFitDeg = fit.angleDeg ?? undefined;
+        t.stretch = { acc, gyro };
+        this.checkPairOf(t);
+        return;
+      }
+      if (fit.decision === "undecided") {
+        this.deps.logger.debug(() => `${who}: re-strap check undecided (${fit.reason})`);
+        return;
+      }
+      const reason = `${(fit.angleDeg ?? 0).toFixed(0)} deg from its calibration (re-strapped?); recalibrating`;
+      this.deps.logger.warn(`${who} stopped fitting its mounting calibration: ${reason}`);
+      t.state = "stopped_fitting";
+      t.reason = reason;
+      this.emit(t, "stopped_fitting", { reason });
+      const fresh = calibrate(acc, gyro, { rateHz: RATE_HZ, previous: t.C });
+      t.C = undefined;
+      t.rotation = undefined;
+      this.conclude(t, fresh, { acc, gyro }, `recalibrated after a re-strap (${(fit.angleDeg ?? 0).toFixed(0)} deg change)`);
+      return;
+    }
+    this.conclude(t, calibrate(acc, gyro, { rateHz: RATE_HZ }), { acc, gyro }, "calibrated from walking");
+  }
+
+  private conclude(t: Track, cal: Calibration, stretch: { acc: Vec3[]; gyro: Vec3[] }, how: string): void {
+    if (!cal.ok || cal.C === null) {
+      const reason = cal.reason === "" ? "refused" : REFUSAL_TEXT[cal.reason];
+      this.deps.logger.warn(`${t.wearer}/${t.placement}: mounting calibration refused: ${reason}`);
+      t.state = "refused";
+      t.reason = reason;
+      this.emit(t, "refused", { reason });
+      return;
+    }
+    const quality: MountingQuality = {
+      planarity: cal.planarity,
+      signMargin: cal.signMargin,
+      strides: cal.strides,
+      strideS: cal.strideS,
+      periodicity: cal.periodicity,
+      seconds: cal.seconds,
+      handednessScore: cal.handedness?.score ?? null,
+    };
+    const savedAt = (this.deps.now ?? (() => new Date()))().toISOString();
+    t.stretch = stretch;
+    this.setCalibrated(t, cal.C, quality, savedAt, "walking", how);
+    this.save(t);
+    this.checkPairOf(t);
+  }
+
+  private setCalibrated(t: Track, C: Mat3, quality: MountingQuality, savedAt: string, source: "walking" | "file", how: string): void {
+    t.C = C;
+    t.rotation = quatFromMatrix(C);
+    t.quality = quality;
+    t.savedAt = savedAt;
+    t.source = source;
+    t.state = "calibrated";
+    t.reason = how;
+    this.deps.logger.info(`${t.wearer}/${t.placement}: mounting ${how}`, { planarity: quality.planarity, signMargin: quality.signMargin });
+    this.emit(t, "calibrated", { rotation: t.rotation, quality, reason: how });
+  }
+
+  /** Thigh and foot of one leg, both calibrated: were they swapped? (Checked again after each stretch.) */
+  private checkPairOf(t: Track): void {
+    const side = t.placement.endsWith("_l") ? "l" : "r";
+    const thigh = this.tracks.get(keyOf(t.wearer, `femur_${side}` as Placement));
+    const foot = this.tracks.get(keyOf(t.wearer, `calcn_${side}` as Placement));
+    if (!thigh?.C || !foot?.C || !thigh.stretch || !foot.stretch) return;
+    const pair = checkPair(thigh.stretch.acc, thigh.stretch.gyro, foot.stretch.acc, foot.stretch.gyro);
+    if (pair.swapped === true) {
+      const reason =
+        `${name(thigh)} (worn as ${thigh.placement}) and ${name(foot)} (worn as ${foot.placement}) look swapped: ` +
+        `the thigh's stream is the more foot-like (pair score ${pair.score.toFixed(2)}); re-strap them or fix the sensors map`;
+      if (foot.state === "swapped" && foot.reason === reason) return;
+      this.deps.logger.warn(`${t.wearer}: ${reason}`);
+      thigh.state = foot.state = "swapped";
+      thigh.reason = foot.reason = reason;
+      // One event (on the foot) for the pair: the status shows one problem, not the same one twice.
+      this.emit(foot, "swapped", { reason });
+    } else if (pair.swapped === false && foot.state === "swapped") {
+      // A later pair check (after a re-strap) says they are right now (undecided leaves the swap standing).
+      for (const x of [thigh, foot]) x.state = "calibrated";
+      this.emit(foot, "calibrated", { ...(foot.rotation ? { rotation: foot.rotation } : {}), ...(foot.quality ? { quality: foot.quality } : {}), reason: "pair check passed" });
+    }
+  }
+
+  private save(t: Track): void {
+    const store = this.deps.store;
+    if (!store || !t.rotation || !t.quality || !t.savedAt) return;
+    const m: SavedMounting = {
+      wearer: t.wearer,
+      placement: t.placement,
+      rotation: t.rotation,
+      quality: t.quality,
+      savedAt: t.savedAt,
+      ...(t.sensorId !== null ? { sensorId: t.sensorId } : {}),
+    };
+    void store.saveMounting(m).catch((err: unknown) => {
+      // Still applied: it is found again from the next walk after a restart.
+      this.saveFailures++;
+      this.deps.logger.warn(`could not save the mounting calibration of ${t.wearer}/${t.placement}: ${err instanceof Error ? err.message : String(err)}`);
+    });
+  }
+
+  private newStretch(t: Track): void {
+    t.acc = [];
+    t.gyro = [];
+    t.moving = 0;
+    t.reportedTenths = -1;
+  }
+
+  private track(wearer: string, placement: Placement): Track {
+    const key = keyOf(wearer, placement);
+    let t = this.tracks.get(key);
+    if (!t) {
+      t = {
+        wearer, placement, sensorId: null, grid: new GridResampler(), acc: [], gyro: [], moving: 0, state: "calibrating", reportedTenths: -1,
+        C: undefined, rotation: undefined, quality: undefined, savedAt: undefined, source: undefined, reason: undefined, lastFitDeg: undefined,
+        stretch: undefined, judgements: 0,
+      };
+      this.tracks.set(key, t);
+    }
+    return t;
+  }
+
+  private emit(t: Track, state: MountingState, rest: Omit<MountingEvent, "wearer" | "placement" | "state">): void {
+    this.deps.bus.emit("mounting", { wearer: t.wearer, placement: t.placement, state, ...rest });
+  }
+}
+
+const keyOf = (wearer: string, placement: string): string => `${wearer}|${placement}`;
+const name = (t: Track): string => (t.sensorId !== null ? `sensor "${t.sensorId}"` : `the ${t.placement} sensor`);
+
+/** Pure: the rotation matrix of a unit quaternion (w, x, y, z): the inverse of quatFromMatrix. */
+export function matrixFromQuat(q: readonly [number, number, number, number]): Mat3 {
+  const [w, x, y, z] = q;
+  return [
+    [1 - 2 * (y * y + z * z), 2 * (x * y - w * z), 2 * (x * z + w * y)],
+    [2 * (x * y + w * z), 1 - 2 * (x * x + z * z), 2 * (y * z - w * x)],
+    [2 * (x * z - w * y), 2 * (y * z + w * x), 1 - 2 * (x * x + y * y)],
+  ];
+}

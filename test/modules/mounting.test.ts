@@ -1,0 +1,201 @@
+/**
+ * The mounting module on a bare bus: the shipped AB06 trial (real walking)
+ * replayed through it, remounted, re-strapped, swapped, mirrored; synthetic
+ * standing and still sensors for the refusals; a saved calibration loaded.
+ */
+import { describe, expect, it } from "vitest";
+import { m3, quatFromMatrix, rotationAngleDeg, type Mat3, type Vec3 } from "../../edge/calibration/index.js";
+import { EventBus } from "../../edge/core/bus.js";
+import type { EdgeEvents, MountingEvent, RoutedSample } from "../../edge/core/events.js";
+import { memoryLogger } from "../../edge/log.js";
+import { matrixFromQuat, MountingModule, type MountingStore } from "../../edge/modules/mounting.js";
+import { mountingEffect, StatusModule, statusOf } from "../../edge/modules/status.js";
+import type { SavedMounting } from "../../edge/runtime/calibrationFile.js";
+import type { StatusMessage } from "../../edge/mqtt/topics.js";
+import { ab06Samples } from "../helpers/ab06.js";
+
+/** A fixed remount: 50° about a tilted axis (v_new = Q v_old). */
+const Q = rotation([0.3, -0.8, 0.5], 50);
+
+function rotation(axis: Vec3, deg: number): Mat3 {
+  const n = Math.hypot(...axis);
+  const h = (deg * Math.PI) / 360;
+  const s = Math.sin(h) / n;
+  const q: [number, number, number, number] = [Math.cos(h), axis[0] * s, axis[1] * s, axis[2] * s];
+  return matrixFromQuat(q);
+}
+const mul = (A: Mat3, B: Mat3): Mat3 =>
+  [0, 1, 2].map((i) => [0, 1, 2].map((j) => m3(A, i, 0) * m3(B, 0, j) + m3(A, i, 1) * m3(B, 1, j) + m3(A, i, 2) * m3(B, 2, j))) as unknown as Mat3;
+
+interface Run {
+  module: MountingModule;
+  events: Array<MountingEvent & { tUs: number }>;
+  saved: SavedMounting[];
+  logger: ReturnType<typeof memoryLogger>;
+}
+
+async function run(samples: Iterable<RoutedSample>, options: { walkS?: number; loaded?: SavedMounting[]; bus?: EventBus<EdgeEvents> } = {}): Promise<Run> {
+  const logger = memoryLogger();
+  const bus = options.bus ?? new EventBus<EdgeEvents>({ logger });
+  const events: Run["events"] = [];
+  const saved: SavedMounting[] = [];
+  let tUs = 0;
+  bus.on("mounting", (e) => events.push({ ...e, tUs }));
+  const store: MountingStore = { savedMountings: () => options.loaded ?? [], saveMounting: async (m) => void saved.push(m) };
+  const module = new MountingModule({ enabled: true, walkS: options.walkS ?? 20 }, { logger, bus, store, placements: () => ["femur_r", "calcn_r"] });
+  await module.start();
+  for (const s of samples) {
+    tUs = s.sample.tUs;
+    bus.emit("sample", s);
+  }
+  await module.stop();
+  return { module, events, saved, logger };
+}
+
+const T0 = ab06Samples()[0]!.sample.tUs;
+const firstOf = (r: Run, placement: string, state: string) => r.events.find((e) => e.placement === placement && e.state === state);
+
+describe("mounting calibration from walking", () => {
+  it("calibrates both AB06 sensors within 30 s of walking, reporting progress first, and saves them", async () => {
+    const r = await run(ab06Samples({ repeat: 2 }));
+    for (const placement of ["femur_r", "calcn_r"]) {
+      const done = firstOf(r, placement, "calibrated")!;
+      expect(done, placement).toBeDefined();
+      expect((done.tUs - T0) / 1e6).toBeLessThan(30);
+      expect(done.quality!.planarity).toBeGreaterThan(0.7);
+      const progress = r.events.filter((e) => e.placement === placement && e.state === "calibrating").map((e) => e.progress!);
+      expect(progress[0]).toBe(0);
+      expect(progress.at(-1)).toBeGreaterThanOrEqual(0.9);
+      expect(progress).toEqual([...progress].sort((a, b) => a - b));
+    }
+    expect(r.saved.map((m) => m.placement).sort()).toEqual(["calcn_r", "femur_r"]);
+    expect(r.module.rotation("default", "calcn_r")).toBeDefined();
+    expect(r.events.some((e) => e.state === "refused" || e.state === "swapped")).toBe(false);
+    // The saved quaternion is the same rotation as the matrix in use (what a restart loads).
+    const C = r.module.rotation("default", "femur_r")!;
+    expect(rotationAngleDeg(matrixFromQuat(r.saved.find((m) => m.placement === "femur_r")!.rotation), C)).toBeLessThan(1e-9);
+    const stats = r.module.stats()["default/femur_r"]!;
+    expect(stats).toMatchObject({ state: "calibrated", source: "walking", sensorId: "femur_r", progress: 1 });
+  });
+
+  it("gives the same segment frame for a remounted copy (acc and gyro turned by a fixed rotation)", async () => {
+    const plain = await run(ab06Samples({ repeat: 2 }));
+    const turned = await run(ab06Samples({ repeat: 2, mount: () => Q }));
+    for (const placement of ["femur_r", "calcn_r"] as const) {
+      const C = plain.module.rotation("default", placement)!;
+      const Cq = turned.module.rotation("default", placement)!;
+      // C' = C Q^T, so C' Q is the original frame: within a few degrees (in fact ~0: the method is equivariant).
+      expect(rotationAngleDeg(mul(Cq, Q), C)).toBeLessThan(2);
+      expect(rotationAngleDeg(Cq, C)).toBeGreaterThan(20); // and the remount really changed the sensor frame
+    }
+  });
+
+  it("detects a re-strap mid-stream (the rotation changes halfway) and recalibrates to the new mounting", async () => {
+    const rowsPerCopy = ab06Samples().length / 2; // 2 sensors per row
+    // Four copies of the trial (69 s); the sensors are re-strapped (turned by Q) after the second.
+    const r = await run(ab06Samples({ repeat: 4, mount: (_p, k) => (k >= 2 * rowsPerCopy ? Q : undefined) }));
+    const before = firstOf(r, "femur_r", "calibrated")!;
+    const stopped = firstOf(r, "femur_r", "stopped_fitting")!;
+    expect(stopped).toBeDefined();
+    expect(stopped.tUs).toBeGreaterThan(before.tUs);
+    expect(stopped.tUs - T0).toBeGreaterThan(2 * rowsPerCopy * 5000); // not before the re-strap
+    expect(stopped.reason).toMatch(/deg from its calibration \(re-strapped\?\)/);
+    const after = r.events.filter((e) => e.placement === "femur_r" && e.state === "calibrated").at(-1)!;
+    expect(after.tUs).toBeGreaterThanOrEqual(stopped.tUs);
+    expect(after.reason).toMatch(/recalibrated after a re-strap/);
+    // The final calibration is the re-strapped sensor's: C_new Q = C_old.
+    const Cold = matrixFromQuat(before.rotation!);
+    const Cnew = matrixFromQuat(after.rotation!);
+    expect(rotationAngleDeg(mul(Cnew, Q), Cold)).toBeLessThan(10);
+    expect(r.module.stats()["default/femur_r"]!.state).toBe("calibrated");
+  });
+
+  it("refuses a sensor that only stands (shifting weight now and then), and one that never moves, with their reasons", async () => {
+    const samples: RoutedSample[] = [];
+    for (let k = 0; k < 6500; k++) {
+      const tUs = k * 10_000;
+      const shifting = k % 1000 < 50; // half a second of shifting weight every 10 s
+      const w = shifting ? 1.0 * Math.sin((k % 1000) * 0.13) : 0.003 * Math.sin(k * 0.7);
+      samples.push({ wearer: "default", placement: "femur_r", sample: { sensorId: "standing", tUs, acc: [-9.80665, 0.05 * Math.sin(k), 0], gyro: [0.002, w, 0.001] } });
+      samples.push({ wearer: "default", placement: "calcn_r", sample: { sensorId: "table", tUs, acc: [0, 0, 9.80665 + 0.001 * Math.sin(k)], gyro: [0.001 * Math.sin(0.3 * k), 0.001, -0.001] } });
+    }
+    const r = await run(samples);
+    expect(firstOf(r, "femur_r", "refused")!.reason).toMatch(/^standing_only/);
+    expect(firstOf(r, "calcn_r", "refused")!.reason).toMatch(/^no_motion: the sensor never moved/);
+    expect(r.module.rotation("default", "femur_r")).toBeUndefined();
+    expect(r.saved).toEqual([]);
+    // The status keeps the refusal while the sensor retries.
+    const retry = r.events.filter((e) => e.placement === "femur_r" && e.state === "calibrating").at(-1)!;
+    expect(mountingEffect(retry).problem).toMatch(/femur_r: mounting calibration refused \(standing_only.*retrying/);
+  });
+
+  it("reports a thigh and foot sensor swapped, naming both, and never swaps them itself", async () => {
+    const r = await run(ab06Samples({ repeat: 2, thighAs: "calcn_r", footAs: "femur_r" }));
+    const swapped = firstOf(r, "calcn_r", "swapped")!;
+    expect(swapped).toBeDefined();
+    expect(swapped.reason).toMatch(/sensor "calcn_r" \(worn as femur_r\) and sensor "femur_r" \(worn as calcn_r\) look swapped/);
+    expect(mountingEffect(swapped).problem).toBe(swapped.reason);
+    expect(r.module.rotation("default", "calcn_r")).toBeUndefined(); // the gait module gets no foot rotation
+    expect(r.module.stats()["default/femur_r"]!.state).toBe("swapped");
+    // Correctly worn: no swap.
+    const ok = await run(ab06Samples({ repeat: 2 }));
+    expect(ok.events.some((e) => e.state === "swapped")).toBe(false);
+  });
+
+  it("refuses a left-handed (mirrored) stream with its reason", async () => {
+    const flip = (v: Vec3): Vec3 => [v[0], v[1], -v[2]];
+    const samples = ab06Samples({ repeat: 2 }).map((s) =>
+      s.placement === "femur_r" ? { ...s, sample: { ...s.sample, acc: flip(s.sample.acc), gyro: flip(s.sample.gyro) } } : s,
+    );
+    const r = await run(samples);
+    expect(firstOf(r, "femur_r", "refused")!.reason).toMatch(/^mirrored: a left-handed stream/);
+    expect(firstOf(r, "calcn_r", "calibrated")).toBeDefined();
+  });
+
+  it("starts calibrated from a saved calibration and re-checks it as walking arrives", async () => {
+    const fresh = await run(ab06Samples({ repeat: 2 }));
+    const loaded = fresh.saved;
+    const r = await run(ab06Samples({ repeat: 2 }), { loaded });
+    const first = r.events[0]!;
+    expect(first).toMatchObject({ state: "calibrated", reason: expect.stringMatching(/^loaded/) });
+    expect(r.events.filter((e) => e.state === "calibrating")).toEqual([]); // never "calibrating": it had one
+    expect(r.events.some((e) => e.state === "stopped_fitting")).toBe(false);
+    expect(r.module.stats()["default/femur_r"]!.lastFitDeg).toBeLessThan(10); // re-checked, and it fits
+    expect(r.module.stats()["default/femur_r"]!.source).toBe("file");
+
+    // A saved calibration from another strapping does not fit: reported and replaced.
+    const other = loaded.map((m) => ({ ...m, rotation: quatOf(mul(matrixFromQuat(m.rotation), Q)) }));
+    const moved = await run(ab06Samples({ repeat: 2 }), { loaded: other });
+    expect(firstOf(moved, "femur_r", "stopped_fitting")).toBeDefined();
+    expect(moved.saved.some((m) => m.placement === "femur_r")).toBe(true);
+  });
+
+  it("status: a problem makes it degraded with the notes after it; notes alone keep it online", () => {
+    const note = new Map([["m", "femur_r: calibrating mounting 40% (angles do not depend on it; gait events wait for it)"]]);
+    expect(statusOf(new Map(), note)).toEqual({ state: "online", reason: note.get("m") });
+    expect(statusOf(new Map([["p", "calcn_r: mounting calibration refused (no_motion: x)"]]), note)).toEqual({
+      state: "degraded",
+      reason: `calcn_r: mounting calibration refused (no_motion: x); ${note.get("m")!}`,
+    });
+    expect(mountingEffect({ wearer: "w1", placement: "femur_l", state: "stopped_fitting", reason: "35 deg" }).problem).toBe("w1/femur_l: stopped fitting its mounting calibration (35 deg)");
+    expect(mountingEffect({ wearer: "default", placement: "femur_r", state: "calibrated" })).toEqual({});
+  });
+
+  it("keeps the device online while calibrating (angles do not depend on it), then online with no reason", async () => {
+    const logger = memoryLogger();
+    const bus = new EventBus<EdgeEvents>({ logger });
+    const published: StatusMessage[] = [];
+    const status = new StatusModule({ logger, bus, device: { publishRetained: async (_s, m) => void published.push(m as StatusMessage) }, snapshot: () => ({}) });
+    await status.start();
+    await run(ab06Samples({ repeat: 2 }), { bus });
+    expect(published.some((m) => m.state === "online" && /femur_r: calibrating mounting \d+% \(angles do not depend on it/.test(m.reason ?? ""))).toBe(true);
+    expect(published.every((m) => m.state === "online")).toBe(true);
+    expect(published.at(-1)).toMatchObject({ state: "online" });
+    expect(published.at(-1)!.reason).toBeUndefined();
+  });
+});
+
+function quatOf(C: Mat3): [number, number, number, number] {
+  const q = quatFromMatrix(C);
+  return [q[0], q[1], q[2], q[3]];
+}
