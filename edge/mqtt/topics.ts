@@ -5,6 +5,7 @@
  * zod schemas, because anyone on the broker can send anything.
  *
  *   <prefix>/<deviceId>/angles            AnglesMessage      (QoS 0 by default, not retained)
+ *   <prefix>/<deviceId>/angles/sample     SampleAnglesMessage (per-sample mode only; QoS 0 like angles)
  *   <prefix>/<deviceId>/status            StatusMessage      (retained; also the last will)
  *   <prefix>/<deviceId>/model             ModelInfoMessage   (retained)
  *   <prefix>/<deviceId>/command           CommandRequest     (incoming; edge/commands/types.ts)
@@ -30,6 +31,25 @@ export interface AnglesMessage {
   /** Which wearer, when one runtime serves several (load tests, multi-wearer rigs). */
   wearer?: string;
   stale?: false;
+}
+
+/**
+ * Per-sample mode (`pipeline.perSample`): the causal estimate of ONE grid
+ * sample, published as soon as it is computed. Compact on purpose: at 100 Hz
+ * per wearer the joint names and model go once, in the retained `model`
+ * topic (`joints` there gives the order of `a`), not in every message.
+ */
+export interface SampleAnglesMessage {
+  /** Per wearer, +1 per published sample (restarts with the process); a gap means a dropped or lost sample. */
+  seq: number;
+  /** Unix time in ms of the sample (device clock mapped to the wall clock, as `AnglesMessage.t`). */
+  t: number;
+  /** The grid sample's device-clock time, µs (as `AnglesMessage.sensorTimeUs`). */
+  tUs: number;
+  /** Degrees, one per joint in the model's joint order. */
+  a: number[];
+  /** Which wearer, when one runtime serves several. */
+  wearer?: string;
 }
 
 export const DEVICE_STATES = ["online", "offline", "degraded"] as const;
@@ -65,13 +85,14 @@ export interface TopicPayloads {
   model: ModelInfoMessage;
   command: CommandRequest;
   "command/response": CommandReply;
+  "angles/sample": SampleAnglesMessage;
 }
 /** Published as live data: dropped while offline at QoS 0 (DevicePublisher.publish). */
-export type LiveSuffix = "angles";
+export type LiveSuffix = "angles" | "angles/sample";
 /** Published retained, kept and re-published on every reconnect (DevicePublisher.publishRetained). */
 export type RetainedSuffix = "status" | "model";
 export type TopicSuffix = keyof TopicPayloads;
-export const TOPIC_SUFFIXES: readonly TopicSuffix[] = ["angles", "status", "model", "command", "command/response"];
+export const TOPIC_SUFFIXES: readonly TopicSuffix[] = ["angles", "status", "model", "command", "command/response", "angles/sample"];
 
 export type DeviceTopics = { readonly [K in TopicSuffix]: string };
 
@@ -96,6 +117,7 @@ export function topicsFor(prefix: string, deviceId: string): DeviceTopics {
     model: `${base}/model`,
     command: `${base}/command`,
     "command/response": `${base}/command/response`,
+    "angles/sample": `${base}/angles/sample`,
   };
 }
 

@@ -31,7 +31,7 @@ import { StatusModule } from "../modules/status.js";
 import { CommandServer, type CommandTopicStats } from "../mqtt/commandServer.js";
 import { MqttConnection, type MqttConnectionStats } from "../mqtt/connection.js";
 import { DevicePublisher } from "../mqtt/devicePublisher.js";
-import type { AnglesMessage, DeviceTopics } from "../mqtt/topics.js";
+import type { AnglesMessage, DeviceTopics, SampleAnglesMessage } from "../mqtt/topics.js";
 import type { OtaAgent } from "../ota/agent.js";
 import type { RecorderStats } from "../recording/recorder.js";
 import type { RuntimeConfig } from "./config.js";
@@ -43,6 +43,8 @@ export interface RuntimeDeps {
   readonly logger: Logger;
   /** Every angles message the pipelines produce, as it goes to MQTT (the demo prints them). */
   readonly onAngles?: (message: AnglesMessage, timing: { readyAtMs: number }) => void;
+  /** Every per-sample estimate (pipeline.perSample), as it goes to MQTT. */
+  readonly onSampleAngles?: (message: SampleAnglesMessage, timing: { readyAtMs: number }) => void;
   /** Replay: all finite sources have ended and the last window was published. */
   readonly onEnd?: () => void;
   /** Awaited after the model and broker are up and before any source starts (the demo subscribes here). */
@@ -93,6 +95,7 @@ export class EdgeRuntime {
     this.sources = new SourcesModule(config, { logger: log, bus, waitForDrain: () => this.idle(), placements: () => this.model.contract.pipeline.placements });
     this.commandServer.register("command", { ...calibration.commands(), ...this.pipelines.commands(), ...this.status.commands(), ...this.model.commands() });
     bus.on("angles", ({ message, readyAtMs }) => deps.onAngles?.(message, { readyAtMs }));
+    bus.on("sampleAngles", ({ message, readyAtMs }) => deps.onSampleAngles?.(message, { readyAtMs }));
     bus.on("drained", () => deps.onEnd?.());
     const beforeSources: Module = { name: "beforeSources", start: async () => deps.beforeSources?.(this), stop: async () => undefined };
     // Dependency order: each module only uses the ones before it while starting.

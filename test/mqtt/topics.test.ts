@@ -11,6 +11,7 @@ describe("topicsFor", () => {
       model: "lab/gait/pi-7/model",
       command: "lab/gait/pi-7/command",
       "command/response": "lab/gait/pi-7/command/response",
+      "angles/sample": "lab/gait/pi-7/angles/sample",
     });
   });
 
