@@ -25,8 +25,9 @@
  * scheduler; the LAST row of its output is that sample's causal estimate,
  * published at once on `angles/sample`. The windowed stream is untouched:
  * its windows go to their own scheduler, so a per-sample backlog can never
- * hold one back, and per-sample requests skip to the newest (counted) when
- * inference falls behind.
+ * hold one back. Per-sample requests wait in a short queue (`maxPending`)
+ * and, when inference falls behind, the oldest is dropped for the newest
+ * (counted); nothing queues without bound.
  */
 import { z } from "zod";
 import type { LoadedContract, Placement } from "../contract/manifest.js";
@@ -51,6 +52,14 @@ export const pipelineConfigSchema = z.object({
       enabled: z.boolean().default(false),
       /** Grid samples between outputs: 1 = every sample (100 Hz), 2 = 50 Hz, 5 = 20 Hz. */
       every: z.union([z.literal(1), z.literal(2), z.literal(5)]).default(1),
+      /**
+       * Requests that may wait while one runs; beyond that the oldest waiting
+       * one is dropped (skip-to-newest, counted). More than 1 because samples
+       * arrive in bursts of 2-3 (a late timer tick, a BLE connection interval)
+       * while inference keeps up on average; small, because a queued sample
+       * ages by one inference per place in the queue.
+       */
+      maxPending: z.number().int().min(1).max(8).default(3),
     })
     .strict()
     .prefault({}),
@@ -129,7 +138,7 @@ export interface PerSampleStats {
 /**
  * Requests remembered for their results: a result older than this many
  * per-sample requests is dropped (at every 1 that is 0.64 s: far too old for
- * a controller). Only the run in flight and the pending one are ever alive.
+ * a controller). Only the run in flight and the queued ones (<= 8) are alive.
  */
 const SAMPLE_RING = 64;
 
@@ -249,7 +258,7 @@ export class WearerPipeline {
           this.sampleCounts.failed += 1;
           this.onInferenceError(err, `per-sample request ${id}`);
         },
-      });
+      }, { maxPending: this.config.perSample.maxPending });
     }
     const checkEvery = Math.max(20, Math.min(250, this.config.staleAfterMs / 4));
     this.timer = setInterval(() => this.checkFreshness(), checkEvery);

@@ -153,13 +153,13 @@ describe("per-sample mode", () => {
     for (const [tUs, a] of last) expect(on.samples.find((m) => m.tUs === tUs)!.a).toEqual(a);
   });
 
-  it("skips to the newest request while inference is behind, without holding back a window", async () => {
+  it("with one pending request, skips to the newest while inference is behind, without holding back a window", async () => {
     const gate: Array<() => void> = [];
     // Per-sample runs wait for the test to release them; the windowed stream runs freely.
     const slow: WindowModel = {
       run: (x) => new Promise((resolve) => gate.push(() => resolve(fingerprint(x)))),
     };
-    const { p, windows, samples } = make({ enabled: true, every: 1 }, { sampleModel: slow });
+    const { p, windows, samples } = make({ enabled: true, every: 1, maxPending: 1 }, { sampleModel: slow });
     for (let k = 0; k < 100; k++) {
       for (const pl of PLACEMENTS) p.push(pl, sample(pl, k));
       await new Promise((r) => setImmediate(r));
@@ -180,6 +180,26 @@ describe("per-sample mode", () => {
     expect(p.stats().perSample).toEqual({ requested: 51, published: 2, skipped: 49, staleDropped: 0, failed: 0 });
   });
 
+  it("by default queues a burst of 3 while one runs (none lost), and beyond that drops the oldest for the newest", async () => {
+    const gate: Array<() => void> = [];
+    const slow: WindowModel = { run: (x) => new Promise((resolve) => gate.push(() => resolve(fingerprint(x)))) };
+    const { p, samples } = make({ enabled: true, every: 1 }, { sampleModel: slow });
+    const push = (k: number): void => PLACEMENTS.forEach((pl) => p.push(pl, sample(pl, k)));
+    for (let k = 0; k < 53; k++) push(k); // 49 runs; 50, 51, 52 wait
+    expect(p.stats().perSample).toMatchObject({ requested: 4, skipped: 0 });
+    push(53); // queue full: 50 is dropped for 53
+    push(54); // ... and 51 for 54
+    while (gate.length) {
+      gate.shift()!();
+      await new Promise((r) => setImmediate(r));
+    }
+    await p.drain();
+    await p.stop();
+    expect(samples.map((m) => Math.round(m.tUs / 10_000))).toEqual([49, 52, 53, 54]);
+    for (const m of samples) expect(m.a[0]).toBe(Math.round(m.tUs / 10_000));
+    expect(p.stats().perSample).toEqual({ requested: 6, published: 4, skipped: 2, staleDropped: 0, failed: 0 });
+  });
+
   it("drops a result whose stream restarted while it ran, and starts over with the new segment's first full window", async () => {
     const gate: Array<() => void> = [];
     const slow: WindowModel = { run: (x) => new Promise((resolve) => gate.push(() => resolve(fingerprint(x)))) };
@@ -194,13 +214,13 @@ describe("per-sample mode", () => {
     }
     await p.drain();
     await p.stop();
-    // 49 is from the old segment: dropped. The newest request of the new one (419) is published.
-    expect(samples.map((m) => Math.round(m.tUs / 10_000))).toEqual([419]);
-    expect(p.stats().perSample).toMatchObject({ staleDropped: 1, published: 1 });
+    // 49 is from the old segment: dropped. The newest 3 requests of the new one were queued: published.
+    expect(samples.map((m) => Math.round(m.tUs / 10_000))).toEqual([417, 418, 419]);
+    expect(p.stats().perSample).toMatchObject({ staleDropped: 1, published: 3 });
   });
 
   it("refuses an `every` other than 1, 2 or 5", () => {
     expect(pipelineConfigSchema.safeParse({ perSample: { enabled: true, every: 3 } }).success).toBe(false);
-    expect(pipelineConfigSchema.parse({}).perSample).toEqual({ enabled: false, every: 1 });
+    expect(pipelineConfigSchema.parse({}).perSample).toEqual({ enabled: false, every: 1, maxPending: 3 });
   });
 });
