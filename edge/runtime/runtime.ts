@@ -8,6 +8,7 @@
  *     -> pipelines -> calibration -> ota -> [beforeSources] -> sources
  *
  *   sources --sample--> pipelines --angles--> angle publisher, recorder
+ *                                 --sampleAngles--> angle publisher (per-sample mode)
  *                                 --health--> status --status--> recorder
  *
  * Nothing here throws on bad data: sources, the resampler and the pipelines
