@@ -13,6 +13,15 @@
  *   max_streams               the most simulated 100 Hz wearers one process
  *                             serves with no skipped stride and e2e p99 under
  *                             one stride
+ *   per_sample_e2e_p50_ms, per_sample_e2e_p99_ms  per-sample mode (every 1): from
+ *                             the sample completing a grid sample entering the
+ *                             pipeline to its `angles/sample` message at an MQTT
+ *                             subscriber (1 wearer, real time, 60 s)
+ *   per_sample_windowed_e2e_p99_ms  the windowed stream's e2e p99 in that same run:
+ *                             what per-sample mode costs the windowed stream
+ *   per_sample_max_streams    the most wearers served in per-sample mode (every
+ *                             1) with no skipped sample and no skipped stride
+ *                             over 8 s (0: not even one)
  *
  * Figures are reported, never asserted by tests (CI machines vary).
  */
@@ -23,7 +32,7 @@ import { connectAsync, type MqttClient } from "mqtt";
 import { loadManifest } from "../contract/manifest.js";
 import { OnnxModel } from "../inference/onnxModel.js";
 import type { Logger } from "../log.js";
-import type { AnglesMessage } from "../mqtt/topics.js";
+import type { AnglesMessage, SampleAnglesMessage } from "../mqtt/topics.js";
 import { parseConfig } from "../runtime/config.js";
 import { EdgeRuntime } from "../runtime/runtime.js";
 import { startMosquitto, type RunningMosquitto } from "./mosquitto.js";
@@ -95,35 +104,46 @@ interface StreamRun {
   skipped: number;
   published: number;
   rssMb: number;
+  /** Per-sample mode only: latencies of `angles/sample` messages, requests skipped, published. */
+  sampleLatencies: number[];
+  sampleSkipped: number;
+  samplePublished: number;
 }
 
-/** Run `wearers` simulated wearers in real time for `seconds` through the broker. */
-async function streamRun(broker: RunningMosquitto, model: string, wearers: number, seconds: number, logger: Logger): Promise<StreamRun> {
-  const deviceId = `bench-${wearers}`;
+/** Run `wearers` simulated wearers in real time for `seconds` through the broker; `perSample` turns per-sample mode on (every 1). */
+async function streamRun(broker: RunningMosquitto, model: string, wearers: number, seconds: number, logger: Logger, perSample = false): Promise<StreamRun> {
+  const deviceId = `bench-${perSample ? "ps-" : ""}${wearers}`;
   const config = parseConfig({
     model,
     sources: [{ kind: "simulator", wearers, realtime: true, seed: 7 }],
     mqtt: { url: broker.url, deviceId, protocolVersion: 5 },
-    pipeline: { staleAfterMs: 1000 },
+    pipeline: { staleAfterMs: 1000, perSample: { enabled: perSample, every: 1 } },
   });
   const readyAt = new Map<string, number>();
+  const sampleReadyAt = new Map<string, number>();
   const runtime = new EdgeRuntime(config, {
     logger,
     onAngles: (msg, timing) => readyAt.set(`${msg.wearer}#${msg.seq}`, timing.readyAtMs),
+    onSampleAngles: (msg, timing) => sampleReadyAt.set(`${msg.wearer}#${msg.seq}`, timing.readyAtMs),
   });
   const latencies: number[] = [];
+  const sampleLatencies: number[] = [];
+  const anglesTopic = `gait/${deviceId}/angles`;
+  const sampleTopic = `gait/${deviceId}/angles/sample`;
   const sub: MqttClient = await connectAsync(broker.url, { protocolVersion: 5, clientId: `${deviceId}-sub` });
-  sub.on("message", (_t, payload) => {
+  sub.on("message", (topic, payload) => {
     const now = performance.now();
-    const msg = JSON.parse(payload.toString()) as AnglesMessage;
+    const sample = topic === sampleTopic;
+    const msg = JSON.parse(payload.toString()) as AnglesMessage | SampleAnglesMessage;
     const key = `${msg.wearer}#${msg.seq}`;
-    const t0 = readyAt.get(key);
+    const pending = sample ? sampleReadyAt : readyAt;
+    const t0 = pending.get(key);
     if (t0 !== undefined) {
-      latencies.push(now - t0);
-      readyAt.delete(key);
+      (sample ? sampleLatencies : latencies).push(now - t0);
+      pending.delete(key);
     }
   });
-  await sub.subscribeAsync(`gait/${deviceId}/angles`, { qos: 0 });
+  await sub.subscribeAsync(perSample ? [anglesTopic, sampleTopic] : [anglesTopic], { qos: 0 });
   await runtime.start();
   await new Promise((r) => setTimeout(r, seconds * 1000));
   const rssMb = process.memoryUsage().rss / 2 ** 20;
@@ -137,6 +157,9 @@ async function streamRun(broker: RunningMosquitto, model: string, wearers: numbe
     skipped: pipelines.reduce((n, p) => n + p.skipped, 0),
     published: pipelines.reduce((n, p) => n + p.published, 0),
     rssMb,
+    sampleLatencies,
+    sampleSkipped: pipelines.reduce((n, p) => n + (p.perSample?.skipped ?? 0), 0),
+    samplePublished: pipelines.reduce((n, p) => n + (p.perSample?.published ?? 0), 0),
   };
 }
 
@@ -172,6 +195,22 @@ export async function runBench(opts: BenchOptions): Promise<Record<string, numbe
       if (!ok) break;
       maxStreams = n;
     }
+    print(`bench: per-sample mode (every 1) through mosquitto, 1 wearer`);
+    const ps = await streamRun(broker, opts.model, 1, opts.quick ? 5 : 60, quiet, true);
+    print(`bench: per-sample: ${ps.samplePublished} samples, ${ps.sampleSkipped} skipped`);
+    let psMaxStreams = 0;
+    const psLevels = opts.quick ? [2, 5] : [1, 2, 5, 10, 25, 50, 75, 100, 150, 200];
+    const psPerLevel: Record<string, unknown>[] = [];
+    for (const n of psLevels) {
+      const r = await streamRun(broker, opts.model, n, opts.quick ? 3 : 8, quiet, true);
+      const p99 = percentile(r.sampleLatencies, 99);
+      // "Served": every due sample published (none skipped for a newer one), and the windowed stream intact too.
+      const ok = r.sampleSkipped === 0 && r.skipped === 0 && r.samplePublished > 0;
+      psPerLevel.push({ wearers: n, sample_skipped: r.sampleSkipped, sample_published: r.samplePublished, stride_skipped: r.skipped, per_sample_e2e_p99_ms: +p99.toFixed(2), ok });
+      print(`bench: per-sample ${String(n).padStart(4)} wearers: ${r.samplePublished} samples, ${r.sampleSkipped} skipped samples, ${r.skipped} skipped strides, e2e p99 ${p99.toFixed(1)} ms ${ok ? "ok" : "FAIL"}`);
+      if (!ok) break;
+      psMaxStreams = n;
+    }
     const result = {
       int8_p50_ms: +int8.toFixed(3),
       fp32_p50_ms: +fp.toFixed(3),
@@ -181,6 +220,10 @@ export async function runBench(opts: BenchOptions): Promise<Record<string, numbe
       e2e_p99_ms: +percentile(one.latencies, 99).toFixed(3),
       rss_mb: +one.rssMb.toFixed(1),
       max_streams: maxStreams,
+      per_sample_e2e_p50_ms: +percentile(ps.sampleLatencies, 50).toFixed(3),
+      per_sample_e2e_p99_ms: +percentile(ps.sampleLatencies, 99).toFixed(3),
+      per_sample_windowed_e2e_p99_ms: +percentile(ps.latencies, 99).toFixed(3),
+      per_sample_max_streams: psMaxStreams,
     };
     print("");
     print("| figure | value | target |");
@@ -193,8 +236,12 @@ export async function runBench(opts: BenchOptions): Promise<Record<string, numbe
     print(`| e2e_p99_ms | ${result.e2e_p99_ms} | <= 10 |`);
     print(`| rss_mb | ${result.rss_mb} | < 150 (one wearer) |`);
     print(`| max_streams | ${result.max_streams} | >= 100 |`);
+    print(`| per_sample_e2e_p50_ms | ${result.per_sample_e2e_p50_ms} | (per-sample mode, every 1) |`);
+    print(`| per_sample_e2e_p99_ms | ${result.per_sample_e2e_p99_ms} | (a few ms) |`);
+    print(`| per_sample_windowed_e2e_p99_ms | ${result.per_sample_windowed_e2e_p99_ms} | (vs e2e_p99_ms) |`);
+    print(`| per_sample_max_streams | ${result.per_sample_max_streams} | (no skipped sample) |`);
     if (opts.json) {
-      await writeFile(opts.json, JSON.stringify({ ...result, levels: perLevel, e2e_samples: one.latencies.length, model: contract.manifest.name, version: contract.manifest.version }, null, 2) + "\n");
+      await writeFile(opts.json, JSON.stringify({ ...result, levels: perLevel, per_sample_levels: psPerLevel, per_sample_e2e_samples: ps.sampleLatencies.length, e2e_samples: one.latencies.length, model: contract.manifest.name, version: contract.manifest.version }, null, 2) + "\n");
       print(`written to ${opts.json}`);
     }
     return result;

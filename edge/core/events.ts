@@ -8,6 +8,7 @@
  *   sourcesEnded   sources             pipelines
  *   wearerStarted  pipelines           calibration (applies the saved gyro bias)
  *   angles         pipelines           angle publisher, recorder, runtime (RuntimeDeps.onAngles)
+ *   sampleAngles   pipelines           angle publisher, runtime (RuntimeDeps.onSampleAngles); per-sample mode only
  *   health         pipelines           status
  *   drained        pipelines           runtime (RuntimeDeps.onEnd)
  *   status         status              recorder
@@ -17,7 +18,7 @@
  */
 import type { LoadedContract, Placement } from "../contract/manifest.js";
 import type { ConnectionEvent } from "../mqtt/connection.js";
-import type { AnglesMessage, DeviceState } from "../mqtt/topics.js";
+import type { AnglesMessage, DeviceState, SampleAnglesMessage } from "../mqtt/topics.js";
 import type { MountingQuality } from "../runtime/calibrationFile.js";
 import type { Health } from "../runtime/pipeline.js";
 import type { ImuSample, SourceIssue } from "../sources/types.js";
@@ -60,6 +61,8 @@ export interface EdgeEvents {
   /** A wearer's pipeline was created (its first sample is about to be pushed). */
   wearerStarted: { readonly wearer: string };
   angles: { readonly message: AnglesMessage; readonly readyAtMs: number };
+  /** One grid sample's causal estimate (pipeline.perSample); `readyAtMs` = performance.now() when its sample arrived. */
+  sampleAngles: { readonly message: SampleAnglesMessage; readonly readyAtMs: number };
   health: { readonly wearer: string; readonly health: Health };
   /** After `sourcesEnded`: the last window of every wearer was published. */
   drained: { readonly wearers: number };

@@ -4,13 +4,17 @@
  * here and `submit` returns at once:
  *
  * - nothing in flight: the window starts running now;
- * - a run in flight: the window becomes the single pending one, replacing
- *   (and counting as skipped) any older pending window. A slow model then
+ * - a run in flight: the window waits in a bounded queue (`maxPending`,
+ *   default 1, oldest first); when the queue is full its OLDEST window is
+ *   dropped (counted as skipped) for the new one. A slow model then
  *   publishes the newest angles rather than falling ever further behind.
+ *   The windowed stream keeps the default (one pending: skip-to-newest);
+ *   per-sample mode queues a few, because samples arrive in bursts (a late
+ *   timer tick, a BLE connection interval) while inference keeps up on average.
  *
- * Windows are copied into two preallocated buffers (in flight, pending) that
- * swap roles, so nothing is allocated per window and a window in flight is
- * never overwritten while onnxruntime reads it.
+ * Windows are copied into `maxPending + 1` preallocated buffers that rotate
+ * (in flight, queued, free), so nothing is allocated per window and a window
+ * in flight is never overwritten while onnxruntime reads it.
  */
 import type { WindowModel } from "./onnxModel.js";
 
@@ -36,11 +40,20 @@ export interface SchedulerStats {
   readonly failed: number;
 }
 
+export interface SchedulerOptions {
+  /** Windows that may wait while one runs; a full queue drops its oldest. Default 1. */
+  readonly maxPending?: number;
+}
+
 export class InferenceScheduler<M> {
-  private inflightBuf: Float32Array;
-  private pendingBuf: Float32Array;
-  private pendingMeta: M | undefined;
-  private hasPending = false;
+  private readonly maxPending: number;
+  /** Buffers neither queued nor in flight. */
+  private readonly free: Float32Array[] = [];
+  /** The pending queue: a ring of `maxPending` slots, `head` the oldest, `count` in use. */
+  private readonly queueBufs: Array<Float32Array | undefined>;
+  private readonly queueMetas: Array<M | undefined>;
+  private head = 0;
+  private count = 0;
   private running: Promise<void> | undefined;
   private stopped = false;
   private skippedSinceResult = 0;
@@ -51,9 +64,13 @@ export class InferenceScheduler<M> {
     /** Values per window: window × features. */
     private readonly windowLength: number,
     private readonly handlers: SchedulerHandlers<M>,
+    options: SchedulerOptions = {},
   ) {
-    this.inflightBuf = new Float32Array(windowLength);
-    this.pendingBuf = new Float32Array(windowLength);
+    this.maxPending = options.maxPending ?? 1;
+    if (!Number.isInteger(this.maxPending) || this.maxPending < 1) throw new RangeError(`maxPending must be an integer >= 1, got ${this.maxPending}`);
+    for (let i = 0; i <= this.maxPending; i++) this.free.push(new Float32Array(windowLength));
+    this.queueBufs = new Array<Float32Array | undefined>(this.maxPending).fill(undefined);
+    this.queueMetas = new Array<M | undefined>(this.maxPending).fill(undefined);
   }
 
   /** Hand a window over (copied); never blocks. Ignored after `stop()`. */
@@ -63,13 +80,25 @@ export class InferenceScheduler<M> {
       throw new RangeError(`window has ${window.length} values, expected ${this.windowLength}`);
     }
     this.counts.submitted += 1;
-    if (this.hasPending) {
+    let buf: Float32Array;
+    if (this.count === this.maxPending) {
+      // Full: the oldest waiting window is dropped and its buffer takes the new one.
+      buf = this.queueBufs[this.head]!;
+      this.queueBufs[this.head] = undefined;
+      this.queueMetas[this.head] = undefined;
+      this.head = (this.head + 1) % this.maxPending;
+      this.count -= 1;
       this.counts.skipped += 1;
       this.skippedSinceResult += 1;
+    } else {
+      // In use: at most `count` queued + 1 in flight < maxPending + 1 buffers, so one is free.
+      buf = this.free.pop()!;
     }
-    this.pendingBuf.set(window);
-    this.pendingMeta = meta;
-    this.hasPending = true;
+    buf.set(window);
+    const tail = (this.head + this.count) % this.maxPending;
+    this.queueBufs[tail] = buf;
+    this.queueMetas[tail] = meta;
+    this.count += 1;
     if (!this.running) this.startNext();
   }
 
@@ -82,11 +111,15 @@ export class InferenceScheduler<M> {
     return { ...this.counts };
   }
 
-  /** Drop the pending window and wait for the run in flight (its result is still delivered). */
+  /** Windows waiting (not counting the one in flight). */
+  get pending(): number {
+    return this.count;
+  }
+
+  /** Drop the pending windows and wait for the run in flight (its result is still delivered). */
   async stop(): Promise<void> {
     this.stopped = true;
-    this.hasPending = false;
-    this.pendingMeta = undefined;
+    while (this.count > 0) this.dropOldest();
     await this.running;
   }
 
@@ -95,19 +128,28 @@ export class InferenceScheduler<M> {
     while (this.running) await this.running;
   }
 
+  /** Drop the oldest queued window (stop): its buffer goes back to the free list. */
+  private dropOldest(): void {
+    this.free.push(this.queueBufs[this.head]!);
+    this.queueBufs[this.head] = undefined;
+    this.queueMetas[this.head] = undefined;
+    this.head = (this.head + 1) % this.maxPending;
+    this.count -= 1;
+  }
+
   private startNext(): void {
-    if (!this.hasPending) return;
-    // swap: the pending window becomes the one in flight
-    const buf = this.pendingBuf;
-    this.pendingBuf = this.inflightBuf;
-    this.inflightBuf = buf;
-    const meta = this.pendingMeta as M;
-    this.hasPending = false;
-    this.pendingMeta = undefined;
+    if (this.count === 0) return;
+    const buf = this.queueBufs[this.head]!;
+    const meta = this.queueMetas[this.head] as M;
+    this.queueBufs[this.head] = undefined;
+    this.queueMetas[this.head] = undefined;
+    this.head = (this.head + 1) % this.maxPending;
+    this.count -= 1;
     const skipped = this.skippedSinceResult;
     this.skippedSinceResult = 0;
 
     this.running = this.execute(buf, meta, skipped).finally(() => {
+      this.free.push(buf); // onnxruntime is done with it
       this.running = undefined;
       if (!this.stopped) this.startNext();
     });

@@ -95,12 +95,16 @@ export class PipelinesModule implements Module {
   private create(wearer: string): WearerPipeline {
     const lane = this.deps.lane();
     const bus = this.deps.bus;
+    // Its own lane: each lane labels results with the model of ITS latest run.
+    const sampleLane = this.config.perSample.enabled ? this.deps.lane() : undefined;
     const p = new WearerPipeline(wearer, this.config, {
       contract: lane.contract,
       model: lane.model,
       logger: this.deps.logger,
       onAngles: (message, timing) => bus.emit("angles", { message, readyAtMs: timing.readyAtMs }),
       onHealth: (health) => bus.emit("health", { wearer, health }),
+      ...(sampleLane ? { sampleModel: sampleLane.model } : {}),
+      onSampleAngles: (message, timing) => bus.emit("sampleAngles", { message, readyAtMs: timing.readyAtMs }),
     });
     p.start();
     this.pipelines.set(wearer, p);

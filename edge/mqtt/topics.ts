@@ -5,6 +5,7 @@
  * zod schemas, because anyone on the broker can send anything.
  *
  *   <prefix>/<deviceId>/angles            AnglesMessage      (QoS 0 by default, not retained)
+ *   <prefix>/<deviceId>/angles/sample     SampleAnglesMessage (per-sample mode only; QoS 0 like angles)
  *   <prefix>/<deviceId>/status            StatusMessage      (retained; also the last will)
  *   <prefix>/<deviceId>/model             ModelInfoMessage   (retained)
  *   <prefix>/<deviceId>/gait/event        GaitEventMessage   (QoS 0, not retained; edge/gait/types.ts)
@@ -33,6 +34,25 @@ export interface AnglesMessage {
   /** Which wearer, when one runtime serves several (load tests, multi-wearer rigs). */
   wearer?: string;
   stale?: false;
+}
+
+/**
+ * Per-sample mode (`pipeline.perSample`): the causal estimate of ONE grid
+ * sample, published as soon as it is computed. Compact on purpose: at 100 Hz
+ * per wearer the joint names and model go once, in the retained `model`
+ * topic (`joints` there gives the order of `a`), not in every message.
+ */
+export interface SampleAnglesMessage {
+  /** Per wearer, +1 per published sample (restarts with the process); a gap means a dropped or lost sample. */
+  seq: number;
+  /** Unix time in ms of the sample (device clock mapped to the wall clock, as `AnglesMessage.t`). */
+  t: number;
+  /** The grid sample's device-clock time, µs (as `AnglesMessage.sensorTimeUs`). */
+  tUs: number;
+  /** Degrees, one per joint in the model's joint order. */
+  a: number[];
+  /** Which wearer, when one runtime serves several. */
+  wearer?: string;
 }
 
 export const DEVICE_STATES = ["online", "offline", "degraded"] as const;
@@ -70,10 +90,12 @@ export interface TopicPayloads {
   "command/response": CommandReply;
   "gait/event": GaitEventMessage;
   "gait/stride": StrideMessage;
+  "angles/sample": SampleAnglesMessage;
 }
 /** Published as live data: dropped while offline at QoS 0 (DevicePublisher.publish). */
 export type LiveSuffix =
   | "angles"
+  | "angles/sample"
   | "gait/event"
   | "gait/stride";
 /** Published retained, kept and re-published on every reconnect (DevicePublisher.publishRetained). */
@@ -87,6 +109,7 @@ export const TOPIC_SUFFIXES: readonly TopicSuffix[] = [
   "command/response",
   "gait/event",
   "gait/stride",
+  "angles/sample",
 ];
 
 export type DeviceTopics = { readonly [K in TopicSuffix]: string };
@@ -114,6 +137,7 @@ export function topicsFor(prefix: string, deviceId: string): DeviceTopics {
     "command/response": `${base}/command/response`,
     "gait/event": `${base}/gait/event`,
     "gait/stride": `${base}/gait/stride`,
+    "angles/sample": `${base}/angles/sample`,
   };
 }
 

@@ -1,5 +1,8 @@
 /**
- * One wearer's pipeline, the product's hot path:
+ * One wearer's pipeline, the product's hot path. (Over 400 lines on purpose:
+ * the windowed and the per-sample outputs share one feature ring, one
+ * freshness watch and one segment-restart rule; split apart, a restart or a
+ * stale spell could reach one stream and not the other.)
  *
  *   samples -> gyro bias -> GridResampler -> FeatureBuilder (AHRS, Euler)
  *     -> every stride: window -> InferenceScheduler (never blocks) -> angles
@@ -16,6 +19,18 @@
  * restart. It is for display and drift checks only: the model sees yaw
  * relative to each window's first sample (contract step 5), so a heading reset
  * cannot change any angle.
+ *
+ * Per-sample mode (`perSample.enabled`, for controllers that need the leg's
+ * state now, not up to a stride later): every `every`-th grid sample from
+ * the first full window on, the window ENDING at that sample is built from
+ * the same feature ring (yaw relative to that window's own first sample,
+ * exactly as contract step 5 asks of any window) and run on a second
+ * scheduler; the LAST row of its output is that sample's causal estimate,
+ * published at once on `angles/sample`. The windowed stream is untouched:
+ * its windows go to their own scheduler, so a per-sample backlog can never
+ * hold one back. Per-sample requests wait in a short queue (`maxPending`)
+ * and, when inference falls behind, the oldest is dropped for the newest
+ * (counted); nothing queues without bound.
  */
 import { z } from "zod";
 import type { LoadedContract, Placement } from "../contract/manifest.js";
@@ -25,7 +40,7 @@ import type { WindowModel } from "../inference/onnxModel.js";
 import { InferenceScheduler, type InferenceResult } from "../inference/scheduler.js";
 import type { Logger } from "../log.js";
 import { FEATURE_CHANNELS_PER_PLACEMENT } from "../features/featureBuilder.js";
-import type { AnglesMessage } from "../mqtt/topics.js";
+import type { AnglesMessage, SampleAnglesMessage } from "../mqtt/topics.js";
 import type { ImuSample, Vec3 } from "../sources/types.js";
 
 export const pipelineConfigSchema = z.object({
@@ -34,6 +49,23 @@ export const pipelineConfigSchema = z.object({
   staleAfterMs: z.number().positive().default(500),
   /** Decimals kept in published angles (0.001 deg is far below the model's error). */
   angleDecimals: z.number().int().min(0).max(6).default(3),
+  /** Per-sample mode: a causal estimate of every `every`-th grid sample, on `angles/sample`. */
+  perSample: z
+    .object({
+      enabled: z.boolean().default(false),
+      /** Grid samples between outputs: 1 = every sample (100 Hz), 2 = 50 Hz, 5 = 20 Hz. */
+      every: z.union([z.literal(1), z.literal(2), z.literal(5)]).default(1),
+      /**
+       * Requests that may wait while one runs; beyond that the oldest waiting
+       * one is dropped (skip-to-newest, counted). More than 1 because samples
+       * arrive in bursts of 2-3 (a late timer tick, a BLE connection interval)
+       * while inference keeps up on average; small, because a queued sample
+       * ages by one inference per place in the queue.
+       */
+      maxPending: z.number().int().min(1).max(8).default(3),
+    })
+    .strict()
+    .prefault({}),
 });
 export type PipelineConfig = z.infer<typeof pipelineConfigSchema>;
 
@@ -58,6 +90,14 @@ export interface PipelineDeps {
   readonly logger: Logger;
   readonly onAngles: (message: AnglesMessage, timing: { readyAtMs: number }) => void;
   readonly onHealth?: (health: Health) => void;
+  /** Per-sample mode's outputs (only called when `perSample.enabled`). */
+  readonly onSampleAngles?: (message: SampleAnglesMessage, timing: { readyAtMs: number }) => void;
+  /**
+   * Model for the per-sample runs; default `model`. The runtime passes a
+   * lane of its own so the windowed stream's model label is never taken from
+   * a per-sample run that happened to finish last.
+   */
+  readonly sampleModel?: WindowModel;
   /** Monotonic clock in ms for freshness (tests inject a fake); default performance.now. */
   readonly now?: () => number;
   /** Wall clock in ms for the `t` of published samples; default Date.now. */
@@ -83,12 +123,43 @@ export interface PipelineStats {
    * window, relative to the last heading reset or stream restart; 0 before the first window.
    */
   readonly headingDeg: Readonly<Record<string, number>>;
+  /** Per-sample mode's counters; absent when it is off. */
+  readonly perSample?: PerSampleStats;
 }
+
+export interface PerSampleStats {
+  /** Grid samples due an output (every `every`-th from the first full window on, while fresh). */
+  readonly requested: number;
+  readonly published: number;
+  /** Requests dropped for a newer one because inference was behind (skip-to-newest). */
+  readonly skipped: number;
+  /** Results dropped: stream restarted or stale since the request, or older than the request ring. */
+  readonly staleDropped: number;
+  readonly failed: number;
+}
+
+/**
+ * Requests remembered for their results: a result older than this many
+ * per-sample requests is dropped (at every 1 that is 0.64 s: far too old for
+ * a controller). Only the run in flight and the queued ones (<= 8) are alive.
+ */
+const SAMPLE_RING = 64;
 
 export class WearerPipeline {
   private resampler!: GridResampler;
   private builder!: FeatureBuilder;
   private scheduler!: InferenceScheduler<WindowMeta>;
+  /** Per-sample runs; the meta is the request id (a small integer: nothing allocated per sample). */
+  private sampleScheduler: InferenceScheduler<number> | undefined;
+  private readonly sampleBuf: Float32Array;
+  /** Request ring, indexed by id % SAMPLE_RING: which id holds the slot, its grid time, segment and arrival. */
+  private readonly reqId = new Float64Array(SAMPLE_RING).fill(-1);
+  private readonly reqTUs = new Float64Array(SAMPLE_RING);
+  private readonly reqSegment = new Float64Array(SAMPLE_RING);
+  private readonly reqReadyMs = new Float64Array(SAMPLE_RING);
+  private nextReqId = 0;
+  private sampleSeq = 0;
+  private readonly sampleCounts = { requested: 0, published: 0, staleDropped: 0, failed: 0 };
   private readonly window: number;
   private readonly stride: number;
   private readonly placements: readonly Placement[];
@@ -136,6 +207,7 @@ export class WearerPipeline {
     this.stride = p.stride;
     this.placements = p.placements;
     this.windowBuf = new Float32Array(p.window * deps.contract.featureCount);
+    this.sampleBuf = new Float32Array(config.perSample.enabled ? this.windowBuf.length : 0);
     this.gridTimes = new Float64Array(p.window);
     this.bias = p.placements.map(() => [0, 0, 0] as const);
     this.headingAtWindowStart = new Float64Array(p.placements.length);
@@ -177,22 +249,34 @@ export class WearerPipeline {
     );
     this.scheduler = new InferenceScheduler<WindowMeta>(this.model(), this.windowBuf.length, {
       onResult: (r) => this.onResult(r),
-      onError: (err, meta) => this.onInferenceError(err, meta.windowIndex),
+      onError: (err, meta) => {
+        this.counts.failed += 1;
+        this.onInferenceError(err, `window ${meta.windowIndex}`);
+      },
     });
+    if (this.config.perSample.enabled) {
+      this.sampleScheduler = new InferenceScheduler<number>(this.deps.sampleModel ?? this.model(), this.sampleBuf.length, {
+        onResult: (r) => this.onSampleResult(r),
+        onError: (err, id) => {
+          this.sampleCounts.failed += 1;
+          this.onInferenceError(err, `per-sample request ${id}`);
+        },
+      }, { maxPending: this.config.perSample.maxPending });
+    }
     const checkEvery = Math.max(20, Math.min(250, this.config.staleAfterMs / 4));
     this.timer = setInterval(() => this.checkFreshness(), checkEvery);
     this.timer.unref();
   }
 
-  private onInferenceError(err: Error, windowIndex: number): void {
-    this.counts.failed += 1;
+  /** Logs a failed run (`what` names it; the caller counts it), about once a second at most. */
+  private onInferenceError(err: Error, what: string): void {
     const now = (this.deps.now ?? performance.now.bind(performance))();
     if (now - this.lastFailureLogMs < 1000) {
       this.failuresNotLogged += 1;
       return;
     }
-    const more = this.failuresNotLogged ? ` (${this.failuresNotLogged} more failed windows since the last report)` : "";
-    this.deps.logger.error(`${this.wearer}: inference failed for window ${windowIndex}: ${err.message}${more}`);
+    const more = this.failuresNotLogged ? ` (${this.failuresNotLogged} more failed runs since the last report)` : "";
+    this.deps.logger.error(`${this.wearer}: inference failed for ${what}: ${err.message}${more}`);
     this.lastFailureLogMs = now;
     this.failuresNotLogged = 0;
   }
@@ -243,19 +327,19 @@ export class WearerPipeline {
   }
 
   /** Resolves when no window is in flight or pending (replay backpressure). */
-  idle(): Promise<void> {
-    return this.scheduler.idle();
+  async idle(): Promise<void> {
+    await Promise.all([this.scheduler.idle(), this.sampleScheduler?.idle()]);
   }
 
   /** Wait for the inference in flight (end of a replay). */
   async drain(): Promise<void> {
     this.resampler.finish();
-    await this.scheduler.idle();
+    await this.idle();
   }
 
   async stop(): Promise<void> {
     if (this.timer) clearInterval(this.timer);
-    await this.scheduler.stop();
+    await Promise.all([this.scheduler.stop(), this.sampleScheduler?.stop()]);
   }
 
   stats(): PipelineStats {
@@ -272,6 +356,7 @@ export class WearerPipeline {
       headingDeg: Object.fromEntries(
         this.placements.map((p, i) => [p, Math.round(wrapRad(this.headingNow[i]! - this.headingOffset[i]!) * (180 / Math.PI) * 1000) / 1000]),
       ),
+      ...(this.sampleScheduler ? { perSample: { ...this.sampleCounts, skipped: this.sampleScheduler.stats().skipped } } : {}),
     };
   }
 
@@ -279,7 +364,13 @@ export class WearerPipeline {
     // Indexed by the builder's own count, so the ring and the windows can never disagree.
     const k = this.builder.samples;
     this.gridTimes[k % this.window] = g.tUs;
-    if (!this.builder.push(g.values)) return;
+    const ready = this.builder.push(g.values);
+    // Windowed first: when both are due, its run starts before the per-sample one.
+    if (ready) this.onWindowReady(k);
+    if (this.sampleScheduler) this.requestSample(k, g.tUs, ready);
+  }
+
+  private onWindowReady(k: number): void {
     const windowIndex = this.builder.windowIndex;
     this.counts.windows += 1;
     this.builder.buildWindow(this.windowBuf);
@@ -293,6 +384,51 @@ export class WearerPipeline {
     const tUs = new Float64Array(n);
     for (let j = 0; j < n; j++) tUs[j] = this.gridTimes[(k - n + 1 + j) % this.window]!;
     this.scheduler.submit(this.windowBuf, { segment: this.segment, windowIndex, tUs, readyAtMs: performance.now() });
+  }
+
+  /**
+   * Grid sample `k` (index within the segment) just went into the ring. If
+   * it is due a per-sample output, run the window ending at it. Before the
+   * first full window of a segment there is no such window: no output.
+   */
+  private requestSample(k: number, tUs: number, windowJustBuilt: boolean): void {
+    const first = this.window - 1;
+    if (k < first || (k - first) % this.config.perSample.every !== 0) return;
+    if (this.stale) return; // withheld like the windowed stream (counted there)
+    this.sampleCounts.requested += 1;
+    // The windowed stream just built this very window (same rows, same yaw origin): no second copy.
+    let buf = this.windowBuf;
+    if (!windowJustBuilt) {
+      buf = this.sampleBuf;
+      this.builder.buildWindow(buf);
+    }
+    const id = this.nextReqId++;
+    const slot = id % SAMPLE_RING;
+    this.reqId[slot] = id;
+    this.reqTUs[slot] = tUs;
+    this.reqSegment[slot] = this.segment;
+    this.reqReadyMs[slot] = performance.now();
+    this.sampleScheduler!.submit(buf, id);
+  }
+
+  private onSampleResult({ meta: id, output }: InferenceResult<number>): void {
+    const slot = id % SAMPLE_RING;
+    if (this.reqId[slot] !== id || this.reqSegment[slot] !== this.segment || this.stale) {
+      this.sampleCounts.staleDropped += 1;
+      return;
+    }
+    const nj = this.deps.contract.pipeline.joints.length;
+    const row = (this.window - 1) * nj; // the window's last sample: the one this request is for
+    const scale = 10 ** this.config.angleDecimals;
+    const a = new Array<number>(nj);
+    for (let c = 0; c < nj; c++) a[c] = Math.round(output[row + c]! * scale) / scale;
+    const tUs = this.reqTUs[slot]!;
+    this.sampleSeq += 1;
+    this.sampleCounts.published += 1;
+    this.deps.onSampleAngles?.(
+      { seq: this.sampleSeq, t: Math.round(this.clockOffsetMs + tUs / 1000), tUs, a, wearer: this.wearer },
+      { readyAtMs: this.reqReadyMs[slot]! },
+    );
   }
 
   /**

@@ -1,13 +1,11 @@
 /**
  * The edge runtime: config in, angles out. This file is only the composition
  * root: it builds the modules (edge/modules), wires them to one typed event
- * bus (edge/core) and to the MQTT layers (edge/mqtt), and starts them in
- * dependency order (stops them in reverse):
- *
- *   model -> recorder -> mqtt -> dashboard -> commands -> status -> angle publisher
- *     -> pipelines -> calibration -> mounting -> gait -> ota -> [beforeSources] -> sources
+ * bus (edge/core) and to the MQTT layers (edge/mqtt), and starts them in the
+ * dependency order of `modules` below (stops them in reverse):
  *
  *   sources --sample--> pipelines --angles--> angle publisher, recorder, gait
+ *                                 --sampleAngles--> angle publisher (per-sample mode)
  *                                 --health--> status --status--> recorder
  *          --sample--> mounting --mounting--> status;  gait (asks mounting for the foot's rotation)
  *
@@ -34,7 +32,7 @@ import { StatusModule } from "../modules/status.js";
 import { CommandServer } from "../mqtt/commandServer.js";
 import { MqttConnection } from "../mqtt/connection.js";
 import { DevicePublisher } from "../mqtt/devicePublisher.js";
-import type { AnglesMessage, DeviceTopics } from "../mqtt/topics.js";
+import type { AnglesMessage, DeviceTopics, SampleAnglesMessage } from "../mqtt/topics.js";
 import type { OtaAgent } from "../ota/agent.js";
 import type { RuntimeConfig } from "./config.js";
 import { runtimeStats, type RuntimeStats } from "./stats.js";
@@ -46,6 +44,8 @@ export interface RuntimeDeps {
   readonly logger: Logger;
   /** Every angles message the pipelines produce, as it goes to MQTT (the demo prints them). */
   readonly onAngles?: (message: AnglesMessage, timing: { readyAtMs: number }) => void;
+  /** Every per-sample estimate (pipeline.perSample), as it goes to MQTT. */
+  readonly onSampleAngles?: (message: SampleAnglesMessage, timing: { readyAtMs: number }) => void;
   /** Replay: all finite sources have ended and the last window was published. */
   readonly onEnd?: () => void;
   /** Awaited after the model and broker are up and before any source starts (the demo subscribes here). */
@@ -89,6 +89,7 @@ export class EdgeRuntime {
     this.sources = new SourcesModule(config, { logger: log, bus, waitForDrain: () => this.idle(), placements });
     this.commandServer.register("command", { ...calibration.commands(), ...this.pipelines.commands(), ...this.status.commands(), ...this.model.commands(), ...this.recorder.commands() });
     bus.on("angles", ({ message, readyAtMs }) => deps.onAngles?.(message, { readyAtMs }));
+    bus.on("sampleAngles", ({ message, readyAtMs }) => deps.onSampleAngles?.(message, { readyAtMs }));
     bus.on("drained", () => deps.onEnd?.());
     const beforeSources: Module = { name: "beforeSources", start: async () => deps.beforeSources?.(this), stop: async () => undefined };
     // Dependency order: each module only uses the ones before it while starting.
@@ -111,40 +112,23 @@ export class EdgeRuntime {
     ];
   }
 
-  async start(): Promise<void> {
-    await startAll(this.modules, this.logger);
-  }
-
-  async stop(): Promise<void> {
-    await stopAll(this.modules, this.logger);
-  }
+  async start(): Promise<void> { await startAll(this.modules, this.logger); }
+  async stop(): Promise<void> { await stopAll(this.modules, this.logger); }
 
   /** The contract of the model running now. */
-  get contract(): LoadedContract {
-    return this.model.contract;
-  }
+  get contract(): LoadedContract { return this.model.contract; }
 
   /** The OTA agent, when `config.ota` is set. */
-  get ota(): OtaAgent | undefined {
-    return this.otaModule.agent;
-  }
+  get ota(): OtaAgent | undefined { return this.otaModule.agent; }
 
   /** The dashboard page's URL when `dashboard` is configured and started. */
-  get dashboardUrl(): string | undefined {
-    return this.dashboard.url;
-  }
+  get dashboardUrl(): string | undefined { return this.dashboard.url; }
 
-  get brokerUrl(): string {
-    return this.connection.brokerUrl;
-  }
-  get topics(): DeviceTopics {
-    return this.connection.topics;
-  }
+  get brokerUrl(): string { return this.connection.brokerUrl; }
+  get topics(): DeviceTopics { return this.connection.topics; }
 
   /** Every wearer's inference is done (nothing in flight or pending). */
-  idle(): Promise<void> {
-    return this.pipelines.idle();
-  }
+  idle(): Promise<void> { return this.pipelines.idle(); }
 
   stats(): RuntimeStats {
     return runtimeStats({

@@ -115,4 +115,41 @@ describe("InferenceScheduler", () => {
     const { s } = setup(new ManualModel());
     expect(() => s.submit([1, 2, 3], 0)).toThrow(/expected 2/);
   });
+  it("with maxPending 3, queues bursts in order, drops the oldest when full, and never overwrites a queued or running window", async () => {
+    const model = new ManualModel();
+    const results: InferenceResult<number>[] = [];
+    const s = new InferenceScheduler<number>(model, 2, { onResult: (r) => results.push(r), onError: () => undefined }, { maxPending: 3 });
+    const w = new Float32Array(2);
+    for (let i = 0; i <= 5; i++) {
+      w[0] = i; // one caller array, reused: the scheduler must have copied each
+      w[1] = i;
+      s.submit(w, i); // 0 runs; 1, 2, 3 queue; 4 and 5 each drop the oldest (1, then 2)
+    }
+    expect(s.pending).toBe(3);
+    for (let run = 0; run < 4; run++) {
+      model.calls[run]!.resolve();
+      await flush();
+    }
+    await s.idle();
+    expect(results.map((r) => [r.meta, r.output[0], r.output[1], r.skippedBefore])).toEqual([
+      [0, 0, 0, 0],
+      [3, 3, 3, 2],
+      [4, 4, 4, 0],
+      [5, 5, 5, 0],
+    ]);
+    expect(s.stats()).toEqual({ submitted: 6, completed: 4, skipped: 2, failed: 0 });
+    // After the burst every buffer is free again: a second burst queues as the first did.
+    for (let i = 10; i <= 13; i++) s.submit([i, i], i);
+    expect(s.pending).toBe(3);
+    const stopped = s.stop();
+    expect(s.pending).toBe(0);
+    model.calls[4]!.resolve(); // 10, in flight: still delivered
+    await stopped;
+    expect(results.at(-1)!.meta).toBe(10);
+    expect(model.calls).toHaveLength(5);
+  });
+
+  it("refuses a maxPending below 1", () => {
+    expect(() => new InferenceScheduler<number>(new ManualModel(), 2, { onResult: () => undefined, onError: () => undefined }, { maxPending: 0 })).toThrow(/maxPending/);
+  });
 });

@@ -13,6 +13,7 @@ describe("topicsFor", () => {
       "command/response": "lab/gait/pi-7/command/response",
       "gait/event": "lab/gait/pi-7/gait/event",
       "gait/stride": "lab/gait/pi-7/gait/stride",
+      "angles/sample": "lab/gait/pi-7/angles/sample",
     });
   });
 
