@@ -3,12 +3,13 @@
  * mosquitto ACL (deploy/mosquitto/acl), written as code, so a device that
  * serves its own broker on the LAN is no weaker than one behind mosquitto.
  *
- *   device <u>   writes <prefix>/<u>/{angles,status,model,command/response,bridge,
- *                       ota/state,ota/request,ota/command/response}
+ *   device <u>   writes <prefix>/<u>/{angles,angles/sample,gait/event,gait/stride,status,model,
+ *                       command/response,bridge,ota/state,ota/request,ota/command/response}
  *                reads  <prefix>/<u>/{command,ota/offer,ota/chunk,ota/command}
  *   operator     reads  <prefix>/#; writes <prefix>/+/command, <prefix>/+/ota/{command,offer,chunk},
  *                       <prefix>/fleet/+/ota/{offer,chunk}
- *   viewer       reads  <prefix>/+/{angles,status,model,bridge}, <prefix>/+/ota/state
+ *   viewer       reads  <prefix>/+/{angles,angles/sample,gait/event,gait/stride,status,model,bridge},
+ *                       <prefix>/+/ota/state
  *   self         the runtime's own client: the device rules for its deviceId,
  *                plus its fleets' offers (<prefix>/fleet/+/ota/#)
  *
@@ -24,10 +25,23 @@ export interface Identity {
   readonly role: EmbeddedRole | "self";
 }
 
-const DEVICE_WRITES = ["angles", "status", "model", "command/response", "bridge", "ota/state", "ota/request", "ota/command/response"];
+// Live data (angles, per-sample angles, gait events and strides), presence, replies and OTA progress.
+const DEVICE_WRITES = [
+  "angles",
+  "angles/sample",
+  "gait/event",
+  "gait/stride",
+  "status",
+  "model",
+  "command/response",
+  "bridge",
+  "ota/state",
+  "ota/request",
+  "ota/command/response",
+];
 const DEVICE_READS = ["command", "ota/offer", "ota/chunk", "ota/command"];
 const OPERATOR_WRITES = ["+/command", "+/ota/command", "+/ota/offer", "+/ota/chunk", "fleet/+/ota/offer", "fleet/+/ota/chunk"];
-const VIEWER_READS = ["+/angles", "+/status", "+/model", "+/bridge", "+/ota/state"];
+const VIEWER_READS = ["+/angles", "+/angles/sample", "+/gait/event", "+/gait/stride", "+/status", "+/model", "+/bridge", "+/ota/state"];
 
 /** The topic filters an identity may publish to (`write`) or receive from (`read`). */
 export function allowedFilters(prefix: string, who: Identity, access: "read" | "write"): string[] {

@@ -183,8 +183,8 @@ describe.skipIf(!hasChromium)("dashboard in Chromium against a live runtime", ()
     });
     await waitForValue(page, "the OTA state", () => document.getElementById("ota-headline")?.textContent === "downloading 40%: 1.0.0 -> 1.0.1");
     expect(await page.locator("#ota-progress").getAttribute("value")).toBe("0.4");
-    await publish("gait/sim/gait_metrics", { t: Date.now(), metrics: { cadence: { value: 104, unit: "steps/min" }, stride_time: { value: 1.15, unit: "s" } } });
-    await waitForValue(page, "the gait metrics", () => document.getElementById("metrics")?.textContent?.includes("104 steps/min"));
+    await publish("gait/sim/gait/stride", { wearer: "default", placement: "calcn_r", startUs: 0, endUs: 1_150_000, strideTimeS: 1.15, cadenceSpm: 104, stancePct: 61 });
+    await waitForValue(page, "the gait metrics", () => document.getElementById("metrics")?.textContent?.includes("104.0 steps/min"));
     expect(await page.locator("#metrics-none").isVisible()).toBe(false);
 
     // Calibrate: with the simulator walking the device may refuse ("moving"); either reply is the round trip.
@@ -200,8 +200,8 @@ describe.skipIf(!hasChromium)("dashboard in Chromium against a live runtime", ()
     console.log(`dashboard screenshot: ${shot}`);
 
     // A malformed message is shown as a problem, and the page goes on.
-    await publish("gait/sim/gait_metrics", { t: "yesterday" });
-    await waitForValue(page, "the problem", () => document.getElementById("problems")?.textContent?.includes("gait_metrics: t:"));
+    await publish("gait/sim/gait/stride", { cadenceSpm: "fast" });
+    await waitForValue(page, "the problem", () => document.getElementById("problems")?.textContent?.includes("gait/stride:"));
     expect(live!.pageErrors).toEqual([]);
   }, 60_000);
 

@@ -17,10 +17,14 @@ describe("panel text", () => {
     expect(failed).toEqual({ headline: "rolled back: 1.0.0 -> 1.0.1", detail: "self_test_failed: self test failed", progress: undefined });
   });
 
-  it("lists gait metrics with their units", () => {
-    expect(describeMetrics({ t: 0, metrics: { cadence_spm: { value: 104, unit: "steps/min" }, stance_ratio: { value: 0.6123 } } })).toEqual([
-      { name: "cadence spm", value: "104 steps/min" },
-      { name: "stance ratio", value: "0.61" },
+  it("lists a stride's metrics with their units", () => {
+    const stride = { wearer: "default", placement: "calcn_r", startUs: 0, endUs: 1_150_000, strideTimeS: 1.15, cadenceSpm: 104.35, stancePct: 61.23, romDeg: { knee_flexion_r: 58.04 } };
+    expect(describeMetrics(stride)).toEqual([
+      { name: "foot", value: "calcn_r (default)" },
+      { name: "cadence", value: "104.3 steps/min" },
+      { name: "stride time", value: "1.15 s" },
+      { name: "stance", value: "61.2 %" },
+      { name: "knee flexion r range", value: "58.0 deg" },
     ]);
   });
 

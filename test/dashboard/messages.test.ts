@@ -31,7 +31,7 @@ describe("parseDeviceMessage", () => {
       JSON.stringify({ state: "downloading", progress: 0.4, installed_version: "1.0.0", offered_version: "1.0.1", reason: null, code: null, transfer_id: "ab", since: 1 }),
     );
     expect(o).toMatchObject({ ok: true, message: { kind: "otaState", payload: { progress: 0.4 } } });
-    const g = parseDeviceMessage(topics, topics.gaitMetrics, JSON.stringify({ t: 1, metrics: { cadence_spm: { value: 104, unit: "steps/min" } } }));
+    const g = parseDeviceMessage(topics, topics.gaitMetrics, JSON.stringify({ wearer: "default", placement: "calcn_r", startUs: 0, endUs: 1, strideTimeS: 1.1, cadenceSpm: 109 }));
     expect(g).toMatchObject({ ok: true, message: { kind: "gaitMetrics" } });
   });
 

@@ -8,6 +8,7 @@ import { readFileSync } from "node:fs";
 import path from "node:path";
 import { describe, expect, it } from "vitest";
 import { allowedFilters, mayAccess, type Identity } from "../../edge/mqtt/embeddedAcl.js";
+import { TOPIC_SUFFIXES, topicsFor } from "../../edge/mqtt/topics.js";
 
 type Rules = { read: string[]; write: string[] };
 
@@ -32,6 +33,14 @@ const sorted = (xs: string[]) => [...xs].sort();
 
 describe("the embedded broker's ACL", () => {
   const acl = shippedAcl();
+
+  it("lets a device publish every topic of the device's topic map (a new topic without an ACL line would be refused on the broker)", () => {
+    const device: Identity = { username: "pi-01", role: "device" };
+    const topics = topicsFor("gait", "pi-01");
+    const published = TOPIC_SUFFIXES.filter((s) => s !== "command"); // the one the device reads
+    for (const suffix of published) expect({ suffix, allowed: mayAccess("gait", device, "write", topics[suffix]) }).toEqual({ suffix, allowed: true });
+    expect(mayAccess("gait", device, "read", topics.command)).toBe(true);
+  });
 
   it("gives a device user exactly the shipped pattern lines, for its own username", () => {
     const device: Identity = { username: "pi-01", role: "device" };

@@ -24,11 +24,16 @@ export function describeOta(o: OtaStatePayload): { headline: string; detail: str
   return { headline, detail: why, progress: moving ? o.progress : undefined };
 }
 
+/** The last stride of one foot, as rows: cadence, stride time, stance, then each joint's range of motion. */
 export function describeMetrics(m: GaitMetricsPayload): Array<{ name: string; value: string }> {
-  return Object.entries(m.metrics).map(([name, { value, unit }]) => ({
-    name: name.replaceAll("_", " "),
-    value: `${Number.isInteger(value) ? value : value.toFixed(2)}${unit ? ` ${unit}` : ""}`,
-  }));
+  const rows = [
+    { name: "foot", value: `${m.placement} (${m.wearer})` },
+    { name: "cadence", value: `${m.cadenceSpm.toFixed(1)} steps/min` },
+    { name: "stride time", value: `${m.strideTimeS.toFixed(2)} s` },
+  ];
+  if (m.stancePct !== undefined) rows.push({ name: "stance", value: `${m.stancePct.toFixed(1)} %` });
+  for (const [joint, deg] of Object.entries(m.romDeg ?? {})) rows.push({ name: `${joint.replaceAll("_", " ")} range`, value: `${deg.toFixed(1)} deg` });
+  return rows;
 }
 
 /**

@@ -10,14 +10,15 @@
 // zod/mini, not "zod": the same checks at 12 KiB instead of 450 KiB in the page's bundle.
 import * as z from "zod/mini";
 import type { CommandReply as DeviceCommandReply } from "../../../edge/commands/types.js";
+import type { StrideMessage } from "../../../edge/gait/types.js";
 import type { OtaStateMessage, OtaStateName } from "../../../edge/ota/messages.js";
 
 /** The five joints the plots show, in plot order. */
 export const JOINTS = ["hip_flexion_r", "hip_adduction_r", "hip_rotation_r", "knee_flexion_r", "ankle_dorsiflexion_r"] as const;
 export type Joint = (typeof JOINTS)[number];
 
-/** Topic suffix of gait metrics. Not published yet (a later release); the panel is ready for it. */
-export const GAIT_METRICS_SUFFIX = "gait_metrics";
+/** Topic suffix of the per-stride gait metrics (edge/modules/gait.ts publishes them once a foot is calibrated). */
+export const GAIT_METRICS_SUFFIX = "gait/stride";
 
 export interface DashboardTopics {
   readonly angles: string;
@@ -104,16 +105,22 @@ export type OtaStatePayload = z.infer<typeof otaStateSchema>;
 const otaCompatible: (m: OtaStateMessage) => OtaStatePayload = (m) => m;
 void otaCompatible;
 
-/**
- * Gait metrics (a later topic; the shape is the dashboard's proposal):
- * `{t, wearer?, metrics: {cadence_spm: {value: 104, unit: "steps/min"}, ...}}`.
- */
+/** One stride's metrics, as the device publishes them on `gait/stride` (edge/gait/types.ts StrideMessage). */
 export const gaitMetricsSchema = z.object({
-  t: z.number(),
-  wearer: z.optional(z.string()),
-  metrics: z.record(z.string(), z.object({ value: z.number(), unit: z.optional(z.string()) })),
+  wearer: z.string(),
+  placement: z.string(),
+  startUs: z.number(),
+  endUs: z.number(),
+  toeOffUs: z.optional(z.number()),
+  strideTimeS: z.number(),
+  cadenceSpm: z.number(),
+  stancePct: z.optional(z.number()),
+  romDeg: z.optional(z.record(z.string(), z.number())),
 });
 export type GaitMetricsPayload = z.infer<typeof gaitMetricsSchema>;
+// What the device publishes must pass as this payload (compile-time check).
+const strideCompatible: (m: StrideMessage) => GaitMetricsPayload = (m) => m;
+void strideCompatible;
 
 /**
  * edge/commands/types.ts's commandReplySchema, in zod/mini (that one is
