@@ -21,7 +21,10 @@ from .checkpoint import Checkpoint
 from .dataset import Part, Recording, keep_trials, load_trials, locate, realize, to_recordings, trial_names, trial_streams
 from .evaluate import score
 from .features import CHANNELS, FeatureConfig, grid_features, make_windows, window_starts
-from .mounting import calibrate as calibration_module
+from .mounting.calibrate import (
+    MIN_PERIODICITY, MIN_PLANARITY, MIN_SIGN_MARGIN, MIN_STRIDES, MIN_WALK_S, NO_MOTION_GYRO, SIGN_LAG_S, STAND_S,
+    STILL_ACC, STILL_GYRO, STRIDE_MAX_S, STRIDE_MIN_S,
+)
 from .reframe import remount_trial
 from .io.types import Trial
 from .jsonio import finite_json
@@ -118,10 +121,12 @@ def golden_rotations(fc: FeatureConfig) -> dict[str, np.ndarray]:
 def golden_vectors(trial: Trial, fc: FeatureConfig, seconds: float = GOLDEN_SECONDS, span: tuple[float, float] | None = None) -> dict:
     """Raw source-rate samples of the first seconds of a trial (or of the part of it
     between the times `span`) and the features they give. v2: the first
-    `calibration_seconds` (so the excerpt calibrates as the trial did), remounted
-    by `golden_rotations`."""
+    `calibration_seconds` of the trial (so the excerpt calibrates as the trial did),
+    remounted by `golden_rotations`."""
     if fc.calibrated:
-        seconds = max(seconds, fc.calibration_seconds)
+        # Any part's v2 features depend on the trial's first calibration_seconds (its
+        # calibration), so the excerpt starts with the trial, whatever part tests.
+        seconds, span = max(seconds, fc.calibration_seconds), None
         trial = remount_trial(trial, golden_rotations(fc))
     raw = {}
     for p, (t, acc, gyro) in trial_streams(trial, fc.placements).items():
@@ -140,14 +145,17 @@ def golden_vectors(trial: Trial, fc: FeatureConfig, seconds: float = GOLDEN_SECO
 
 def calibration_manifest(fc: FeatureConfig) -> dict:
     """v2's `calibration` block: what the edge must run before its AHRS."""
-    c = calibration_module
     return {
         "algorithm": "gait-calibration/1", "spec": "docs/calibration.md", "seconds": fc.calibration_seconds,
         "source": "the first `seconds` of each placement's grid", "vertical": "walking", "check_handedness": True,
         "apply": "v_segment = C v_sensor to acc and gyro, before the AHRS", "on_refusal": "no features for that placement",
-        "constants": {k: getattr(c, k) for k in ("STILL_GYRO", "STILL_ACC", "STAND_S", "NO_MOTION_GYRO", "MIN_WALK_S",
-                                                  "MIN_STRIDES", "STRIDE_MIN_S", "STRIDE_MAX_S", "MIN_PERIODICITY",
-                                                  "MIN_PLANARITY", "SIGN_LAG_S", "MIN_SIGN_MARGIN")},
+        # For reference (the edge has its own copies, held to the calibration golden vectors).
+        "constants": {
+            "STILL_GYRO": STILL_GYRO, "STILL_ACC": STILL_ACC, "STAND_S": STAND_S, "NO_MOTION_GYRO": NO_MOTION_GYRO,
+            "MIN_WALK_S": MIN_WALK_S, "MIN_STRIDES": MIN_STRIDES, "STRIDE_MIN_S": STRIDE_MIN_S, "STRIDE_MAX_S": STRIDE_MAX_S,
+            "MIN_PERIODICITY": MIN_PERIODICITY, "MIN_PLANARITY": MIN_PLANARITY, "SIGN_LAG_S": SIGN_LAG_S,
+            "MIN_SIGN_MARGIN": MIN_SIGN_MARGIN,
+        },
     }
 
 
