@@ -154,3 +154,11 @@ def test_random_rotations_are_proper_and_seeded() -> None:
     np.testing.assert_array_equal(a, b)
     np.testing.assert_allclose(a @ a.T, np.eye(3), atol=1e-12)
     assert np.linalg.det(a) == pytest.approx(1.0)
+
+
+def test_training_refuses_to_run_on_trials_that_all_fail_calibration(cohort: Path, tmp_path: Path) -> None:
+    """The cohort fixture's trials are 7 s long, under the 8 s of walking a calibration
+    needs: v2 training names the refusal instead of training on raw axes."""
+    cfg = TrainConfig(data=str(cohort / "S0"), out=str(tmp_path), heldout=None, pipeline=PIPELINE_V2, **TINY)
+    with pytest.raises(ValueError, match=r"every training trial's calibration was refused.*walk_0\d_01.*too_short"):
+        train(cfg)
