@@ -35,6 +35,11 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--model", default=str(SHIPPED / "manifest.json"), help=MODEL_HELP)
     p.add_argument("--data", required=True, help="folder of *_imu.csv[.gz] + *_ik.csv[.gz] trials")
     p.add_argument("--include", default="*", help="fnmatch pattern on trial names, e.g. '*_04_01' (default: every trial)")
+    p.add_argument("--exclude", default=None, help="fnmatch pattern on trial names to leave out")
+    p.add_argument("--remounts", type=int, default=0,
+                   help="also score every trial re-expressed in K random sensor frames (odd ones with the thigh "
+                        "mirrored: what a correctly wired thigh sensor reads on AB06; docs/calibration.md)")
+    p.add_argument("--remount-seed", type=int, default=0, help="seed of the random frames of --remounts")
     p.add_argument("--json", default=None, help="write the scores here")
 
     p = sub.add_parser("predict", help="a model's joint angles for every trial of a folder, one .mot per trial")
@@ -67,7 +72,8 @@ def main(argv: list[str] | None = None) -> int:
     elif args.cmd == "evaluate":
         from .evaluate import evaluate_folder
 
-        result = evaluate_folder(Path(args.model), Path(args.data), args.include)
+        result = evaluate_folder(Path(args.model), Path(args.data), args.include, args.exclude,
+                                 args.remount_seed, args.remounts)
         text = json.dumps(result, indent=2)
         if args.json:
             Path(args.json).parent.mkdir(parents=True, exist_ok=True)

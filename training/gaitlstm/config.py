@@ -13,6 +13,7 @@ import math
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 
+from .features import PIPELINES
 from .io.types import JOINTS_R
 
 
@@ -55,6 +56,14 @@ class TrainConfig:
     transfer_ratio: float = 0.2
     ua_epochs: int = 5
     beta: float = 0.1
+    # Feature pipeline (docs/contract.md): gait-features/1 (raw sensor axes, the shipped
+    # model) or gait-features/2 (each placement calibrated from its own walking and
+    # rotated into the segment frame before the AHRS).
+    pipeline: str = "gait-features/1"
+    calibration_seconds: float = 30.0  # v2: the first seconds of each trial that calibrate it
+    # Every training trial also seen in this many random sensor frames (reframe.random_remount);
+    # validation and test trials stay as recorded.
+    remount_augment: int = 0
     max_minutes: float = 14.0
     threads: int = 0  # 0: torch default
 
@@ -94,6 +103,8 @@ def add_train_args(p: argparse.ArgumentParser) -> None:
             p.add_argument(flag, choices=ARCHS, default=value)
         elif f.name == "method":
             p.add_argument(flag, choices=METHODS, default=value)
+        elif f.name == "pipeline":
+            p.add_argument(flag, choices=PIPELINES, default=value)
         elif isinstance(value, bool):
             p.add_argument(flag, action=argparse.BooleanOptionalAction, default=value)
         elif isinstance(value, (int, float)):

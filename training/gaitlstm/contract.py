@@ -8,8 +8,8 @@ from pathlib import Path
 
 import onnx
 
-from . import CONTRACT_SCHEMA, FEATURE_PIPELINE
-from .features import FeatureConfig
+from . import CONTRACT_SCHEMA
+from .features import PIPELINE_V2, PIPELINES, FeatureConfig
 
 
 @dataclass
@@ -37,8 +37,14 @@ def load_contract(path: str | Path) -> Contract:
         model_path = path.parent / manifest["model"]["file"]
     if manifest.get("schema") != CONTRACT_SCHEMA:
         raise ValueError(f"{path}: schema {manifest.get('schema')!r}, expected {CONTRACT_SCHEMA!r}")
-    if manifest.get("feature_pipeline") != FEATURE_PIPELINE:
-        raise ValueError(f"{path}: feature pipeline {manifest.get('feature_pipeline')!r} is not {FEATURE_PIPELINE!r}")
+    pipeline = manifest.get("feature_pipeline")
+    if pipeline not in PIPELINES:
+        raise ValueError(f"{path}: feature pipeline {pipeline!r} is not one of {', '.join(PIPELINES)}")
+    calibration = {}
+    if pipeline == PIPELINE_V2:
+        if "calibration" not in manifest:
+            raise ValueError(f"{path}: a {PIPELINE_V2} manifest needs its 'calibration' settings")
+        calibration = {"calibration_seconds": float(manifest["calibration"]["seconds"])}
     fc = FeatureConfig(
         placements=tuple(manifest["placements"]),
         rate_hz=float(manifest["sample_rate_hz"]),
@@ -47,5 +53,7 @@ def load_contract(path: str | Path) -> Contract:
         beta=float(manifest["ahrs"]["beta"]),
         euler_reference={p: tuple(q) for p, q in manifest["euler"]["reference"].items()},
         max_gap_s=float(manifest["resampling"].get("max_gap_s", FeatureConfig.max_gap_s)),
+        pipeline=pipeline,
+        **calibration,
     )
     return Contract(manifest, model_path, fc, tuple(j["name"] for j in manifest["joints"]))

@@ -25,6 +25,7 @@ import numpy as np
 from tqdm import tqdm
 
 from .features import (
+    CalibrationRefused,
     FeatureConfig,
     GridFeatures,
     euler_reference_from_accel,
@@ -84,6 +85,8 @@ def grid_targets(trial: Trial, t_grid: np.ndarray, joints: tuple[str, ...]) -> n
 def load_recording(trial: Trial, subject: str, cfg: FeatureConfig, joints: tuple[str, ...] = JOINTS_R) -> Recording:
     try:
         grid = grid_features(trial_streams(trial, cfg.placements), cfg)
+    except CalibrationRefused as e:
+        raise e.at(trial.source, subject, trial.name) from e
     except ValueError as e:
         raise ValueError(f"{trial.source}: {e}") from e
     notes = list(trial.notes)
@@ -208,12 +211,23 @@ def fit_euler_reference(
 
 
 def to_recordings(
-    trials: dict[str, list[Trial]], cfg: FeatureConfig, joints: tuple[str, ...] = JOINTS_R
+    trials: dict[str, list[Trial]], cfg: FeatureConfig, joints: tuple[str, ...] = JOINTS_R,
+    refused: list[CalibrationRefused] | None = None,
 ) -> dict[str, list[Recording]]:
+    """Features of every trial. A v2 trial whose calibration is refused raises, unless
+    `refused` is given: then it is left out and its refusal (file, placement, reason)
+    appended there, for the caller to report."""
     jobs = [(s, t) for s, ts in trials.items() for t in ts]
     out: dict[str, list[Recording]] = {}
     for subject, trial in tqdm(jobs, desc="features", unit="trial", leave=False):
-        out.setdefault(subject, []).append(load_recording(trial, subject, cfg, joints))
+        try:
+            rec = load_recording(trial, subject, cfg, joints)
+        except CalibrationRefused as e:
+            if refused is None:
+                raise
+            refused.append(e)
+            continue
+        out.setdefault(subject, []).append(rec)
     return out
 
 
@@ -250,7 +264,8 @@ def cut(rec: Recording, start: float, end: float) -> Recording:
     """The part of a recording between two fractions of its length (AHRS ran over the whole trial)."""
     n = len(rec.grid.t)
     a, b = int(round(start * n)), int(round(end * n))
-    grid = type(rec.grid)(t=rec.grid.t[a:b], rows=rec.grid.rows[a:b], ahrs_resets=rec.grid.ahrs_resets)
+    grid = type(rec.grid)(t=rec.grid.t[a:b], rows=rec.grid.rows[a:b], ahrs_resets=rec.grid.ahrs_resets,
+                          calibrations=rec.grid.calibrations)
     return Recording(rec.subject, f"{rec.trial}[{start:.2f}:{end:.2f}]", grid, rec.targets[a:b], rec.notes)
 
 

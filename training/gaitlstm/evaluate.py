@@ -12,10 +12,12 @@ from pathlib import Path
 import numpy as np
 
 from .dataset import Recording, load_trials, to_recordings
-from .features import FeatureConfig
+from .features import CalibrationRefused, FeatureConfig
+from .io.types import Trial
 from .jsonio import finite_json
 from .metrics import joint_metrics
 from .predict import Predict, load_predictor, onnx_predictor, published_stream, torch_predictor
+from .reframe import random_remount
 
 # Re-exported: scoring code used to import the predictors from here.
 __all__ = ["Predict", "onnx_predictor", "torch_predictor", "evaluate_folder", "metrics_of", "score", "segments", "stream_predictions"]
@@ -56,17 +58,58 @@ def score(recordings: list[Recording], cfg: FeatureConfig, predict: Predict, joi
     return out
 
 
-def evaluate_folder(model: Path, data: Path, include: str = "*") -> dict:
+def remounted_copies(trials: dict[str, list[Trial]], placements: tuple[str, ...], seed: int, k: int) -> dict[str, list[Trial]]:
+    """Remount k of every trial: each placement in a random frame drawn from (seed, k, the
+    trial's name); odd k also mirror the thigh (reframe: a correctly wired thigh on AB06)."""
+    return {s: [random_remount(t, placements, np.random.default_rng([seed, k, *t.name.encode()]), mirror_thigh=k % 2 == 1,
+                               tag=f"~remount{k}") for t in ts] for s, ts in trials.items()}
+
+
+def score_remounts(trials: dict[str, list[Trial]], cfg: FeatureConfig, predict: Predict, joints: tuple[str, ...],
+                   seed: int, remounts: int) -> dict:
+    """Scores over `remounts` random re-mountings of every trial (see `remounted_copies`):
+    pooled, the proper rotations alone (even k), the mirrored thighs alone (odd k), and per remount."""
+    segs: dict[str, list[Segment]] = {"all": [], "proper": [], "mirrored_thigh": []}
+    per_remount, refused = [], []
+    for k in range(remounts):
+        bad: list[CalibrationRefused] = []
+        recs = [r for rs in to_recordings(remounted_copies(trials, cfg.placements, seed, k), cfg, joints, bad).values() for r in rs]
+        refused += bad
+        if not recs:
+            continue
+        s, _ = segments(recs, cfg, predict)
+        segs["all"] += s
+        segs["mirrored_thigh" if k % 2 else "proper"] += s
+        per_remount.append({"remount": k, "mirrored_thigh": k % 2 == 1, "mean_rmse_deg": metrics_of(s, joints, cfg.rate_hz)["mean_rmse_deg"],
+                            "trials": len(recs)})
+    out = {}
+    for name, ss in segs.items():
+        if ss:
+            m = metrics_of(ss, joints, cfg.rate_hz)
+            out[name] = {"mean_rmse_deg": m["mean_rmse_deg"], "joints": m["joints"], "n_samples": m["n_samples"]}
+    return {"seed": seed, "remounts": remounts, **out, "per_remount": per_remount,
+            "refused": [str(e) for e in refused]}
+
+
+def evaluate_folder(model: Path, data: Path, include: str = "*", exclude: str | None = None,
+                    remount_seed: int = 0, remounts: int = 0) -> dict:
     """`make evaluate`: a model (manifest, its folder, an .onnx or a checkpoint.pt)
     through the full preprocessing on every trial of a folder.
 
-    `include`: an fnmatch pattern on trial names, e.g. '*_04_01' for the held-out
-    trials of the shipped model inside the full AB06 folder. Readings beyond the
-    model's input_limits are dropped first, as the edge drops them."""
+    `include` / `exclude`: fnmatch patterns on trial names, e.g. '*_04_01' for the
+    held-out trials of the shipped model inside the full AB06 folder. Readings beyond
+    the model's input_limits are dropped first, as the edge drops them. A
+    gait-features/2 trial whose calibration is refused is not scored; `refused`
+    names it. `remounts` > 0 also scores every trial re-expressed in that many
+    random sensor frames (`score_remounts`, seeded by `remount_seed`)."""
     m = load_predictor(model)
-    trials = load_trials(data, include=include, limits=m.limits)
-    recs = [r for rs in to_recordings(trials, m.features, m.joints).values() for r in rs]
+    trials = load_trials(data, include=include, exclude=exclude, limits=m.limits)
+    refused: list[CalibrationRefused] = []
+    recs = [r for rs in to_recordings(trials, m.features, m.joints, refused).values() for r in rs]
+    if not recs:
+        raise ValueError(f"{data}: no trial to score; refused: {[str(e) for e in refused]}")
     s = score(recs, m.features, m.predict, m.joints)
+    extra = {"remounted": score_remounts(trials, m.features, m.predict, m.joints, remount_seed, remounts)} if remounts else {}
     return finite_json({
         "mean_rmse_deg": s["mean_rmse_deg"],
         "joints": s["joints"],
@@ -79,4 +122,7 @@ def evaluate_folder(model: Path, data: Path, include: str = "*") -> dict:
         "include": include,
         "trials": s["trials"],
         "notes": sorted({n for r in recs for n in r.notes}),
+        "feature_pipeline": m.features.pipeline,
+        "refused": [str(e) for e in refused],
+        **extra,
     })

@@ -15,12 +15,17 @@ import numpy as np
 import onnx
 import torch
 
-from . import CONTRACT_SCHEMA, FEATURE_PIPELINE
+from . import CONTRACT_SCHEMA
 from .baselines import mean_predictor, ridge_predictor, training_windows
 from .checkpoint import Checkpoint
 from .dataset import Part, Recording, keep_trials, load_trials, locate, realize, to_recordings, trial_names, trial_streams
 from .evaluate import score
 from .features import CHANNELS, FeatureConfig, grid_features, make_windows, window_starts
+from .mounting.calibrate import (
+    MIN_PERIODICITY, MIN_PLANARITY, MIN_SIGN_MARGIN, MIN_STRIDES, MIN_WALK_S, NO_MOTION_GYRO, SIGN_LAG_S, STAND_S,
+    STILL_ACC, STILL_GYRO, STRIDE_MAX_S, STRIDE_MIN_S,
+)
+from .reframe import remount_trial
 from .io.types import Trial
 from .jsonio import finite_json
 from .limits import PRODUCT_LIMITS
@@ -41,6 +46,11 @@ JOINT_META = {
 # training included.
 INPUT_LIMITS = PRODUCT_LIMITS.to_dict()
 GOLDEN_SECONDS = 4.0
+# v2 golden vectors: the raw excerpt must hold a whole calibration (>= 8 s of walking),
+# and is written turned by these rotations (one per placement, fixed so the file is
+# reproducible), so the golden check runs the calibration on a frame the trial was
+# not recorded in and still has to land on the same features.
+GOLDEN_REMOUNT_QUATS = ((0.5, 0.5, -0.5, 0.5), (0.2, -0.6, 0.7, 0.3316624790355400))
 
 
 def sha256(path: Path) -> str:
@@ -92,9 +102,32 @@ def embed_contract(path: Path, contract: dict) -> None:
     onnx.save(m, str(path))
 
 
+def quat_matrix(q: tuple[float, float, float, float]) -> np.ndarray:
+    w, x, y, z = np.asarray(q, dtype=float) / np.linalg.norm(q)
+    return np.array([
+        [1 - 2 * (y * y + z * z), 2 * (x * y - w * z), 2 * (x * z + w * y)],
+        [2 * (x * y + w * z), 1 - 2 * (x * x + z * z), 2 * (y * z - w * x)],
+        [2 * (x * z - w * y), 2 * (y * z + w * x), 1 - 2 * (x * x + y * y)],
+    ])  # fmt: skip
+
+
+def golden_rotations(fc: FeatureConfig) -> dict[str, np.ndarray]:
+    """The fixed sensor frames v2's golden raw inputs are written in (none for v1)."""
+    if not fc.calibrated:
+        return {}
+    return {p: quat_matrix(GOLDEN_REMOUNT_QUATS[i % len(GOLDEN_REMOUNT_QUATS)]) for i, p in enumerate(fc.placements)}
+
+
 def golden_vectors(trial: Trial, fc: FeatureConfig, seconds: float = GOLDEN_SECONDS, span: tuple[float, float] | None = None) -> dict:
     """Raw source-rate samples of the first seconds of a trial (or of the part of it
-    between the times `span`) and the features they give."""
+    between the times `span`) and the features they give. v2: the first
+    `calibration_seconds` of the trial (so the excerpt calibrates as the trial did),
+    remounted by `golden_rotations`."""
+    if fc.calibrated:
+        # Any part's v2 features depend on the trial's first calibration_seconds (its
+        # calibration), so the excerpt starts with the trial, whatever part tests.
+        seconds, span = max(seconds, fc.calibration_seconds), None
+        trial = remount_trial(trial, golden_rotations(fc))
     raw = {}
     for p, (t, acc, gyro) in trial_streams(trial, fc.placements).items():
         t0, t1 = span if span is not None else (t[0], t[-1])
@@ -106,7 +139,24 @@ def golden_vectors(trial: Trial, fc: FeatureConfig, seconds: float = GOLDEN_SECO
     if len(starts) == 0:
         raise ValueError(f"{trial.source}: the golden excerpt has {len(g.t)} grid samples, fewer than one window ({fc.window})")
     x = make_windows(g.rows, starts, fc.window, len(fc.placements))
-    return {"trial": trial.name, "raw": raw, "grid_t": g.t.tolist(), "features": x}
+    cals = {p: {"C": c.C.tolist(), "quat": list(c.quat)} for p, c in g.calibrations.items() if c.C is not None and c.quat}
+    return {"trial": trial.name, "raw": raw, "grid_t": g.t.tolist(), "features": x, "calibrations": cals}
+
+
+def calibration_manifest(fc: FeatureConfig) -> dict:
+    """v2's `calibration` block: what the edge must run before its AHRS."""
+    return {
+        "algorithm": "gait-calibration/1", "spec": "docs/calibration.md", "seconds": fc.calibration_seconds,
+        "source": "the first `seconds` of each placement's grid", "vertical": "walking", "check_handedness": True,
+        "apply": "v_segment = C v_sensor to acc and gyro, before the AHRS", "on_refusal": "no features for that placement",
+        # For reference (the edge has its own copies, held to the calibration golden vectors).
+        "constants": {
+            "STILL_GYRO": STILL_GYRO, "STILL_ACC": STILL_ACC, "STAND_S": STAND_S, "NO_MOTION_GYRO": NO_MOTION_GYRO,
+            "MIN_WALK_S": MIN_WALK_S, "MIN_STRIDES": MIN_STRIDES, "STRIDE_MIN_S": STRIDE_MIN_S, "STRIDE_MAX_S": STRIDE_MAX_S,
+            "MIN_PERIODICITY": MIN_PERIODICITY, "MIN_PLANARITY": MIN_PLANARITY, "SIGN_LAG_S": SIGN_LAG_S,
+            "MIN_SIGN_MARGIN": MIN_SIGN_MARGIN,
+        },
+    }
 
 
 def rebuild(data_dir: Path, ck: Checkpoint, fc: FeatureConfig) -> tuple[dict[str, list[Trial]], dict[str, list[Part]], dict[str, list[Recording]]]:
@@ -160,10 +210,12 @@ def build_manifest(ck: Checkpoint, model: torch.nn.Module, fc: FeatureConfig, na
         "name": name,
         "version": version,
         "created": datetime.now(timezone.utc).replace(microsecond=0).isoformat(),
-        "feature_pipeline": FEATURE_PIPELINE,
+        "feature_pipeline": fc.pipeline,
         "architecture": architecture(model),
         "placements": list(fc.placements),
-        "channels": [{"name": n, "unit": u, "frame": "euler" if u == "rad" else "sensor"} for n, u in CHANNELS],
+        "channels": [{"name": n, "unit": u, "frame": "euler" if u == "rad" else ("segment" if fc.calibrated else "sensor")}
+                     for n, u in CHANNELS],
+        **({"calibration": calibration_manifest(fc)} if fc.calibrated else {}),
         "sample_rate_hz": fc.rate_hz,
         "window": fc.window,
         "stride": fc.stride,
@@ -256,6 +308,10 @@ def export(checkpoint: Path, out: Path, name: str, version: str, data_dir: Path 
         "placements": list(fc.placements),
         "sample_rate_hz": fc.rate_hz, "window": fc.window, "stride": fc.stride,
         "trial": golden["trial"], "part": first.to_dict(), "raw": golden["raw"], "grid_t": golden["grid_t"],
+        # v2: the raw inputs' sensor frames (rotation from the recorded frame) and the
+        # calibration each placement must reach from them.
+        **({"raw_remount": {p: R.tolist() for p, R in golden_rotations(fc).items()},
+            "calibrations": golden["calibrations"]} if fc.calibrated else {}),
         "features": golden["features"].tolist(),
         "outputs": {k: v.astype(float).tolist() for k, v in outs.items()},
         # Features are float64 on both sides; outputs depend on float32 kernels and,

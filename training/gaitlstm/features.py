@@ -1,9 +1,11 @@
-"""The contract's feature pipeline `gait-features/1` (docs/contract.md), in Python.
+"""The contract's feature pipelines `gait-features/1` and `/2` (docs/contract.md), in Python.
 
 One implementation for all of training, evaluation and golden vectors; the
 edge runtime's TypeScript implementation is held to the same golden vectors.
-Steps: resample to the grid -> Madgwick per placement -> Euler of q * q_ref ->
-feature rows -> windows with heading relative to the window start.
+Steps: resample to the grid -> (v2 only: calibrate each placement from its
+first `calibration_seconds` of walking and rotate acc and gyro into the
+segment frame) -> Madgwick per placement -> Euler of q * q_ref -> feature
+rows -> windows with heading relative to the window start.
 """
 
 from __future__ import annotations
@@ -14,6 +16,11 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from .ahrs import run_madgwick
+from .mounting.calibrate import Calibration, calibrate
+
+PIPELINE_V1 = "gait-features/1"  # raw sensor axes (the shipped model)
+PIPELINE_V2 = "gait-features/2"  # sensor -> segment frame by the walking calibration, before the AHRS
+PIPELINES = (PIPELINE_V1, PIPELINE_V2)
 
 CHANNELS = (
     ("acc_x", "m/s^2"), ("acc_y", "m/s^2"), ("acc_z", "m/s^2"),
@@ -38,6 +45,23 @@ class FeatureConfig:
     # The edge restarts its grid after a hole longer than this (docs/contract.md step 2);
     # interpolating across one here would train on features the edge never builds.
     max_gap_s: float = 0.1
+    # v1 stays the default: the shipped model, its golden vectors and older checkpoints
+    # (which have no such key) keep meaning exactly what they meant.
+    pipeline: str = PIPELINE_V1
+    # v2: each placement is calibrated on the first this-many seconds of its grid, as
+    # the edge calibrates from the first walking of a session (docs/calibration.md
+    # takes 8-30 s). On AB06 (15-33 s trials) that is the whole trial except the end
+    # of the three longest; 20 s would refuse one more training trial (a slow
+    # trial's foot starts with a long stand).
+    calibration_seconds: float = 30.0
+
+    def __post_init__(self) -> None:
+        if self.pipeline not in PIPELINES:
+            raise ValueError(f"unknown feature pipeline {self.pipeline!r}; valid: {', '.join(PIPELINES)}")
+
+    @property
+    def calibrated(self) -> bool:
+        return self.pipeline == PIPELINE_V2
 
     @property
     def dt(self) -> float:
@@ -105,6 +129,15 @@ def shortest_arc_from_z(direction: np.ndarray) -> tuple[float, float, float, flo
     return (float(q[0]), float(q[1]), float(q[2]), float(q[3]))
 
 
+# v2's q_ref, the same for every placement and fitted on no data: the segment frame's
+# y IS the walking vertical (the mean specific force the calibration rotated onto
+# +y), so the v1 fit would land within a few degrees of this anyway. Turning +z
+# onto +y keeps v1's convention (Euler z up in the mean posture: roll and pitch
+# near 0, pitch far from the +-90 deg gimbal lock, which needs the anterior x
+# axis vertical).
+SEGMENT_REFERENCE = shortest_arc_from_z(np.array([0.0, 1.0, 0.0]))
+
+
 def euler_reference_from_accel(accs: list[np.ndarray]) -> tuple[float, float, float, float]:
     """The contract's q_ref for one placement: from its mean specific force over training data."""
     total = np.concatenate(accs, axis=0).mean(axis=0)
@@ -118,6 +151,37 @@ class GridFeatures:
     t: np.ndarray  # (N,) grid times, s
     rows: np.ndarray  # (N, 9 * n_placements)
     ahrs_resets: int
+    # v2: the calibration each placement's rows were rotated with (empty for v1)
+    calibrations: dict[str, Calibration] = field(default_factory=dict)
+
+
+class CalibrationRefused(ValueError):
+    """A v2 placement whose walking calibration was refused: its features are not
+    built (never from raw axes: the model would see a frame it was not trained on)."""
+
+    def __init__(self, placement: str, calibration: Calibration, source: str = "", subject: str = "", trial: str = ""):
+        self.placement, self.calibration, self.source = placement, calibration, source
+        self.subject, self.trial, self.reason = subject, trial, calibration.reason
+        where = f"{source}: " if source else ""
+        super().__init__(
+            f"{where}placement '{placement}': walking calibration refused ({calibration.reason}; "
+            f"{calibration.seconds:.1f} s of walking used, planarity {calibration.planarity:.2f}, "
+            f"sign margin {calibration.sign_margin:.3f}; docs/calibration.md)"
+        )
+
+    def at(self, source: str, subject: str = "", trial: str = "") -> CalibrationRefused:
+        """The same refusal, naming the file (and the trial) it came from."""
+        return CalibrationRefused(self.placement, self.calibration, source, subject, trial)
+
+
+def segment_frame(acc: np.ndarray, gyro: np.ndarray, cfg: FeatureConfig, placement: str) -> tuple[np.ndarray, np.ndarray, Calibration]:
+    """v2's step: calibrate on the first `cfg.calibration_seconds` of the grid and
+    rotate the whole stream, v_segment = C v_sensor (acc and gyro alike)."""
+    n = int(round(cfg.calibration_seconds * cfg.rate_hz))
+    cal = calibrate(acc[:n], gyro[:n], cfg.rate_hz)
+    if not cal.ok or cal.C is None:
+        raise CalibrationRefused(placement, cal)
+    return acc @ cal.C.T, gyro @ cal.C.T, cal
 
 
 def first_gap(t: np.ndarray, max_gap_s: float) -> int | None:
@@ -151,16 +215,19 @@ def grid_features(
     )
     blocks = []
     resets = 0
+    cals: dict[str, Calibration] = {}
     for p in cfg.placements:
         t, acc, gyro = streams[p]
         acc_g = resample(t, acc, grid)
         gyro_g = resample(t, gyro, grid)
+        if cfg.calibrated:
+            acc_g, gyro_g, cals[p] = segment_frame(acc_g, gyro_g, cfg, p)
         q, r = run_madgwick(acc_g, gyro_g, cfg.beta, cfg.dt)
         resets += r
         q_ref = np.asarray(cfg.euler_reference.get(p, (1.0, 0.0, 0.0, 0.0)))
         eul = euler_zyx(quat_multiply(q, np.broadcast_to(q_ref, q.shape)))
         blocks.append(np.concatenate([acc_g, gyro_g, eul], axis=1))
-    return GridFeatures(t=grid, rows=np.concatenate(blocks, axis=1), ahrs_resets=resets)
+    return GridFeatures(t=grid, rows=np.concatenate(blocks, axis=1), ahrs_resets=resets, calibrations=cals)
 
 
 def window_starts(n_samples: int, window: int, stride: int) -> np.ndarray:

@@ -25,7 +25,7 @@ from dataclasses import dataclass
 
 from .config import TrainConfig
 from .dataset import Part, Recording, fit_reference_on, realize
-from .features import FeatureConfig
+from .features import PIPELINE_V2, SEGMENT_REFERENCE, FeatureConfig
 from .io.types import Trial
 
 
@@ -142,6 +142,11 @@ def split_ua(recs: dict[str, list[Recording]], cfg: TrainConfig) -> Split:
 
 
 def feature_config(cfg: TrainConfig, trials: dict[str, list[Trial]], plan: SplitPlan) -> FeatureConfig:
-    """The contract's feature settings for a new model; q_ref sees only data that trains or validates."""
-    ref = fit_reference_on(trials, plan.train + plan.val, tuple(cfg.imus))
-    return FeatureConfig(placements=tuple(cfg.imus), beta=cfg.beta, euler_reference=ref)
+    """The contract's feature settings for a new model. v1: q_ref fitted on the data that
+    trains or validates only; v2: q_ref is the segment frame's constant (no fit)."""
+    imus = tuple(cfg.imus)
+    if cfg.pipeline == PIPELINE_V2:
+        return FeatureConfig(placements=imus, beta=cfg.beta, euler_reference={p: SEGMENT_REFERENCE for p in imus},
+                             pipeline=PIPELINE_V2, calibration_seconds=cfg.calibration_seconds)
+    ref = fit_reference_on(trials, plan.train + plan.val, imus)
+    return FeatureConfig(placements=imus, beta=cfg.beta, euler_reference=ref, pipeline=cfg.pipeline)
