@@ -236,7 +236,7 @@ class Accountant {
   };
 
   onSample = (sample: ImuSample): void => {
-    const s = this.sent.get(sample.seq);
+    const s = this.sent.get(sample.seq ?? -1);
     if (s) this.delivered[s.n] = 1;
     const byFault = s ? this.tally.byFault[s.fault]! : undefined;
     const sameId = sample.sensorId === `serial:${SENSOR_ID}`;
