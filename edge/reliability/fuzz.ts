@@ -55,7 +55,7 @@ const T0_US = 1_000_000;
  * arrival gap, which is only as precise as the chunk the bytes came in.
  */
 const STEP_TOLERANCE_US = 50_000;
-/** Every this many frames, a fault (the rest are clean, so the receiver has something to resync on). */
+/** The share of frames with a fault (the rest are clean, so the receiver has something to resync on). */
 const FAULT_RATE = 0.25;
 
 /** Deterministic PRNG (mulberry32): the same faults on every run of a seed. */
@@ -80,14 +80,13 @@ interface Sent {
 /** One frame's bytes (binary or a CSV line), with `fault` applied. */
 function faulted(mode: SerialMode, frame: ImuFrame, fault: Fault, rand: () => number): Buffer {
   const int = (n: number): number => Math.floor(rand() * n);
-  let bytes: Buffer;
   if (fault === "corrupt_t_us") {
     // A wrong clock in an otherwise well-formed frame (binary: the CRC matches,
     // as when firmware sends a bad reading; CSV: a garbled but numeric field).
     const wrong = { ...frame, tUs: int(U32_RANGE) };
     return mode === "binary" ? encodeFrame(wrong) : Buffer.from(csvLine(wrong));
   }
-  bytes = mode === "binary" ? encodeFrame(frame) : Buffer.from(csvLine(frame));
+  const bytes = mode === "binary" ? encodeFrame(frame) : Buffer.from(csvLine(frame));
   switch (fault) {
     case "none":
       return bytes;
