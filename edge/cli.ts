@@ -180,7 +180,8 @@ function buildProgram(setExit: (code: number) => void): Command {
     .addOption(new Option("--seconds <s>", "outage: seconds each broker failure lasts (default 60, --quick 3)").argParser(numberAtLeast(1)))
     .addOption(new Option("--frames <n>", "fuzz: frames per serial mode through the parsers (default 1000000, --quick 20000)").argParser(numberAtLeast(10)))
     .addOption(modelOption())
-    .addOption(logLevelOption().default("warn"))
+    // The checks provoke warnings on purpose (refused updates, lost brokers): errors only, by default.
+    .addOption(logLevelOption().default("error"))
     .action(async (check: string, o: { quick: boolean; json?: string; minutes?: number; seconds?: number; frames?: number; model: string; logLevel: LogLevel }) => {
       const { runReliability } = await import("./reliability/run.js");
       const report = await runReliability(check as CheckName | "all", {

@@ -8,7 +8,9 @@
  * slope over the second half of the run (the first half includes warm-up:
  * onnxruntime arenas, JIT, buffers reaching their working size).
  *
- * One process, so the RSS includes this checker's own small bookkeeping.
+ * One process, so the RSS includes this checker's own small bookkeeping, and
+ * under `all` whatever the checks before it left on the heap: the start and
+ * max figures are this process's, the slope is the soak's.
  */
 import { startMosquitto } from "../bench/mosquitto.js";
 import type { Logger } from "../log.js";
