@@ -130,18 +130,17 @@ export async function runOutage(opts: OutageOptions): Promise<CheckResult> {
     process.kill(broker.pid, "SIGCONT");
     const freeze = await recovery(Date.now());
 
-    const stats = rt.stats();
     await rt.stop();
     runtime = undefined;
-    const produced = Object.values(stats.sources).reduce<number>((n, s) => n + ((s as { samples?: number }).samples ?? 0), 0);
+    // After stop: every sample the source produced has reached the recorder (or was dropped and counted).
     const finalStats = rt.stats();
-    const producedFinal = Object.values(finalStats.sources).reduce<number>((n, s) => n + ((s as { samples?: number }).samples ?? 0), 0);
+    const produced = Object.values(finalStats.sources).reduce<number>((n, s) => n + ((s as { samples?: number }).samples ?? 0), 0);
     const recording = await readRecording(dir);
     const figures = {
       outage_s: seconds,
-      samples_produced: Math.max(produced, producedFinal),
+      samples_produced: produced,
       samples_recorded: recording.samples,
-      samples_lost: Math.max(produced, producedFinal) - recording.samples,
+      samples_lost: produced - recording.samples,
       recording_seq_gaps: recording.seqGaps,
       recorder_dropped: finalStats.recorder?.dropped ?? 0,
       crash_reconnect_s: round(crash.reconnectS),
