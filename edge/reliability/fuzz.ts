@@ -98,7 +98,9 @@ export async function fuzzPty(mode: SerialMode, frames: number, seed = 2): Promi
     });
     for (const { bytes } of faultedStream(mode, frames, seed, account, 64)) {
       fs.writeSync(writer, bytes);
-      // About 10x a board's rate: fast, but the pty (4 KiB buffer) never overflows.
+      // One batch (at most ~5 KB) per 5 ms, about 10x a board's rate: the reader,
+      // in this same process, drains the pty between batches, so this blocking
+      // write never waits on a full pty buffer (which would deadlock the loop).
       await sleep(5);
     }
     // Wait (bounded) until the source has delivered or counted everything.
@@ -110,9 +112,8 @@ export async function fuzzPty(mode: SerialMode, frames: number, seed = 2): Promi
       if (seen === last) break;
       last = seen;
     }
-  } catch {
-    account.tally.crashes++;
   } finally {
+    // A setup failure (no socat, no pty) propagates: the check fails with its message, not as a "crash".
     await source.stop();
     if (writer !== undefined) fs.closeSync(writer);
     if (socat.exitCode === null && socat.signalCode === null) {
