@@ -1,18 +1,19 @@
 #!/usr/bin/env node
 /**
- * gait-edge: run | replay | demo | calibrate | bench | keygen | bundle | ota-publish | export.
+ * gait-edge: run | replay | demo | calibrate | bench | reliability | keygen | bundle | ota-publish | export.
  * Human output on stdout, structured logs on stderr. Argument parsing is
  * commander's; every command answers --help. Exit codes (edge/runtime/exitCodes.ts):
  * 0 ok, 1 runtime failure, 64 bad command line, 78 bad config or input file.
  */
 import { access } from "node:fs/promises";
 import path from "node:path";
-import { Command, InvalidArgumentError, Option } from "commander";
+import { Argument, Command, InvalidArgumentError, Option } from "commander";
 import { exportRecording, EXPORT_FORMATS, type ExportFormat } from "./export/export.js";
 import { createLogger, type Logger, type LogLevel } from "./log.js";
 import { ConfigError, DEFAULT_MODEL, loadConfig, parseConfig } from "./runtime/config.js";
 import { EXIT, errorText, exitCodeFor } from "./runtime/exitCodes.js";
 import { EdgeRuntime } from "./runtime/runtime.js";
+import type { CheckName } from "./reliability/run.js";
 
 const DEMO_TRIAL = "data/ab06/levelground_ccw_normal_04_01_imu.csv.gz";
 const LOG_LEVELS: readonly LogLevel[] = ["debug", "info", "warn", "error"];
@@ -166,6 +167,33 @@ function buildProgram(setExit: (code: number) => void): Command {
       const { runBench } = await import("./bench/bench.js");
       await runBench({ model: o.model, json: o.json, quick: o.quick, logger: cliLogger(o.logLevel) });
       setExit(EXIT.ok);
+    });
+
+  program
+    .command("reliability")
+    .description("the attack run as benchmarks: serial fuzz, broker outage, OTA attacks, memory soak, hostile device (docs/reliability.md)")
+    // The same names as CHECKS in edge/reliability/run.ts (imported lazily, so not used here).
+    .addArgument(new Argument("<check>", "which check").choices(["fuzz", "outage", "ota", "soak", "hostile", "all"]))
+    .option("--quick", "short runs (the smoke test in make test)", false)
+    .option("--json <out>", `write the results as JSON (all: default reports/reliability.json)`)
+    .addOption(new Option("--minutes <m>", "soak: wall minutes (default 30, --quick 1)").argParser(numberAtLeast(0.05)))
+    .addOption(new Option("--seconds <s>", "outage: seconds each broker failure lasts (default 60, --quick 3)").argParser(numberAtLeast(1)))
+    .addOption(new Option("--frames <n>", "fuzz: frames per serial mode through the parsers (default 1000000, --quick 20000)").argParser(numberAtLeast(10)))
+    .addOption(modelOption())
+    // The checks provoke warnings on purpose (refused updates, lost brokers): errors only, by default.
+    .addOption(logLevelOption().default("error"))
+    .action(async (check: string, o: { quick: boolean; json?: string; minutes?: number; seconds?: number; frames?: number; model: string; logLevel: LogLevel }) => {
+      const { runReliability } = await import("./reliability/run.js");
+      const report = await runReliability(check as CheckName | "all", {
+        quick: o.quick,
+        json: o.json,
+        minutes: o.minutes,
+        seconds: o.seconds,
+        frames: o.frames === undefined ? undefined : Math.round(o.frames),
+        model: o.model,
+        logger: cliLogger(o.logLevel),
+      });
+      setExit(report.ok ? EXIT.ok : EXIT.failure);
     });
 
   // ---- OTA model updates (edge/ota, docs/ota.md)

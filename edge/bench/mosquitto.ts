@@ -24,6 +24,8 @@ export interface MosquittoOptions {
 export interface RunningMosquitto {
   url: string;
   port: number;
+  /** The broker's process id (the reliability outage check freezes it with SIGSTOP). */
+  pid: number;
   /** Kills the broker (SIGTERM, SIGKILL after 2 s) and removes its temp dir. */
   stop(): Promise<void>;
   /** Kills the broker abruptly (SIGKILL), as a crash would. */
@@ -117,6 +119,7 @@ async function launch(binary: string, port: number, opts: MosquittoOptions): Pro
   return {
     url: `mqtt://127.0.0.1:${port}`,
     port,
+    pid: child.pid ?? -1,
     stop: () => stopWith("SIGTERM"),
     kill: () => stopWith("SIGKILL"),
   };

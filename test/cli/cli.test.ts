@@ -15,7 +15,7 @@ describe("gait-edge CLI", { timeout: 60_000 }, () => {
   it("--help lists every command and exits 0", async () => {
     const r = await cli("--help");
     expect(r.code).toBe(EXIT.ok);
-    for (const c of ["run", "replay", "demo", "calibrate", "bench", "keygen", "bundle", "ota-publish", "export"]) expect(r.stdout).toContain(`  ${c}`);
+    for (const c of ["run", "replay", "demo", "calibrate", "bench", "reliability", "keygen", "bundle", "ota-publish", "export"]) expect(r.stdout).toContain(`  ${c}`);
   });
 
   it("every command answers --help", async () => {
@@ -40,7 +40,10 @@ describe("gait-edge CLI", { timeout: 60_000 }, () => {
     const noTarget = await cli("ota-publish", "--bundle", "b", "--broker", "mqtt://127.0.0.1:1");
     expect(noTarget.code).toBe(EXIT.usage);
     expect(noTarget.stderr).toMatch(/needs one of --device <id> or --fleet <id>[\s\S]*Usage: gait-edge ota-publish/);
-    for (const r of [none, unknown, typo, badValue, noTarget]) noStack(r);
+    const badCheck = await cli("reliability", "fuzzz");
+    expect(badCheck.code).toBe(EXIT.usage);
+    expect(badCheck.stderr).toMatch(/'fuzzz' is invalid for argument 'check'\. Allowed choices are fuzz, outage, ota, soak, hostile, all/);
+    for (const r of [none, unknown, typo, badValue, noTarget, badCheck]) noStack(r);
   });
 
   it("a missing replay file is a config error: 78 and its name, no stack", async () => {

@@ -9,9 +9,7 @@
  * messages in order, so once the allowed one has arrived a forbidden one that
  * the broker let through would have arrived before it.
  */
-import { execFileSync } from "node:child_process";
-import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
-import { tmpdir } from "node:os";
+import { readFile } from "node:fs/promises";
 import path from "node:path";
 import { connectAsync, type MqttClient } from "mqtt";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
@@ -19,12 +17,10 @@ import { memoryLogger, type Logger } from "../../edge/log.js";
 import { CommandServer } from "../../edge/mqtt/commandServer.js";
 import { mqttConfigSchema } from "../../edge/mqtt/config.js";
 import { MqttConnection } from "../../edge/mqtt/connection.js";
-import { freePort, startMosquitto, type RunningMosquitto } from "../helpers/mosquitto.js";
+import { hostileDeviceAttack, PASSWORDS, startProductionBroker, type Account, type ProductionBroker } from "../../edge/reliability/hostile.js";
+import type { RunningMosquitto } from "../helpers/mosquitto.js";
 import { waitFor } from "../helpers/waitFor.js";
 
-const DEPLOY = path.resolve(import.meta.dirname, "../../deploy/mosquitto");
-const PASSWORDS = { "pi-01": "pw-pi-01", "pi-02": "pw-pi-02", ops: "pw-ops", dashboard: "pw-dash" } as const;
-type Account = keyof typeof PASSWORDS;
 
 interface Received {
   topic: string;
@@ -39,6 +35,7 @@ interface TestClient {
   publish(topic: string, payload: string, retain?: boolean): Promise<void>;
 }
 
+let setup: ProductionBroker;
 let broker: RunningMosquitto;
 let dir: string;
 let tlsPort: number;
@@ -47,24 +44,9 @@ let wsPort: number;
 const clients: MqttClient[] = [];
 
 beforeAll(async () => {
-  dir = await mkdtemp(path.join(tmpdir(), "gait-deploy-mqtt-"));
-  const creds = path.join(dir, "creds");
-  const users = Object.entries(PASSWORDS).flatMap(([user, pw]) => ["--user", `${user}:${pw}`]);
-  execFileSync("bash", [path.join(DEPLOY, "make-credentials.sh"), "--out", creds, ...users], { stdio: "pipe" });
-
-  // Fleet membership, as docs/deployment.md tells an operator to write it.
-  const acl = (await readFile(path.join(DEPLOY, "acl"), "utf8")) + "\nuser pi-01\ntopic read gait/fleet/lab-a/ota/#\n";
-  const aclFile = path.join(dir, "gait.acl");
-  await writeFile(aclFile, acl);
-
-  tlsPort = await freePort();
-  localPort = await freePort();
-  wsPort = await freePort();
-  broker = await startMosquitto({
-    passwordFile: path.join(creds, "passwd"),
-    aclFile,
-    extraConf: productionListeners(await readFile(path.join(DEPLOY, "mosquitto.conf"), "utf8"), creds),
-  });
+  // The shared setup (edge/reliability/hostile.ts): `gait-edge reliability hostile` runs the same.
+  setup = await startProductionBroker();
+  ({ broker, dir, tlsPort, localPort, wsPort } = setup);
 });
 
 afterEach(async () => {
@@ -72,29 +54,8 @@ afterEach(async () => {
 });
 
 afterAll(async () => {
-  await broker?.stop();
-  if (dir) await rm(dir, { recursive: true, force: true });
+  await setup?.stop();
 });
-
-/**
- * The shipped config with its listeners moved to free loopback ports and its
- * certificates to the temp dir. The auth lines come from startMosquitto
- * (same values, temp paths); per_listener_settings must precede any listener,
- * and false is the default anyway.
- */
-function productionListeners(conf: string, creds: string): string {
-  const dropped = /^(allow_anonymous|password_file|acl_file|per_listener_settings)\b/;
-  const lines = conf.split("\n").filter((l) => !dropped.test(l.trim()));
-  const text = lines.join("\n");
-  expect(text).toMatch(/^listener 1883 127\.0\.0\.1$/m);
-  expect(text).toMatch(/^listener 8883$/m);
-  expect(text).toMatch(/^listener 9001$/m);
-  return text
-    .replace(/^listener 1883 127\.0\.0\.1$/m, `listener ${localPort} 127.0.0.1`)
-    .replace(/^listener 8883$/m, `listener ${tlsPort} 127.0.0.1`)
-    .replace(/^listener 9001$/m, `listener ${wsPort} 127.0.0.1`)
-    .replaceAll("/etc/mosquitto/certs/", `${creds}/`);
-}
 
 async function connectAs(user: Account, url = broker.url): Promise<TestClient> {
   const client = await connectAsync(url, {
@@ -211,96 +172,17 @@ describe("deploy/mosquitto: ACL with the production password file", () => {
 });
 
 describe("deploy/mosquitto: a hostile device (issue #13)", () => {
-  // pi-01 is the victim, running the real MqttConnection (client id "gait-pi-01",
-  // as the runtime derives it); pi-02 is a device whose credentials an attacker
-  // holds. Both on the shipped loopback listener, the one a device uses.
-  const victims: MqttConnection[] = [];
-  const deviceUrl = () => `mqtt://127.0.0.1:${localPort}`;
-  afterEach(async () => {
-    await Promise.all(victims.splice(0).map((v) => v.stop()));
-    // The victim's retained offline/stopped must not greet the next test.
-    const cleaner = await connectAs("pi-01");
-    await cleaner.publish("gait/pi-01/status", "", true);
-  });
-
-  async function victim(): Promise<{ connection: MqttConnection; events: string[] }> {
-    const config = mqttConfigSchema.parse({ url: deviceUrl(), deviceId: "pi-01", username: "pi-01", password: PASSWORDS["pi-01"], reconnectMinMs: 50, reconnectMaxMs: 400 });
-    const events: string[] = [];
-    const connection = new MqttConnection(config, { logger: memoryLogger("mqtt"), onChange: (e) => events.push(e.state) });
-    victims.push(connection);
-    await connection.start();
-    expect(connection.connected).toBe(true);
-    return { connection, events };
-  }
-
-  async function hostile(clientId: string, will?: { topic: string; payload: string }): Promise<MqttClient> {
-    const client = await connectAsync(deviceUrl(), {
-      username: "pi-02",
-      password: PASSWORDS["pi-02"],
-      protocolVersion: 4,
-      reconnectPeriod: 0,
-      clientId,
-      ...(will ? { will: { ...will, qos: 1 as const, retain: true } } : {}),
+  // The attack itself lives in edge/reliability/hostile.ts (the `reliability hostile` command runs it too).
+  it("can neither disconnect the victim (client-id takeover, forged last will), nor read its commands, nor publish on its topics", async () => {
+    const r = await hostileDeviceAttack(setup);
+    expect(r).toMatchObject({
+      takeoverAttempts: 10,
+      victimDisconnects: 0,
+      victimReconnects: 0,
+      forgedStatusDelivered: 0,
+      victimMessagesRead: 0,
+      forgedPublishesDelivered: 0,
     });
-    clients.push(client);
-    return client;
-  }
-
-  it("cannot disconnect the victim by reusing its client id, nor overwrite its status through a last will", async () => {
-    const ops = await connectAs("ops");
-    await ops.subscribe("gait/pi-01/#");
-    const { connection, events } = await victim();
-    await waitFor("the victim's online status", () => received(ops, "gait/pi-01/status"));
-
-    // Ten takeovers, each with a last will that would say the victim is offline.
-    const forgedWill = { topic: "gait/pi-01/status", payload: '{"state":"offline","reason":"forged"}' };
-    for (let i = 0; i < 10; i++) {
-      const intruder = await hostile("gait-pi-01", forgedWill);
-      // No DISCONNECT: the broker would publish the intruder's will if the ACL let it.
-      intruder.stream.destroy();
-    }
-    // The broker handled each takeover before its CONNACK; a kicked victim
-    // would have seen its socket close before this round trip completes.
-    expect(await connection.publish("gait/pi-01/angles", "sentinel", { qos: 1 })).toBe(true);
-    await waitFor("the victim's sentinel at ops", () => received(ops, "gait/pi-01/angles", "sentinel"));
-    expect(events).toEqual(["connected"]);
-    expect(connection.stats().reconnects).toBe(0);
-    // The intruders all ran as user pi-02: a fresh pi-02 connection takes over
-    // whatever the broker still held of them, so by its CONNACK every forged
-    // will was published or refused, and reached ops before this sentinel.
-    await ops.subscribe("gait/pi-02/status");
-    const last = await connectAs("pi-02", deviceUrl());
-    await last.publish("gait/pi-02/status", "sentinel");
-    await waitFor("pi-02's own status at ops", () => received(ops, "gait/pi-02/status", "sentinel"));
-    expect(ops.messages.filter((m) => m.topic === "gait/pi-01/status").map((m) => JSON.parse(m.payload) as { state: string })).toEqual([
-      expect.objectContaining({ state: "online" }),
-    ]);
-  });
-
-  it("cannot read the victim's commands nor publish on any of its topics", async () => {
-    const ops = await connectAs("ops");
-    await ops.subscribe("gait/#");
-    const { connection } = await victim();
-    const intruder = await hostile("pi-02-intruder");
-    const seen: string[] = [];
-    intruder.on("message", (topic) => seen.push(topic));
-    for (const filter of ["gait/pi-01/command", "gait/+/command", "gait/pi-01/ota/#", "gait/#", "gait/pi-02/command"]) {
-      await intruder.subscribeAsync(filter, { qos: 1 });
-    }
-    const commands: string[] = [];
-    connection.subscribe("gait/pi-01/command", (_topic, payload) => commands.push(payload.toString()));
-    await ops.publish("gait/pi-01/command", "for-pi-01");
-    await waitFor("the victim's command", () => commands.includes("for-pi-01"));
-    await ops.publish("gait/pi-02/command", "sentinel");
-    await waitFor("the intruder's own command", () => seen.includes("gait/pi-02/command"));
-    expect(seen.filter((t) => t.startsWith("gait/pi-01/"))).toEqual([]);
-
-    for (const suffix of ["angles", "status", "model", "command", "command/response", "ota/state", "ota/request", "ota/command/response", "ota/offer", "ota/chunk", "bridge"]) {
-      await intruder.publishAsync(`gait/pi-01/${suffix}`, "forged", { qos: 1, retain: suffix === "status" });
-    }
-    await intruder.publishAsync("gait/pi-02/angles", "sentinel", { qos: 1 });
-    await waitFor("the intruder's own angles at ops", () => received(ops, "gait/pi-02/angles", "sentinel"));
-    expect(ops.messages.filter((m) => m.payload === "forged")).toEqual([]);
   });
 });
 
