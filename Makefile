@@ -13,7 +13,7 @@ VERSION ?= 1.0.0
 NODE_BIN := node_modules/.bin
 export ONNXRUNTIME_NODE_INSTALL := skip
 
-.PHONY: setup setup-py setup-node setup-system test test-py test-ts typecheck lint demo evaluate train export report study bench clean
+.PHONY: setup setup-py setup-node setup-system test test-py test-ts typecheck lint demo evaluate train export report study bench reliability gait-events clean
 
 setup: setup-system setup-py setup-node
 
@@ -86,6 +86,16 @@ study: setup-py
 # Needs a real mosquitto (Debian package), like the integration tests.
 bench: setup-system setup-node
 	$(NODE_BIN)/tsx edge/cli.ts bench --model $(MODEL) $(if $(JSON),--json $(JSON))
+
+# The attack run of issue #13 as benchmarks (docs/reliability.md): serial fuzz (10^6 frames per mode),
+# broker kill -9 and SIGSTOP (60 s each), the OTA attack suite, a 30 min soak, the hostile device.
+# About 35 min; needs mosquitto and socat. Writes reports/reliability.json (JSON=... elsewhere).
+reliability: setup-system setup-node
+	$(NODE_BIN)/tsx edge/cli.ts reliability all --json $(or $(JSON),reports/reliability.json)
+
+# Gait events against AB06's force plates (docs/gait-events.md); needs the shared data folder.
+gait-events: setup-py
+	cd training && $(abspath $(PY)) -m gaitlstm.gait evaluate --data $(abspath $(SHARED))/camargo_ab06 --json ../reports/gait-events.json
 
 clean:
 	rm -rf dist runs out
