@@ -37,14 +37,5 @@ export function f32(v: readonly number[]): number[] {
   return Array.from(new Float32Array(v));
 }
 
-/** Deterministic PRNG (mulberry32) so "random" garbage is the same on every run. */
-export function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** Deterministic PRNG (mulberry32) so "random" garbage is the same on every run: the fuzzer's own. */
+export { prng } from "../../../edge/reliability/fuzzFrames.js";
