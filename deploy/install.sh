@@ -149,8 +149,8 @@ packages=()
 # ships prebuilt HCI socket binaries for linux-arm64/x64.
 [ "$WITH_BLE" = 1 ] && packages+=(bluez)
 [ "$WITH_MOSQUITTO" = 1 ] && packages+=(mosquitto mosquitto-clients)
-# install-node.sh downloads with curl (or wget, or python3).
-[ "$NODE_MODE" = pinned ] && [ "$SYSTEM" = 1 ] && ! command -v curl >/dev/null 2>&1 && ! command -v wget >/dev/null 2>&1 && packages+=(curl ca-certificates)
+# install-node.sh fetches the pinned tarballs with `npm pack`: Debian's npm bootstraps it.
+[ "$NODE_MODE" = pinned ] && [ "$SYSTEM" = 1 ] && ! command -v npm >/dev/null 2>&1 && packages+=(npm)
 if [ "$APT" = 1 ] && [ ${#packages[@]} -gt 0 ]; then
   say "Debian packages: ${packages[*]}"
   sys apt-get update

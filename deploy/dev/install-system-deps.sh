@@ -26,8 +26,9 @@ command -v strace >/dev/null 2>&1 || want+=(strace)
 command -v python3 >/dev/null 2>&1 || need+=(python3)
 python3 -c 'import ensurepip' >/dev/null 2>&1 || need+=(python3-venv)  # Debian splits venv's pip out
 # Node comes from deploy/install-node.sh, not apt (Debian 12's nodejs is 18); it
-# downloads with curl, which minimal images lack.
-command -v curl >/dev/null 2>&1 || command -v wget >/dev/null 2>&1 || need+=(curl ca-certificates)
+# fetches the pinned tarballs with the machine's own npm (`npm pack`), so a
+# machine with no npm at all gets Debian's first (it only bootstraps).
+command -v npm >/dev/null 2>&1 || need+=(npm)
 if [ ${#want[@]} -gt 0 ] && [ "$(id -u)" -ne 0 ]; then
   echo "note: without ${want[*]} the systemd unit checks skip (sudo apt-get install -y ${want[*]} to run them)" >&2
   want=()
