@@ -16,7 +16,7 @@
  */
 import { readdir, readFile } from "node:fs/promises";
 import http from "node:http";
-import type net from "node:net";
+import { listen } from "../net/listen.js";
 import path from "node:path";
 import type { Duplex } from "node:stream";
 import { fileURLToPath } from "node:url";
@@ -132,21 +132,10 @@ export class DashboardServer {
 
     const server = http.createServer((req, res) => this.onRequest(req, res));
     if (this.deps.mqttStreamHandler) this.bridgeMqtt(server, this.deps.mqttStreamHandler);
-    try {
-      await new Promise<void>((resolve, reject) => {
-        server.once("error", reject);
-        server.listen(this.config.port, this.config.host, () => {
-          server.off("error", reject);
-          resolve();
-        });
-      });
-    } catch (err) {
-      const e = err as NodeJS.ErrnoException;
-      throw new Error(`dashboard cannot listen on ${this.config.host}:${this.config.port}: ${e.code ?? e.message}`, { cause: err });
-    }
+    const address = await listen(server, this.config.port, this.config.host, "dashboard");
     server.on("error", (err) => log.error("dashboard server error", { error: err.message }));
     this.server = server;
-    this.boundPort = (server.address() as net.AddressInfo).port;
+    this.boundPort = address.port;
     log.info("dashboard listening", { url: this.url, mqttBridge: Boolean(this.deps.mqttStreamHandler) });
     return this.url;
   }

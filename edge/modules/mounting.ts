@@ -172,7 +172,8 @@ export class MountingModule implements Module, MountingView {
     if (!this.deps.placements().includes(placement)) return;
     const { acc, gyro } = sample;
     // Bad readings are the source's to count; here they would poison a whole stretch.
-    if (![...acc, ...gyro, sample.tUs].every(Number.isFinite)) return;
+    // (Element by element: this runs for every sample, so no array is built for the check.)
+    if (!(allFinite(acc) && allFinite(gyro) && Number.isFinite(sample.tUs))) return;
     const t = this.track(wearer, placement);
     t.sensorId = sample.sensorId;
     for (const g of t.grid.push(sample.tUs, acc, gyro)) {
@@ -343,4 +344,8 @@ export function matrixFromQuat(q: readonly [number, number, number, number]): Ma
     [2 * (x * y + w * z), 1 - 2 * (x * x + z * z), 2 * (y * z - w * x)],
     [2 * (x * z - w * y), 2 * (y * z + w * x), 1 - 2 * (x * x + y * y)],
   ];
+}
+
+function allFinite(v: readonly [number, number, number]): boolean {
+  return Number.isFinite(v[0]) && Number.isFinite(v[1]) && Number.isFinite(v[2]);
 }

@@ -17,6 +17,7 @@
 import { pbkdf2, randomBytes, timingSafeEqual, createHash } from "node:crypto";
 import { readFile } from "node:fs/promises";
 import net from "node:net";
+import { listen } from "../net/listen.js";
 import type { Duplex } from "node:stream";
 import { promisify } from "node:util";
 import { Aedes, type AuthenticateError, type Client } from "aedes";
@@ -173,17 +174,10 @@ export class EmbeddedBroker {
       broker.handle(socket);
     });
     try {
-      await new Promise<void>((resolve, reject) => {
-        server.once("error", reject);
-        server.listen(this.config.port, this.config.host, () => {
-          server.off("error", reject);
-          resolve();
-        });
-      });
+      await listen(server, this.config.port, this.config.host, "embedded MQTT broker");
     } catch (err) {
       await new Promise<void>((resolve) => broker.close(() => resolve()));
-      const e = err as NodeJS.ErrnoException;
-      throw new Error(`embedded MQTT broker cannot listen on ${this.config.host}:${this.config.port}: ${e.code ?? e.message}`, { cause: err });
+      throw err;
     }
     server.on("error", (err) => log.error("embedded broker server error", { error: err.message }));
 
