@@ -80,19 +80,11 @@ export class GaitEventDetector {
 
   /** Forget everything: start of a recording, or after a gap in the stream. */
   reset(): void {
-    this.state = "swing";
-    this.stateSince = NaN;
     this.prevT = NaN;
     this.prevW = NaN;
-    this.peak = -Infinity;
-    this.tPeak = NaN;
-    this.peakRose = false;
-    this.armed = false;
-    this.low = Infinity;
-    this.tLow = NaN;
     this.tHs = NaN;
-    this.trough = Infinity;
     this.missedToeOffs = 0;
+    this.enter("swing", NaN); // and every per-state running value
   }
 
   private enter(state: DetectorState, t: number): void {

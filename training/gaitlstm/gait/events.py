@@ -102,10 +102,17 @@ class GaitEventDetector:
 
     def reset(self) -> None:
         """Forget everything (start of a recording, or after a gap in the stream)."""
-        self.state = SWING
-        self.state_since = float("nan")
         self.prev_t = float("nan")
         self.prev_w = float("nan")
+        # STANCE: time of the heel strike (kept across the states that follow it).
+        self.t_hs = float("nan")
+        # Toe offs the detector had to skip (a swing seen without its toe off).
+        self.missed_toe_offs = 0
+        self._enter(SWING, float("nan"))  # and every per-state running value
+
+    def _enter(self, state: str, t: float) -> None:
+        self.state = state
+        self.state_since = t
         # SWING: running maximum and its time.
         self.peak = float("-inf")
         self.t_peak = float("nan")
@@ -114,21 +121,7 @@ class GaitEventDetector:
         self.armed = False
         self.low = float("inf")
         self.t_low = float("nan")
-        # STANCE: time of the heel strike and the trough seen since min_stance_s.
-        self.t_hs = float("nan")
-        self.trough = float("inf")
-        # Toe offs the detector had to skip (a swing seen without its toe off).
-        self.missed_toe_offs = 0
-
-    def _enter(self, state: str, t: float) -> None:
-        self.state = state
-        self.state_since = t
-        self.peak = float("-inf")
-        self.t_peak = float("nan")
-        self.peak_rose = False
-        self.armed = False
-        self.low = float("inf")
-        self.t_low = float("nan")
+        # STANCE: the trough seen since min_stance_s.
         self.trough = float("inf")
 
     def update(self, t: float, w: float) -> list[GaitEvent]:
