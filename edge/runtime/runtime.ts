@@ -81,7 +81,7 @@ export class EdgeRuntime {
     // Mounting is built below; a pipeline asks it only once samples flow.
     const mounting = { rotation: (wearer: string, placement: Placement) => this.mounting.rotation(wearer, placement) };
     this.pipelines = new PipelinesModule(config.pipeline, { logger: log.child("pipeline"), bus, lane: () => this.model.models.lane(), mounting });
-    const calibration = new CalibrationModule(config.calibration, { logger: log, bus, pipelines: this.pipelines, contract: () => this.model.contract });
+    const calibration = new CalibrationModule(config.calibration, { logger: log, bus, pipelines: this.pipelines, contract: () => this.model.contract, mounting });
     const placements = () => this.model.contract.pipeline.placements;
     const segmentFrames = () => this.model.contract.pipeline.segmentFrames;
     this.mounting = new MountingModule(config.mounting, { logger: log.child("mounting"), bus, store: calibration, placements, segmentFrames });
