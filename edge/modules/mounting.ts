@@ -61,6 +61,8 @@ export interface MountingDeps {
   readonly store?: MountingStore;
   /** The placements the running model uses: only those are calibrated. */
   readonly placements: () => readonly Placement[];
+  /** The model's grid rate (manifest sample_rate_hz): the rate of the `grid` samples. Default 100. */
+  readonly rateHz?: () => number;
   /** True when the running model's features are in segment frames (gait-features/2): its angles wait for this. */
   readonly segmentFrames?: () => boolean;
   readonly now?: () => Date;
@@ -86,7 +88,8 @@ export interface MountingStats {
   judgements: number;
 }
 
-const RATE_HZ = 100;
+/** The grid rate when the deps do not say (the contract's 100 Hz). */
+const DEFAULT_RATE_HZ = 100;
 
 /** Human reasons for calibrate()'s refusals: status readers are not all engineers. */
 export const REFUSAL_TEXT: Readonly<Record<Refusal, string>> = {
@@ -168,7 +171,7 @@ export class MountingModule implements Module, MountingView {
       out[`${t.wearer}/${t.placement}`] = {
         state: t.state,
         sensorId: t.sensorId,
-        progress: t.C ? 1 : Math.min(1, t.moving / (this.config.walkS * RATE_HZ)),
+        progress: t.C ? 1 : Math.min(1, t.moving / (this.config.walkS * this.rate())),
         source: t.source ?? null,
         rotation: t.rotation ?? null,
         quality: t.quality ?? null,
@@ -204,7 +207,7 @@ export class MountingModule implements Module, MountingView {
       t.gyro.push(gyro);
       const still = Math.hypot(...gyro) < STILL_GYRO && Math.abs(Math.hypot(...acc) - G) < STILL_ACC;
       if (!still) t.moving++;
-      const need = this.config.walkS * RATE_HZ;
+      const need = this.config.walkS * this.rate();
       if (t.moving >= need || t.acc.length >= 3 * need) this.judge(t);
       else if (!t.C) this.reportProgress(t, t.moving / need);
     }
@@ -225,7 +228,7 @@ export class MountingModule implements Module, MountingView {
     t.judgements++;
     const who = `${t.wearer}/${t.placement}`;
     if (t.C) {
-      const fit = stillFits(t.C, acc, gyro, RATE_HZ);
+      const fit = stillFits(t.C, acc, gyro, this.rate());
       if (fit.decision === "fits") {
         t.lastFitDeg = fit.angleDeg ?? undefined;
         t.stretch = { acc, gyro };
@@ -241,13 +244,13 @@ export class MountingModule implements Module, MountingView {
       t.state = "stopped_fitting";
       t.reason = reason;
       this.emit(t, "stopped_fitting", { reason });
-      const fresh = calibrate(acc, gyro, { rateHz: RATE_HZ, previous: t.C });
+      const fresh = calibrate(acc, gyro, { rateHz: this.rate(), previous: t.C });
       t.C = undefined;
       t.rotation = undefined;
       this.conclude(t, fresh, { acc, gyro }, `recalibrated after a re-strap (${(fit.angleDeg ?? 0).toFixed(0)} deg change)`);
       return;
     }
-    this.conclude(t, calibrate(acc, gyro, { rateHz: RATE_HZ }), { acc, gyro }, "calibrated from walking");
+    this.conclude(t, calibrate(acc, gyro, { rateHz: this.rate() }), { acc, gyro }, "calibrated from walking");
   }
 
   private conclude(t: Track, cal: Calibration, stretch: { acc: Vec3[]; gyro: Vec3[] }, how: string): void {
@@ -327,6 +330,10 @@ export class MountingModule implements Module, MountingView {
       this.saveFailures++;
       this.deps.logger.warn(`could not save the mounting calibration of ${t.wearer}/${t.placement}: ${err instanceof Error ? err.message : String(err)}`);
     });
+  }
+
+  private rate(): number {
+    return this.deps.rateHz?.() ?? DEFAULT_RATE_HZ;
   }
 
   private newStretch(t: Track): void {

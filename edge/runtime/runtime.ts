@@ -84,7 +84,8 @@ export class EdgeRuntime {
     const calibration = new CalibrationModule(config.calibration, { logger: log, bus, pipelines: this.pipelines, contract: () => this.model.contract, mounting });
     const placements = () => this.model.contract.pipeline.placements;
     const segmentFrames = () => this.model.contract.pipeline.segmentFrames;
-    this.mounting = new MountingModule(config.mounting, { logger: log.child("mounting"), bus, store: calibration, placements, segmentFrames });
+    const rateHz = () => this.model.contract.pipeline.sampleRateHz;
+    this.mounting = new MountingModule(config.mounting, { logger: log.child("mounting"), bus, store: calibration, placements, segmentFrames, rateHz });
     this.gait = new GaitModule(config.gait, { logger: log.child("gait"), bus, device, mounting: this.mounting, joints: () => this.model.contract.pipeline.joints });
     const { prefix, deviceId } = config.mqtt;
     const connection = this.connection;
