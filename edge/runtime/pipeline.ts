@@ -1,8 +1,9 @@
 /**
  * One wearer's pipeline, the product's hot path. (Over 400 lines on purpose:
  * the windowed and the per-sample outputs share one feature ring, one
- * freshness watch and one segment-restart rule; split apart, a restart or a
- * stale spell could reach one stream and not the other.)
+ * freshness watch and one segment-restart rule, which the segment-frame
+ * restarts use too; split apart, a restart or a stale spell could reach one
+ * stream and not the other.)
  *
  *   samples -> gyro bias -> GridResampler -> [SegmentFrames] -> FeatureBuilder (AHRS, Euler)
  *     -> every stride: window -> InferenceScheduler (never blocks) -> angles
