@@ -157,6 +157,17 @@ function rotation(axis: Vec3, deg: number): Mat3 {
   return matrixFromQuat([Math.cos(h), axis[0] * s, axis[1] * s, axis[2] * s]);
 }
 
+describe("gait-features/2: configuration", () => {
+  it("a segment-frame model with the mounting calibration switched off is refused at start, saying why", async () => {
+    const logger = memoryLogger();
+    const module = new MountingModule({ enabled: false, walkS: 20 }, { logger, bus: new EventBus<EdgeEvents>({ logger }), placements: () => ["femur_r", "calcn_r"], segmentFrames: () => true });
+    await expect(module.start()).rejects.toThrow(/mounting\.enabled is false, but the model reads segment frames \(gait-features\/2\)/);
+    // A v1 model does not need it.
+    const v1 = new MountingModule({ enabled: false, walkS: 20 }, { logger, bus: new EventBus<EdgeEvents>({ logger }), placements: () => ["femur_r", "calcn_r"], segmentFrames: () => false });
+    await expect(v1.start()).resolves.toBeUndefined();
+  });
+});
+
 describe("gait-features/2: the pipeline and a rotation that comes and goes", () => {
   it("stops at once when a placement loses its rotation (stopped fitting), and restarts cleanly on the new one", async () => {
     const contract = await loadManifest(V2);
