@@ -94,8 +94,10 @@ function buildProgram(setExit: (code: number) => void): Command {
     .option("--device-id <id>", "device id in the topics", "gait-edge")
     .option("--prefix <prefix>", "topic prefix", "gait")
     .option("--record <dir>", "also record to this directory")
+    .option("--calibration <file>", "calibration.file: loaded at start; the mounting calibrations found from the walking are saved into it")
+    .addOption(new Option("--walk-s <s>", "mounting: seconds of walking per judgement (10-120; default 20)").argParser(numberAtLeast(10)))
     .addOption(logLevelOption())
-    .action(async (file: string, o: { speed: number; model: string; broker?: string; deviceId: string; prefix: string; record?: string; logLevel: LogLevel }) => {
+    .action(async (file: string, o: { speed: number; model: string; broker?: string; deviceId: string; prefix: string; record?: string; calibration?: string; walkS?: number; logLevel: LogLevel }) => {
       await requireReadable(file, "replay:");
       const config = parseConfig(
         {
@@ -103,6 +105,8 @@ function buildProgram(setExit: (code: number) => void): Command {
           sources: [{ kind: "replay", file, speed: o.speed }],
           mqtt: { url: o.broker, deviceId: o.deviceId, prefix: o.prefix, embedded: { host: "127.0.0.1", port: 0 } },
           recorder: o.record ? { dir: o.record, deviceId: o.deviceId } : undefined,
+          calibration: o.calibration ? { file: path.resolve(o.calibration) } : undefined,
+          mounting: o.walkS !== undefined ? { walkS: o.walkS } : undefined,
         },
         "command line",
       );
@@ -123,11 +127,13 @@ function buildProgram(setExit: (code: number) => void): Command {
     .option("--trial <file>", "Camargo *_imu.csv[.gz] trial", DEMO_TRIAL)
     .addOption(speedOption())
     .addOption(modelOption())
+    .option("--calibration <file>", "start from this calibration.file (default for a gait-features/2 model: calibration.json next to the trial)")
     .addOption(logLevelOption())
-    .action(async (o: { trial: string; speed: number; model: string; logLevel: LogLevel }) => {
+    .action(async (o: { trial: string; speed: number; model: string; calibration?: string; logLevel: LogLevel }) => {
       await requireReadable(o.trial, "demo: --trial");
+      if (o.calibration !== undefined) await requireReadable(o.calibration, "demo: --calibration");
       const { runDemo } = await import("./runtime/demo.js");
-      await runDemo({ trial: path.resolve(o.trial), model: o.model, speed: o.speed, logger: cliLogger(o.logLevel) });
+      await runDemo({ trial: path.resolve(o.trial), model: o.model, speed: o.speed, logger: cliLogger(o.logLevel), ...(o.calibration !== undefined ? { calibration: path.resolve(o.calibration) } : {}) });
       setExit(EXIT.ok);
     });
 

@@ -17,9 +17,10 @@ import { createHash } from "node:crypto";
 import { readFile, stat } from "node:fs/promises";
 import path from "node:path";
 import { z } from "zod";
+import { CalibrationBlockSchema, segmentFrameProblems, usesSegmentFrames } from "./segmentFrames.js";
 
 export const SUPPORTED_SCHEMA = "gait-model-contract/1";
-export const SUPPORTED_FEATURE_PIPELINES = ["gait-features/1"] as const;
+export const SUPPORTED_FEATURE_PIPELINES = ["gait-features/1", "gait-features/2"] as const;
 
 /** OpenSim body names a placement may use (docs/contract.md, "Words"). */
 export const PLACEMENTS = [
@@ -127,6 +128,8 @@ export const ManifestSchema = z.looseObject({
   variants: z.record(z.string(), fileRef).default({}),
   golden: z.looseObject({ file: relativeFile, sha256: sha256Hex }).optional(),
   input_limits: z.looseObject({ acc_abs_max: posNum, gyro_abs_max: posNum }),
+  /** gait-features/2 only (edge/contract/segmentFrames.ts). */
+  calibration: CalibrationBlockSchema.optional(),
   provenance: z.unknown().optional(),
   metrics: z.unknown().optional(),
 });
@@ -163,6 +166,12 @@ export interface PipelineParams {
   readonly inputLimits: { readonly accAbsMax: number; readonly gyroAbsMax: number };
   readonly inputName: string;
   readonly outputName: string;
+  /**
+   * gait-features/2: acc and gyro are rotated into each placement's segment
+   * frame (its mounting calibration) before the AHRS, and no features are
+   * built for a placement without one (docs/contract.md step 2b).
+   */
+  readonly segmentFrames: boolean;
 }
 
 export class ContractError extends Error {
@@ -215,6 +224,7 @@ function crossChecks(m: Manifest): string[] {
       `feature_pipeline: this runtime supports ${SUPPORTED_FEATURE_PIPELINES.join(", ")}, got "${m.feature_pipeline}"`,
     );
   }
+  problems.push(...segmentFrameProblems(m));
   if (m.stride > m.window) problems.push(`stride: expected at most window (${m.window}), got ${m.stride}`);
   if (Math.abs(m.ahrs.dt_s * m.sample_rate_hz - 1) > 1e-9) {
     problems.push(`ahrs.dt_s: expected 1 / sample_rate_hz = ${1 / m.sample_rate_hz}, got ${m.ahrs.dt_s}`);
@@ -376,6 +386,7 @@ export async function loadManifest(target: string): Promise<LoadedContract> {
       inputLimits: { accAbsMax: manifest.input_limits.acc_abs_max, gyroAbsMax: manifest.input_limits.gyro_abs_max },
       inputName: manifest.tensors.input.name,
       outputName: manifest.tensors.output.name,
+      segmentFrames: usesSegmentFrames(manifest),
     },
   };
 }

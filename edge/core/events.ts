@@ -7,6 +7,7 @@
  *   sourceIssue    sources             status, recorder
  *   sourcesEnded   sources             pipelines
  *   wearerStarted  pipelines           calibration (applies the saved gyro bias)
+ *   grid           pipelines           mounting (calibrates on the model's own grid)
  *   angles         pipelines           angle publisher, recorder, runtime (RuntimeDeps.onAngles)
  *   sampleAngles   pipelines           angle publisher, runtime (RuntimeDeps.onSampleAngles); per-sample mode only
  *   health         pipelines           status
@@ -30,6 +31,24 @@ export interface RoutedSample {
   readonly sample: ImuSample;
 }
 
+/**
+ * One sample of a wearer's model grid (contract step 2), in SENSOR frames
+ * after the gyro bias: exactly what the features are built from (before the
+ * mounting rotation of gait-features/2). `values` is the pipeline's reused
+ * buffer, `[placement][acc x,y,z, gyro x,y,z]` in `placements` order: read it
+ * inside the listener, never keep it.
+ */
+export interface GridEvent {
+  readonly wearer: string;
+  readonly placements: readonly Placement[];
+  /** The resampler's segment (a gap or a stall starts a new one) and the grid index within it. */
+  readonly segment: number;
+  readonly index: number;
+  /** Grid time, µs on the sources' clock. */
+  readonly tUs: number;
+  readonly values: Float64Array;
+}
+
 export interface StatusChange {
   readonly state: Extract<DeviceState, "online" | "degraded">;
   readonly reason?: string;
@@ -50,6 +69,8 @@ export interface MountingEvent {
   readonly quality?: MountingQuality;
   /** Why (refused, stopped_fitting, swapped), or how it came (calibrated: loaded, recalibrated). */
   readonly reason?: string;
+  /** True when the running model (gait-features/2) withholds its angles until this sensor is calibrated. */
+  readonly anglesWait?: boolean;
 }
 
 export interface EdgeEvents {
@@ -60,6 +81,7 @@ export interface EdgeEvents {
   sourcesEnded: { readonly sources: number };
   /** A wearer's pipeline was created (its first sample is about to be pushed). */
   wearerStarted: { readonly wearer: string };
+  grid: GridEvent;
   angles: { readonly message: AnglesMessage; readonly readyAtMs: number };
   /** One grid sample's causal estimate (pipeline.perSample); `readyAtMs` = performance.now() when its sample arrived. */
   sampleAngles: { readonly message: SampleAnglesMessage; readonly readyAtMs: number };

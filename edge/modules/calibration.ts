@@ -2,8 +2,15 @@
  * Static calibration: the `calibrate` command and `calibration.file`.
  *
  * The wearer stands still for `durationS`. Per sensor the mean gyro becomes
- * its bias; the mean specific force is compared with the mounting the model
- * was trained with (manifest euler.reference). All or nothing: if any
+ * its bias; the mean specific force (the standing vertical) is compared with
+ * the frame the model expects "up" in: with a v1 model the sensor frame it
+ * was trained with (manifest euler.reference); with a gait-features/2 model
+ * the sensor's segment frame (its mounting calibration from walking,
+ * edge/modules/mounting.ts), i.e. the standing vertical against the walking
+ * vertical, null until that sensor is calibrated. Only the bias is applied:
+ * the mounting (and so the model's frame) comes from walking, never from a
+ * stand (docs/calibration.md: the standing and walking verticals differ by
+ * 6-20 deg, and training uses the walking one). All or nothing: if any
  * placement of any streaming wearer moved, sent nothing or sent non-finite
  * readings, nothing changes. A successful calibration is saved (atomically)
  * before it is applied, and loaded at start, so a restart keeps the bias.
@@ -18,6 +25,7 @@
 import { readFile } from "node:fs/promises";
 import { z } from "zod";
 import { command, type CommandTable } from "../commands/types.js";
+import type { Mat3 } from "../calibration/linalg.js";
 import type { LoadedContract, Placement } from "../contract/manifest.js";
 import type { EventBus } from "../core/bus.js";
 import type { EdgeEvents, RoutedSample } from "../core/events.js";
@@ -45,6 +53,8 @@ export interface CalibrationDeps {
   readonly pipelines: CalibrationTarget;
   /** The running model's contract (placements, mounting references). */
   readonly contract: () => LoadedContract;
+  /** Mounting rotations (sensor -> segment): a gait-features/2 model's "up" is its segment frame's. */
+  readonly mounting?: { rotation(wearer: string, placement: Placement): Mat3 | undefined };
 }
 
 /** Sums of one placement's samples during a capture. */
@@ -63,6 +73,12 @@ export interface SensorCalibration {
   gyroBias: Vec3;
   gyroStd: number[];
   samples: number;
+  /**
+   * Degrees between the standing vertical and the model's "up": v1, the
+   * training mounting's (euler.reference, sensor frame); v2, the segment
+   * frame's y (the walking vertical). Null without a reference (v2: the
+   * sensor's mounting is not calibrated yet).
+   */
   mountingOffsetDeg: number | null;
 }
 
@@ -123,6 +139,7 @@ export class CalibrationModule implements Module {
       wearers: this.deps.pipelines.wearers(),
       placements: contract.pipeline.placements,
       references: contract.manifest.euler.reference,
+      ...(contract.pipeline.segmentFrames ? { segmentFrame: (w: string, p: Placement) => this.deps.mounting?.rotation(w, p) } : {}),
       maxGyroStd: this.config.maxGyroStd,
       savedAt: new Date().toISOString(),
     });
@@ -219,6 +236,8 @@ export function judgeCapture(
     wearers: readonly string[];
     placements: readonly Placement[];
     references: Readonly<Record<string, readonly number[]>>;
+    /** gait-features/2: each sensor's mounting rotation; the references are then in segment frames. */
+    segmentFrame?: (wearer: string, placement: Placement) => Mat3 | undefined;
     maxGyroStd: number;
     savedAt: string;
   },
@@ -252,7 +271,10 @@ export function judgeCapture(
     }
     const a = s.a.map((v) => v / s.n);
     const ref = ctx.references[placement];
-    result[`${wearer}/${placement}`] = { gyroBias: mean, gyroStd: std, samples: s.n, mountingOffsetDeg: ref ? angleToReference(a, ref) : null };
+    // v2: "up" is in the segment frame, so the standing vertical goes there first (no rotation yet: no reference).
+    const C = ctx.segmentFrame ? ctx.segmentFrame(wearer, placement) : undefined;
+    const up = !ctx.segmentFrame ? a : C ? C.map((r) => r[0] * a[0]! + r[1] * a[1]! + r[2] * a[2]!) : undefined;
+    result[`${wearer}/${placement}`] = { gyroBias: mean, gyroStd: std, samples: s.n, mountingOffsetDeg: ref && up ? angleToReference(up, ref) : null };
     measured.push({ wearer, placement, gyroBias: mean, savedAt: ctx.savedAt });
   }
   return { result, measured, problems };

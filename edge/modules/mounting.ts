@@ -1,16 +1,19 @@
 /**
  * Automatic mounting calibration (issue #9): per wearer and placement, the
  * sensor -> segment rotation found from ordinary walking (docs/calibration.md,
- * the pure functions in edge/calibration/). It runs BESIDE the angle pipeline:
- * the v1 model (`gait-features/1`) reads sensor frames, so its angles do not
- * depend on this; the gait-event module (edge/modules/gait.ts) does.
+ * the pure functions in edge/calibration/). A `gait-features/2` model's
+ * angles need it (the pipeline rotates each placement's acc and gyro by it
+ * and withholds the angles without it: edge/runtime/pipeline.ts); a v1
+ * model's angles do not, and the gait-event module (edge/modules/gait.ts)
+ * uses it for the feet either way.
  *
  * Per sensor:
  *
- *   - the routed samples go onto a 100 Hz grid on the sample clock (linear
- *     interpolation, restarting after a gap > 0.1 s: edge/calibration/grid.ts);
- *     a restart also starts a new stretch, since calibrate() wants one
- *     contiguous stream;
+ *   - it calibrates on the model's own grid, as the pipeline publishes it
+ *     (`grid` on the bus: the samples the features are built from, gyro bias
+ *     subtracted, in sensor frames), so the rotation is found on exactly the
+ *     samples it is applied to; a new grid segment (a gap or a stall) starts
+ *     a new stretch, since calibrate() wants one contiguous stream;
  *   - a stretch is judged once it holds `walkS` seconds of moving (not still)
  *     samples, or `3 * walkS` seconds in all (so a sensor that only stands or
  *     never moves gets its refusal instead of waiting for ever);
@@ -29,14 +32,13 @@
  * Everything is synchronous in the `sample` listener: one judgement costs a
  * few ms per `walkS` of walking.
  */
-import { GridResampler } from "../calibration/grid.js";
 import {
   calibrate, checkPair, quatFromMatrix, stillFits, G, STILL_ACC, STILL_GYRO,
   type Calibration, type Mat3, type Quat, type Refusal, type Vec3,
 } from "../calibration/index.js";
 import type { Placement } from "../contract/manifest.js";
 import type { EventBus } from "../core/bus.js";
-import type { EdgeEvents, MountingEvent, MountingState, RoutedSample } from "../core/events.js";
+import type { EdgeEvents, GridEvent, MountingEvent, MountingState, RoutedSample } from "../core/events.js";
 import type { Module } from "../core/module.js";
 import type { Logger } from "../log.js";
 import type { MountingQuality, SavedMounting } from "../runtime/calibrationFile.js";
@@ -59,6 +61,10 @@ export interface MountingDeps {
   readonly store?: MountingStore;
   /** The placements the running model uses: only those are calibrated. */
   readonly placements: () => readonly Placement[];
+  /** The model's grid rate (manifest sample_rate_hz): the rate of the `grid` samples. Default 100. */
+  readonly rateHz?: () => number;
+  /** True when the running model's features are in segment frames (gait-features/2): its angles wait for this. */
+  readonly segmentFrames?: () => boolean;
   readonly now?: () => Date;
 }
 
@@ -82,7 +88,8 @@ export interface MountingStats {
   judgements: number;
 }
 
-const RATE_HZ = 100;
+/** The grid rate when the deps do not say (the contract's 100 Hz). */
+const DEFAULT_RATE_HZ = 100;
 
 /** Human reasons for calibrate()'s refusals: status readers are not all engineers. */
 export const REFUSAL_TEXT: Readonly<Record<Refusal, string>> = {
@@ -99,7 +106,6 @@ interface Track {
   readonly wearer: string;
   readonly placement: Placement;
   sensorId: string | null;
-  readonly grid: GridResampler;
   acc: Vec3[];
   gyro: Vec3[];
   moving: number;
@@ -121,6 +127,8 @@ interface Track {
 export class MountingModule implements Module, MountingView {
   readonly name = "mounting";
   private readonly tracks = new Map<string, Track>();
+  /** The sensor id last routed to each wearer/placement (for the swap message and the file). */
+  private readonly sensorIds = new Map<string, string>();
   private readonly unsubscribes: Array<() => void> = [];
   private saveFailures = 0;
 
@@ -130,14 +138,22 @@ export class MountingModule implements Module, MountingView {
   ) {}
 
   async start(): Promise<void> {
-    if (!this.config.enabled) return;
+    if (!this.config.enabled) {
+      if (this.deps.segmentFrames?.()) {
+        throw new Error("mounting.enabled is false, but the model reads segment frames (gait-features/2): its angles need the mounting calibration; enable it");
+      }
+      return;
+    }
     const placements = this.deps.placements();
     for (const m of this.deps.store?.savedMountings() ?? []) {
       if (!placements.includes(m.placement)) continue;
       const t = this.track(m.wearer, m.placement);
       this.setCalibrated(t, matrixFromQuat(m.rotation), m.quality, m.savedAt, "file", `loaded (calibrated ${m.savedAt})`);
     }
-    this.unsubscribes.push(this.deps.bus.on("sample", (s) => this.onSample(s)));
+    this.unsubscribes.push(
+      this.deps.bus.on("sample", (s) => this.onSample(s)),
+      this.deps.bus.on("grid", (g) => this.onGrid(g)),
+    );
   }
 
   async stop(): Promise<void> {
@@ -155,7 +171,7 @@ export class MountingModule implements Module, MountingView {
       out[`${t.wearer}/${t.placement}`] = {
         state: t.state,
         sensorId: t.sensorId,
-        progress: t.C ? 1 : Math.min(1, t.moving / (this.config.walkS * RATE_HZ)),
+        progress: t.C ? 1 : Math.min(1, t.moving / (this.config.walkS * this.rate())),
         source: t.source ?? null,
         rotation: t.rotation ?? null,
         quality: t.quality ?? null,
@@ -168,21 +184,30 @@ export class MountingModule implements Module, MountingView {
     return out;
   }
 
+  /** Only the sensor's id: the samples themselves come on the grid. */
   private onSample({ wearer, placement, sample }: RoutedSample): void {
-    if (!this.deps.placements().includes(placement)) return;
-    const { acc, gyro } = sample;
-    // Bad readings are the source's to count; here they would poison a whole stretch.
-    // (Element by element: this runs for every sample, so no array is built for the check.)
-    if (!(allFinite(acc) && allFinite(gyro) && Number.isFinite(sample.tUs))) return;
-    const t = this.track(wearer, placement);
-    t.sensorId = sample.sensorId;
-    for (const g of t.grid.push(sample.tUs, acc, gyro)) {
-      if (g.restart) this.newStretch(t);
-      t.acc.push(g.acc);
-      t.gyro.push(g.gyro);
-      const still = Math.hypot(...g.gyro) < STILL_GYRO && Math.abs(Math.hypot(...g.acc) - G) < STILL_ACC;
+    const key = keyOf(wearer, placement);
+    if (this.sensorIds.get(key) !== sample.sensorId) this.sensorIds.set(key, sample.sensorId);
+  }
+
+  private onGrid(g: GridEvent): void {
+    const wanted = this.deps.placements();
+    const v = g.values;
+    for (let i = 0; i < g.placements.length; i++) {
+      const placement = g.placements[i]!;
+      if (!wanted.includes(placement)) continue;
+      // The resampler has already dropped non-finite and out-of-range readings: every value is usable.
+      const o = i * 6;
+      const acc: Vec3 = [v[o]!, v[o + 1]!, v[o + 2]!];
+      const gyro: Vec3 = [v[o + 3]!, v[o + 4]!, v[o + 5]!];
+      const t = this.track(g.wearer, placement);
+      t.sensorId = this.sensorIds.get(keyOf(g.wearer, placement)) ?? t.sensorId;
+      if (g.index === 0) this.newStretch(t); // a new grid segment: calibrate() wants one contiguous stream
+      t.acc.push(acc);
+      t.gyro.push(gyro);
+      const still = Math.hypot(...gyro) < STILL_GYRO && Math.abs(Math.hypot(...acc) - G) < STILL_ACC;
       if (!still) t.moving++;
-      const need = this.config.walkS * RATE_HZ;
+      const need = this.config.walkS * this.rate();
       if (t.moving >= need || t.acc.length >= 3 * need) this.judge(t);
       else if (!t.C) this.reportProgress(t, t.moving / need);
     }
@@ -203,7 +228,7 @@ export class MountingModule implements Module, MountingView {
     t.judgements++;
     const who = `${t.wearer}/${t.placement}`;
     if (t.C) {
-      const fit = stillFits(t.C, acc, gyro, RATE_HZ);
+      const fit = stillFits(t.C, acc, gyro, this.rate());
       if (fit.decision === "fits") {
         t.lastFitDeg = fit.angleDeg ?? undefined;
         t.stretch = { acc, gyro };
@@ -219,13 +244,13 @@ export class MountingModule implements Module, MountingView {
       t.state = "stopped_fitting";
       t.reason = reason;
       this.emit(t, "stopped_fitting", { reason });
-      const fresh = calibrate(acc, gyro, { rateHz: RATE_HZ, previous: t.C });
+      const fresh = calibrate(acc, gyro, { rateHz: this.rate(), previous: t.C });
       t.C = undefined;
       t.rotation = undefined;
       this.conclude(t, fresh, { acc, gyro }, `recalibrated after a re-strap (${(fit.angleDeg ?? 0).toFixed(0)} deg change)`);
       return;
     }
-    this.conclude(t, calibrate(acc, gyro, { rateHz: RATE_HZ }), { acc, gyro }, "calibrated from walking");
+    this.conclude(t, calibrate(acc, gyro, { rateHz: this.rate() }), { acc, gyro }, "calibrated from walking");
   }
 
   private conclude(t: Track, cal: Calibration, stretch: { acc: Vec3[]; gyro: Vec3[] }, how: string): void {
@@ -307,6 +332,10 @@ export class MountingModule implements Module, MountingView {
     });
   }
 
+  private rate(): number {
+    return this.deps.rateHz?.() ?? DEFAULT_RATE_HZ;
+  }
+
   private newStretch(t: Track): void {
     t.acc = [];
     t.gyro = [];
@@ -319,7 +348,7 @@ export class MountingModule implements Module, MountingView {
     let t = this.tracks.get(key);
     if (!t) {
       t = {
-        wearer, placement, sensorId: null, grid: new GridResampler(), acc: [], gyro: [], moving: 0, state: "calibrating", reportedTenths: -1,
+        wearer, placement, sensorId: null, acc: [], gyro: [], moving: 0, state: "calibrating", reportedTenths: -1,
         C: undefined, rotation: undefined, quality: undefined, savedAt: undefined, source: undefined, reason: undefined, lastFitDeg: undefined,
         stretch: undefined, judgements: 0,
       };
@@ -329,7 +358,8 @@ export class MountingModule implements Module, MountingView {
   }
 
   private emit(t: Track, state: MountingState, rest: Omit<MountingEvent, "wearer" | "placement" | "state">): void {
-    this.deps.bus.emit("mounting", { wearer: t.wearer, placement: t.placement, state, ...rest });
+    const anglesWait = this.deps.segmentFrames?.() === true;
+    this.deps.bus.emit("mounting", { wearer: t.wearer, placement: t.placement, state, ...rest, ...(anglesWait ? { anglesWait } : {}) });
   }
 }
 
@@ -344,8 +374,4 @@ export function matrixFromQuat(q: readonly [number, number, number, number]): Ma
     [2 * (x * y + w * z), 1 - 2 * (x * x + z * z), 2 * (y * z - w * x)],
     [2 * (x * z - w * y), 2 * (y * z + w * x), 1 - 2 * (x * x + y * y)],
   ];
-}
-
-function allFinite(v: readonly [number, number, number]): boolean {
-  return Number.isFinite(v[0]) && Number.isFinite(v[1]) && Number.isFinite(v[2]);
 }

@@ -4,11 +4,17 @@
  * `angles` and `health` out to it. At the end of a replay it ends and drains
  * every pipeline and says `drained`.
  *
+ * Every grid sample goes out as `grid` (sensor frames: the mounting module
+ * calibrates on it). A gait-features/2 model gets each placement's mounting
+ * rotation from `deps.mounting` (edge/modules/mounting.ts); without one the
+ * wearer's angles are withheld (edge/runtime/pipeline.ts).
+ *
  * Serves `heading_reset`: each placement's AHRS heading (in `get_status`,
  * `pipelines.<wearer>.headingDeg`) reads 0 from then on. The angles do not
  * change: the model sees yaw only relative to each window's first sample.
  */
 import { z } from "zod";
+import type { Mat3 } from "../calibration/linalg.js";
 import { command, type CommandTable } from "../commands/types.js";
 import type { Placement } from "../contract/manifest.js";
 import type { EventBus } from "../core/bus.js";
@@ -27,6 +33,8 @@ export interface PipelinesDeps {
    * result with the model that computed it (the model module's SwappableModel).
    */
   readonly lane: () => ModelLane;
+  /** Mounting rotations, for segment-frame (gait-features/2) models. */
+  readonly mounting?: { rotation(wearer: string, placement: Placement): Mat3 | undefined };
 }
 
 export class PipelinesModule implements Module {
@@ -97,8 +105,15 @@ export class PipelinesModule implements Module {
     const bus = this.deps.bus;
     // Its own lane: each lane labels results with the model of ITS latest run.
     const sampleLane = this.config.perSample.enabled ? this.deps.lane() : undefined;
+    const mounting = this.deps.mounting;
+    const placements = lane.contract.pipeline.placements;
     const p = new WearerPipeline(wearer, this.config, {
       contract: lane.contract,
+      ...(mounting ? { rotation: (placement: Placement) => mounting.rotation(wearer, placement) } : {}),
+      onGrid: (g) => {
+        if (bus.listenerCount("grid") === 0) return;
+        bus.emit("grid", { wearer, placements, segment: g.segment, index: g.index, tUs: g.tUs, values: g.values });
+      },
       model: lane.model,
       logger: this.deps.logger,
       onAngles: (message, timing) => bus.emit("angles", { message, readyAtMs: timing.readyAtMs }),

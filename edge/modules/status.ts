@@ -9,9 +9,12 @@
  *     stopped fitting (re-strap), or its leg's thigh and foot look swapped.
  *
  * A sensor still CALIBRATING its mounting is a note, not a problem: the
- * status stays `online` with the progress in the reason, because the v1
- * model's angles (sensor-frame features) do not depend on the mounting; only
- * the gait events wait for it.
+ * status stays `online` with the progress in the reason. With a v1 model
+ * (sensor-frame features) the angles do not depend on the mounting, only the
+ * gait events wait for it; with a gait-features/2 model the angles wait too,
+ * and the note says so ("no angles until then"): calibrating is the normal
+ * first 20-30 s of walking, not a fault, but nobody should wonder where the
+ * angles are.
  *
  * Never looks healthy when it is not: every open problem is in the reason,
  * and the state is `online` only when none is open. Serves `get_status` with
@@ -46,12 +49,22 @@ export function statusOf(problems: ReadonlyMap<string, string>, notes: ReadonlyM
 
 /** Pure: what a mounting event does to the status: a problem, a note, or neither (calibrated). */
 export function mountingEffect(e: MountingEvent): { problem?: string; note?: string } {
+  const effect = mountingEffectOnly(e);
+  // A segment-frame model publishes nothing for this wearer while a mounting problem stands: say so.
+  return e.anglesWait && effect.problem !== undefined ? { problem: `${effect.problem}; angles withheld` } : effect;
+}
+
+function mountingEffectOnly(e: MountingEvent): { problem?: string; note?: string } {
   const who = e.wearer === DEFAULT_WEARER ? e.placement : `${e.wearer}/${e.placement}`;
   switch (e.state) {
     case "calibrating":
       // After a refusal it keeps trying, and the refusal stays the reason until one succeeds.
       if (e.reason !== undefined) return { problem: `${who}: mounting calibration refused (${e.reason}), retrying ${pct(e.progress)}` };
-      return { note: `${who}: calibrating mounting ${pct(e.progress)} (angles do not depend on it; gait events wait for it)` };
+      return {
+        note: e.anglesWait
+          ? `${who}: calibrating mounting ${pct(e.progress)} (keep walking; no angles until then)`
+          : `${who}: calibrating mounting ${pct(e.progress)} (angles do not depend on it; gait events wait for it)`,
+      };
     case "calibrated":
       return {};
     case "refused":

@@ -1,11 +1,20 @@
 /**
  * One wearer's pipeline, the product's hot path. (Over 400 lines on purpose:
  * the windowed and the per-sample outputs share one feature ring, one
- * freshness watch and one segment-restart rule; split apart, a restart or a
- * stale spell could reach one stream and not the other.)
+ * freshness watch and one segment-restart rule, which the segment-frame
+ * restarts use too; split apart, a restart or a stale spell could reach one
+ * stream and not the other.)
  *
- *   samples -> gyro bias -> GridResampler -> FeatureBuilder (AHRS, Euler)
+ *   samples -> gyro bias -> GridResampler -> [SegmentFrames] -> FeatureBuilder (AHRS, Euler)
  *     -> every stride: window -> InferenceScheduler (never blocks) -> angles
+ *
+ * Segment frames (a `gait-features/2` model, docs/contract.md step 2b): each
+ * grid sample goes out first as it is (`onGrid`: the mounting module
+ * calibrates on the model's own grid), then every placement's acc and gyro
+ * are rotated by its mounting rotation. While a placement has none (still
+ * calibrating, refused, swapped, stopped fitting) no features are built and
+ * no angles published (counted `withheld`); a new rotation restarts the AHRS
+ * and the windows like a new segment, so no window mixes two frames.
  *
  * It also watches freshness: a placement that stops sending for
  * `staleAfterMs` turns the wearer `degraded`, and no angles computed from
@@ -33,8 +42,10 @@
  * (counted); nothing queues without bound.
  */
 import { z } from "zod";
+import type { Mat3 } from "../calibration/linalg.js";
 import type { LoadedContract, Placement } from "../contract/manifest.js";
 import { FeatureBuilder } from "../features/featureBuilder.js";
+import { SegmentFrames } from "../features/segmentFrames.js";
 import { GridResampler, ResamplerConfigSchema, type GridSample } from "../features/resampler.js";
 import type { WindowModel } from "../inference/onnxModel.js";
 import { InferenceScheduler, type InferenceResult } from "../inference/scheduler.js";
@@ -98,6 +109,14 @@ export interface PipelineDeps {
    * a per-sample run that happened to finish last.
    */
   readonly sampleModel?: WindowModel;
+  /**
+   * Segment frames (required by a gait-features/2 contract): the mounting
+   * rotation (sensor -> segment) of one of this wearer's placements now, or
+   * undefined while it has no usable one. Asked on every grid sample.
+   */
+  readonly rotation?: (placement: Placement) => Mat3 | undefined;
+  /** Every grid sample in sensor frames, before the rotation (read synchronously: reused). */
+  readonly onGrid?: (g: GridSample) => void;
   /** Monotonic clock in ms for freshness (tests inject a fake); default performance.now. */
   readonly now?: () => number;
   /** Wall clock in ms for the `t` of published samples; default Date.now. */
@@ -125,6 +144,17 @@ export interface PipelineStats {
   readonly headingDeg: Readonly<Record<string, number>>;
   /** Per-sample mode's counters; absent when it is off. */
   readonly perSample?: PerSampleStats;
+  /** Segment frames (gait-features/2 models only). */
+  readonly frames?: FrameStats;
+}
+
+export interface FrameStats {
+  /** Grid samples not turned into features because a placement had no mounting rotation. */
+  readonly withheld: number;
+  /** The placement that has none now (angles withheld), or null when all have one. */
+  readonly waitingFor: Placement | null;
+  /** Times the features (re)started in a new frame: the first calibration, a recalibration, a return after a withheld spell. */
+  readonly restarts: number;
 }
 
 export interface PerSampleStats {
@@ -176,6 +206,11 @@ export class WearerPipeline {
   /** Per placement, rad: `headingNow` at the last heading reset. */
   private readonly headingOffset: Float64Array;
   private readonly lastSeenMs: number[];
+  /** gait-features/2 only. */
+  private readonly frames: SegmentFrames | undefined;
+  private readonly frameCounts = { withheld: 0, restarts: 0 };
+  private waitingFor: Placement | null = null;
+  /** Bumped on every re-anchor and frame restart: results of an older one are dropped. */
   private segment = 0;
   private seq = 0;
   private stale: string | undefined;
@@ -217,6 +252,13 @@ export class WearerPipeline {
     this.lastSeenMs = p.placements.map(() => Number.NaN);
     this.now = deps.now ?? (() => performance.now());
     this.wallNow = deps.wallNow ?? Date.now;
+    if (p.segmentFrames) {
+      if (!deps.rotation) {
+        throw new Error(`${deps.contract.manifestPath}: a gait-features/2 model reads segment frames, but this pipeline has no mounting rotations`);
+      }
+      this.frames = new SegmentFrames(p.placements.length);
+      this.waitingFor = p.placements[0]!;
+    }
   }
 
   start(): void {
@@ -240,7 +282,7 @@ export class WearerPipeline {
         },
         onReanchor: (e) => {
           // Same state as the start of a training trial: fresh AHRS, empty windows.
-          this.segment = e.segment;
+          this.segment += 1;
           this.builder.reset();
           if (e.reason === "clock_restart") this.clockOffsetMs = Number.NaN;
           this.deps.logger.info(`${this.wearer}: stream restarted after a ${e.reason} on ${e.placement}`, { segment: e.segment });
@@ -357,17 +399,45 @@ export class WearerPipeline {
         this.placements.map((p, i) => [p, Math.round(wrapRad(this.headingNow[i]! - this.headingOffset[i]!) * (180 / Math.PI) * 1000) / 1000]),
       ),
       ...(this.sampleScheduler ? { perSample: { ...this.sampleCounts, skipped: this.sampleScheduler.stats().skipped } } : {}),
+      ...(this.frames ? { frames: { ...this.frameCounts, waitingFor: this.waitingFor } } : {}),
     };
   }
 
   private onGridSample(g: GridSample): void {
+    // First out as it is: a mounting judged on this very sample applies to it below.
+    this.deps.onGrid?.(g);
+    const values = this.frames ? this.toSegmentFrames(g) : g.values;
+    if (values === undefined) return;
     // Indexed by the builder's own count, so the ring and the windows can never disagree.
     const k = this.builder.samples;
     this.gridTimes[k % this.window] = g.tUs;
-    const ready = this.builder.push(g.values);
+    const ready = this.builder.push(values);
     // Windowed first: when both are due, its run starts before the per-sample one.
     if (ready) this.onWindowReady(k);
     if (this.sampleScheduler) this.requestSample(k, g.tUs, ready);
+  }
+
+  /** Step 2b: the sample rotated into segment frames, or undefined (withheld: a placement has no rotation). */
+  private toSegmentFrames(g: GridSample): Float64Array | undefined {
+    const frames = this.frames!;
+    const rotation = this.deps.rotation!;
+    const step = frames.apply(g.values, (i) => rotation(this.placements[i]!));
+    if (step.kind === "withheld") {
+      const placement = this.placements[step.placement]!;
+      if (this.waitingFor === null) this.deps.logger.warn(`${this.wearer}: ${placement} has no usable mounting calibration now; angles withheld until it has`);
+      this.waitingFor = placement;
+      this.frameCounts.withheld += 1;
+      return undefined;
+    }
+    if (step.changed) {
+      // A new frame: restart exactly as after a gap, so no window or AHRS state spans two frames.
+      this.frameCounts.restarts += 1;
+      this.segment += 1;
+      this.builder.reset();
+      if (this.waitingFor !== null) this.deps.logger.info(`${this.wearer}: every placement has its mounting calibration; angles from now on`);
+      this.waitingFor = null;
+    }
+    return frames.out;
   }
 
   private onWindowReady(k: number): void {

@@ -7,13 +7,14 @@
  *   sources --sample--> pipelines --angles--> angle publisher, recorder, gait
  *                                 --sampleAngles--> angle publisher (per-sample mode)
  *                                 --health--> status --status--> recorder
- *          --sample--> mounting --mounting--> status;  gait (asks mounting for the foot's rotation)
+ *                       pipelines --grid--> mounting --mounting--> status
+ *          gait and (gait-features/2) pipelines ask mounting for each sensor's rotation
  *
  * Nothing here throws on bad data: sources, the resampler and the pipelines
  * count it, and the retained status says when the device is degraded.
  * docs/architecture.md says how a new feature becomes a module.
  */
-import type { LoadedContract } from "../contract/manifest.js";
+import type { LoadedContract, Placement } from "../contract/manifest.js";
 import { EventBus } from "../core/bus.js";
 import type { EdgeEvents } from "../core/events.js";
 import { startAll, stopAll, type Module } from "../core/module.js";
@@ -77,10 +78,14 @@ export class EdgeRuntime {
     this.model = new ModelModule({ model: config.model, inference: config.inference, otaDir: config.ota?.dir }, { logger: log, bus, device });
     this.recorder = new RecorderModule(config.recorder, { logger: log.child("recorder"), bus, model: () => this.model.info() });
     this.status = new StatusModule({ logger: log.child("status"), bus, device, snapshot: () => this.stats() });
-    this.pipelines = new PipelinesModule(config.pipeline, { logger: log.child("pipeline"), bus, lane: () => this.model.models.lane() });
-    const calibration = new CalibrationModule(config.calibration, { logger: log, bus, pipelines: this.pipelines, contract: () => this.model.contract });
+    // Mounting is built below; a pipeline asks it only once samples flow.
+    const mounting = { rotation: (wearer: string, placement: Placement) => this.mounting.rotation(wearer, placement) };
+    this.pipelines = new PipelinesModule(config.pipeline, { logger: log.child("pipeline"), bus, lane: () => this.model.models.lane(), mounting });
+    const calibration = new CalibrationModule(config.calibration, { logger: log, bus, pipelines: this.pipelines, contract: () => this.model.contract, mounting });
     const placements = () => this.model.contract.pipeline.placements;
-    this.mounting = new MountingModule(config.mounting, { logger: log.child("mounting"), bus, store: calibration, placements });
+    const segmentFrames = () => this.model.contract.pipeline.segmentFrames;
+    const rateHz = () => this.model.contract.pipeline.sampleRateHz;
+    this.mounting = new MountingModule(config.mounting, { logger: log.child("mounting"), bus, store: calibration, placements, segmentFrames, rateHz });
     this.gait = new GaitModule(config.gait, { logger: log.child("gait"), bus, device, mounting: this.mounting, joints: () => this.model.contract.pipeline.joints });
     const { prefix, deviceId } = config.mqtt;
     const connection = this.connection;

@@ -2,10 +2,11 @@
  * The CLI as a user meets it: spawned (`tsx edge/cli.ts ...`), judged by exit
  * code and what it prints. 0 ok, 64 usage, 78 config/input error, 1 failure.
  */
-import { mkdtemp, writeFile } from "node:fs/promises";
+import { mkdtemp, readFile, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { describe, expect, it } from "vitest";
+import { parseCalibrationFile } from "../../edge/runtime/calibrationFile.js";
 import { EXIT, exitCodeFor } from "../../edge/runtime/exitCodes.js";
 import { cli, type CliRun as Run } from "../helpers/cli.js";
 
@@ -51,6 +52,14 @@ describe("gait-edge CLI", { timeout: 60_000 }, () => {
     expect(r.code).toBe(EXIT.config);
     expect(r.stderr).toMatch(/no\/such\/trial\.csv: cannot read it \(ENOENT\)/);
     noStack(r);
+  });
+
+  it("replay --calibration saves the mounting calibrations found from the walking (how data/ab06/calibration.json is made)", async () => {
+    const file = path.join(await mkdtemp(path.join(tmpdir(), "cli-")), "calibration.json");
+    const r = await cli("replay", "data/ab06/levelground_ccw_normal_04_01_imu.csv.gz", "--speed", "0", "--walk-s", "10", "--calibration", file, "--log-level", "warn");
+    expect(r.code, r.stderr).toBe(EXIT.ok);
+    const { mountings } = parseCalibrationFile(await readFile(file, "utf8"), file);
+    expect(mountings.map((m) => m.placement).sort()).toEqual(["calcn_r", "femur_r"]);
   });
 
   it("a misspelled config field: 78 with its path and a did-you-mean", async () => {

@@ -107,7 +107,7 @@ describe("loadManifest", () => {
     ["window type", (m: RawJson) => (m.window = "50"), 'window: expected a positive integer, got "50"'],
     ["missing field", (m: RawJson) => delete m.sample_rate_hz, "sample_rate_hz: expected a positive number, got nothing (field missing)"],
     ["schema", (m: RawJson) => (m.schema = "gait-model-contract/2"), 'schema: expected "gait-model-contract/1"'],
-    ["feature pipeline", (m: RawJson) => (m.feature_pipeline = "gait-features/2"), 'feature_pipeline: this runtime supports gait-features/1, got "gait-features/2"'],
+    ["feature pipeline", (m: RawJson) => (m.feature_pipeline = "gait-features/3"), 'feature_pipeline: this runtime supports gait-features/1, gait-features/2, got "gait-features/3"'],
     ["placement", (m: RawJson) => (m.placements = ["femur_r", "thigh"]), "placements[1]:"],
     ["version", (m: RawJson) => (m.version = "v1"), "version: expected a semantic version like 1.2.0"],
     ["input shape", (m: RawJson) => (m.tensors.input.shape = ["batch", 50, 17]), 'tensors.input.shape: expected ["batch", 50, 18], got ["batch",50,17]'],

@@ -10,21 +10,39 @@
 import { existsSync, readdirSync } from "node:fs";
 import path from "node:path";
 import { describe, expect, it } from "vitest";
+import { z } from "zod";
+import { rotationAngleDeg, type Mat3 } from "../../edge/calibration/index.js";
 import { loadGolden, loadManifest, type Golden, type LoadedContract } from "../../edge/contract/manifest.js";
 import { OnnxModel } from "../../edge/inference/onnxModel.js";
-import { compareFeatures, edgeFeaturesFromRaw } from "./goldenPipeline.js";
+import { compareFeatures, edgeFeaturesFromRaw, type EdgeFeatures } from "./goldenPipeline.js";
 
-// GAIT_MODELS_DIR: check another export folder (e.g. a fresh `make export` output) the same way
-const MODELS = path.resolve(process.env.GAIT_MODELS_DIR ?? "models");
-const modelDirs = existsSync(MODELS)
-  ? readdirSync(MODELS)
-      .map((d) => path.join(MODELS, d))
-      .filter((d) => existsSync(path.join(d, "manifest.json")) && existsSync(path.join(d, "golden.json")))
-  : [];
+// GAIT_MODELS_DIR: check another export folder (e.g. a fresh `make export` output) the same way.
+// test/fixtures/models holds small models for tests (tiny-v2: the first gait-features/2 model).
+const MODEL_ROOTS = process.env.GAIT_MODELS_DIR ? [path.resolve(process.env.GAIT_MODELS_DIR)] : [path.resolve("models"), path.resolve("test/fixtures/models")];
+const modelDirs = MODEL_ROOTS.flatMap((root) =>
+  existsSync(root)
+    ? readdirSync(root)
+        .map((d) => path.join(root, d))
+        .filter((d) => existsSync(path.join(d, "manifest.json")) && existsSync(path.join(d, "golden.json")))
+    : [],
+);
+
+/** What a v2 golden file adds (docs/contract.md "Golden vectors (v2)"): the calibrations the edge must find on `raw`. */
+const row3 = z.tuple([z.number(), z.number(), z.number()]);
+const V2GoldenSchema = z.looseObject({
+  calibrations: z.record(z.string(), z.looseObject({ C: z.tuple([row3, row3, row3]), quat: z.tuple([z.number(), z.number(), z.number(), z.number()]) })),
+  raw_remount: z.record(z.string(), z.tuple([row3, row3, row3])),
+});
+
+/** The edge's features from the golden raw samples: v2 calibrates first, on the manifest's `calibration.seconds`. */
+function edgeFeatures(contract: LoadedContract, golden: Golden): EdgeFeatures {
+  const seconds = contract.manifest.calibration?.seconds;
+  return edgeFeaturesFromRaw(golden.raw, contract.pipeline, contract.pipeline.segmentFrames && seconds !== undefined ? { calibrationSeconds: seconds } : undefined);
+}
 
 describe("golden vectors", () => {
   it("exist for at least one exported model (models/<name>/{manifest,golden}.json)", () => {
-    expect(modelDirs, `no models/*/golden.json under ${MODELS}: export a model first (make export)`).not.toEqual([]);
+    expect(modelDirs, `no models/*/golden.json under ${MODEL_ROOTS.join(" or ")}: export a model first (make export)`).not.toEqual([]);
   });
 
   describe.each(modelDirs.map((d) => [path.basename(d), d]))("%s", (_name, dir) => {
@@ -40,7 +58,7 @@ describe("golden vectors", () => {
 
     it("resampler + AHRS + feature builder reproduce the golden features", async () => {
       const { contract, golden } = await load();
-      const edge = edgeFeaturesFromRaw(golden.raw, contract.pipeline);
+      const edge = edgeFeatures(contract, golden);
       expect(edge.issues, "the resampler reported issues on clean golden data").toEqual([]);
 
       // grid first: a different grid explains every later difference
@@ -51,6 +69,24 @@ describe("golden vectors", () => {
       const cmp = compareFeatures(edge.windows, golden.features, contract.pipeline.placements, golden.tolerance.features_abs);
       expect(cmp.firstDifference, `features differ (max |diff| ${cmp.maxAbs.toExponential(3)})`).toBeNull();
       expect(edge.windows.length).toBe(golden.features.length);
+    });
+
+    it("gait-features/2: the edge's calibration finds the golden calibrations on raw samples in other sensor frames", async () => {
+      const { contract, golden } = await load();
+      if (!contract.pipeline.segmentFrames) return; // v1: no calibration in the pipeline
+      const v2 = V2GoldenSchema.parse(golden);
+      const edge = edgeFeatures(contract, golden);
+      contract.pipeline.placements.forEach((placement, i) => {
+        const cal = edge.calibrations![i]!;
+        expect(cal.reason, `${placement}: the edge refused the golden calibration`).toBe("");
+        const want = v2.calibrations[placement]!;
+        const C = cal.C!;
+        const worst = Math.max(...[0, 1, 2].flatMap((r) => [0, 1, 2].map((c) => Math.abs(C[r]![c]! - want.C[r]![c]!))));
+        expect(worst, `${placement}: |C - golden C|`).toBeLessThan(1e-9);
+        cal.quat!.forEach((q, k) => expect(Math.abs(q - want.quat[k]!), `${placement}: quaternion`).toBeLessThan(1e-9));
+        // The golden raw really is in another frame: a model fed it raw would see other axes.
+        expect(rotationAngleDeg(v2.raw_remount[placement]! as Mat3, [[1, 0, 0], [0, 1, 0], [0, 0, 1]])).toBeGreaterThan(30);
+      });
     });
 
     /** ONNX file for a golden output variant: a manifest variant, or the deployed model when its name says so. */
@@ -115,7 +151,7 @@ describe("golden vectors", () => {
 
     it("the edge's way (features from raw, one window per run) stays within the output tolerance", async () => {
       const { contract, golden } = await load();
-      const edge = edgeFeaturesFromRaw(golden.raw, contract.pipeline);
+      const edge = edgeFeatures(contract, golden);
       const { window } = contract.manifest;
       const joints = contract.manifest.joints.length;
       for (const variant of Object.keys(golden.outputs)) {

@@ -3,9 +3,11 @@
  * diagnostics that say where it departs from the training side. Shared by
  * golden.test.ts; not a test file itself.
  */
+import { calibrate, type Calibration, type Mat3, type Vec3 } from "../../edge/calibration/index.js";
 import type { Golden, PipelineParams } from "../../edge/contract/manifest.js";
 import { FeatureBuilder } from "../../edge/features/featureBuilder.js";
-import { GridResampler, type ResamplerIssue } from "../../edge/features/resampler.js";
+import { GRID_CHANNELS, GridResampler, type ResamplerIssue } from "../../edge/features/resampler.js";
+import { SegmentFrames } from "../../edge/features/segmentFrames.js";
 
 export interface EdgeFeatures {
   gridT: number[];
@@ -13,6 +15,19 @@ export interface EdgeFeatures {
   windows: Float64Array[];
   issues: ResamplerIssue[];
   ahrsResets: number;
+  /** gait-features/2: the calibration of each placement (manifest order) on the first `calibrationSeconds` of the grid. */
+  calibrations?: Calibration[];
+}
+
+/**
+ * gait-features/2 as docs/contract.md step 2b states it: calibrate each
+ * placement on grid samples [0, round(seconds · rate)) with the edge's
+ * calibration (walking vertical, handedness checked), then rotate every grid
+ * sample by it before the AHRS. (The runtime learns the rotation while it
+ * runs instead: edge/modules/mounting.ts; the arithmetic is this.)
+ */
+export interface SegmentFrameOptions {
+  readonly calibrationSeconds: number;
 }
 
 type GoldenRaw = Golden["raw"];
@@ -22,10 +37,20 @@ export function edgeFeaturesFromRaw(
   raw: GoldenRaw,
   params: Pick<PipelineParams, "placements" | "sampleRateHz" | "window" | "stride" | "beta" | "dtS" | "references"> &
     Partial<Pick<PipelineParams, "inputLimits">>,
+  segmentFrames?: SegmentFrameOptions,
 ): EdgeFeatures {
   const fb = new FeatureBuilder(params);
   const width = fb.width * params.window;
   const out: EdgeFeatures = { gridT: [], windows: [], issues: [], ahrsResets: 0 };
+  // v2 needs the first seconds of the grid before the first feature: keep the grid, build afterwards.
+  const grid: Float64Array[] = [];
+  const build = (values: ArrayLike<number>): void => {
+    if (fb.push(values)) {
+      const w = new Float64Array(width);
+      fb.buildWindow(w);
+      out.windows.push(w);
+    }
+  };
   const resampler = new GridResampler(
     {
       placements: params.placements,
@@ -36,11 +61,8 @@ export function edgeFeaturesFromRaw(
     {
       onGridSample: (g) => {
         out.gridT.push(g.tUs / 1e6);
-        if (fb.push(g.values)) {
-          const w = new Float64Array(width);
-          fb.buildWindow(w);
-          out.windows.push(w);
-        }
+        if (segmentFrames) grid.push(Float64Array.from(g.values));
+        else build(g.values);
       },
       onIssue: (i) => out.issues.push(i),
     },
@@ -57,6 +79,23 @@ export function edgeFeaturesFromRaw(
     resampler.push(e.p, r.t[e.i]! * 1e6, r.acc[e.i]!, r.gyro[e.i]!);
   }
   resampler.finish();
+  if (segmentFrames) {
+    const n = Math.min(grid.length, Math.round(segmentFrames.calibrationSeconds * params.sampleRateHz));
+    const cals = params.placements.map((_p, i) => {
+      const o = i * GRID_CHANNELS;
+      const acc: Vec3[] = grid.slice(0, n).map((v) => [v[o]!, v[o + 1]!, v[o + 2]!]);
+      const gyro: Vec3[] = grid.slice(0, n).map((v) => [v[o + 3]!, v[o + 4]!, v[o + 5]!]);
+      return calibrate(acc, gyro, { rateHz: params.sampleRateHz, vertical: "walking", checkHandedness: true });
+    });
+    out.calibrations = cals;
+    const rotations: (Mat3 | undefined)[] = cals.map((c) => (c.ok && c.C ? c.C : undefined));
+    const frames = new SegmentFrames(params.placements.length);
+    for (const values of grid) {
+      // A refused placement has no features (contract step 2b): no windows at all.
+      if (frames.apply(values, (i) => rotations[i]).kind === "withheld") break;
+      build(frames.out);
+    }
+  }
   out.ahrsResets = fb.ahrsResets;
   return out;
 }

@@ -22,6 +22,21 @@ describe("judgeCapture", () => {
     expect(measured.map((m) => m.placement)).toEqual(["femur_r", "calcn_r"]);
   });
 
+  it("gait-features/2: the standing vertical is measured in each sensor's segment frame (null until its mounting is calibrated)", () => {
+    const capture: Capture = new Map();
+    still(capture, "femur_r", 50); // gravity along sensor +z
+    still(capture, "calcn_r", 50);
+    // The segment reference: +z onto +y (docs/contract.md "Euler reference"); the thigh's mounting maps sensor z to segment y, tilted 10 deg.
+    const SEGMENT_UP = [Math.SQRT1_2, -Math.SQRT1_2, 0, 0];
+    const c = Math.cos((10 * Math.PI) / 180), s = Math.sin((10 * Math.PI) / 180);
+    const thigh = [[1, 0, 0], [0, s, c], [0, -c, s]] as const; // rows: segment x, y, z in sensor coordinates
+    const v2 = { ...ctx, references: { femur_r: SEGMENT_UP, calcn_r: SEGMENT_UP }, segmentFrame: (_w: string, p: Placement) => (p === "femur_r" ? thigh : undefined) };
+    const { result, measured } = judgeCapture(capture, v2);
+    expect(result["default/femur_r"]!.mountingOffsetDeg).toBeCloseTo(10, 6);
+    expect(result["default/calcn_r"]!.mountingOffsetDeg).toBeNull(); // not calibrated from walking yet
+    expect(measured.map((m) => m.placement)).toEqual(["femur_r", "calcn_r"]); // the gyro bias is kept all the same
+  });
+
   it("refuses all of it when one placement moved, sent too little, or sent nothing", () => {
     const moving: Capture = new Map();
     still(moving, "femur_r", 50);

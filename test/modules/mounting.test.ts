@@ -13,6 +13,7 @@ import { mountingEffect, StatusModule, statusOf } from "../../edge/modules/statu
 import type { SavedMounting } from "../../edge/runtime/calibrationFile.js";
 import type { StatusMessage } from "../../edge/mqtt/topics.js";
 import { ab06Samples } from "../helpers/ab06.js";
+import { gridFeeder } from "../helpers/grid.js";
 
 /** A fixed remount: 50° about a tilted axis (v_new = Q v_old). */
 const Q = rotation([0.3, -0.8, 0.5], 50);
@@ -44,10 +45,13 @@ async function run(samples: Iterable<RoutedSample>, options: { walkS?: number; l
   const store: MountingStore = { savedMountings: () => options.loaded ?? [], saveMounting: async (m) => void saved.push(m) };
   const module = new MountingModule({ enabled: true, walkS: options.walkS ?? 20 }, { logger, bus, store, placements: () => ["femur_r", "calcn_r"] });
   await module.start();
+  // As in the runtime: the samples, and the model's grid the pipeline publishes from them.
+  const feed = gridFeeder(bus, ["femur_r", "calcn_r"]);
   for (const s of samples) {
     tUs = s.sample.tUs;
-    bus.emit("sample", s);
+    feed.push(s);
   }
+  feed.finish();
   await module.stop();
   return { module, events, saved, logger };
 }

@@ -21,6 +21,7 @@ import { parseConfig } from "../../edge/runtime/config.js";
 import { sendCommand } from "../../edge/runtime/remote.js";
 import { EdgeRuntime } from "../../edge/runtime/runtime.js";
 import { AB06_TRIAL, ab06Samples } from "../helpers/ab06.js";
+import { gridFeeder } from "../helpers/grid.js";
 import { waitFor } from "../helpers/waitFor.js";
 
 const MODEL = "models/reduced-femur-calcn-lstm/manifest.json";
@@ -86,7 +87,9 @@ async function mountingsFromWalking(): Promise<SavedMounting[]> {
     { logger, bus, placements: () => ["femur_r", "calcn_r"], store: { savedMountings: () => [], saveMounting: async (m) => void saved.push(m) } },
   );
   await module.start();
-  for (const s of ab06Samples({ repeat: 2 })) bus.emit("sample", s);
+  const feed = gridFeeder(bus, ["femur_r", "calcn_r"]);
+  for (const s of ab06Samples({ repeat: 2 })) feed.push(s);
+  feed.finish();
   await module.stop();
   expect(saved.map((m) => m.placement).sort()).toEqual(["calcn_r", "femur_r"]);
   return saved;
