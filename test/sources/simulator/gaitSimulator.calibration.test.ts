@@ -62,8 +62,9 @@ describe("GaitSimulator against the mounting calibration", () => {
         expect(cal.reason).toBe("");
         expect(cal.ok).toBe(true);
         expect(cal.handedness?.decision).toBe("right");
-        // AB06's thighs score +0.30..+0.99, its feet +0.87..+1.00 (docs/calibration.md).
-        expect(cal.handedness!.score).toBeGreaterThan(0.5);
+        // Measured over 160 streams a placement (calibrationFigures.ts): thighs +0.50..+1.00, feet +1.00;
+        // AB06's thighs +0.30..+0.99, its feet +0.87..+1.00 (docs/calibration.md). `right` needs > 0.2.
+        expect(cal.handedness!.score).toBeGreaterThan(0.4);
         expect(cal.planarity).toBeGreaterThan(0.95);
         expect(cal.signMargin).toBeGreaterThan(0.2); // the refusal is below 0.05
         const C = cal.C!;
