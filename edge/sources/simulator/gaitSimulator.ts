@@ -7,7 +7,9 @@
  * reads: gyro = the body's angular velocity, acc = its specific force
  * (acceleration minus gravity), both in the sensor's axes. That is what the
  * edge's mounting calibration (edge/calibration/) checks and relies on, so
- * every simulated placement calibrates, right-handed, to its mounting below.
+ * every simulated placement calibrates, right-handed, to its mounting below
+ * (turned by the segment's walking-mean tilt, which the calibration takes as
+ * "up" by definition; docs/ble-dot.md has the figures).
  *
  * Pure: `sample(stream, k)` depends only on the options and (stream, k), so a
  * real-time and a fast run of the same seed produce identical samples, in any
