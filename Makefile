@@ -13,7 +13,7 @@ VERSION ?= 1.0.0
 NODE_BIN := node_modules/.bin
 export ONNXRUNTIME_NODE_INSTALL := skip
 
-.PHONY: setup setup-py setup-node setup-system test test-py test-ts typecheck lint demo evaluate train export report study bench reliability gait-events clean
+.PHONY: setup setup-py setup-node setup-system test test-py test-ts typecheck lint schema demo evaluate train export report study bench reliability gait-events clean
 
 setup: setup-system setup-py setup-node
 
@@ -52,6 +52,12 @@ lint: setup-node
 # The end-to-end tests compare the demo with the Python `evaluate`, so they need the venv too.
 test-ts: setup-node setup-py
 	$(NODE_BIN)/vitest run
+
+# The manifest's JSON Schema, generated from the edge's zod schema (edge/contract/manifest.ts):
+# run after changing that schema and commit docs/schema/manifest.schema.json (the tests
+# of both halves fail until it matches).
+schema: setup-node
+	$(NODE_BIN)/tsx edge/contract/writeManifestSchema.ts
 
 demo: setup-node
 	$(NODE_BIN)/tsx edge/cli.ts demo --model $(MODEL) --trial $(DATA)/levelground_ccw_normal_04_01_imu.csv.gz
