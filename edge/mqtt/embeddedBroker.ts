@@ -169,6 +169,9 @@ export class EmbeddedBroker {
     broker.on("connectionError", (_client, err) => log.debug(() => `connection error: ${err.message}`));
 
     const server = net.createServer((socket) => {
+      // Live angles are small and frequent: with Nagle on, each waits for the
+      // subscriber's delayed ACK (up to 40 ms) behind an unacknowledged one.
+      socket.setNoDelay(true);
       this.sockets.add(socket);
       socket.once("close", () => this.sockets.delete(socket));
       broker.handle(socket);
