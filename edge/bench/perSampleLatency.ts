@@ -43,6 +43,13 @@ export interface PerSampleLatency {
   readonly gcMaxMs: number;
   /** Event-loop stalls over 4 ms during the run. */
   readonly stalls: number;
+  /**
+   * Samples over 5 ms with no GC and no stall overlapping them: a delay on
+   * the path itself (TCP, the broker), not this process being starved. The
+   * figure that tells the A/B apart on a loaded machine.
+   */
+  readonly slowUnexplained: number;
+  readonly slowTotal: number;
   /** The slowest samples: total, split, and what overlapped them. */
   readonly slowest: readonly string[];
 }
@@ -104,6 +111,11 @@ export async function measurePerSampleLatency(opts: { seconds: number; nagle: bo
   const total = rows.map((r) => r.infer + r.deliver);
   const overlapping = (spans: readonly Span[], from: number, to: number, label: string): string[] =>
     spans.filter((s) => s.start + s.ms > from && s.start < to).map((s) => `${label} ${s.ms.toFixed(1)} ms at +${(s.start - from).toFixed(1)}`);
+  const explained = (r: (typeof rows)[number]): boolean => {
+    const end = r.readyAt + r.infer + r.deliver;
+    return overlapping(gcs, r.readyAt, end, "gc").length + overlapping(stalls, r.readyAt, end, "stall").length > 0;
+  };
+  const slow = rows.filter((r) => r.infer + r.deliver > 5);
   const slowest = [...rows]
     .sort((a, b) => b.infer + b.deliver - (a.infer + a.deliver))
     .slice(0, 8)
@@ -122,6 +134,8 @@ export async function measurePerSampleLatency(opts: { seconds: number; nagle: bo
     gcCount: gcs.length,
     gcMaxMs: gcs.length ? Math.max(...gcs.map((g) => g.ms)) : 0,
     stalls: stalls.length,
+    slowUnexplained: slow.filter((r) => !explained(r)).length,
+    slowTotal: slow.length,
     slowest,
   };
 }
@@ -148,6 +162,7 @@ async function main(): Promise<void> {
       `per-sample (every 1), 1 wearer, ${values.seconds} s, TCP_NODELAY ${values.nagle ? "off (--nagle)" : "on"}, node flags: ${process.env.NODE_OPTIONS ?? "none"}`,
       `  ${r.samples} samples: p50 ${f(r.p50Ms)} ms, p99 ${f(r.p99Ms)} ms, max ${f(r.maxMs)} ms; p99 of infer ${f(r.inferP99Ms)}, of deliver ${f(r.deliverP99Ms)}`,
       `  ${r.gcCount} GCs (longest ${f(r.gcMaxMs)} ms), ${r.stalls} event-loop stalls over 4 ms`,
+      `  ${r.slowTotal} samples over 5 ms, ${r.slowUnexplained} of them with no GC or stall overlapping (a delay on the path)`,
       "  slowest:",
       ...r.slowest.map((s) => `    ${s}`),
     ].join("\n") + "\n",
