@@ -10,7 +10,7 @@ import { runFuzz } from "../../edge/reliability/fuzz.js";
 import { runHostile } from "../../edge/reliability/hostile.js";
 import { runOtaAttacks } from "../../edge/reliability/ota.js";
 import { runOutage } from "../../edge/reliability/outage.js";
-import { runSoak } from "../../edge/reliability/soak.js";
+import { flatness, runSoak, type MemorySample } from "../../edge/reliability/soak.js";
 
 describe("reliability checks, quick mode", () => {
   it("fuzz: both serial modes, no crash, every lost frame counted, no binary frame wrongly accepted", async () => {
@@ -42,7 +42,27 @@ describe("reliability checks, quick mode", () => {
     expect(r.figures.skipped_strides).toBe(0);
     expect(r.figures.angles_published).toBeGreaterThan(0);
     expect(r.figures.rss_samples).toBeGreaterThanOrEqual(3);
+    expect(r.figures.heap_after_gc_end_mb).toBeGreaterThan(0);
+    expect(typeof r.figures.flat).toBe("boolean");
   }, 60_000);
+
+  it("soak flatness: a heap that keeps objects alive or an RSS that climbs is not flat; a plateau after warm-up is", () => {
+    const run = (rss: (m: number) => number, heap: (m: number) => number): MemorySample[] =>
+      Array.from({ length: 181 }, (_, i) => ({ minute: i / 6, rssMb: rss(i / 6), heapAfterGcMb: heap(i / 6), youngMb: 4, oldMb: 60 }));
+    // Warm-up steps in the first half, then a plateau with noise: flat.
+    const plateau = flatness(run((m) => (m < 12 ? 175 + 4 * Math.floor(m / 3) : 200) + Math.sin(m * 7), (m) => 48 + 5 * Math.sin(m * 3)));
+    expect(plateau.flat).toBe(true);
+    expect(plateau.reasons).toEqual([]);
+    // 1 MB per 10 min of heap kept alive: a leak, whatever the RSS does.
+    const leak = flatness(run(() => 200, (m) => 48 + m / 10));
+    expect(leak.flat).toBe(false);
+    expect(leak.reasons[0]).toMatch(/heap after GC grows 1 MB\/10 min/);
+    // RSS still climbing in the second half (native growth): not flat either.
+    const climbing = flatness(run((m) => 175 + m, () => 48));
+    expect(climbing.flat).toBe(false);
+    expect(climbing.rssSlopeMbPer10Min).toBeCloseTo(10, 5);
+    expect(flatness(run(() => 1, () => 1).slice(0, 3)).flat).toBe(false); // too few samples to judge
+  });
 
   it("hostile: the shipped broker config lets a hostile device neither read, publish nor disconnect another", async () => {
     const r = await runHostile({ quick: true });
