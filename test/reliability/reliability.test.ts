@@ -22,14 +22,21 @@ describe("reliability checks, quick mode", () => {
     expect(r.figures.bad_counted).toBeGreaterThan(5_000);
   }, 60_000);
 
-  it("outage: a killed and a frozen broker lose no recorded sample; no stale angles after a crash", async () => {
+  it("outage: a killed and a frozen broker (3 s, and 1 s and 2 s) lose no recorded sample and deliver no stale angles", async () => {
     const r = await runOutage({ quick: true, logger: memoryLogger() });
-    expect(r.figures).toMatchObject({ samples_lost: 0, recording_seq_gaps: 0, recorder_dropped: 0, crash_stale_angles: 0 });
+    expect(r.figures).toMatchObject({
+      samples_lost: 0,
+      recording_seq_gaps: 0,
+      recorder_dropped: 0,
+      crash_stale_angles: 0,
+      freeze_stale_angles: 0,
+      freeze_1s_stale_angles: 0,
+      freeze_2s_stale_angles: 0,
+    });
     expect(r.figures.samples_recorded).toBeGreaterThan(500);
-    // freeze_stale_angles is NOT asserted: a freeze shorter than the keepalive's
-    // detection delivers the angles buffered in the broker's socket late
-    // (docs/reliability.md, "Findings"); the figure is reported.
-  }, 90_000);
+    // The frozen broker left probes unanswered: what waited for them was dropped, not sent late.
+    expect(r.figures.angles_dropped_unanswered).toBeGreaterThan(0);
+  }, 120_000);
 
   it("ota: every attack bundle refused with its reason code, nothing installed, angles kept flowing", async () => {
     const r = await runOtaAttacks({ quick: true, logger: memoryLogger() });
