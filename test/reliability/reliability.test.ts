@@ -13,10 +13,21 @@ import { runOutage } from "../../edge/reliability/outage.js";
 import { runSoak } from "../../edge/reliability/soak.js";
 
 describe("reliability checks, quick mode", () => {
-  it("fuzz: both serial modes, no crash, every lost frame counted, no binary frame wrongly accepted", async () => {
+  it("fuzz: both serial modes, no crash, every lost frame counted, no binary frame nor CRC-16 CSV line wrongly accepted", async () => {
     const r = await runFuzz({ quick: true });
-    expect(r.figures).toMatchObject({ crashes: 0, frames_lost_uncounted: 0, binary_false_accepts: 0 });
-    expect(r.figures.frames_sent).toBe(2 * 20_000 + 2 * 2_000);
+    expect(r.figures).toMatchObject({
+      crashes: 0,
+      frames_lost_uncounted: 0,
+      frames_lost_named_only_by_a_restart: 0,
+      binary_false_accepts: 0,
+      binary_false_accepts_time: 0,
+      csv_crc16_false_accepts: 0,
+      csv_crc16_undetectable_value_changes: 0,
+    });
+    // Layers: binary, csv, csv_xor8, csv_crc16; pty: binary, csv.
+    expect(r.figures.frames_sent).toBe(4 * 20_000 + 2 * 2_000);
+    // Plain CSV still lets value changes through (the reason for the checksum).
+    expect(r.figures.csv_undetectable_value_changes).toBeGreaterThan(0);
     // Faults were injected and the receivers noticed them.
     expect(r.figures.frames_faulted).toBeGreaterThan(5_000);
     expect(r.figures.bad_counted).toBeGreaterThan(5_000);
