@@ -16,9 +16,11 @@
  * sequence number and the host step:
  *
  * - A suspect clock: a frame whose clock steps back, or ahead by more than
- *   the host saw pass plus `JUMP_SLACK_US` (one sample period cannot do
- *   that; the host clock only ever runs ahead of the device's, by buffering),
- *   whatever its `seq`. It is dropped (`bad_value`, named by its seq) and
+ *   the host saw pass plus `JUMP_SLACK_US` (the host clock only ever runs
+ *   ahead of the device's, by buffering), or ahead by more than its seq step
+ *   times the last sample period plus one period and `STEP_DRIFT_US` (a
+ *   board's clock steps by its period) while the host saw less pass, whatever
+ *   its `seq`. It is dropped (`bad_value`, named by its seq) and
  *   held as a suspect; the clock keeps its last good reading. Its `t_us` is
  *   either wrong (a firmware glitch: CRC-valid; a CSV line garbled in
  *   transit) or the board restarted, and only the next frame can tell:
@@ -106,6 +108,13 @@ const RESTART_SEQ_SLACK = 2;
  * jitter; 1 s covers that and any board rate of 1 Hz or more.
  */
 export const JUMP_SLACK_US = 1_000_000;
+/**
+ * The board's own clock steps by its sample period per seq: a step more than
+ * one period plus this beyond `seq step x the last period`, and beyond what
+ * the host saw pass, is suspect too (issue #13: a wrong clock less than
+ * JUMP_SLACK_US ahead got through). A silence the host saw is no suspect.
+ */
+export const STEP_DRIFT_US = 50_000;
 
 export class SerialProtocol {
   private readonly sensorNames: Readonly<Record<string, string>>;
@@ -172,7 +181,10 @@ export class SerialProtocol {
     const rawStep = (frame.tUs - clock.lastRawUs + U32_RANGE) % U32_RANGE;
     const hostStep = arrivalUs - clock.lastArrivalUs;
     const back = rawStep >= HALF_U32;
-    const disagrees = back || rawStep > hostStep + JUMP_SLACK_US;
+    const seqStepNow = seqDelta(clock.lastSeq, frame.seq);
+    // Ahead of what seq says the board's period allows, and of what the host saw pass: a wrong clock.
+    const beyondPeriod = clock.lastStepUs > 0 && rawStep > (seqStepNow + 1) * clock.lastStepUs + STEP_DRIFT_US && rawStep > hostStep + STEP_DRIFT_US;
+    const disagrees = back || rawStep > hostStep + JUMP_SLACK_US || beyondPeriod;
     // A restart needs both: this frame continues the suspect's clock AND does not fit the last good one.
     if (suspect && disagrees && continues(suspect, frame, arrivalUs)) return this.confirmRestart(sensorId, clock, suspect, frame, arrivalUs);
     if (suspect) this.settleOutlier(sensorId, clock, suspect, frame.seq);
@@ -181,7 +193,7 @@ export class SerialProtocol {
     if (disagrees) {
       const how = back
         ? `is back ${U32_RANGE - rawStep} µs from the last sample's ${clock.lastRawUs} µs`
-        : `is ${rawStep} µs ahead of the last sample's ${clock.lastRawUs} µs, the host saw ${Math.round(hostStep / 1000)} ms pass`;
+        : `is ${rawStep} µs ahead of the last sample's ${clock.lastRawUs} µs (${seqStep} seq step(s) of ${clock.lastStepUs} µs), the host saw ${Math.round(hostStep / 1000)} ms pass`;
       const after = seqStep === 1 ? "while seq continues" : `after seq ${clock.lastSeq}`;
       this.handlers.onIssue({
         kind: "bad_value",

@@ -182,6 +182,14 @@ describe("SerialProtocol", () => {
     expect(issues.map((i) => i.kind)).toEqual(["bad_value", "bad_frame"]);
   });
 
+  it("drops a wrong clock less than JUMP_SLACK_US ahead when neither seq nor the host clock allows the step", () => {
+    const frames = [frameAt(0), frameAt(1), frameAt(2, { tUs: 1_520_000 }), frameAt(3), frameAt(4)];
+    const { samples, issues } = run(frames, {}, [0, 10_000, 20_000, 30_000, 40_000]);
+    expect(samples.map((s) => s.seq)).toEqual([0, 1, 3, 4]);
+    expect(samples.map((s) => s.tUs)).toEqual([1_000_000, 1_010_000, 1_030_000, 1_040_000]);
+    expect(issues.map((i) => [i.kind, i.message])).toEqual([["bad_value", expect.stringMatching(/seq 2: t_us 1520000 µs is 510000 µs ahead .*1 seq step\(s\) of 10000 µs/)]]);
+  });
+
   it("counts a loss just before a confirmed restart as a gap when the board kept counting seq", () => {
     const frames = [frameAt(0), frameAt(1), frameAt(3, { tUs: 1_000 }), frameAt(4, { tUs: 11_000 })];
     const { samples, issues } = run(frames, {}, [0, 10_000, 530_000, 540_000]);
