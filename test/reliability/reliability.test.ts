@@ -9,6 +9,7 @@ import { memoryLogger } from "../../edge/log.js";
 import { runFuzz } from "../../edge/reliability/fuzz.js";
 import { runHostile } from "../../edge/reliability/hostile.js";
 import { runOtaAttacks } from "../../edge/reliability/ota.js";
+import { runOtaCrash } from "../../edge/reliability/otaCrash.js";
 import { runOutage } from "../../edge/reliability/outage.js";
 import { runSoak } from "../../edge/reliability/soak.js";
 
@@ -54,6 +55,17 @@ describe("reliability checks, quick mode", () => {
     expect(r.figures).toMatchObject({ refused_pct: 100, installs: 0, installed_version_after: "1.0.0" });
     expect(r.figures.angles_messages_during).toBeGreaterThan(1);
   }, 120_000);
+
+  it("ota-crash: kill -9 of the real device during probation and during install never boots the unproven model, and it says so", async () => {
+    const r = await runOtaCrash({ quick: true, logger: memoryLogger() });
+    expect(r.figures).toMatchObject({ boots_on_unproven_model: 0, null_angles_after_restart: 0, reinstalled_after_probation_kill: 0 });
+    expect(r.figures.kills_during_probation).toBeGreaterThanOrEqual(1);
+    // Every kill during probation was reported by the restarted device itself.
+    expect(r.figures.probation_kills_reported_rolled_back).toBe(r.figures.kills_during_probation);
+    // The install kill may land just after the probation record was written; either way it was a kill mid-update.
+    expect((r.figures.kills_during_install as number) + (r.figures.kills_during_probation as number)).toBeGreaterThanOrEqual(2);
+    expect(r.figures.boots).toBe(6);
+  }, 180_000);
 
   it("soak: runs, samples RSS, every stride inferred (a short run: the quick mode's minute is for the command)", async () => {
     const r = await runSoak({ minutes: 0.2, sampleEveryS: 4, logger: memoryLogger() });
