@@ -82,6 +82,16 @@ export interface OtaCrashOptions {
   readonly quick?: boolean;
   readonly model?: string;
   readonly logger: Logger;
+  /** Only the scenarios with these names (default: all of the mode's). */
+  readonly only?: readonly string[];
+  /** Keep the work folder (device configs, logs, models directories) for a post-mortem; its path goes in the notes. */
+  readonly keepWorkDir?: boolean;
+  /**
+   * Runs on the models directory between a kill and the restart: the check's
+   * own test uses it to put issue #13's defect back (`current` naming the
+   * candidate) and see the check fail. Not for production use.
+   */
+  readonly beforeRestart?: (otaDir: string) => Promise<void>;
 }
 
 /** What one scenario found. */
@@ -99,6 +109,10 @@ interface ScenarioResult {
 /** The device's MQTT surface as the check watches it: angles and OTA states, with arrival times. */
 class Watcher {
   readonly angles: { atMs: number; version: string; nulls: boolean }[] = [];
+  /** The `model` topic as each process publishes it: its first one names the model it booted. */
+  readonly models: { atMs: number; version: string }[] = [];
+  /** Arrival times of the device's last will ("offline", "connection lost"): the broker saw a process die. */
+  readonly wills: number[] = [];
   readonly states: { atMs: number; state: OtaStateMessage }[] = [];
   private constructor(private readonly client: MqttClient) {}
 
@@ -108,7 +122,12 @@ class Watcher {
     client.on("message", (topic, payload, packet) => {
       if (payload.length === 0) return;
       const now = Date.now();
-      if (topic.endsWith("/angles")) {
+      if (topic.endsWith("/status")) {
+        const status = JSON.parse(payload.toString()) as { state?: string; reason?: string };
+        if (!packet.retain && status.state === "offline" && status.reason === "connection lost") w.wills.push(now);
+      } else if (topic.endsWith("/model")) {
+        if (!packet.retain) w.models.push({ atMs: now, version: (JSON.parse(payload.toString()) as { version: string }).version });
+      } else if (topic.endsWith("/angles")) {
         const m = JSON.parse(payload.toString()) as AnglesMessage;
         w.angles.push({ atMs: now, version: m.model.version, nulls: m.angles.some((row) => row.some((a) => a === null)) });
       } else if (!packet.retain) {
@@ -116,7 +135,7 @@ class Watcher {
         w.states.push({ atMs: now, state: JSON.parse(payload.toString()) as OtaStateMessage });
       }
     });
-    await client.subscribeAsync([`gait/${deviceId}/angles`, `gait/${deviceId}/ota/state`], { qos: 1 });
+    await client.subscribeAsync([`gait/${deviceId}/angles`, `gait/${deviceId}/model`, `gait/${deviceId}/status`, `gait/${deviceId}/ota/state`], { qos: 1 });
     return w;
   }
 
@@ -217,7 +236,7 @@ export async function runOtaCrash(opts: OtaCrashOptions): Promise<CheckResult> {
   const t0 = performance.now();
   const work = await mkdtemp(path.join(tmpdir(), "gait-ota-crash-"));
   const broker: RunningMosquitto = await startMosquitto();
-  const scenarios = opts.quick ? QUICK : FULL;
+  const scenarios = (opts.quick ? QUICK : FULL).filter((s) => !opts.only || opts.only.includes(s.name));
   const results: ScenarioResult[] = [];
   let shippedVersion = "";
   try {
@@ -231,11 +250,13 @@ export async function runOtaCrash(opts: OtaCrashOptions): Promise<CheckResult> {
       const version = `${shippedVersion.split(".").slice(0, 2).join(".")}.${100 + n}`;
       // Each candidate's bytes differ (its live angle), so no two scenarios share a model hash.
       const bundle = await candidateBundle(work, path.dirname(manifest), privatePem, scenario.candidate, version, 10 + n);
-      results.push(await runScenario(scenario, { work, broker, manifest, publicKey: k.publicKey, bundle, shippedVersion, logger: opts.logger, index: n }));
+      results.push(
+        await runScenario(scenario, { work, broker, manifest, publicKey: k.publicKey, bundle, shippedVersion, logger: opts.logger, index: n, beforeRestart: opts.beforeRestart }),
+      );
     }
   } finally {
     await broker.stop();
-    await rm(work, { recursive: true, force: true });
+    if (!opts.keepWorkDir) await rm(work, { recursive: true, force: true });
   }
 
   const during = (what: ScenarioResult["killedDuring"]): ScenarioResult[] => results.filter((r) => r.killedDuring === what);
@@ -276,6 +297,7 @@ export async function runOtaCrash(opts: OtaCrashOptions): Promise<CheckResult> {
     notes: [
       "the device is `gait-edge run` as a child process; candidates pass the golden self-test and answer NaN (nan) or a plausible constant (flat) on live data",
       `probationStrides ${PROBATION_STRIDES}: a flat candidate is still on probation at every kill`,
+      ...(opts.keepWorkDir ? [`work folder kept: ${work}`] : []),
     ],
     detail: results,
   };
@@ -290,6 +312,7 @@ interface ScenarioContext {
   readonly shippedVersion: string;
   readonly logger: Logger;
   readonly index: number;
+  readonly beforeRestart: ((otaDir: string) => Promise<void>) | undefined;
 }
 
 async function runScenario(scenario: Scenario, ctx: ScenarioContext): Promise<ScenarioResult> {
@@ -312,17 +335,32 @@ async function runScenario(scenario: Scenario, ctx: ScenarioContext): Promise<Sc
   const device = new DeviceProcess(configFile, path.join(ctx.work, `device-${ctx.index}.log`));
   const publisher = new OtaPublisher({ bundleDir: ctx.bundle, brokerUrl: ctx.broker.url, target: { deviceId } }, { logger: ctx.logger.child("ota-publish") });
   const bootVersions: string[] = [];
-  /** Starts the device and waits for its first angles: which model it booted. */
+  /**
+   * Starts the device and waits for its first `model` message and angles. The
+   * first `model` a process publishes names the model it booted (an update
+   * resumed right after the start swaps in later, and says so again).
+   */
   const boot = async (): Promise<number> => {
+    if (killedAtMs !== undefined) {
+      // The broker publishes the dead process's will only after it has read
+      // all that process sent: everything the watcher gets from now on is the new one's.
+      const at = killedAtMs;
+      await waitUntil(`${scenario.name}: the killed device's last will`, () => watcher.wills.some((t) => t >= at), 20_000);
+    }
     device.start();
     const since = device.startedAtMs;
-    await waitUntil(`${scenario.name}: the device's first angles`, () => watcher.angles.some((a) => a.atMs >= since));
-    bootVersions.push(watcher.angles.find((a) => a.atMs >= since)!.version);
+    await waitUntil(`${scenario.name}: the device's first model message and angles`, () => watcher.models.some((m) => m.atMs >= since) && watcher.angles.some((a) => a.atMs >= since));
+    bootVersions.push(watcher.models.find((m) => m.atMs >= since)!.version);
     return since;
   };
   const stateSince = (since: number, want: (s: OtaStateMessage) => boolean): OtaStateMessage | undefined =>
     watcher.states.find((s) => s.atMs >= since && want(s.state))?.state;
   let killedDuring: ScenarioResult["killedDuring"];
+  let killedAtMs: number | undefined;
+  const kill9 = async (): Promise<void> => {
+    killedAtMs = Date.now();
+    await device.kill9();
+  };
   try {
     const firstStart = await boot();
     await publisher.start();
@@ -331,24 +369,26 @@ async function runScenario(scenario: Scenario, ctx: ScenarioContext): Promise<Sc
       await waitUntil(`${scenario.name}: verifying/installing`, () =>
         stateSince(firstStart, (s) => s.state === "verifying" || (s.state === "installing" && !existsSync(record))) !== undefined || existsSync(record),
       );
-      await device.kill9();
+      await kill9();
       killedDuring = existsSync(record) ? "probation" : "install";
     } else if (scenario.kill.kind === "after_rollback") {
       const outcome = await Promise.race([publisher.done(), sleep(WAIT_LIMIT_MS).then(() => undefined)]);
       if (!outcome) throw new Error(`${scenario.name}: no outcome from the device within ${WAIT_LIMIT_MS} ms`);
       if (outcome.state.state !== "rolled_back") throw new Error(`${scenario.name}: expected the nan candidate rolled back, the device says ${outcome.state.state} (${outcome.state.reason ?? ""})`);
-      await device.kill9();
+      await kill9();
       killedDuring = "after_rollback";
     } else {
       await waitUntil(`${scenario.name}: the probation record`, () => existsSync(record));
       if (scenario.kill.kind === "probation") await sleep(scenario.kill.afterMs);
-      await device.kill9();
+      await kill9();
       killedDuring = existsSync(record) ? "probation" : "after_rollback";
     }
 
+    await ctx.beforeRestart?.(otaDir);
     const restart = await boot();
     let reported: ScenarioResult["reportedAfterRestart"] = null;
-    if (killedDuring === "probation") {
+    // A device that booted something else has failed already; its report is not worth waiting for.
+    if (killedDuring === "probation" && bootVersions.at(-1) === ctx.shippedVersion) {
       await waitUntil(`${scenario.name}: the restarted device's report`, () => stateSince(restart, (s) => s.state === "rolled_back") !== undefined, 20_000).catch(
         () => undefined,
       );
