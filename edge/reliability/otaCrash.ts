@@ -27,22 +27,18 @@
  * a kill, IS installed again after a restart while its offer is retained:
  * docs/ota.md, "Known limits"; reported, and its probation undoes it again.)
  */
-import { spawn, type ChildProcess } from "node:child_process";
-import { once } from "node:events";
-import { createWriteStream, existsSync } from "node:fs";
+import { existsSync } from "node:fs";
 import { copyFile, mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { createHash } from "node:crypto";
 import { tmpdir } from "node:os";
 import path from "node:path";
-import { fileURLToPath } from "node:url";
-import { connectAsync, type MqttClient } from "mqtt";
 import { startMosquitto, type RunningMosquitto } from "../bench/mosquitto.js";
 import type { Logger } from "../log.js";
-import type { AnglesMessage } from "../mqtt/topics.js";
 import { createBundle } from "../ota/bundle.js";
 import { runKeygen } from "../ota/cli.js";
 import type { OtaStateMessage } from "../ota/messages.js";
 import { OtaPublisher } from "../ota/publisher.js";
+import { DeviceProcess, DeviceWatcher } from "./deviceProcess.js";
 import { DEFAULT_MODEL } from "../runtime/config.js";
 import { goldenOnlyModel } from "./goldenOnlyModel.js";
 import { round, sleep, type CheckResult } from "./report.js";
@@ -50,7 +46,6 @@ import { round, sleep, type CheckResult } from "./report.js";
 /** Long enough that no kill in this check comes after a flat candidate passed (4 strides a second). */
 const PROBATION_STRIDES = 2000;
 const WAIT_LIMIT_MS = 60_000;
-const SHIPPED_CLI = fileURLToPath(new URL(`../cli${path.extname(fileURLToPath(import.meta.url))}`, import.meta.url));
 
 type Candidate = "flat" | "nan";
 type KillPoint = { readonly kind: "probation"; readonly afterMs: number } | { readonly kind: "probation_start" } | { readonly kind: "install" } | { readonly kind: "after_rollback" };
@@ -104,88 +99,6 @@ interface ScenarioResult {
   /** After a kill during probation: the restarted device's own report. */
   readonly reportedAfterRestart: Pick<OtaStateMessage, "state" | "code" | "reason"> | null;
   readonly reinstalledByItself: boolean;
-}
-
-/** The device's MQTT surface as the check watches it: angles and OTA states, with arrival times. */
-class Watcher {
-  readonly angles: { atMs: number; version: string; nulls: boolean }[] = [];
-  /** The `model` topic as each process publishes it: its first one names the model it booted. */
-  readonly models: { atMs: number; version: string }[] = [];
-  /** Arrival times of the device's last will ("offline", "connection lost"): the broker saw a process die. */
-  readonly wills: number[] = [];
-  readonly states: { atMs: number; state: OtaStateMessage }[] = [];
-  private constructor(private readonly client: MqttClient) {}
-
-  static async start(url: string, deviceId: string): Promise<Watcher> {
-    const client = await connectAsync(url, { protocolVersion: 4, reconnectPeriod: 200, clientId: `${deviceId}-watch` });
-    const w = new Watcher(client);
-    client.on("message", (topic, payload, packet) => {
-      if (payload.length === 0) return;
-      const now = Date.now();
-      if (topic.endsWith("/status")) {
-        const status = JSON.parse(payload.toString()) as { state?: string; reason?: string };
-        if (!packet.retain && status.state === "offline" && status.reason === "connection lost") w.wills.push(now);
-      } else if (topic.endsWith("/model")) {
-        if (!packet.retain) w.models.push({ atMs: now, version: (JSON.parse(payload.toString()) as { version: string }).version });
-      } else if (topic.endsWith("/angles")) {
-        const m = JSON.parse(payload.toString()) as AnglesMessage;
-        w.angles.push({ atMs: now, version: m.model.version, nulls: m.angles.some((row) => row.some((a) => a === null)) });
-      } else if (!packet.retain) {
-        // Retained states are an earlier process's words; only live ones count.
-        w.states.push({ atMs: now, state: JSON.parse(payload.toString()) as OtaStateMessage });
-      }
-    });
-    await client.subscribeAsync([`gait/${deviceId}/angles`, `gait/${deviceId}/model`, `gait/${deviceId}/status`, `gait/${deviceId}/ota/state`], { qos: 1 });
-    return w;
-  }
-
-  stop(): Promise<void> {
-    return this.client.endAsync(true);
-  }
-}
-
-/** `gait-edge run --config` as a child process, its output in a log file. */
-class DeviceProcess {
-  private child: ChildProcess | undefined;
-  startedAtMs = 0;
-  constructor(
-    private readonly configFile: string,
-    private readonly logFile: string,
-  ) {}
-
-  start(): void {
-    const ts = SHIPPED_CLI.endsWith(".ts");
-    const args = [...(ts ? ["--import", "tsx"] : []), SHIPPED_CLI, "run", "--config", this.configFile];
-    const child = spawn(process.execPath, args, { stdio: ["ignore", "pipe", "pipe"] });
-    const log = createWriteStream(this.logFile, { flags: "a" });
-    child.stdout?.pipe(log, { end: false });
-    child.stderr?.pipe(log, { end: false });
-    this.child = child;
-    this.startedAtMs = Date.now();
-  }
-
-  get running(): boolean {
-    return this.child !== undefined && this.child.exitCode === null && this.child.signalCode === null;
-  }
-
-  /** kill -9, and wait until it is gone (nothing it held survives but the disk). */
-  async kill9(): Promise<void> {
-    const child = this.child;
-    if (!child || !this.running) return;
-    const exited = once(child, "exit");
-    child.kill("SIGKILL");
-    await exited;
-  }
-
-  async stop(): Promise<void> {
-    const child = this.child;
-    if (!child || !this.running) return;
-    const exited = once(child, "exit");
-    child.kill("SIGTERM");
-    const timer = setTimeout(() => child.kill("SIGKILL"), 10_000);
-    await exited;
-    clearTimeout(timer);
-  }
 }
 
 async function waitUntil(what: string, probe: () => boolean, limitMs = WAIT_LIMIT_MS): Promise<void> {
@@ -331,7 +244,7 @@ async function runScenario(scenario: Scenario, ctx: ScenarioContext): Promise<Sc
       log: { level: "info", format: "json" },
     }),
   );
-  const watcher = await Watcher.start(ctx.broker.url, deviceId);
+  const watcher = await DeviceWatcher.start(ctx.broker.url, deviceId);
   const device = new DeviceProcess(configFile, path.join(ctx.work, `device-${ctx.index}.log`));
   const publisher = new OtaPublisher({ bundleDir: ctx.bundle, brokerUrl: ctx.broker.url, target: { deviceId } }, { logger: ctx.logger.child("ota-publish") });
   const bootVersions: string[] = [];
