@@ -462,6 +462,10 @@ export class MqttConnection {
 
   private onConnect(client: MqttClient): void {
     const log = this.deps.logger;
+    // Small packets at once: without TCP_NODELAY the probe (a 2-byte PINGREQ) waits behind
+    // Nagle for the ACK of the last angles message, which delayed ACKs hold up to 40 ms.
+    const stream = client.stream as Duplex & { setNoDelay?: (noDelay: boolean) => unknown };
+    stream.setNoDelay?.(true);
     if (this.everConnected) this.counters.reconnects++;
     this.everConnected = true;
     this.connectedSince = Date.now();

@@ -26,6 +26,7 @@ import type { Logger } from "../log.js";
 import type { AnglesMessage } from "../mqtt/topics.js";
 import { DEFAULT_MODEL, parseConfig } from "../runtime/config.js";
 import { EdgeRuntime } from "../runtime/runtime.js";
+import { measureProbeLatency } from "./probeLatency.js";
 import { round, sleep, type CheckResult } from "./report.js";
 
 /**
@@ -153,6 +154,8 @@ export async function runOutage(opts: OutageOptions): Promise<CheckResult> {
 
     await rt.stop();
     runtime = undefined;
+    // What the probe costs a healthy broker (reported): publish -> subscriber, unprobed vs probed.
+    const latency = await measureProbeLatency(broker.url, { messages: opts.quick ? 100 : 400, rounds: opts.quick ? 1 : 3, logger: opts.logger });
     // After stop: every sample the source produced has reached the recorder (or was dropped and counted).
     const finalStats = rt.stats();
     const produced = Object.values(finalStats.sources).reduce<number>((n, s) => n + ((s as { samples?: number }).samples ?? 0), 0);
@@ -175,6 +178,7 @@ export async function runOutage(opts: OutageOptions): Promise<CheckResult> {
       angles_dropped_offline: finalStats.mqtt.dropped - finalStats.mqtt.droppedUnanswered,
       angles_dropped_unanswered: finalStats.mqtt.droppedUnanswered,
       broker_stalls_noticed: finalStats.mqtt.stalls,
+      ...Object.fromEntries(Object.entries(latency).map(([k, v]) => [`latency_${k}`, v])),
     };
     const shortStale = Object.entries(short).filter(([k]) => k.endsWith("_stale_angles")).reduce((n, [, v]) => n + v, 0);
     const shortFresh = Object.entries(short).filter(([k]) => k.endsWith("_fresh_angles_s")).map(([, v]) => v);
@@ -200,6 +204,7 @@ export async function runOutage(opts: OutageOptions): Promise<CheckResult> {
         ...Object.fromEntries(Object.keys(short).map((k) => [k, k.endsWith("_stale_angles") ? "0" : `< ${RECONNECT_TARGET_S}`])),
         angles_dropped_offline: "reported (QoS 0 angles are live data: dropped while offline, never queued)",
         angles_dropped_unanswered: "reported (held for a probe the frozen broker did not answer within liveProbeTimeoutMs: dropped, never sent late)",
+        latency_probed_median_ms: "reported (publish -> subscriber with the live probe; latency_unprobed_*: liveProbeTimeoutMs 0)",
       },
       notes: [
         `simulator in real time, shipped mqtt settings (keepalive ${config.mqtt.keepaliveS} s, reconnect ${config.mqtt.reconnectMinMs}-${config.mqtt.reconnectMaxMs} ms); stale = older than ${STALE_MS} ms on arrival`,
