@@ -97,9 +97,10 @@ SERVICE_NODE_FLAGS := $(shell sed -n 's|^ExecStart=[^ ]*/node \(\(--[^ ]* \)*\).
 bench: setup-system setup-node
 	NODE_OPTIONS="$(SERVICE_NODE_FLAGS)" $(NODE_BIN)/tsx edge/cli.ts bench --model $(MODEL) $(if $(JSON),--json $(JSON))
 
-# The attack run of issue #13 as benchmarks (docs/reliability.md): serial fuzz (10^6 frames per mode),
-# broker kill -9 and SIGSTOP (60 s each), the OTA attack suite, a 30 min soak, the hostile device.
-# About 35 min; needs mosquitto and socat. Writes reports/reliability.json (JSON=... elsewhere).
+# The attack run of issue #13 as benchmarks (docs/reliability.md): serial fuzz (10^6 frames per mode,
+# CSV also with each checksum), broker kill -9 and SIGSTOP (60 s each) and short freezes (1, 2, 4 s),
+# the OTA attack suite, kill -9 of the device process during install and probation, a 30 min soak,
+# the hostile device. About 40 min; needs mosquitto and socat. Writes reports/reliability.json (JSON=... elsewhere).
 reliability: setup-system setup-node
 	NODE_OPTIONS="$(SERVICE_NODE_FLAGS)" $(NODE_BIN)/tsx edge/cli.ts reliability all --json $(or $(JSON),reports/reliability.json)
 
