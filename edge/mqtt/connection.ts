@@ -463,10 +463,6 @@ export class MqttConnection {
 
   private onConnect(client: MqttClient): void {
     const log = this.deps.logger;
-    // Small packets at once: without TCP_NODELAY the probe (a 2-byte PINGREQ) waits behind
-    // Nagle for the ACK of the last angles message, which delayed ACKs hold up to 40 ms.
-    const stream = client.stream as Duplex & { setNoDelay?: (noDelay: boolean) => unknown };
-    stream.setNoDelay?.(true);
     if (this.everConnected) this.counters.reconnects++;
     this.everConnected = true;
     this.connectedSince = Date.now();
@@ -602,7 +598,8 @@ function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
  * are small messages, 4 to 100 a second per wearer; with Nagle on, a message
  * written while the previous segment is unacknowledged waits for the broker's
  * delayed ACK (up to 40 ms on Linux): `make bench` once showed per-sample
- * p99 26 ms from this alone. A WebSocket stream has no such option.
+ * p99 26 ms from this alone, and the live probe (a 2-byte PINGREQ) would wait
+ * behind the last angles message's ACK. A WebSocket stream has no such option.
  */
 function noNagle(client: MqttClient): void {
   const stream: unknown = client.stream;
