@@ -10,10 +10,13 @@
  */
 import * as ort from "onnxruntime-node";
 import { z } from "zod";
+import { batchingConfigSchema } from "./batcher.js";
 
 export const InferenceConfigSchema = z.object({
   /** onnxruntime threads inside one operator; 1 keeps the Pi's other cores free. */
   intraOpNumThreads: z.number().int().min(1).default(1),
+  /** Windows of several wearers in one call (edge/inference/batcher.ts, docs/configuration in docs/architecture.md). */
+  batching: batchingConfigSchema.prefault({}),
 });
 export type InferenceConfig = z.infer<typeof InferenceConfigSchema>;
 

@@ -5,6 +5,7 @@
  * and `onnxModelLoader`.
  */
 import type { LoadedContract } from "../contract/manifest.js";
+import { WindowBatcher, batchingConfigSchema, shouldBatch } from "../inference/batcher.js";
 import { OnnxModel, type InferenceConfig } from "../inference/onnxModel.js";
 import type { MessageHandler } from "../mqtt/connection.js";
 import type { StoppableModel } from "./swappableModel.js";
@@ -33,6 +34,15 @@ export function onnxModelLoader(inference?: InferenceConfig): ModelLoader {
       config: inference,
     });
     await model.start();
-    return model;
+    // One batcher per session, shared by every pipeline's lane (edge/inference/batcher.ts);
+    // only where batching is exact, unless the config opts into coupled batching.
+    const batching = inference?.batching ?? batchingConfigSchema.parse({});
+    if (!shouldBatch(batching, contract.manifest.model.quantization)) return model;
+    return new WindowBatcher(model, {
+      maxBatch: batching.maxBatch,
+      maxWaitMs: batching.maxWaitMs,
+      windowLength: p.window * contract.featureCount,
+      outputLength: p.window * p.joints.length,
+    });
   };
 }
