@@ -1,0 +1,76 @@
+/**
+ * The windowed stream's part of `make bench` (edge/bench/windowed.ts does the
+ * measuring): inference cost per window by batch size, then the wearer levels
+ * twice, with the default batching (exact: the shipped int8 model runs one
+ * window per call) and with coupled batching (int8 windows of several wearers
+ * in one call; a wearer's angles then depend on its batch partners, measured
+ * in docs/architecture.md "Batching across wearers").
+ */
+import type { LoadedContract } from "../contract/manifest.js";
+import type { Logger } from "../log.js";
+import type { RunningMosquitto } from "./mosquitto.js";
+import { BATCH_SIZES, P99_LIMIT_MS, formatShares, inferenceMsPerWindow, windowedLevels, type WindowedLevelsResult } from "./windowed.js";
+
+export { P99_LIMIT_MS } from "./windowed.js";
+
+/** The e2e p99 is reported at these wearer counts; the levels after them look for the most served. */
+export const REQUIRED_WEARERS = [1, 25, 100] as const;
+export const MORE_WEARERS = [250, 500, 1000, 1500] as const;
+
+export interface WindowedFigures {
+  readonly inferenceMsPerWindow: { readonly int8: Record<string, number>; readonly fp32: Record<string, number> };
+  /** The default config (batching "exact"). */
+  readonly exact: WindowedLevelsResult;
+  /** inference.batching.mode "coupled". */
+  readonly coupled: WindowedLevelsResult;
+}
+
+export async function windowedFigures(
+  broker: RunningMosquitto,
+  opts: { readonly model: string; readonly quick?: boolean },
+  contract: LoadedContract,
+  logger: Logger,
+  print: (line: string) => void,
+): Promise<WindowedFigures> {
+  const fp32 = contract.variantPaths.fp32;
+  if (!fp32) throw new Error(`${contract.manifestPath}: no fp32 variant to compare with`);
+  const calls = opts.quick ? 128 : 1024;
+  print(`bench: inference ms per window at batch ${BATCH_SIZES.join(", ")} (int8, fp32)`);
+  const inference = { int8: await inferenceMsPerWindow(contract.modelPath, contract, calls), fp32: await inferenceMsPerWindow(fp32, contract, calls) };
+  print(`bench: int8 ${JSON.stringify(inference.int8)}  fp32 ${JSON.stringify(inference.fp32)}`);
+  const run = { broker, model: opts.model, seconds: opts.quick ? 3 : 8, warmupS: opts.quick ? 1 : 2, logger };
+  const more = opts.quick ? [] : MORE_WEARERS;
+  print(`bench: windowed levels, default batching (exact: the int8 model runs one window per call)`);
+  const exact = await windowedLevels(run, REQUIRED_WEARERS, more, print);
+  print(`bench: windowed levels, inference.batching.mode coupled`);
+  const coupled = await windowedLevels({ ...run, batching: { mode: "coupled" } }, REQUIRED_WEARERS, more, print);
+  return { inferenceMsPerWindow: inference, exact, coupled };
+}
+
+function p99At(r: WindowedLevelsResult): Record<string, number> {
+  return Object.fromEntries(r.levels.filter((l) => (REQUIRED_WEARERS as readonly number[]).includes(l.wearers)).map((l) => [String(l.wearers), l.e2e_p99_ms]));
+}
+
+export function windowedJson(f: WindowedFigures): Record<string, unknown> {
+  return {
+    inference_ms_per_window: f.inferenceMsPerWindow,
+    windowed_e2e_p99_ms: p99At(f.exact),
+    windowed_max_wearers: f.exact.maxWearers,
+    windowed_coupled_e2e_p99_ms: p99At(f.coupled),
+    windowed_coupled_max_wearers: f.coupled.maxWearers,
+    windowed_levels: f.exact.levels,
+    windowed_coupled_levels: f.coupled.levels,
+  };
+}
+
+export function printWindowed(f: WindowedFigures, print: (line: string) => void): void {
+  for (const v of ["int8", "fp32"] as const) {
+    print(`| inference_ms_per_window ${v} | ${BATCH_SIZES.map((b) => `${b}: ${f.inferenceMsPerWindow[v][String(b)]}`).join(", ")} | |`);
+  }
+  for (const [name, r] of [["", f.exact], ["coupled_", f.coupled]] as const) {
+    print(`| windowed_${name}e2e_p99_ms | ${Object.entries(p99At(r)).map(([n, v]) => `${n}: ${v}`).join(", ")} | 25: <= 10 |`);
+    print(`| windowed_${name}max_wearers | ${r.maxWearers} | >= 1000 (no skipped stride, p99 < ${P99_LIMIT_MS} ms) |`);
+    const last = r.levels.at(-1);
+    if (last?.main_thread) print(`| windowed_${name}main_thread at ${last.wearers} | ${formatShares(last.main_thread)} | |`);
+  }
+}
