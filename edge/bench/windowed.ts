@@ -14,8 +14,8 @@
  *   windowed_max_wearers     the most wearers served with no skipped stride and
  *                            e2e p99 under 50 ms
  *
- * Every level runs with `inference.batching` as given (default: the config's
- * default, which batches only batch-invariant models). The first `warmupS`
+ * Every level runs with the `inference` config given (default: the config's
+ * defaults: the main thread, batching only batch-invariant models). The first `warmupS`
  * seconds of each level are not scored: every wearer of the simulator starts
  * on the same tick, so the first windows of all of them (full 50-sample
  * windows on a cold JIT and cold caches) land in one burst that a short run's
@@ -93,7 +93,8 @@ export interface WindowedRunOptions {
   readonly wearers: number;
   readonly seconds: number;
   readonly warmupS: number;
-  readonly batching?: Partial<BatchingConfig>;
+  /** `inference` config of the runtime (batching, thread); default: the config's defaults. */
+  readonly inference?: { readonly thread?: "main" | "worker"; readonly batching?: Partial<BatchingConfig> };
   readonly profile?: boolean;
   readonly logger: Logger;
 }
@@ -143,7 +144,7 @@ export async function windowedRun(o: WindowedRunOptions): Promise<WindowedLevel>
     sources: [{ kind: "simulator", wearers: o.wearers, realtime: true, seed: 7 }],
     mqtt: { url: o.broker.url, deviceId, protocolVersion: 5 },
     pipeline: { staleAfterMs: 1000 },
-    inference: { batching: o.batching ?? {} },
+    inference: o.inference ?? {},
   });
   const readyAt = new Map<string, number>();
   let scoreFrom = Number.POSITIVE_INFINITY;

@@ -1,10 +1,16 @@
 /**
  * The windowed stream's part of `make bench` (edge/bench/windowed.ts does the
  * measuring): inference cost per window by batch size, then the wearer levels
- * twice, with the default batching (exact: the shipped int8 model runs one
- * window per call) and with coupled batching (int8 windows of several wearers
- * in one call; a wearer's angles then depend on its batch partners, measured
- * in docs/architecture.md "Batching across wearers").
+ * in three configurations:
+ *
+ *   windowed_*                the defaults: main thread, batching exact (the
+ *                             shipped int8 model runs one window per call)
+ *   windowed_worker_*         inference.thread worker: the same outputs, the
+ *                             session on a worker thread
+ *   windowed_coupled_worker_* and inference.batching.mode coupled: int8
+ *                             windows of several wearers in one call (a
+ *                             wearer's angles then depend on its partners,
+ *                             docs/architecture.md "Batching across wearers")
  */
 import type { LoadedContract } from "../contract/manifest.js";
 import type { Logger } from "../log.js";
@@ -19,10 +25,8 @@ export const MORE_WEARERS = [250, 500, 1000, 1500] as const;
 
 export interface WindowedFigures {
   readonly inferenceMsPerWindow: { readonly int8: Record<string, number>; readonly fp32: Record<string, number> };
-  /** The default config (batching "exact"). */
-  readonly exact: WindowedLevelsResult;
-  /** inference.batching.mode "coupled". */
-  readonly coupled: WindowedLevelsResult;
+  /** By the name of the configuration ("", "worker_", "coupled_worker_"): its levels. */
+  readonly variants: ReadonlyArray<readonly [string, WindowedLevelsResult]>;
 }
 
 export async function windowedFigures(
@@ -40,11 +44,17 @@ export async function windowedFigures(
   print(`bench: int8 ${JSON.stringify(inference.int8)}  fp32 ${JSON.stringify(inference.fp32)}`);
   const run = { broker, model: opts.model, seconds: opts.quick ? 3 : 8, warmupS: opts.quick ? 1 : 2, logger };
   const more = opts.quick ? [] : MORE_WEARERS;
-  print(`bench: windowed levels, default batching (exact: the int8 model runs one window per call)`);
-  const exact = await windowedLevels(run, REQUIRED_WEARERS, more, print);
-  print(`bench: windowed levels, inference.batching.mode coupled`);
-  const coupled = await windowedLevels({ ...run, batching: { mode: "coupled" } }, REQUIRED_WEARERS, more, print);
-  return { inferenceMsPerWindow: inference, exact, coupled };
+  const configs = [
+    ["", "the defaults (main thread; exact batching: the int8 model runs one window per call)", {}],
+    ["worker_", "inference.thread worker", { thread: "worker" }],
+    ["coupled_worker_", "inference.thread worker, inference.batching.mode coupled", { thread: "worker", batching: { mode: "coupled" } }],
+  ] as const;
+  const variants: Array<[string, WindowedLevelsResult]> = [];
+  for (const [name, what, config] of configs) {
+    print(`bench: windowed levels, ${what}`);
+    variants.push([name, await windowedLevels({ ...run, inference: config }, REQUIRED_WEARERS, more, print)]);
+  }
+  return { inferenceMsPerWindow: inference, variants };
 }
 
 function p99At(r: WindowedLevelsResult): Record<string, number> {
@@ -52,22 +62,20 @@ function p99At(r: WindowedLevelsResult): Record<string, number> {
 }
 
 export function windowedJson(f: WindowedFigures): Record<string, unknown> {
-  return {
-    inference_ms_per_window: f.inferenceMsPerWindow,
-    windowed_e2e_p99_ms: p99At(f.exact),
-    windowed_max_wearers: f.exact.maxWearers,
-    windowed_coupled_e2e_p99_ms: p99At(f.coupled),
-    windowed_coupled_max_wearers: f.coupled.maxWearers,
-    windowed_levels: f.exact.levels,
-    windowed_coupled_levels: f.coupled.levels,
-  };
+  const out: Record<string, unknown> = { inference_ms_per_window: f.inferenceMsPerWindow };
+  for (const [name, r] of f.variants) {
+    out[`windowed_${name}e2e_p99_ms`] = p99At(r);
+    out[`windowed_${name}max_wearers`] = r.maxWearers;
+    out[`windowed_${name}levels`] = r.levels;
+  }
+  return out;
 }
 
 export function printWindowed(f: WindowedFigures, print: (line: string) => void): void {
   for (const v of ["int8", "fp32"] as const) {
     print(`| inference_ms_per_window ${v} | ${BATCH_SIZES.map((b) => `${b}: ${f.inferenceMsPerWindow[v][String(b)]}`).join(", ")} | |`);
   }
-  for (const [name, r] of [["", f.exact], ["coupled_", f.coupled]] as const) {
+  for (const [name, r] of f.variants) {
     print(`| windowed_${name}e2e_p99_ms | ${Object.entries(p99At(r)).map(([n, v]) => `${n}: ${v}`).join(", ")} | 25: <= 10 |`);
     print(`| windowed_${name}max_wearers | ${r.maxWearers} | >= 1000 (no skipped stride, p99 < ${P99_LIMIT_MS} ms) |`);
     const profiled = r.levels.find((l) => l.main_thread);
