@@ -100,7 +100,7 @@ export interface WindowedRunOptions {
 }
 
 /** utime + stime of a process, in seconds (Linux /proc); NaN where unreadable. */
-async function processCpuS(pid: number): Promise<number> {
+export async function processCpuS(pid: number): Promise<number> {
   try {
     const stat = await readFile(`/proc/${pid}/stat`, "utf8");
     const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");

@@ -11,9 +11,19 @@
  *                             windows of several wearers in one call (a
  *                             wearer's angles then depend on its partners,
  *                             docs/architecture.md "Batching across wearers")
+ *
+ * and, for each configuration, what a wearer costs in CPU time
+ * (edge/bench/cpuCost.ts: robust on a busy machine, unlike the latencies) with
+ * the bounds that follow from it on this machine's cores:
+ *
+ *   windowed_*cpu                 ms of CPU per wearer per second, by thread and stage
+ *   windowed_*cpu_bound_wearers   all cores' CPU / (process + broker per wearer)
+ *   windowed_*main_thread_bound_wearers  one core / the main thread's share per wearer
  */
+import { availableParallelism } from "node:os";
 import type { LoadedContract } from "../contract/manifest.js";
 import type { Logger } from "../log.js";
+import { cpuCost, type CpuCost } from "./cpuCost.js";
 import type { RunningMosquitto } from "./mosquitto.js";
 import { BATCH_SIZES, P99_LIMIT_MS, formatShares, inferenceMsPerWindow, windowedLevels, type WindowedLevelsResult } from "./windowed.js";
 
@@ -27,6 +37,8 @@ export interface WindowedFigures {
   readonly inferenceMsPerWindow: { readonly int8: Record<string, number>; readonly fp32: Record<string, number> };
   /** By the name of the configuration ("", "worker_", "coupled_worker_"): its levels. */
   readonly variants: ReadonlyArray<readonly [string, WindowedLevelsResult]>;
+  /** The same configurations' CPU cost per wearer. */
+  readonly cpu: ReadonlyArray<readonly [string, CpuCost]>;
 }
 
 export async function windowedFigures(
@@ -50,11 +62,16 @@ export async function windowedFigures(
     ["coupled_worker_", "inference.thread worker, inference.batching.mode coupled", { thread: "worker", batching: { mode: "coupled" } }],
   ] as const;
   const variants: Array<[string, WindowedLevelsResult]> = [];
+  const cpu: Array<[string, CpuCost]> = [];
   for (const [name, what, config] of configs) {
     print(`bench: windowed levels, ${what}`);
     variants.push([name, await windowedLevels({ ...run, inference: config }, REQUIRED_WEARERS, more, print)]);
+    // 100 wearers: the simulator's chunks then hold under one stride, so inference keeps up and no window is skipped.
+    const c = await cpuCost({ broker, model: opts.model, wearers: 100, simSeconds: opts.quick ? 5 : 25, inference: config, logger });
+    cpu.push([name, c]);
+    print(`bench: cpu per wearer-second ${c.cpu_ms_per_wearer_s} ms (main thread ${c.main_thread_cpu_ms_per_wearer_s}: ${stageList(c.main_thread_ms_per_wearer_s)}), mosquitto ${c.mosquitto_ms_per_wearer_s}; ${c.windows} windows, ${c.skipped} skipped`);
   }
-  return { inferenceMsPerWindow: inference, variants };
+  return { inferenceMsPerWindow: inference, variants, cpu };
 }
 
 function p99At(r: WindowedLevelsResult): Record<string, number> {
@@ -68,7 +85,24 @@ export function windowedJson(f: WindowedFigures): Record<string, unknown> {
     out[`windowed_${name}max_wearers`] = r.maxWearers;
     out[`windowed_${name}levels`] = r.levels;
   }
+  for (const [name, c] of f.cpu) {
+    out[`windowed_${name}cpu`] = c;
+    Object.assign(out, bounds(name, c));
+  }
   return out;
+}
+
+function stageList(s: Partial<Record<string, number>>): string {
+  return Object.entries(s).map(([k, v]) => `${k} ${v}`).join(", ");
+}
+
+/** Upper bounds on wearers from the CPU cost alone (no latency, no burst): all cores, and the one main thread. */
+function bounds(name: string, c: CpuCost): Record<string, number> {
+  const cores = availableParallelism();
+  return {
+    [`windowed_${name}cpu_bound_wearers`]: Math.floor((cores * 1000) / (c.cpu_ms_per_wearer_s + c.mosquitto_ms_per_wearer_s)),
+    [`windowed_${name}main_thread_bound_wearers`]: Math.floor(1000 / c.main_thread_cpu_ms_per_wearer_s),
+  };
 }
 
 export function printWindowed(f: WindowedFigures, print: (line: string) => void): void {
@@ -78,6 +112,12 @@ export function printWindowed(f: WindowedFigures, print: (line: string) => void)
   for (const [name, r] of f.variants) {
     print(`| windowed_${name}e2e_p99_ms | ${Object.entries(p99At(r)).map(([n, v]) => `${n}: ${v}`).join(", ")} | 25: <= 10 |`);
     print(`| windowed_${name}max_wearers | ${r.maxWearers} | >= 1000 (no skipped stride, p99 < ${P99_LIMIT_MS} ms) |`);
+    const c = f.cpu.find(([n]) => n === name)?.[1];
+    if (c) {
+      const b = bounds(name, c);
+      print(`| windowed_${name}cpu_ms_per_wearer_s | ${c.cpu_ms_per_wearer_s} (main thread ${c.main_thread_cpu_ms_per_wearer_s}; mosquitto ${c.mosquitto_ms_per_wearer_s}) | |`);
+      print(`| windowed_${name}cpu_bound_wearers, main_thread_bound_wearers | ${b[`windowed_${name}cpu_bound_wearers`]}, ${b[`windowed_${name}main_thread_bound_wearers`]} | (upper bounds from CPU alone) |`);
+    }
     const profiled = r.levels.find((l) => l.main_thread);
     if (profiled?.main_thread) print(`| windowed_${name}main_thread at ${profiled.wearers} wearers | ${formatShares(profiled.main_thread)} | |`);
   }
