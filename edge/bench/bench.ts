@@ -14,8 +14,9 @@
  *                             serves with no skipped stride and e2e p99 under
  *                             50 ms (= windowed_max_wearers, edge/bench/windowedFigures.ts:
  *                             inference ms per window by batch size, windowed
- *                             e2e p99 at 1, 25 and 100 wearers, default and
- *                             coupled batching, and where the time goes)
+ *                             e2e p99 at 1, 25 and 100 wearers, the most wearers
+ *                             served and the CPU per wearer, for the defaults,
+ *                             inference on a worker thread and coupled batching)
  *   per_sample_e2e_p50_ms, per_sample_e2e_p99_ms  per-sample mode (every 1): from
  *                             the sample completing a grid sample entering the
  *                             pipeline to its `angles/sample` message at an MQTT

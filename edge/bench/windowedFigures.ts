@@ -11,6 +11,11 @@
  *                             windows of several wearers in one call (a
  *                             wearer's angles then depend on its partners,
  *                             docs/architecture.md "Batching across wearers")
+ *   windowed_spread_*         the defaults and the last one again with the
+ *                             wearers' starts spread over a stride: the
+ *                             others start every wearer on one tick, so all
+ *                             strides end together (the worst case); real
+ *                             wearers connect at random moments
  *
  * and, for each configuration, what a wearer costs in CPU time
  * (edge/bench/cpuCost.ts: robust on a busy machine, unlike the latencies) with
@@ -56,16 +61,22 @@ export async function windowedFigures(
   print(`bench: int8 ${JSON.stringify(inference.int8)}  fp32 ${JSON.stringify(inference.fp32)}`);
   const run = { broker, model: opts.model, seconds: opts.quick ? 3 : 8, warmupS: opts.quick ? 1 : 2, logger };
   const more = opts.quick ? [] : MORE_WEARERS;
+  // [name, what, inference config, startSpreadS, measure the CPU cost]; spread wearers cost the same CPU.
+  const stride = contract.pipeline.stride / contract.pipeline.sampleRateHz;
+  const coupledWorker = { thread: "worker", batching: { mode: "coupled" } } as const;
   const configs = [
-    ["", "the defaults (main thread; exact batching: the int8 model runs one window per call)", {}],
-    ["worker_", "inference.thread worker", { thread: "worker" }],
-    ["coupled_worker_", "inference.thread worker, inference.batching.mode coupled", { thread: "worker", batching: { mode: "coupled" } }],
+    ["", "the defaults (main thread; exact batching: the int8 model runs one window per call)", {}, 0, true],
+    ["worker_", "inference.thread worker", { thread: "worker" }, 0, true],
+    ["coupled_worker_", "inference.thread worker, inference.batching.mode coupled", coupledWorker, 0, true],
+    ["spread_", `the defaults, wearers' starts spread over a stride (simulator startSpreadS ${stride})`, {}, stride, false],
+    ["spread_coupled_worker_", `worker, coupled, wearers' starts spread over a stride`, coupledWorker, stride, false],
   ] as const;
   const variants: Array<[string, WindowedLevelsResult]> = [];
   const cpu: Array<[string, CpuCost]> = [];
-  for (const [name, what, config] of configs) {
+  for (const [name, what, config, startSpreadS, measureCpu] of configs) {
     print(`bench: windowed levels, ${what}`);
-    variants.push([name, await windowedLevels({ ...run, inference: config }, REQUIRED_WEARERS, more, print)]);
+    variants.push([name, await windowedLevels({ ...run, inference: config, startSpreadS }, REQUIRED_WEARERS, more, print)]);
+    if (!measureCpu) continue;
     // 100 wearers: the simulator's chunks then hold under one stride, so inference keeps up and no window is skipped.
     const c = await cpuCost({ broker, model: opts.model, wearers: 100, simSeconds: opts.quick ? 5 : 25, inference: config, logger });
     cpu.push([name, c]);
