@@ -118,7 +118,8 @@ export class WindowBatcher implements BatchableModel {
   private head = 0;
   private running = false;
   private stopped = false;
-  private timer: NodeJS.Timeout | NodeJS.Immediate | undefined;
+  /** The pending launch: a timeout (maxWaitMs > 0) or an immediate (0); each has its own clear function. */
+  private timer: { readonly kind: "timeout"; readonly handle: NodeJS.Timeout } | { readonly kind: "immediate"; readonly handle: NodeJS.Immediate } | undefined;
   private readonly input: Float32Array;
   private counts = { batches: 0, windows: 0, largestBatch: 0, failed: 0 };
   private drained: Promise<void> = Promise.resolve();
@@ -180,13 +181,16 @@ export class WindowBatcher implements BatchableModel {
       this.timer = undefined;
       this.launch();
     };
-    this.timer = this.options.maxWaitMs > 0 ? setTimeout(fire, this.options.maxWaitMs) : setImmediate(fire);
+    this.timer =
+      this.options.maxWaitMs > 0 ? { kind: "timeout", handle: setTimeout(fire, this.options.maxWaitMs) } : { kind: "immediate", handle: setImmediate(fire) };
   }
 
   private cancelTimer(): void {
-    if (!this.timer) return;
-    clearTimeout(this.timer as NodeJS.Timeout);
-    clearImmediate(this.timer as NodeJS.Immediate);
+    const t = this.timer;
+    if (!t) return;
+    // Never the other kind's clear: clearImmediate on a timeout corrupts Node's count of pending immediates.
+    if (t.kind === "timeout") clearTimeout(t.handle);
+    else clearImmediate(t.handle);
     this.timer = undefined;
   }
 

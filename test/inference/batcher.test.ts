@@ -212,6 +212,18 @@ describe("WindowBatcher", () => {
     expect((await Promise.all([first, second])).map((o) => o[0])).toEqual([1, 2]);
   });
 
+  it("with maxWaitMs, a full batch goes at once and its wait is cancelled (no second, empty launch)", async () => {
+    vi.useFakeTimers();
+    const model = new ManualModel();
+    const b = batcher(model, 2, 5);
+    const outs = [b.run(Float32Array.of(1, 0)), b.run(Float32Array.of(2, 0))];
+    expect(model.calls.map((c) => c.firsts())).toEqual([[1, 2]]);
+    vi.advanceTimersByTime(10);
+    expect(model.calls.length).toBe(1);
+    model.finishLast();
+    expect((await Promise.all(outs)).map((o) => o[0])).toEqual([1, 2]);
+  });
+
   it("stop(): waiting windows are rejected, the call in flight finishes, then the model stops", async () => {
     const model = new ManualModel();
     const b = batcher(model, 1);
