@@ -19,7 +19,7 @@ export const InferenceConfigSchema = z.object({
    * Where the session runs. main: on the JS thread (onnxruntime-node runs each
    * call synchronously there). worker: on a worker thread of its own
    * (edge/inference/threadModel.ts), so inference takes a second core and
-   * never blocks the event loop; same outputs, a copy per call, ~10 MB more.
+   * never blocks the event loop; same outputs, a copy per call, 15-30 MB more RSS.
    */
   thread: z.enum(["main", "worker"]).default("main"),
   /** Windows of several wearers in one call (edge/inference/batcher.ts, docs/configuration in docs/architecture.md). */
