@@ -13,7 +13,7 @@ VERSION ?= 1.0.0
 NODE_BIN := node_modules/.bin
 export ONNXRUNTIME_NODE_INSTALL := skip
 
-.PHONY: setup setup-py setup-node setup-system test test-py test-ts typecheck lint demo evaluate train export report study bench reliability gait-events clean
+.PHONY: setup setup-py setup-node setup-system test test-py test-ts typecheck lint schema demo evaluate train export report study bench reliability gait-events clean
 
 setup: setup-system setup-py setup-node
 
@@ -53,6 +53,12 @@ lint: setup-node
 test-ts: setup-node setup-py
 	$(NODE_BIN)/vitest run
 
+# The manifest's JSON Schema, generated from the edge's zod schema (edge/contract/manifest.ts):
+# run after changing that schema and commit docs/schema/manifest.schema.json (the tests
+# of both halves fail until it matches).
+schema: setup-node
+	$(NODE_BIN)/tsx edge/contract/writeManifestSchema.ts
+
 demo: setup-node
 	$(NODE_BIN)/tsx edge/cli.ts demo --model $(MODEL) --trial $(DATA)/levelground_ccw_normal_04_01_imu.csv.gz
 
@@ -83,15 +89,20 @@ study: setup-py
 	for seed in 1 2; do (cd training && $(abspath $(PY)) -m gaitlstm.study sweep --cohort ../runs/cohort --method ug --out ../runs/sweep-seed$$seed --sizes 2 --seed $$seed --workers $(WORKERS)) || exit 1; done
 	cd training && $(abspath $(PY)) -m gaitlstm.study report --runs ../runs/study ../runs/sweep ../runs/sweep-ui --repeats ../runs/sweep-seed1 ../runs/sweep-seed2 --out ../reports/study
 
+# The installed service's node flags (ExecStart of deploy/systemd/gait-edge.service, e.g. the
+# young generation's cap): the bench and the soak run with them, so their memory is the service's.
+SERVICE_NODE_FLAGS := $(shell sed -n 's|^ExecStart=[^ ]*/node \(\(--[^ ]* \)*\).*|\1|p' deploy/systemd/gait-edge.service)
+
 # Needs a real mosquitto (Debian package), like the integration tests.
 bench: setup-system setup-node
-	$(NODE_BIN)/tsx edge/cli.ts bench --model $(MODEL) $(if $(JSON),--json $(JSON))
+	NODE_OPTIONS="$(SERVICE_NODE_FLAGS)" $(NODE_BIN)/tsx edge/cli.ts bench --model $(MODEL) $(if $(JSON),--json $(JSON))
 
-# The attack run of issue #13 as benchmarks (docs/reliability.md): serial fuzz (10^6 frames per mode),
-# broker kill -9 and SIGSTOP (60 s each), the OTA attack suite, a 30 min soak, the hostile device.
-# About 35 min; needs mosquitto and socat. Writes reports/reliability.json (JSON=... elsewhere).
+# The attack run of issue #13 as benchmarks (docs/reliability.md): serial fuzz (10^6 frames per mode,
+# CSV also with each checksum), broker kill -9 and SIGSTOP (60 s each) and short freezes (1, 2, 4 s),
+# the OTA attack suite, kill -9 of the device process during install and probation, a 30 min soak,
+# the hostile device. About 40 min; needs mosquitto and socat. Writes reports/reliability.json (JSON=... elsewhere).
 reliability: setup-system setup-node
-	$(NODE_BIN)/tsx edge/cli.ts reliability all --json $(or $(JSON),reports/reliability.json)
+	NODE_OPTIONS="$(SERVICE_NODE_FLAGS)" $(NODE_BIN)/tsx edge/cli.ts reliability all --json $(or $(JSON),reports/reliability.json)
 
 # Gait events against AB06's force plates (docs/gait-events.md); needs the shared data folder.
 gait-events: setup-py

@@ -6,7 +6,7 @@ import tseslint from "typescript-eslint";
 
 export default tseslint.config(
   {
-    ignores: ["dist/**", "node_modules/**", "training/**", ".venv/**", "runs/**", "reports/**", "models/**", "data/**"],
+    ignores: ["dist/**", "out/**", "node_modules/**", "training/**", ".venv/**", "runs/**", "reports/**", "models/**", "data/**"],
   },
   js.configs.recommended,
   ...tseslint.configs.recommendedTypeChecked,

@@ -177,9 +177,9 @@ function buildProgram(setExit: (code: number) => void): Command {
 
   program
     .command("reliability")
-    .description("the attack run as benchmarks: serial fuzz, broker outage, OTA attacks, memory soak, hostile device (docs/reliability.md)")
+    .description("the attack run as benchmarks: serial fuzz, broker outage, OTA attacks, kills during an update, memory soak, hostile device (docs/reliability.md)")
     // The same names as CHECKS in edge/reliability/run.ts (imported lazily, so not used here).
-    .addArgument(new Argument("<check>", "which check").choices(["fuzz", "outage", "ota", "soak", "hostile", "all"]))
+    .addArgument(new Argument("<check>", "which check").choices(["fuzz", "outage", "ota", "ota-crash", "soak", "hostile", "all"]))
     .option("--quick", "short runs (the smoke test in make test)", false)
     .option("--json <out>", `write the results as JSON (all: default reports/reliability.json)`)
     .addOption(new Option("--minutes <m>", "soak: wall minutes (default 30, --quick 1)").argParser(numberAtLeast(0.05)))

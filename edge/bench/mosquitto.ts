@@ -80,6 +80,9 @@ async function launch(binary: string, port: number, opts: MosquittoOptions): Pro
     "log_dest stderr",
     "log_type error",
     "log_type warning",
+    // As deploy/mosquitto/mosquitto.conf: Nagle off toward subscribers, or the
+    // per-sample latency measured is the subscriber's delayed ACK (up to 40 ms).
+    "set_tcp_nodelay true",
     // Run as root (CI containers) mosquitto would drop to user "mosquitto", which
     // cannot read our temp files; stay as the current user instead.
     ...(process.getuid?.() === 0 ? [`user ${userInfo().username}`] : []),

@@ -12,6 +12,8 @@ import {
   axisAngleDeg, cross, dot, jacobiEigenSym3, normalize, quatFromMatrix, rotationAngleDeg, type Mat3, type Quat, type Vec3,
 } from "./linalg.js";
 
+/** The algorithm this file implements (docs/calibration.md); a v2 manifest's `calibration.algorithm` names the one it was trained with. */
+export const CALIBRATION_ALGORITHM = "gait-calibration/1";
 export const STILL_GYRO = 0.2;
 export const STILL_ACC = 0.4;
 export const STAND_S = 1.0;

@@ -6,8 +6,16 @@
  * Strict on every field the runtime acts on (feature layout, rates, AHRS,
  * tensors, files and their hashes): a model this runtime would feed the wrong
  * numbers must be refused at load time with a message naming the file and
- * field, not produce plausible-looking angles. Lenient on descriptive fields
- * (`provenance`, `metrics`, `architecture`, `created`): passed through as is.
+ * field, not produce plausible-looking angles. Strict in shape everywhere: an
+ * unknown field is refused with its name (a typo or a field from another
+ * contract version must not pass silently); descriptive fields (`provenance`,
+ * `architecture`) are typed too, `metrics` is the one free-form object.
+ *
+ * ONE schema for both halves: docs/schema/manifest.schema.json is generated
+ * from `ManifestSchema` (`npm run schema`, edge/contract/manifestJsonSchema.ts)
+ * and Python validates every manifest it writes or reads against that file
+ * (training/gaitlstm/manifest_schema.py). Refinements (unit quaternions,
+ * relative paths) and the checks across fields below are the edge's alone.
  *
  * (Over 400 lines on purpose: this is the contract's whole schema, one zod
  * object per manifest section plus the checks across sections; split up, the
@@ -17,7 +25,6 @@ import { createHash } from "node:crypto";
 import { readFile, stat } from "node:fs/promises";
 import path from "node:path";
 import { z } from "zod";
-import { CalibrationBlockSchema, segmentFrameProblems, usesSegmentFrames } from "./segmentFrames.js";
 
 export const SUPPORTED_SCHEMA = "gait-model-contract/1";
 export const SUPPORTED_FEATURE_PIPELINES = ["gait-features/1", "gait-features/2"] as const;
@@ -57,6 +64,8 @@ const posInt = z.number({ error: POS_INT }).int({ error: POS_INT }).positive({ e
 const POS_NUM = "expected a positive number";
 const posNum = z.number({ error: POS_NUM }).positive({ error: POS_NUM }).finite({ error: POS_NUM });
 const finiteNum = z.number({ error: "expected a finite number" }).finite({ error: "expected a finite number" });
+const FRACTION = "expected a number from 0 to 1";
+const fraction = z.number({ error: FRACTION }).min(0, { error: FRACTION }).max(1, { error: FRACTION });
 const nonEmpty = z.string({ error: "expected a non-empty string" }).min(1, { error: "expected a non-empty string" });
 const sha256Hex = z
   .string({ error: "expected a sha256 hex digest" })
@@ -71,30 +80,121 @@ const semver = z
 const unitQuat = z
   .tuple([finiteNum, finiteNum, finiteNum, finiteNum], { error: "expected a quaternion [w, x, y, z]" })
   .refine((q) => Math.abs(Math.hypot(...q) - 1) < 1e-6, { error: "expected a unit quaternion [w, x, y, z]" });
-const fileRef = z.object({ file: relativeFile, sha256: sha256Hex, bytes: posInt });
-const tensorSpec = z.object({
+const fileRef = z.strictObject({ file: relativeFile, sha256: sha256Hex, bytes: posInt });
+const tensorSpec = z.strictObject({
   name: nonEmpty,
   shape: z.array(z.union([posInt, nonEmpty]), { error: "expected a shape array" }),
   dtype: z.literal("float32"),
 });
 
-export const ManifestSchema = z.looseObject({
+/** `feature_pipeline` values a manifest may name (docs/contract.md); which of them this runtime RUNS is SUPPORTED_FEATURE_PIPELINES. */
+export const FEATURE_PIPELINE_V1 = "gait-features/1";
+export const FEATURE_PIPELINE_V2 = "gait-features/2";
+export const KNOWN_FEATURE_PIPELINES = [FEATURE_PIPELINE_V1, FEATURE_PIPELINE_V2] as const;
+export type FeaturePipeline = (typeof KNOWN_FEATURE_PIPELINES)[number];
+
+/**
+ * v2's Euler reference, the same for every placement: the shortest arc from +z
+ * to the segment's +y, (w, x, y, z) = (√½, −√½, 0, 0) (docs/contract.md, v2 step 4).
+ */
+export const V2_EULER_REFERENCE = [Math.SQRT1_2, -Math.SQRT1_2, 0, 0] as const;
+
+/**
+ * The calibration constants a v2 manifest records (Python's `gaitlstm.mounting.calibrate`
+ * names, docs/calibration.md). For reference: the edge calibrates with its own copies
+ * (edge/calibration/calibrate.ts), held to the calibration golden vectors.
+ */
+const CalibrationConstantsSchema = z.strictObject({
+  STILL_GYRO: posNum,
+  STILL_ACC: posNum,
+  STAND_S: posNum,
+  NO_MOTION_GYRO: posNum,
+  MIN_WALK_S: posNum,
+  MIN_STRIDES: posInt,
+  STRIDE_MIN_S: posNum,
+  STRIDE_MAX_S: posNum,
+  MIN_PERIODICITY: posNum,
+  MIN_PLANARITY: posNum,
+  SIGN_LAG_S: posNum,
+  MIN_SIGN_MARGIN: posNum,
+});
+export type CalibrationConstants = z.infer<typeof CalibrationConstantsSchema>;
+
+/** v2's `calibration` block: the sensor-to-segment calibration run before the AHRS (step 2b). */
+export const ManifestCalibrationSchema = z.strictObject({
+  /** The calibration algorithm and its version, e.g. "gait-calibration/1" (docs/calibration.md). */
+  algorithm: z
+    .string({ error: "expected a calibration algorithm like gait-calibration/1" })
+    .regex(/^gait-calibration\/\d+$/, { error: "expected a calibration algorithm like gait-calibration/1" }),
+  spec: nonEmpty,
+  /** Calibrate on grid samples [0, round(seconds · rate)) of a segment. */
+  seconds: posNum,
+  source: nonEmpty,
+  vertical: z.literal("walking"),
+  check_handedness: z.literal(true),
+  apply: nonEmpty,
+  on_refusal: nonEmpty,
+  constants: CalibrationConstantsSchema,
+});
+export type ManifestCalibration = z.infer<typeof ManifestCalibrationSchema>;
+
+/** What the network is (Python's `gaitlstm.models.architecture`): descriptive, but typed. */
+const ArchitectureSchema = z.discriminatedUnion("type", [
+  z.strictObject({ type: z.literal("lstm"), layers: posInt, hidden: posInt, dropout: fraction }),
+  z.strictObject({ type: z.literal("cnn"), conv_channels: z.array(posInt).min(1), kernel: posInt }),
+]);
+
+/** One recording of a split: a trial, or the fraction [start, end) of it (Python's `dataset.Part`). */
+const PartSchema = z.strictObject({ subject: nonEmpty, trial: nonEmpty, start: fraction, end: fraction });
+const subjectList = z.array(nonEmpty);
+
+/**
+ * Where the model comes from (export.py `provenance`, from the checkpoint and the data
+ * export read, never constants). Descriptive: the runtime does not act on it. Fields
+ * a newer export adds are optional so that older models still load.
+ */
+const ProvenanceSchema = z.strictObject({
+  dataset: nonEmpty,
+  subjects: z.strictObject({ train: subjectList, val: subjectList.optional(), test: subjectList }).optional(),
+  data_dir: nonEmpty,
+  method: z.enum(["ui", "ug", "ua"]),
+  heldout: z.string().nullable(),
+  train_trials: z.array(nonEmpty),
+  val_trials: z.array(nonEmpty).optional(),
+  test_trials: z.array(nonEmpty),
+  train_set: z.array(PartSchema),
+  val_set: z.array(PartSchema).optional(),
+  test_set: z.array(PartSchema),
+  /** The `train` flags of the checkpoint (Python's TrainConfig), as they were. */
+  train_args: z.record(z.string(), z.unknown()).optional(),
+  code_commit: nonEmpty,
+  seed: z.number().int(),
+  torch: z.string(),
+  train_minutes: z.number().nullable(),
+  train_device: z.string(),
+});
+
+/** The fields every feature pipeline's manifest has. */
+const commonFields = {
   schema: z.literal(SUPPORTED_SCHEMA),
   name: nonEmpty,
   version: semver,
   created: z.string().optional(),
-  feature_pipeline: nonEmpty,
-  architecture: z.unknown().optional(),
+  architecture: ArchitectureSchema.optional(),
   placements: z
     .array(z.enum(PLACEMENTS), { error: "expected an array of placements" })
     .min(1, { error: "expected at least one placement" })
     .refine((p) => new Set(p).size === p.length, { error: "expected each placement once" }),
-  channels: z.array(z.looseObject({ name: nonEmpty, unit: nonEmpty, frame: nonEmpty })),
   sample_rate_hz: posNum,
   window: posInt,
   stride: posInt,
-  resampling: z.looseObject({ method: z.literal("linear"), max_gap_s: posNum.optional() }),
-  ahrs: z.looseObject({
+  resampling: z.strictObject({
+    method: z.literal("linear"),
+    grid: nonEmpty.optional(),
+    prefilter: z.null().optional(),
+    max_gap_s: posNum.optional(),
+  }),
+  ahrs: z.strictObject({
     algorithm: z.literal("madgwick-imu"),
     implementation: z.literal("ahrs@1.3.3"),
     beta: posNum,
@@ -106,34 +206,81 @@ export const ManifestSchema = z.looseObject({
     zero_gradient: z.literal("gyro-only-step"),
     nan_guard: z.literal("reinit-from-accelerometer"),
   }),
-  euler: z.looseObject({
+  euler: z.strictObject({
     sequence: z.literal("ZYX"),
     order: z.tuple([z.literal("roll"), z.literal("pitch"), z.literal("yaw")]),
     unit: z.literal("rad"),
     yaw: z.literal("relative-to-window-start"),
     reference: z.record(z.string(), unitQuat),
   }),
-  normalization: z.looseObject({
+  normalization: z.strictObject({
     // The runtime feeds un-normalized features; a graph without the z-score would get wrong inputs.
     in_graph: z.literal(true, { error: "expected true (this runtime does not normalize features itself)" }),
     mean: z.array(finiteNum),
     std: z.array(posNum),
+    // The targets' z-score, undone inside the graph too (for reference).
+    target_mean: z.array(finiteNum).optional(),
+    target_std: z.array(posNum).optional(),
   }),
   joints: z
-    .array(z.looseObject({ name: nonEmpty, unit: z.literal("deg"), positive: nonEmpty }))
+    .array(z.strictObject({ name: nonEmpty, unit: z.literal("deg"), positive: nonEmpty }))
     .min(1, { error: "expected at least one joint" }),
-  publish: z.looseObject({ first_window: z.literal("all"), then: z.literal("last_stride") }),
-  tensors: z.looseObject({ input: tensorSpec, output: tensorSpec }),
+  publish: z.strictObject({ first_window: z.literal("all"), then: z.literal("last_stride") }),
+  tensors: z.strictObject({ input: tensorSpec, output: tensorSpec }),
   model: fileRef.extend({ quantization: nonEmpty }),
   variants: z.record(z.string(), fileRef).default({}),
-  golden: z.looseObject({ file: relativeFile, sha256: sha256Hex }).optional(),
-  input_limits: z.looseObject({ acc_abs_max: posNum, gyro_abs_max: posNum }),
-  /** gait-features/2 only (edge/contract/segmentFrames.ts). */
-  calibration: CalibrationBlockSchema.optional(),
-  provenance: z.unknown().optional(),
-  metrics: z.unknown().optional(),
+  golden: z.strictObject({ file: relativeFile, sha256: sha256Hex }).optional(),
+  input_limits: z.strictObject({ acc_abs_max: posNum, gyro_abs_max: posNum }),
+  provenance: ProvenanceSchema.optional(),
+  // Scores of the exported files (export.py `metrics`): free-form on purpose, the one
+  // open field. Which scores an export reports changes with the study; nothing reads them.
+  metrics: z.record(z.string(), z.unknown()).optional(),
+  // Added by `gait-edge bundle --allow-downgrade` before signing (docs/ota.md).
+  ota: z.strictObject({ allowDowngrade: z.boolean().optional() }).optional(),
+};
+
+/** A feature column; which frames a pipeline may use is its own (channels cross-checked below). */
+const channel = <F extends readonly [string, ...string[]]>(frames: F) =>
+  z.strictObject({ name: nonEmpty, unit: nonEmpty, frame: z.enum(frames) });
+
+export const ManifestV1Schema = z.strictObject({
+  ...commonFields,
+  feature_pipeline: z.literal(FEATURE_PIPELINE_V1),
+  // gait-features/1: the raw sensor axes.
+  channels: z.array(channel(["sensor", "euler"] as const)),
 });
-export type Manifest = z.infer<typeof ManifestSchema>;
+
+export const ManifestV2Schema = z.strictObject({
+  ...commonFields,
+  feature_pipeline: z.literal(FEATURE_PIPELINE_V2),
+  // gait-features/2: acc and gyro in the segment frame, after the calibration.
+  channels: z.array(channel(["segment", "euler"] as const)),
+  calibration: ManifestCalibrationSchema,
+});
+
+/**
+ * The manifest, both feature pipelines (`feature_pipeline` picks the branch). Strict:
+ * an unknown field anywhere is refused with its name. docs/schema/manifest.schema.json
+ * is generated from this (`npm run schema`), and Python checks every manifest it
+ * writes or reads against that file.
+ */
+export const ManifestSchema = z.discriminatedUnion("feature_pipeline", [ManifestV1Schema, ManifestV2Schema], {
+  error: (issue) =>
+    issue.code === "invalid_union" ? `expected one of the known feature pipelines (${KNOWN_FEATURE_PIPELINES.join(", ")})` : undefined,
+});
+export type ManifestV1 = z.infer<typeof ManifestV1Schema>;
+export type ManifestV2 = z.infer<typeof ManifestV2Schema>;
+export type Manifest = ManifestV1 | ManifestV2;
+
+/** True when the model's features are in segment frames: the runtime must rotate every placement by its mounting before the AHRS. */
+export function usesSegmentFrames(m: Pick<Manifest, "feature_pipeline">): boolean {
+  return m.feature_pipeline === FEATURE_PIPELINE_V2;
+}
+
+/** v2's calibration settings, or null for a pipeline without a calibration step. */
+export function manifestCalibration(m: Manifest): ManifestCalibration | null {
+  return m.feature_pipeline === FEATURE_PIPELINE_V2 ? m.calibration : null;
+}
 
 /** A manifest that passed every check, with absolute paths of its verified files. */
 export interface LoadedContract {
@@ -202,14 +349,25 @@ function describe(value: unknown): string {
 }
 
 function formatIssues(file: string, issues: readonly z.core.$ZodIssue[]): string {
-  const lines = issues.slice(0, 8).map((issue) => {
+  // An unknown field is named itself (not its parent object, whose text would be the "got").
+  const named = issues.flatMap((issue): string[] =>
+    issue.code === "unrecognized_keys"
+      ? issue.keys.map((key) => `${file}: ${formatPath([...issue.path, key])}: unknown field (not part of ${SUPPORTED_SCHEMA}; a typo, or a newer contract?)`)
+      : [],
+  );
+  const lines = issues.filter((issue) => issue.code !== "unrecognized_keys").map((issue) => {
     const message = issue.message.replace(/^Invalid input: /, "");
-    const input = (issue as { input?: unknown }).input;
+    let input = (issue as { input?: unknown }).input;
+    // A discriminated union (feature_pipeline, architecture.type) reports the whole object: show the key's value.
+    const key = issue.path.at(-1);
+    if (typeof key === "string" && typeof input === "object" && input !== null && key in input) input = (input as Record<string, unknown>)[key];
     // "got" makes sense for a bad value; for a bad container or a failed refinement the value can be big
     return `${file}: ${formatPath(issue.path)}: ${message}, got ${describe(input)}`;
   });
-  if (issues.length > 8) lines.push(`${file}: ... and ${issues.length - 8} more problems`);
-  return lines.join("\n");
+  const all = [...named, ...lines];
+  const shown = all.slice(0, 8);
+  if (all.length > 8) shown.push(`${file}: ... and ${all.length - 8} more problems`);
+  return shown.join("\n");
 }
 
 // ---------------------------------------------------------------------------
@@ -224,7 +382,6 @@ function crossChecks(m: Manifest): string[] {
       `feature_pipeline: this runtime supports ${SUPPORTED_FEATURE_PIPELINES.join(", ")}, got "${m.feature_pipeline}"`,
     );
   }
-  problems.push(...segmentFrameProblems(m));
   if (m.stride > m.window) problems.push(`stride: expected at most window (${m.window}), got ${m.stride}`);
   if (Math.abs(m.ahrs.dt_s * m.sample_rate_hz - 1) > 1e-9) {
     problems.push(`ahrs.dt_s: expected 1 / sample_rate_hz = ${1 / m.sample_rate_hz}, got ${m.ahrs.dt_s}`);
@@ -241,8 +398,20 @@ function crossChecks(m: Manifest): string[] {
       }
     });
   }
+  // acc and gyro columns are in the sensor frame (v1) or the segment frame (v2); the Euler ones in "euler".
+  const vectorFrame = m.feature_pipeline === FEATURE_PIPELINE_V2 ? "segment" : "sensor";
+  m.channels.forEach((c, i) => {
+    const want = FEATURE_CHANNELS[i]?.unit === "rad" ? "euler" : vectorFrame;
+    if (i < CHANNELS_PER_PLACEMENT && c.frame !== want) {
+      problems.push(`channels[${i}].frame: expected "${want}" for ${m.feature_pipeline}, got "${c.frame}"`);
+    }
+  });
   for (const p of m.placements) {
-    if (!m.euler.reference[p]) problems.push(`euler.reference: expected a quaternion for placement "${p}", got none`);
+    const q = m.euler.reference[p];
+    if (!q) problems.push(`euler.reference: expected a quaternion for placement "${p}", got none`);
+    else if (m.feature_pipeline === FEATURE_PIPELINE_V2 && q.some((v, k) => Math.abs(v - V2_EULER_REFERENCE[k]!) > 1e-9)) {
+      problems.push(`euler.reference.${p}: expected ${m.feature_pipeline}'s constant [${V2_EULER_REFERENCE.join(", ")}], got ${JSON.stringify(q)}`);
+    }
   }
   if (m.normalization.mean.length !== nFeatures) {
     problems.push(`normalization.mean: expected ${nFeatures} values, got ${m.normalization.mean.length}`);

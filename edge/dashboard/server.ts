@@ -20,7 +20,8 @@ import { listen } from "../net/listen.js";
 import path from "node:path";
 import type { Duplex } from "node:stream";
 import { fileURLToPath } from "node:url";
-import { createWebSocketStream, WebSocketServer, type WebSocket } from "ws";
+// `ws` itself is imported when the bridge starts: a device without the dashboard never loads it (RSS, issue #11).
+import type { WebSocket, WebSocketServer } from "ws";
 import { z } from "zod";
 import type { Logger } from "../log.js";
 import { MQTT_WS_PATH, type PageConfig } from "./pageConfig.js";
@@ -131,7 +132,7 @@ export class DashboardServer {
     if (!this.pageConfig().brokerWsUrl) log.warn("dashboard: no broker WebSocket (neither dashboard.brokerWsUrl nor the embedded broker's bridge): the page cannot connect");
 
     const server = http.createServer((req, res) => this.onRequest(req, res));
-    if (this.deps.mqttStreamHandler) this.bridgeMqtt(server, this.deps.mqttStreamHandler);
+    if (this.deps.mqttStreamHandler) this.bridgeMqtt(server, this.deps.mqttStreamHandler, await import("ws"));
     const address = await listen(server, this.config.port, this.config.host, "dashboard");
     server.on("error", (err) => log.error("dashboard server error", { error: err.message }));
     this.server = server;
@@ -189,9 +190,10 @@ export class DashboardServer {
   }
 
   /** `/mqtt`: each WebSocket becomes one byte stream for the broker, as a TCP socket would be. */
-  private bridgeMqtt(server: http.Server, handle: (stream: Duplex) => void): void {
+  private bridgeMqtt(server: http.Server, handle: (stream: Duplex) => void, wsModule: typeof import("ws")): void {
     const log = this.deps.logger;
-    const wss = new WebSocketServer({
+    const { createWebSocketStream } = wsModule;
+    const wss = new wsModule.WebSocketServer({
       noServer: true,
       // MQTT over WebSocket names the subprotocol "mqtt" (MQTT 3.1.1 §6); browsers drop a
       // connection whose requested subprotocol the server does not echo.

@@ -10,10 +10,20 @@
  */
 import * as ort from "onnxruntime-node";
 import { z } from "zod";
+import { batchingConfigSchema } from "./batcher.js";
 
 export const InferenceConfigSchema = z.object({
   /** onnxruntime threads inside one operator; 1 keeps the Pi's other cores free. */
   intraOpNumThreads: z.number().int().min(1).default(1),
+  /**
+   * Where the session runs. main: on the JS thread (onnxruntime-node runs each
+   * call synchronously there). worker: on a worker thread of its own
+   * (edge/inference/threadModel.ts), so inference takes a second core and
+   * never blocks the event loop; same outputs, a copy per call, 15-30 MB more RSS.
+   */
+  thread: z.enum(["main", "worker"]).default("main"),
+  /** Windows of several wearers in one call (edge/inference/batcher.ts, docs/configuration in docs/architecture.md). */
+  batching: batchingConfigSchema.prefault({}),
 });
 export type InferenceConfig = z.infer<typeof InferenceConfigSchema>;
 

@@ -31,6 +31,12 @@ export interface SchedulerHandlers<M> {
   onResult(result: InferenceResult<M>): void;
   /** A failed run; the scheduler keeps going with the next window. */
   onError(error: Error, meta: M): void;
+  /**
+   * A waiting window dropped for a newer one (counted in `skipped`). For
+   * callers whose meta carries more than one request: the pipeline's stride
+   * windows also carry a per-sample estimate, which is skipped with them.
+   */
+  onSkipped?(meta: M): void;
 }
 
 export interface SchedulerStats {
@@ -84,12 +90,14 @@ export class InferenceScheduler<M> {
     if (this.count === this.maxPending) {
       // Full: the oldest waiting window is dropped and its buffer takes the new one.
       buf = this.queueBufs[this.head]!;
+      const dropped = this.queueMetas[this.head] as M;
       this.queueBufs[this.head] = undefined;
       this.queueMetas[this.head] = undefined;
       this.head = (this.head + 1) % this.maxPending;
       this.count -= 1;
       this.counts.skipped += 1;
       this.skippedSinceResult += 1;
+      this.tellSkipped(dropped);
     } else {
       // In use: at most `count` queued + 1 in flight < maxPending + 1 buffers, so one is free.
       buf = this.free.pop()!;
@@ -171,6 +179,14 @@ export class InferenceScheduler<M> {
     } catch (err) {
       // A throwing consumer must not stop inference; it is told through onError.
       this.report(err, meta);
+    }
+  }
+
+  private tellSkipped(meta: M): void {
+    try {
+      this.handlers.onSkipped?.(meta);
+    } catch (err) {
+      this.report(err, meta); // submit() must not throw for a consumer's bug
     }
   }
 

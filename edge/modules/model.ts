@@ -9,7 +9,7 @@
  */
 import { z } from "zod";
 import { command, type CommandTable } from "../commands/types.js";
-import { loadManifest, type LoadedContract } from "../contract/manifest.js";
+import { ContractError, loadManifest, type LoadedContract } from "../contract/manifest.js";
 import type { EventBus } from "../core/bus.js";
 import type { EdgeEvents } from "../core/events.js";
 import type { Module } from "../core/module.js";
@@ -17,6 +17,7 @@ import type { InferenceConfig } from "../inference/onnxModel.js";
 import type { Logger } from "../log.js";
 import type { DevicePublisher } from "../mqtt/devicePublisher.js";
 import type { ModelInfoMessage } from "../mqtt/topics.js";
+import { unsupportedReasons } from "../ota/compatibility.js";
 import { ModelStore } from "../ota/modelStore.js";
 import { onnxModelLoader } from "../ota/ports.js";
 import { SwappableModel } from "../ota/swappableModel.js";
@@ -49,6 +50,10 @@ export class ModelModule implements Module {
     const log = this.deps.logger;
     const store = this.config.otaDir ? new ModelStore(this.config.otaDir, { logger: log.child("ota") }) : undefined;
     const contract = store ? await store.loadStartModel(this.config.model) : await loadManifest(this.config.model);
+    // The rules an OTA offer is held to (docs/ota.md) hold at start too: a v2 model trained
+    // with another calibration than this build's would get rotations it never saw.
+    const unsupported = unsupportedReasons(contract.manifest);
+    if (unsupported.length) throw new ContractError(`${contract.manifestPath}: ${unsupported.join("; ")}`);
     // The same loader OTA uses for a new model, so both sessions are built alike.
     const model = await onnxModelLoader(this.config.inference)(contract);
     this.loaded = { contract, models: new SwappableModel({ contract, model }), store };

@@ -137,7 +137,12 @@ export class MountingModule implements Module, MountingView {
     private readonly deps: MountingDeps,
   ) {}
 
+  private rateHz = DEFAULT_RATE_HZ;
+
   async start(): Promise<void> {
+    // Read once: stats() is called after stop() too, when the model may be gone; a model
+    // update with another grid rate is a contract change that needs a restart (docs/ota.md).
+    this.rateHz = this.deps.rateHz?.() ?? DEFAULT_RATE_HZ;
     if (!this.config.enabled) {
       if (this.deps.segmentFrames?.()) {
         throw new Error("mounting.enabled is false, but the model reads segment frames (gait-features/2): its angles need the mounting calibration; enable it");
@@ -333,7 +338,7 @@ export class MountingModule implements Module, MountingView {
   }
 
   private rate(): number {
-    return this.deps.rateHz?.() ?? DEFAULT_RATE_HZ;
+    return this.rateHz;
   }
 
   private newStretch(t: Track): void {

@@ -20,6 +20,7 @@ import { OtaAgent, onnxModelLoader, type OtaMqtt } from "../ota/agent.js";
 import type { OtaConfig } from "../ota/config.js";
 import { loadPublicKeys } from "../ota/signature.js";
 import { ConfigError } from "../runtime/config.js";
+import type { CalibrationModule } from "./calibration.js";
 import type { ModelModule } from "./model.js";
 
 export interface OtaModuleDeps {
@@ -32,6 +33,8 @@ export interface OtaModuleDeps {
   readonly prefix: string;
   readonly deviceId: string;
   readonly inference: InferenceConfig;
+  /** The stored mounting calibrations, so an offer can say which a new model must not use. */
+  readonly calibration?: Pick<CalibrationModule, "savedMountings">;
 }
 
 export class OtaModule implements Module {
@@ -67,6 +70,7 @@ export class OtaModule implements Module {
       loadModel: onnxModelLoader(this.deps.inference),
       onModelChanged: (contract) => this.deps.bus.emit("modelChanged", { contract }),
       serveCommands: false,
+      storedMountings: () => this.deps.calibration?.savedMountings() ?? [],
     });
     await agent.start();
     this.deps.commands.register("ota/command", agent.commands());

@@ -41,6 +41,14 @@ export const mqttConfigSchema = z
      */
     keepaliveS: z.number().int().min(0).default(3),
     connectTimeoutMs: z.number().int().positive().default(10_000),
+    /**
+     * QoS 0 live messages (the angles) are written only once the broker has
+     * answered a probe (a PINGREQ, one round trip): a frozen broker's socket
+     * would otherwise swallow them and deliver them seconds late (issue #13).
+     * A message the broker has not answered for within this budget is dropped
+     * and counted (liveGate.ts). 0 writes at once, unprobed.
+     */
+    liveProbeTimeoutMs: z.number().int().min(0).default(500),
     /** Used only when `url` is absent: 127.0.0.1 unless `users` are configured (embeddedBroker.ts). */
     embedded: embeddedBrokerConfigSchema.prefault({}),
   })

@@ -20,7 +20,8 @@ import net from "node:net";
 import { listen } from "../net/listen.js";
 import type { Duplex } from "node:stream";
 import { promisify } from "node:util";
-import { Aedes, type AuthenticateError, type Client } from "aedes";
+// aedes itself is imported in start(): a device on an external broker never loads it (RSS, issue #11).
+import type { Aedes, AuthenticateError, Client } from "aedes";
 import { z } from "zod";
 import type { Logger } from "../log.js";
 import { mayAccess, type EmbeddedRole, type Identity } from "./embeddedAcl.js";
@@ -132,6 +133,7 @@ export class EmbeddedBroker {
     if (problem) throw new Error(problem);
     // Read the password files before listening, so a bad path leaves nothing running.
     this.accounts = this.config.users ? await loadAccounts(this.config.users, this.selfCredentials?.username) : undefined;
+    const { Aedes } = await import("aedes");
     const broker = await Aedes.createBroker({
       drainTimeout: EMBEDDED_DRAIN_TIMEOUT_MS,
       authenticate: (client, username, password, done) => {
@@ -169,6 +171,9 @@ export class EmbeddedBroker {
     broker.on("connectionError", (_client, err) => log.debug(() => `connection error: ${err.message}`));
 
     const server = net.createServer((socket) => {
+      // Live angles are small and frequent: with Nagle on, each waits for the
+      // subscriber's delayed ACK (up to 40 ms) behind an unacknowledged one.
+      socket.setNoDelay(true);
       this.sockets.add(socket);
       socket.once("close", () => this.sockets.delete(socket));
       broker.handle(socket);

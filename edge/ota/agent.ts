@@ -24,6 +24,7 @@
 import type { CommandTable } from "../commands/types.js";
 import type { LoadedContract } from "../contract/manifest.js";
 import type { Logger } from "../log.js";
+import type { SavedMounting } from "../runtime/calibrationFile.js";
 import { otaCommandTable, serveCommandTopic } from "./commands.js";
 import type { OtaConfig } from "./config.js";
 import { OtaDecisions } from "./decisions.js";
@@ -59,6 +60,8 @@ export interface OtaAgentDeps {
    * command server serves `commands()` on that topic.
    */
   readonly serveCommands?: boolean;
+  /** The mounting calibrations in `calibration.file` now (the calibration module's); none when absent. */
+  readonly storedMountings?: () => readonly SavedMounting[];
 }
 
 export interface OtaAgentStats extends DownloadCounts {
@@ -209,7 +212,12 @@ export class OtaAgent {
       return;
     }
     this.counts.offers += 1;
-    const verdict = evaluateOffer(offer, topic, { keys: this.keys, maxBytes: this.config.maxBytes, running: this.deps.models.contract.manifest });
+    const verdict = evaluateOffer(offer, topic, {
+      keys: this.keys,
+      maxBytes: this.config.maxBytes,
+      running: this.deps.models.contract.manifest,
+      storedMountings: this.deps.storedMountings?.() ?? [],
+    });
     if (!verdict.ok) {
       this.refuse(offer, verdict);
       return;
@@ -227,6 +235,13 @@ export class OtaAgent {
     const v = verdict.offer;
     this.offer = v;
     this.deps.logger.info(`update offered: ${v.manifest.name} ${v.manifest.version}`, { transferId: v.transferId, topic });
+    if (v.recalibrate.length) {
+      this.deps.logger.warn(
+        `update ${v.manifest.version}: the stored calibrations of ${v.recalibrate.join(", ")} were made by another calibration algorithm than this model's; ` +
+          "those sensors calibrate again from walking once it runs",
+        { transferId: v.transferId },
+      );
+    }
     if (this.decisions.wasUndone(v.manifest.model.sha256)) {
       this.state.set("available", { offer: v, reason: "this model was rolled back on this device; the `accept` command installs it again", code: "rolled_back_before" });
     } else if (this.config.autoInstall && !this.decisions.isPostponed(v.transferId)) {

@@ -1,18 +1,94 @@
 /**
  * May an offered model replace the running one without restarting the
- * pipeline? The pipeline builds features with the running contract's
- * constants (placements, rate, window, AHRS, Euler references...), so every
- * one of them must be identical; only the network inside may change.
- * Normalization may differ: it lives inside the graph (`in_graph: true`).
+ * pipeline (docs/ota.md, "Compatibility rules")? Three questions, in order:
+ *
+ * 1. Can this edge BUILD run the offered contract at all (`unsupportedReasons`):
+ *    its feature pipeline, and for `gait-features/2` the calibration algorithm and
+ *    constants, must be this build's own. Otherwise the software must be updated
+ *    first.
+ * 2. Does it fit the RUNNING pipeline (`contractDifferences`): the pipeline builds
+ *    features with the running contract's constants (feature pipeline,
+ *    placements, rate, window, AHRS, Euler references, calibration...), so every
+ *    one of them must be identical; only the network inside may change.
+ *    Normalization may differ: it lives inside the graph (`in_graph: true`).
+ *    Another contract needs a restart with a new config, never a hot swap.
+ * 3. Which stored sensor calibrations (`calibration.file`) it may use
+ *    (`staleMountings`): a mounting made by another calibration algorithm than
+ *    the model's is never applied; that sensor is calibrated again from walking
+ *    (status `calibrating`). The offer is accepted: refusing would block every
+ *    update on a device whose file is old, and the recalibration is automatic.
  */
-import type { Manifest } from "../contract/manifest.js";
+import {
+  CALIBRATION_ALGORITHM, MIN_PERIODICITY, MIN_PLANARITY, MIN_SIGN_MARGIN, MIN_STRIDES, MIN_WALK_S, NO_MOTION_GYRO,
+  SIGN_LAG_S, STAND_S, STILL_ACC, STILL_GYRO, STRIDE_MAX_S, STRIDE_MIN_S,
+} from "../calibration/calibrate.js";
+import {
+  manifestCalibration, SUPPORTED_FEATURE_PIPELINES, type CalibrationConstants, type Manifest, type ManifestCalibration,
+} from "../contract/manifest.js";
+import { LEGACY_MOUNTING_ALGORITHM, type SavedMounting } from "../runtime/calibrationFile.js";
+
+/** The calibration constants this build calibrates with (edge/calibration/calibrate.ts), by the manifest's names. */
+export const EDGE_CALIBRATION_CONSTANTS: CalibrationConstants = {
+  STILL_GYRO, STILL_ACC, STAND_S, NO_MOTION_GYRO, MIN_WALK_S, MIN_STRIDES, STRIDE_MIN_S, STRIDE_MAX_S,
+  MIN_PERIODICITY, MIN_PLANARITY, SIGN_LAG_S, MIN_SIGN_MARGIN,
+};
+
+/**
+ * Why this edge build cannot run a contract at all (empty: it can). Takes the
+ * raw `feature_pipeline` so that a pipeline this build does not even know
+ * (a newer one) gets the same answer as one it knows but does not run.
+ */
+export function unsupportedPipelineReason(featurePipeline: unknown): string | null {
+  if ((SUPPORTED_FEATURE_PIPELINES as readonly unknown[]).includes(featurePipeline)) return null;
+  return (
+    `the model needs the feature pipeline ${JSON.stringify(featurePipeline)}, this edge build runs ${SUPPORTED_FEATURE_PIPELINES.join(", ")} ` +
+    "only: update the edge software first"
+  );
+}
+
+/** What a v2 model's calibration needs that this build's calibration is not (empty: the same algorithm and constants). */
+export function calibrationMismatches(calibration: ManifestCalibration): string[] {
+  const out: string[] = [];
+  if (calibration.algorithm !== CALIBRATION_ALGORITHM) {
+    out.push(`calibration.algorithm: the model was trained with ${calibration.algorithm}, this edge build calibrates with ${CALIBRATION_ALGORITHM}`);
+  }
+  for (const [name, edge] of Object.entries(EDGE_CALIBRATION_CONSTANTS) as [keyof CalibrationConstants, number][]) {
+    const trained = calibration.constants[name];
+    // Exact: the thresholds decide which samples calibrate, hence the rotation the model was trained on.
+    if (trained !== edge) out.push(`calibration.constants.${name}: the model was trained with ${trained}, this edge build calibrates with ${edge}`);
+  }
+  return out;
+}
+
+/** Why this build cannot run a parsed contract (feature pipeline, then calibration); empty: it can. */
+export function unsupportedReasons(m: Manifest): string[] {
+  const pipeline = unsupportedPipelineReason(m.feature_pipeline);
+  if (pipeline) return [pipeline];
+  const calibration = manifestCalibration(m);
+  return calibration ? calibrationMismatches(calibration) : [];
+}
+
+/**
+ * The stored mountings (`<wearer>/<placement>`) a model with this calibration
+ * must NOT use: made by another calibration algorithm, their rotation is not the
+ * one the model was trained on. Entries from before mountings named their
+ * algorithm are `LEGACY_MOUNTING_ALGORITHM`'s (the only one there was). A v1
+ * model (no calibration step) uses none, so none is stale for it.
+ */
+export function staleMountings(calibration: ManifestCalibration | null, stored: readonly SavedMounting[]): string[] {
+  if (!calibration) return [];
+  return stored
+    .filter((m) => (m.algorithm ?? LEGACY_MOUNTING_ALGORITHM) !== calibration.algorithm)
+    .map((m) => `${m.wearer}/${m.placement}`);
+}
 
 /** Fields the feature pipeline, the scheduler or the angle consumers depend on. */
 function pipelineView(m: Manifest): Record<string, unknown> {
+  const calibration = manifestCalibration(m);
   return {
     feature_pipeline: m.feature_pipeline,
     placements: m.placements,
-    channels: m.channels.map((c) => [c.name, c.unit]),
+    channels: m.channels.map((c) => [c.name, c.unit, c.frame]),
     sample_rate_hz: m.sample_rate_hz,
     window: m.window,
     stride: m.stride,
@@ -20,6 +96,8 @@ function pipelineView(m: Manifest): Record<string, unknown> {
     ahrs: [m.ahrs.algorithm, m.ahrs.implementation, m.ahrs.beta, m.ahrs.dt_s, m.ahrs.init, m.ahrs.nan_guard],
     "euler.sequence": [m.euler.sequence, m.euler.order, m.euler.unit, m.euler.yaw],
     "euler.reference": m.placements.map((p) => m.euler.reference[p]),
+    // v2: the calibration step builds the features too (its descriptive strings aside).
+    calibration: calibration && [calibration.algorithm, calibration.seconds, calibration.vertical, calibration.check_handedness, calibration.constants],
     input_limits: [m.input_limits.acc_abs_max, m.input_limits.gyro_abs_max],
     joints: m.joints.map((j) => [j.name, j.unit]),
     "tensors.input": [m.tensors.input.name, m.tensors.input.shape, m.tensors.input.dtype],

@@ -1,17 +1,18 @@
 /**
  * What an offer alone tells, before a single chunk is fetched: is it JSON of
- * the offer schema, is the manifest signed by a trusted key, is it a valid
- * contract with golden vectors, are the files exactly those it names with the
- * sizes it says, does the contract fit the running pipeline, is the version
- * an upgrade. Pure: no I/O, no clock, no state (the agent decides what a
+ * the offer schema, is the manifest signed by a trusted key, can this build
+ * run its feature pipeline, is it a valid contract with golden vectors, are
+ * the files exactly those it names with the sizes it says, does the contract
+ * fit the running pipeline (compatibility.ts), is the version an upgrade. Pure: no I/O, no clock, no state (the agent decides what a
  * verdict does).
  *
  * Until an offer passed ALL of it, it is just bytes anyone on the broker
  * could have sent: it must not touch an update in progress (issue #13).
  */
 import { z } from "zod";
-import { parseManifest, type Manifest } from "../contract/manifest.js";
-import { compareSemver, contractDifferences } from "./compatibility.js";
+import { manifestCalibration, parseManifest, type Manifest } from "../contract/manifest.js";
+import type { SavedMounting } from "../runtime/calibrationFile.js";
+import { compareSemver, contractDifferences, staleMountings, unsupportedPipelineReason, unsupportedReasons } from "./compatibility.js";
 import { offerSchema, type OtaOffer, type OtaReasonCode } from "./messages.js";
 import { verifyManifestSignature, type TrustedKey } from "./signature.js";
 
@@ -26,6 +27,12 @@ export interface VerifiedOffer {
   readonly chunkSize: number;
   /** In the offer's order (chunk file indexes), each with the sha256 the signed manifest gives. */
   readonly files: readonly { readonly name: string; readonly bytes: number; readonly sha256: string }[];
+  /**
+   * Stored mountings (`<wearer>/<placement>`) this model must not use: made by another
+   * calibration algorithm than its own (compatibility.ts `staleMountings`). Their
+   * sensors calibrate again from walking once it runs. Empty for a v1 model.
+   */
+  readonly recalibrate: readonly string[];
 }
 
 export interface Refusal {
@@ -48,6 +55,8 @@ export interface OfferContext {
   readonly maxBytes: number;
   /** The contract running now: the offered one must fit it. */
   readonly running: Manifest;
+  /** The mounting calibrations in `calibration.file` (none when absent). */
+  readonly storedMountings?: readonly SavedMounting[];
 }
 
 const refuse = (code: OtaReasonCode, reason: string): Refusal => ({ ok: false, code, reason });
@@ -79,13 +88,23 @@ export function evaluateOffer(offer: OtaOffer, topic: string, ctx: OfferContext)
   if (!sig.ok) return refuse(sig.code, sig.reason);
 
   let raw: unknown;
-  let manifest: Manifest;
   try {
     raw = JSON.parse(offer.manifest);
+  } catch (err) {
+    return refuse("invalid_manifest", `the signed manifest is not JSON: ${(err as Error).message}`);
+  }
+  // A feature pipeline this build does not run (a newer one included, whose fields this
+  // build cannot even parse) is a matter of the software, not a broken manifest.
+  const pipeline = unsupportedPipelineReason((raw as { feature_pipeline?: unknown } | null)?.feature_pipeline);
+  if (pipeline) return refuse("incompatible", `incompatible: ${pipeline}`);
+  let manifest: Manifest;
+  try {
     manifest = parseManifest(raw, "offered manifest");
   } catch (err) {
     return refuse("invalid_manifest", `the signed manifest is not a valid model contract: ${(err as Error).message}`);
   }
+  const unsupported = unsupportedReasons(manifest);
+  if (unsupported.length) return refuse("incompatible", `incompatible: this edge build cannot compute the features of this model (${unsupported.join("; ")})`);
   if (!manifest.golden) return refuse("invalid_manifest", "the manifest names no golden vectors: the model cannot be self-tested");
   const envelope = otaEnvelopeSchema.safeParse((raw as { ota?: unknown }).ota ?? {});
   const allowDowngrade = envelope.success && envelope.data.allowDowngrade === true;
@@ -95,7 +114,11 @@ export function evaluateOffer(offer: OtaOffer, topic: string, ctx: OfferContext)
 
   const differences = contractDifferences(ctx.running, manifest);
   if (differences.length) {
-    return refuse("incompatible", `incompatible contract: the pipeline would build the wrong features for this model (${differences.join("; ")})`);
+    return refuse(
+      "incompatible",
+      `incompatible contract: the pipeline would build the wrong features for this model (${differences.join("; ")}); ` +
+        "a model with another contract is installed with a restart and a new config, not over the air",
+    );
   }
   const running = ctx.running;
   const order = compareSemver(manifest.version, running.version);
@@ -109,7 +132,8 @@ export function evaluateOffer(offer: OtaOffer, topic: string, ctx: OfferContext)
       `downgrade refused: ${manifest.version} is lower than the installed ${running.version} (sign the bundle with --allow-downgrade to allow it)`,
     );
   }
-  return { ok: true, offer: { transferId: offer.transferId, topic, manifestBytes, manifest, chunkSize: offer.chunkSize, files } };
+  const recalibrate = staleMountings(manifestCalibration(manifest), ctx.storedMountings ?? []);
+  return { ok: true, offer: { transferId: offer.transferId, topic, manifestBytes, manifest, chunkSize: offer.chunkSize, files, recalibrate } };
 }
 
 /** Exactly the files the signed manifest names (variants optional), with its sizes, within maxBytes. */

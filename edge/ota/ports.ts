@@ -5,7 +5,9 @@
  * and `onnxModelLoader`.
  */
 import type { LoadedContract } from "../contract/manifest.js";
+import { WindowBatcher, batchingConfigSchema, shouldBatch } from "../inference/batcher.js";
 import { OnnxModel, type InferenceConfig } from "../inference/onnxModel.js";
+import { ThreadModel } from "../inference/threadModel.js";
 import type { MessageHandler } from "../mqtt/connection.js";
 import type { StoppableModel } from "./swappableModel.js";
 
@@ -23,7 +25,7 @@ export type ModelLoader = (contract: LoadedContract) => Promise<StoppableModel>;
 export function onnxModelLoader(inference?: InferenceConfig): ModelLoader {
   return async (contract) => {
     const p = contract.pipeline;
-    const model = new OnnxModel({
+    const options = {
       path: contract.modelPath,
       inputName: p.inputName,
       outputName: p.outputName,
@@ -31,8 +33,18 @@ export function onnxModelLoader(inference?: InferenceConfig): ModelLoader {
       features: contract.featureCount,
       joints: p.joints.length,
       config: inference,
-    });
+    };
+    const model = inference?.thread === "worker" ? new ThreadModel(options) : new OnnxModel(options);
     await model.start();
-    return model;
+    // One batcher per session, shared by every pipeline's lane (edge/inference/batcher.ts);
+    // only where batching is exact, unless the config opts into coupled batching.
+    const batching = inference?.batching ?? batchingConfigSchema.parse({});
+    if (!shouldBatch(batching, contract.manifest.model.quantization)) return model;
+    return new WindowBatcher(model, {
+      maxBatch: batching.maxBatch,
+      maxWaitMs: batching.maxWaitMs,
+      windowLength: p.window * contract.featureCount,
+      outputLength: p.window * p.joints.length,
+    });
   };
 }

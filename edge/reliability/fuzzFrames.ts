@@ -4,10 +4,17 @@
  * every delivered sample with the frame sent under its sequence number and
  * marks every frame the receiver reported as missing or dropped.
  */
+import { csvChecksum, type CsvChecksum } from "../sources/serial/csvLine.js";
 import { U32_RANGE, encodeFrame, crc16CcittFalse, type ImuFrame } from "../sources/serial/frame.js";
 import type { ImuSample, SourceIssue } from "../sources/types.js";
 
-export type SerialMode = "binary" | "csv";
+/** The two serial modes, and CSV with each optional checksum suffix (`*hh` XOR, `*hhhh` CRC-16). */
+export type SerialMode = "binary" | "csv" | `csv_${CsvChecksum}`;
+
+/** The checksum a CSV mode appends, undefined for plain CSV (and binary). */
+function checksumOf(mode: SerialMode): CsvChecksum | undefined {
+  return mode === "csv_xor8" ? "xor8" : mode === "csv_crc16" ? "crc16" : undefined;
+}
 export const FAULTS = ["none", "bit_flip", "truncate", "garbage", "dup_byte", "missing_byte", "bad_crc", "corrupt_t_us"] as const;
 export type Fault = (typeof FAULTS)[number];
 /** CSV lines carry no CRC, so that fault does not exist there. */
@@ -50,10 +57,11 @@ function faulted(mode: SerialMode, frame: ImuFrame, fault: Fault, rand: () => nu
   if (fault === "corrupt_t_us") {
     // A wrong clock in an otherwise well-formed frame (binary: the CRC matches,
     // as when firmware sends a bad reading; CSV: a garbled but numeric field).
+    // With a CSV checksum the field changed in transit, after the board summed the line.
     const wrong = { ...frame, tUs: int(U32_RANGE) };
-    return mode === "binary" ? encodeFrame(wrong) : Buffer.from(csvLine(wrong));
+    return mode === "binary" ? encodeFrame(wrong) : Buffer.from(csvLine(wrong, checksumOf(mode), frame));
   }
-  const bytes = mode === "binary" ? encodeFrame(frame) : Buffer.from(csvLine(frame));
+  const bytes = mode === "binary" ? encodeFrame(frame) : Buffer.from(csvLine(frame, checksumOf(mode)));
   switch (fault) {
     case "none":
       return bytes;
@@ -89,9 +97,10 @@ function faulted(mode: SerialMode, frame: ImuFrame, fault: Fault, rand: () => nu
   }
 }
 
-function csvLine(f: ImuFrame): string {
-  const v = [...f.acc, ...f.gyro].map((x) => x.toFixed(4));
-  return `${f.sensorId},${f.seq},${f.tUs},${v.join(",")}\n`;
+/** One CSV line; with `checksum`, summed over `summed`'s body (default: this frame's), as the board sent it. */
+function csvLine(f: ImuFrame, checksum?: CsvChecksum, summed: ImuFrame = f): string {
+  const body = (x: ImuFrame): string => `${x.sensorId},${x.seq},${x.tUs},${[...x.acc, ...x.gyro].map((v) => v.toFixed(4)).join(",")}`;
+  return checksum ? `${body(f)}*${csvChecksum(body(summed), checksum)}\n` : `${body(f)}\n`;
 }
 
 /** A plausible reading, exactly representable in both modes (float32, 4 decimals). */
@@ -216,7 +225,7 @@ export class Accountant {
     if (s && sameId && sameValues && stepOk) {
       this.tally.intact++;
       byFault!.intact++;
-    } else if (this.mode === "csv" && s && sameId && stepOk) {
+    } else if (this.mode !== "binary" && s && sameId && stepOk) {
       // Right frame, right time, a value changed in transit: invisible without a checksum.
       this.tally.undetectableValueChanges++;
     } else {

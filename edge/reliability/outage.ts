@@ -1,9 +1,12 @@
 /**
  * `reliability outage`: a runtime on the simulator (real time) publishing to a
- * real mosquitto with the recorder on, through two broker failures:
+ * real mosquitto with the recorder on, through these broker failures:
  *
  *   1. crash   kill -9 the broker, leave it down N s, start it again on the same port
  *   2. freeze  SIGSTOP it for N s (a hung broker: TCP stays open, nothing answers), SIGCONT
+ *   3. short freezes of 1, 2 and 4 s (quick: 1, 2): shorter than the keepalive's
+ *      detection (1.5 x 3 s), so the connection is never replaced; what the
+ *      runtime wrote into the frozen socket would be delivered at SIGCONT
  *
  * What it measures, per failure:
  *   reconnect_s      broker back -> the runtime's connection is up again
@@ -23,10 +26,18 @@ import type { Logger } from "../log.js";
 import type { AnglesMessage } from "../mqtt/topics.js";
 import { DEFAULT_MODEL, parseConfig } from "../runtime/config.js";
 import { EdgeRuntime } from "../runtime/runtime.js";
+import { measureProbeLatency } from "./probeLatency.js";
 import { round, sleep, type CheckResult } from "./report.js";
 
-/** Older than this at arrival, an angles message is not live data (a stride is 250 ms). */
+/**
+ * Stale: an angles message that reaches the subscriber after the broker came
+ * back (restart or SIGCONT) whose newest sample is more than STALE_MS older
+ * than its arrival (host clocks; the runtime and subscriber share one). Old
+ * data passed off as live; a stride is 250 ms, so 1 s is four strides late.
+ */
 export const STALE_MS = 1000;
+/** Short freezes (seconds), below the keepalive's detection; quick runs the first two. */
+export const SHORT_FREEZES_S = [1, 2, 4] as const;
 /** Target for reconnect_s and fresh_angles_s. */
 export const RECONNECT_TARGET_S = 5;
 /** The most any single wait in this check may take. */
@@ -130,8 +141,21 @@ export async function runOutage(opts: OutageOptions): Promise<CheckResult> {
     process.kill(broker.pid, "SIGCONT");
     const freeze = await recovery(Date.now());
 
+    // 3. short freezes: the connection survives them, so only the live probe keeps old angles off the wire.
+    const short: Record<string, number> = {};
+    for (const s of opts.quick ? SHORT_FREEZES_S.slice(0, 2) : SHORT_FREEZES_S) {
+      process.kill(broker.pid, "SIGSTOP");
+      await sleep(s * 1000);
+      process.kill(broker.pid, "SIGCONT");
+      const r = await recovery(Date.now());
+      short[`freeze_${s}s_fresh_angles_s`] = round(r.freshS);
+      short[`freeze_${s}s_stale_angles`] = r.stale;
+    }
+
     await rt.stop();
     runtime = undefined;
+    // What the probe costs a healthy broker (reported): publish -> subscriber, unprobed vs probed.
+    const latency = await measureProbeLatency(broker.url, { messages: opts.quick ? 100 : 400, rounds: opts.quick ? 1 : 3, logger: opts.logger });
     // After stop: every sample the source produced has reached the recorder (or was dropped and counted).
     const finalStats = rt.stats();
     const produced = Object.values(finalStats.sources).reduce<number>((n, s) => n + ((s as { samples?: number }).samples ?? 0), 0);
@@ -149,11 +173,19 @@ export async function runOutage(opts: OutageOptions): Promise<CheckResult> {
       freeze_reconnect_s: round(freeze.reconnectS),
       freeze_fresh_angles_s: round(freeze.freshS),
       freeze_stale_angles: freeze.stale,
+      ...short,
       mqtt_reconnects: finalStats.mqtt.reconnects,
-      angles_dropped_offline: finalStats.mqtt.dropped,
+      angles_dropped_offline: finalStats.mqtt.dropped - finalStats.mqtt.droppedUnanswered,
+      angles_dropped_unanswered: finalStats.mqtt.droppedUnanswered,
+      broker_stalls_noticed: finalStats.mqtt.stalls,
+      ...Object.fromEntries(Object.entries(latency).map(([k, v]) => [`latency_${k}`, v])),
     };
-    const counts = figures.samples_lost === 0 && figures.recording_seq_gaps === 0 && figures.crash_stale_angles === 0 && figures.freeze_stale_angles === 0;
-    const times = Math.max(figures.crash_reconnect_s, figures.crash_fresh_angles_s, figures.freeze_reconnect_s, figures.freeze_fresh_angles_s) < RECONNECT_TARGET_S;
+    const shortStale = Object.entries(short).filter(([k]) => k.endsWith("_stale_angles")).reduce((n, [, v]) => n + v, 0);
+    const shortFresh = Object.entries(short).filter(([k]) => k.endsWith("_fresh_angles_s")).map(([, v]) => v);
+    const counts =
+      figures.samples_lost === 0 && figures.recording_seq_gaps === 0 && figures.crash_stale_angles === 0 && figures.freeze_stale_angles === 0 && shortStale === 0;
+    const times =
+      Math.max(figures.crash_reconnect_s, figures.crash_fresh_angles_s, figures.freeze_reconnect_s, figures.freeze_fresh_angles_s, ...shortFresh) < RECONNECT_TARGET_S;
     return {
       check: "outage",
       ok: counts && times,
@@ -169,11 +201,14 @@ export async function runOutage(opts: OutageOptions): Promise<CheckResult> {
         freeze_reconnect_s: `< ${RECONNECT_TARGET_S}`,
         freeze_fresh_angles_s: `< ${RECONNECT_TARGET_S}`,
         freeze_stale_angles: "0",
+        ...Object.fromEntries(Object.keys(short).map((k) => [k, k.endsWith("_stale_angles") ? "0" : `< ${RECONNECT_TARGET_S}`])),
         angles_dropped_offline: "reported (QoS 0 angles are live data: dropped while offline, never queued)",
+        angles_dropped_unanswered: "reported (held for a probe the frozen broker did not answer within liveProbeTimeoutMs: dropped, never sent late)",
+        latency_probed_median_ms: "reported (publish -> subscriber with the live probe; latency_unprobed_*: liveProbeTimeoutMs 0)",
       },
       notes: [
         `simulator in real time, shipped mqtt settings (keepalive ${config.mqtt.keepaliveS} s, reconnect ${config.mqtt.reconnectMinMs}-${config.mqtt.reconnectMaxMs} ms); stale = older than ${STALE_MS} ms on arrival`,
-        "a frozen broker shorter than 1.5 x keepalive may never be noticed: the connection then simply carries on (reconnect_s 0)",
+        `a frozen broker shorter than 1.5 x keepalive is not disconnected (reconnect_s 0); the live probe (liveProbeTimeoutMs ${config.mqtt.liveProbeTimeoutMs}) keeps what it could not read off the wire`,
       ],
     };
   } finally {

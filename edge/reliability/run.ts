@@ -13,7 +13,7 @@ import path from "node:path";
 import type { Logger } from "../log.js";
 import { formatResult, type CheckResult } from "./report.js";
 
-export const CHECKS = ["fuzz", "outage", "ota", "soak", "hostile"] as const;
+export const CHECKS = ["fuzz", "outage", "ota", "ota-crash", "soak", "hostile"] as const;
 export type CheckName = (typeof CHECKS)[number];
 export const DEFAULT_REPORT = "reports/reliability.json";
 
@@ -37,6 +37,8 @@ export async function runCheck(name: CheckName, o: ReliabilityOptions): Promise<
       return (await import("./outage.js")).runOutage({ quick: o.quick, seconds: o.seconds, model: o.model, logger: o.logger });
     case "ota":
       return (await import("./ota.js")).runOtaAttacks({ quick: o.quick, model: o.model, logger: o.logger });
+    case "ota-crash":
+      return (await import("./otaCrash.js")).runOtaCrash({ quick: o.quick, model: o.model, logger: o.logger });
     case "soak":
       return (await import("./soak.js")).runSoak({ quick: o.quick, minutes: o.minutes, model: o.model, logger: o.logger });
     case "hostile":

@@ -24,6 +24,11 @@ import { PLACEMENTS, type Placement } from "../contract/manifest.js";
 import type { Vec3 } from "../sources/types.js";
 
 export const CALIBRATION_FORMAT = "gait-calibration/2";
+/**
+ * The calibration algorithm of a mounting entry that names none: entries written
+ * before mountings recorded their algorithm were all made by this one.
+ */
+export const LEGACY_MOUNTING_ALGORITHM = "gait-calibration/1";
 /** Gyro bias only; still read. */
 export const CALIBRATION_FORMAT_V1 = "gait-calibration/1";
 
@@ -49,6 +54,12 @@ const mountingSchema = z.object({
   savedAt: z.iso.datetime(),
   /** The sensor id that was calibrated (informational: the key is the placement). */
   sensorId: z.string().optional(),
+  /**
+   * The calibration algorithm that found the rotation (docs/calibration.md): a model
+   * trained with another one must not use it (edge/ota/compatibility.ts, staleMountings).
+   * Absent in older files: LEGACY_MOUNTING_ALGORITHM.
+   */
+  algorithm: z.string().regex(/^gait-calibration\/\d+$/).optional(),
 });
 
 const v1Schema = z.object({
@@ -82,6 +93,8 @@ export interface SavedMounting {
   readonly quality: MountingQuality;
   readonly savedAt: string;
   readonly sensorId?: string;
+  /** Which calibration algorithm made it; absent: LEGACY_MOUNTING_ALGORITHM (see the schema). */
+  readonly algorithm?: string;
 }
 
 export interface SavedBias {
@@ -133,7 +146,11 @@ export function parseCalibrationFile(text: string, file: string): { biases: Save
     if (v.gyroBias !== undefined && v.savedAt !== undefined) biases.push({ ...where, gyroBias: v.gyroBias as Vec3, savedAt: v.savedAt });
     const m = v.mounting;
     if (m !== undefined) {
-      mountings.push({ ...where, rotation: m.rotation, quality: m.quality, savedAt: m.savedAt, ...(m.sensorId !== undefined ? { sensorId: m.sensorId } : {}) });
+      mountings.push({
+        ...where, rotation: m.rotation, quality: m.quality, savedAt: m.savedAt,
+        ...(m.sensorId !== undefined ? { sensorId: m.sensorId } : {}),
+        ...(m.algorithm !== undefined ? { algorithm: m.algorithm } : {}),
+      });
     }
   }
   return { biases, mountings };
@@ -151,7 +168,11 @@ export function formatCalibration(biases: readonly SavedBias[], mountings: reado
   const sensors: CalibrationFile["sensors"] = {};
   for (const b of biases) sensors[keyOf(b)] = { gyroBias: [...b.gyroBias], savedAt: b.savedAt };
   for (const m of mountings) {
-    const mounting = { rotation: [m.rotation[0], m.rotation[1], m.rotation[2], m.rotation[3]] as [number, number, number, number], quality: m.quality, savedAt: m.savedAt, ...(m.sensorId !== undefined ? { sensorId: m.sensorId } : {}) };
+    const mounting = {
+      rotation: [m.rotation[0], m.rotation[1], m.rotation[2], m.rotation[3]] as [number, number, number, number], quality: m.quality, savedAt: m.savedAt,
+      ...(m.sensorId !== undefined ? { sensorId: m.sensorId } : {}),
+      ...(m.algorithm !== undefined ? { algorithm: m.algorithm } : {}),
+    };
     sensors[keyOf(m)] = { ...sensors[keyOf(m)], mounting };
   }
   const file: CalibrationFile = { format: CALIBRATION_FORMAT, sensors };

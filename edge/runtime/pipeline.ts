@@ -40,6 +40,13 @@
  * hold one back. Per-sample requests wait in a short queue (`maxPending`)
  * and, when inference falls behind, the oldest is dropped for the newest
  * (counted); nothing queues without bound.
+ *
+ * The sample that completes a stride window is due both outputs from the
+ * SAME window (same rows, same yaw origin): that window runs once, on the
+ * windowed scheduler, and its last row is also the sample's estimate. So the
+ * two schedulers can finish out of order; a per-sample result older than one
+ * already published is never published after it (newest wins, counted as
+ * skipped), and a stride window skipped for a newer one skips its sample too.
  */
 import { z } from "zod";
 import type { Mat3 } from "../calibration/linalg.js";
@@ -88,6 +95,8 @@ interface WindowMeta {
   readonly tUs: Float64Array;
   /** performance.now() when the sample completing the window was pushed. */
   readonly readyAtMs: number;
+  /** The per-sample request this same run answers (its id), or -1 when none is due at this sample. */
+  readonly sampleRequest: number;
 }
 
 export interface Health {
@@ -161,7 +170,11 @@ export interface PerSampleStats {
   /** Grid samples due an output (every `every`-th from the first full window on, while fresh). */
   readonly requested: number;
   readonly published: number;
-  /** Requests dropped for a newer one because inference was behind (skip-to-newest). */
+  /**
+   * Requests dropped for a newer one because inference was behind
+   * (skip-to-newest): replaced while queued, carried by a skipped stride
+   * window, or finished after a newer sample was already published.
+   */
   readonly skipped: number;
   /** Results dropped: stream restarted or stale since the request, or older than the request ring. */
   readonly staleDropped: number;
@@ -188,7 +201,11 @@ export class WearerPipeline {
   private readonly reqSegment = new Float64Array(SAMPLE_RING);
   private readonly reqReadyMs = new Float64Array(SAMPLE_RING);
   private nextReqId = 0;
+  /** Id of the newest request published: an older result arriving later is not published. */
+  private lastSampleId = -1;
   private sampleSeq = 0;
+  /** `skipped` beyond the sample scheduler's own: skipped stride windows and results overtaken by a newer one. */
+  private sampleSkippedElsewhere = 0;
   private readonly sampleCounts = { requested: 0, published: 0, staleDropped: 0, failed: 0 };
   private readonly window: number;
   private readonly stride: number;
@@ -293,12 +310,16 @@ export class WearerPipeline {
       onResult: (r) => this.onResult(r),
       onError: (err, meta) => {
         this.counts.failed += 1;
+        if (meta.sampleRequest >= 0) this.sampleCounts.failed += 1;
         this.onInferenceError(err, `window ${meta.windowIndex}`);
+      },
+      onSkipped: (meta) => {
+        if (meta.sampleRequest >= 0) this.sampleSkippedElsewhere += 1;
       },
     });
     if (this.config.perSample.enabled) {
       this.sampleScheduler = new InferenceScheduler<number>(this.deps.sampleModel ?? this.model(), this.sampleBuf.length, {
-        onResult: (r) => this.onSampleResult(r),
+        onResult: (r) => this.onSampleResult(r.meta, r.output),
         onError: (err, id) => {
           this.sampleCounts.failed += 1;
           this.onInferenceError(err, `per-sample request ${id}`);
@@ -398,7 +419,9 @@ export class WearerPipeline {
       headingDeg: Object.fromEntries(
         this.placements.map((p, i) => [p, Math.round(wrapRad(this.headingNow[i]! - this.headingOffset[i]!) * (180 / Math.PI) * 1000) / 1000]),
       ),
-      ...(this.sampleScheduler ? { perSample: { ...this.sampleCounts, skipped: this.sampleScheduler.stats().skipped } } : {}),
+      ...(this.sampleScheduler
+        ? { perSample: { ...this.sampleCounts, skipped: this.sampleScheduler.stats().skipped + this.sampleSkippedElsewhere } }
+        : {}),
       ...(this.frames ? { frames: { ...this.frameCounts, waitingFor: this.waitingFor } } : {}),
     };
   }
@@ -412,9 +435,13 @@ export class WearerPipeline {
     const k = this.builder.samples;
     this.gridTimes[k % this.window] = g.tUs;
     const ready = this.builder.push(values);
-    // Windowed first: when both are due, its run starts before the per-sample one.
-    if (ready) this.onWindowReady(k);
-    if (this.sampleScheduler) this.requestSample(k, g.tUs, ready);
+    const sampleRequest = this.sampleScheduler ? this.requestSample(k, g.tUs) : -1;
+    if (ready) {
+      this.onWindowReady(k, sampleRequest); // one run answers both
+    } else if (sampleRequest >= 0) {
+      this.builder.buildWindow(this.sampleBuf);
+      this.sampleScheduler!.submit(this.sampleBuf, sampleRequest);
+    }
   }
 
   /** Step 2b: the sample rotated into segment frames, or undefined (withheld: a placement has no rotation). */
@@ -440,7 +467,8 @@ export class WearerPipeline {
     return frames.out;
   }
 
-  private onWindowReady(k: number): void {
+  /** `sampleRequest`: the per-sample request this window also answers, or -1. */
+  private onWindowReady(k: number, sampleRequest: number): void {
     const windowIndex = this.builder.windowIndex;
     this.counts.windows += 1;
     this.builder.buildWindow(this.windowBuf);
@@ -453,40 +481,41 @@ export class WearerPipeline {
     const n = windowIndex === 0 ? this.window : this.stride;
     const tUs = new Float64Array(n);
     for (let j = 0; j < n; j++) tUs[j] = this.gridTimes[(k - n + 1 + j) % this.window]!;
-    this.scheduler.submit(this.windowBuf, { segment: this.segment, windowIndex, tUs, readyAtMs: performance.now() });
+    this.scheduler.submit(this.windowBuf, { segment: this.segment, windowIndex, tUs, readyAtMs: performance.now(), sampleRequest });
   }
 
   /**
    * Grid sample `k` (index within the segment) just went into the ring. If
-   * it is due a per-sample output, run the window ending at it. Before the
+   * it is due a per-sample output, registers the request and returns its id
+   * (the caller runs the window ending at k for it); else -1. Before the
    * first full window of a segment there is no such window: no output.
    */
-  private requestSample(k: number, tUs: number, windowJustBuilt: boolean): void {
+  private requestSample(k: number, tUs: number): number {
     const first = this.window - 1;
-    if (k < first || (k - first) % this.config.perSample.every !== 0) return;
-    if (this.stale) return; // withheld like the windowed stream (counted there)
+    if (k < first || (k - first) % this.config.perSample.every !== 0) return -1;
+    if (this.stale) return -1; // withheld like the windowed stream (counted there)
     this.sampleCounts.requested += 1;
-    // The windowed stream just built this very window (same rows, same yaw origin): no second copy.
-    let buf = this.windowBuf;
-    if (!windowJustBuilt) {
-      buf = this.sampleBuf;
-      this.builder.buildWindow(buf);
-    }
     const id = this.nextReqId++;
     const slot = id % SAMPLE_RING;
     this.reqId[slot] = id;
     this.reqTUs[slot] = tUs;
     this.reqSegment[slot] = this.segment;
     this.reqReadyMs[slot] = performance.now();
-    this.sampleScheduler!.submit(buf, id);
+    return id;
   }
 
-  private onSampleResult({ meta: id, output }: InferenceResult<number>): void {
+  /** The output of the window ending at request `id`'s sample, from either scheduler. */
+  private onSampleResult(id: number, output: Float32Array): void {
     const slot = id % SAMPLE_RING;
     if (this.reqId[slot] !== id || this.reqSegment[slot] !== this.segment || this.stale) {
       this.sampleCounts.staleDropped += 1;
       return;
     }
+    if (id < this.lastSampleId) {
+      this.sampleSkippedElsewhere += 1; // a newer sample is out already: a controller must never step back in time
+      return;
+    }
+    this.lastSampleId = id;
     const nj = this.deps.contract.pipeline.joints.length;
     const row = (this.window - 1) * nj; // the window's last sample: the one this request is for
     const scale = 10 ** this.config.angleDecimals;
@@ -526,6 +555,8 @@ export class WearerPipeline {
   }
 
   private onResult({ meta, output }: InferenceResult<WindowMeta>): void {
+    // The sample's estimate first: it is the one a controller waits for.
+    if (meta.sampleRequest >= 0) this.onSampleResult(meta.sampleRequest, output);
     if (meta.segment !== this.segment || this.stale) {
       this.counts.staleDropped += 1; // computed from data that is no longer current
       return;

@@ -43,7 +43,7 @@ describe("gait-edge CLI", { timeout: 60_000 }, () => {
     expect(noTarget.stderr).toMatch(/needs one of --device <id> or --fleet <id>[\s\S]*Usage: gait-edge ota-publish/);
     const badCheck = await cli("reliability", "fuzzz");
     expect(badCheck.code).toBe(EXIT.usage);
-    expect(badCheck.stderr).toMatch(/'fuzzz' is invalid for argument 'check'\. Allowed choices are fuzz, outage, ota, soak, hostile, all/);
+    expect(badCheck.stderr).toMatch(/'fuzzz' is invalid for argument 'check'\. Allowed choices are fuzz, outage, ota, ota-crash, soak, hostile, all/);
     for (const r of [none, unknown, typo, badValue, noTarget, badCheck]) noStack(r);
   });
 

@@ -3,9 +3,20 @@ import { copyFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
-import { ContractError, loadGolden, loadManifest, parseManifest } from "../../edge/contract/manifest.js";
+import {
+  ContractError,
+  loadGolden,
+  loadManifest,
+  manifestCalibration,
+  ManifestSchema,
+  parseManifest,
+  SUPPORTED_FEATURE_PIPELINES,
+  type ManifestCalibration,
+} from "../../edge/contract/manifest.js";
 
 const FIXTURE_MODEL = path.resolve("test/fixtures/inference/identity_like.onnx");
+/** What export.py wrote for a tiny gait-features/2 run (test/fixtures/contract/README.md). */
+const V2_MANIFEST = path.resolve("test/fixtures/contract/manifest.v2.json");
 const sha = (buf: Buffer): string => createHash("sha256").update(buf).digest("hex");
 /**
  * A manifest (or golden file) as parsed JSON, which these tests break on
@@ -29,7 +40,7 @@ function validManifest(): Record<string, unknown> {
     version: "0.1.0",
     created: "2025-01-01T00:00:00+00:00",
     feature_pipeline: "gait-features/1",
-    architecture: { type: "lstm", layers: 3 },
+    architecture: { type: "lstm", layers: 3, hidden: 128, dropout: 0.2 },
     placements: ["femur_r", "calcn_r"],
     channels: CHANNELS.map((c) => ({ ...c })),
     sample_rate_hz: 100.0,
@@ -51,7 +62,14 @@ function validManifest(): Record<string, unknown> {
     model: { file: "model.int8.onnx", sha256: sha(model), bytes: model.length, quantization: "dynamic-int8" },
     variants: { fp32: { file: "model.fp32.onnx", sha256: sha(model), bytes: model.length } },
     input_limits: { acc_abs_max: 156.9064, gyro_abs_max: 35 },
-    provenance: { anything: ["goes", 1] },
+    provenance: {
+      dataset: "data/ab06: trained on ab06, tested on ab06", subjects: { train: ["ab06"], val: ["ab06"], test: ["ab06"] },
+      data_dir: "data/ab06", method: "ui", heldout: null,
+      train_trials: ["ab06/t"], val_trials: ["ab06/t"], test_trials: ["ab06/t"],
+      train_set: [{ subject: "ab06", trial: "t", start: 0, end: 0.64 }], val_set: [{ subject: "ab06", trial: "t", start: 0.64, end: 0.8 }],
+      test_set: [{ subject: "ab06", trial: "t", start: 0.8, end: 1 }],
+      train_args: { arch: "lstm", max_epochs: 1 }, code_commit: "abc", seed: 0, torch: "2.13.0+cpu", train_minutes: 0.1, train_device: "cpu",
+    },
     metrics: { int8: { rmse: 5 } },
   };
 }
@@ -93,7 +111,7 @@ describe("loadManifest", () => {
       expect(c.featureCount).toBe(18);
       expect(c.pipeline).toMatchObject({ placements: ["femur_r", "calcn_r"], window: 50, stride: 25, sampleRateHz: 100, beta: 0.1, dtS: 0.01, inputName: "imu_features", outputName: "joint_angles" });
       expect(c.pipeline.references[0]).toEqual([Math.SQRT1_2, 0, -Math.SQRT1_2, 0]);
-      expect(c.manifest.provenance).toEqual({ anything: ["goes", 1] });
+      expect(c.manifest.provenance?.subjects).toEqual({ train: ["ab06"], val: ["ab06"], test: ["ab06"] });
     }
   });
 
@@ -107,7 +125,14 @@ describe("loadManifest", () => {
     ["window type", (m: RawJson) => (m.window = "50"), 'window: expected a positive integer, got "50"'],
     ["missing field", (m: RawJson) => delete m.sample_rate_hz, "sample_rate_hz: expected a positive number, got nothing (field missing)"],
     ["schema", (m: RawJson) => (m.schema = "gait-model-contract/2"), 'schema: expected "gait-model-contract/1"'],
-    ["feature pipeline", (m: RawJson) => (m.feature_pipeline = "gait-features/3"), 'feature_pipeline: this runtime supports gait-features/1, gait-features/2, got "gait-features/3"'],
+    ["feature pipeline", (m: RawJson) => (m.feature_pipeline = "gait-features/9"), 'feature_pipeline: expected one of the known feature pipelines (gait-features/1, gait-features/2), got "gait-features/9"'],
+    ["v1 with v2's segment frame", (m: RawJson) => (m.channels[0].frame = "segment"), 'channels[0].frame: Invalid option: expected one of "sensor"|"euler", got "segment"'],
+    ["v1 with a calibration block", (m: RawJson) => (m.calibration = {}), "manifest.json: calibration: unknown field"],
+    ["unknown top-level field", (m: RawJson) => (m.subject = "AB06"), "manifest.json: subject: unknown field (not part of gait-model-contract/1"],
+    ["unknown nested field", (m: RawJson) => (m.ahrs.gain = 2), "manifest.json: ahrs.gain: unknown field"],
+    ["unknown provenance field", (m: RawJson) => (m.provenance.subject = "AB06"), "manifest.json: provenance.subject: unknown field"],
+    ["architecture", (m: RawJson) => (m.architecture = { type: "gru" }), 'architecture.type: Invalid discriminator value. Expected \'lstm\' | \'cnn\', got "gru"'],
+    ["euler column frame", (m: RawJson) => (m.channels[6].frame = "sensor"), 'channels[6].frame: expected "euler" for gait-features/1, got "sensor"'],
     ["placement", (m: RawJson) => (m.placements = ["femur_r", "thigh"]), "placements[1]:"],
     ["version", (m: RawJson) => (m.version = "v1"), "version: expected a semantic version like 1.2.0"],
     ["input shape", (m: RawJson) => (m.tensors.input.shape = ["batch", 50, 17]), 'tensors.input.shape: expected ["batch", 50, 18], got ["batch",50,17]'],
@@ -161,6 +186,40 @@ describe("loadManifest", () => {
     m.window = 0;
     m.stride = -1;
     expect(() => parseManifest(m, "x.json")).toThrow(/x\.json: window: .*\n.*x\.json: stride:/s);
+  });
+});
+
+describe("gait-features/2 manifests", () => {
+  const v2 = (): RawJson => JSON.parse(readFileSync(V2_MANIFEST, "utf8")) as RawJson;
+
+  it("parse with a typed calibration block (what export.py writes)", () => {
+    const parsed = ManifestSchema.parse(v2());
+    expect(parsed.feature_pipeline).toBe("gait-features/2");
+    const cal: ManifestCalibration | null = manifestCalibration(parsed);
+    expect(cal).toMatchObject({ algorithm: "gait-calibration/1", seconds: 30, vertical: "walking", check_handedness: true });
+    expect(cal?.constants.MIN_WALK_S).toBe(8);
+    expect(parsed.channels.slice(0, 6).every((c) => c.frame === "segment")).toBe(true);
+    expect(manifestCalibration(parseManifest(validManifest()))).toBeNull();
+  });
+
+  it("runs where this build runs gait-features/2, else is refused naming the pipeline", () => {
+    const run = (): unknown => parseManifest(v2(), "v2.json");
+    if ((SUPPORTED_FEATURE_PIPELINES as readonly string[]).includes("gait-features/2")) expect(run).not.toThrow();
+    else expect(run).toThrow(/v2\.json: feature_pipeline: this runtime supports gait-features\/1, got "gait-features\/2"/);
+  });
+
+  it.each([
+    ["without its calibration block", (m: RawJson) => delete m.calibration, "calibration: "],
+    ["with an unknown calibration field", (m: RawJson) => (m.calibration.mode = "stand"), "calibration.mode: unknown field"],
+    ["with a calibration constant missing", (m: RawJson) => delete m.calibration.constants.MIN_PLANARITY, "calibration.constants.MIN_PLANARITY: expected a positive number"],
+    ["with another calibration algorithm name", (m: RawJson) => (m.calibration.algorithm = "kalman"), "calibration.algorithm: expected a calibration algorithm like gait-calibration/1"],
+    ["with the stand vertical", (m: RawJson) => (m.calibration.vertical = "stand"), "calibration.vertical:"],
+    ["with raw sensor axes", (m: RawJson) => (m.channels[3].frame = "sensor"), "channels[3].frame:"],
+    ["with a fitted Euler reference", (m: RawJson) => (m.euler.reference.femur_r = [1, 0, 0, 0]), "euler.reference.femur_r: expected gait-features/2's constant [0.7071067811865476, -0.7071067811865476, 0, 0]"],
+  ])("are refused %s, naming the field", (_name, edit, message) => {
+    const m = v2();
+    edit(m);
+    expect(() => parseManifest(m, "v2.json")).toThrow(message);
   });
 });
 

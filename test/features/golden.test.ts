@@ -12,7 +12,7 @@ import path from "node:path";
 import { describe, expect, it } from "vitest";
 import { z } from "zod";
 import { rotationAngleDeg, type Mat3 } from "../../edge/calibration/index.js";
-import { loadGolden, loadManifest, type Golden, type LoadedContract } from "../../edge/contract/manifest.js";
+import { loadGolden, loadManifest, manifestCalibration, type Golden, type LoadedContract } from "../../edge/contract/manifest.js";
 import { OnnxModel } from "../../edge/inference/onnxModel.js";
 import { compareFeatures, edgeFeaturesFromRaw, type EdgeFeatures } from "./goldenPipeline.js";
 
@@ -36,7 +36,7 @@ const V2GoldenSchema = z.looseObject({
 
 /** The edge's features from the golden raw samples: v2 calibrates first, on the manifest's `calibration.seconds`. */
 function edgeFeatures(contract: LoadedContract, golden: Golden): EdgeFeatures {
-  const seconds = contract.manifest.calibration?.seconds;
+  const seconds = manifestCalibration(contract.manifest)?.seconds;
   return edgeFeaturesFromRaw(golden.raw, contract.pipeline, contract.pipeline.segmentFrames && seconds !== undefined ? { calibrationSeconds: seconds } : undefined);
 }
 

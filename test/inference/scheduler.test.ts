@@ -50,6 +50,31 @@ describe("InferenceScheduler", () => {
     expect(s.stats()).toEqual({ submitted: 5, completed: 2, skipped: 3, failed: 0 });
   });
 
+  it("tells onSkipped which windows it dropped for newer ones, and a throwing onSkipped goes to onError", async () => {
+    const model = new ManualModel();
+    const skipped: number[] = [];
+    const errors: [string, number][] = [];
+    const s = new InferenceScheduler<number>(model, 2, {
+      onResult: () => undefined,
+      onError: (e, meta) => errors.push([e.message, meta]),
+      onSkipped: (meta) => {
+        skipped.push(meta);
+        if (meta === 2) throw new Error("consumer bug");
+      },
+    }, { maxPending: 2 });
+    for (let i = 0; i <= 5; i++) s.submit([i, i], i); // 0 runs; 1, 2 wait; 3, 4, 5 each drop the oldest waiting
+    expect(skipped).toEqual([1, 2, 3]);
+    expect(errors).toEqual([["consumer bug", 2]]);
+    expect(s.stats().skipped).toBe(3);
+    model.calls[0]!.resolve();
+    await flush();
+    model.calls[1]!.resolve();
+    await flush();
+    model.calls[2]!.resolve();
+    await s.idle();
+    expect(model.calls.map((c) => c.input)).toEqual([0, 4, 5]);
+  });
+
   it("never lets a later submit overwrite the window in flight", async () => {
     const model = new ManualModel();
     const { s, results } = setup(model);

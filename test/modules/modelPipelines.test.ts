@@ -1,4 +1,7 @@
 /** The model and pipelines modules on a bare bus, with the shipped model and fakes around them. */
+import { cp, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import path from "node:path";
 import { describe, expect, it } from "vitest";
 import { loadManifest } from "../../edge/contract/manifest.js";
 import { EventBus } from "../../edge/core/bus.js";
@@ -12,6 +15,21 @@ import { pipelineConfigSchema } from "../../edge/runtime/pipeline.js";
 const MODEL = "models/reduced-femur-calcn-lstm/manifest.json";
 
 describe("ModelModule", () => {
+  it("refuses at start a v2 model trained with another calibration than this build's, naming it (the OTA rule, at start)", async () => {
+    const dir = await mkdtemp(path.join(tmpdir(), "model-calib-"));
+    await cp("test/fixtures/models/tiny-v2", dir, { recursive: true });
+    const file = path.join(dir, "manifest.json");
+    const m = JSON.parse(await readFile(file, "utf8")) as { calibration: { algorithm: string } };
+    m.calibration.algorithm = "gait-calibration/2";
+    await writeFile(file, JSON.stringify(m));
+    const logger = memoryLogger();
+    const bus = new EventBus<EdgeEvents>({ logger });
+    const device = { publishRetained: async (): Promise<void> => {} };
+    const model = new ModelModule({ model: file, inference: InferenceConfigSchema.parse({}) }, { logger, bus, device });
+    await expect(model.start()).rejects.toThrow(/calibration\.algorithm: the model was trained with gait-calibration\/2, this edge build calibrates with gait-calibration\/1/);
+    await rm(dir, { recursive: true, force: true });
+  });
+
   it("publishes model info retained, follows modelChanged, and logs (never floats) a publish the broker refused", async () => {
     const logger = memoryLogger();
     const bus = new EventBus<EdgeEvents>({ logger });

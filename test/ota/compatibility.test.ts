@@ -21,7 +21,7 @@ describe("contract compatibility", () => {
     const offered = await manifest((m) => {
       m.version = "1.1.0";
       m.normalization.mean[0] = 1;
-      m.architecture = { type: "gru" };
+      m.architecture = { type: "cnn", conv_channels: [64, 64], kernel: 5 };
     });
     expect(contractDifferences(running, offered)).toEqual([]);
   });

@@ -18,6 +18,7 @@ function offer(sha = "aa"): VerifiedOffer {
       { name: "model.onnx", bytes: 10, sha256: sha },
       { name: "golden.json", bytes: 4, sha256: "bb" },
     ],
+    recalibrate: [],
   };
 }
 

@@ -164,9 +164,11 @@ describe("per-sample mode", () => {
       for (const pl of PLACEMENTS) p.push(pl, sample(pl, k));
       await new Promise((r) => setImmediate(r));
     }
-    // Sample 49's run is in flight; 50..99 each replaced the pending one: 49 skipped, 99 pending.
+    // 49, 74 and 99 end stride windows: their estimates came with those runs, at once.
+    // Sample 50's run is in flight; 51..98 (but 74) each replaced the pending one: 46 skipped, 98 pending.
     expect(gate).toHaveLength(1);
-    expect(p.stats().perSample).toMatchObject({ requested: 51, skipped: 49, published: 0 });
+    expect(samples.map((m) => m.tUs / 10_000)).toEqual([49, 74, 99]);
+    expect(p.stats().perSample).toMatchObject({ requested: 51, skipped: 46, published: 3 });
     // The windowed stream was not held back: windows 0 to 2 (ending at 49, 74, 99) are out.
     expect(windows.map((m) => m.sensorTimeUs!.at(-1))).toEqual([490_000, 740_000, 990_000]);
     gate.shift()!();
@@ -175,9 +177,10 @@ describe("per-sample mode", () => {
     gate.shift()!();
     await p.drain();
     await p.stop();
-    expect(samples.map((m) => m.tUs / 10_000)).toEqual([49, 99]);
-    expect(samples.map((m) => m.a[0])).toEqual([49, 99]);
-    expect(p.stats().perSample).toEqual({ requested: 51, published: 2, skipped: 49, staleDropped: 0, failed: 0 });
+    // 50 and 98 finished after 99 was out: never published behind a newer sample, counted as skipped.
+    expect(samples.map((m) => m.tUs / 10_000)).toEqual([49, 74, 99]);
+    expect(samples.map((m) => m.a[0])).toEqual([49, 74, 99]);
+    expect(p.stats().perSample).toEqual({ requested: 51, published: 3, skipped: 48, staleDropped: 0, failed: 0 });
   });
 
   it("by default queues a burst of 3 while one runs (none lost), and beyond that drops the oldest for the newest", async () => {
@@ -185,26 +188,67 @@ describe("per-sample mode", () => {
     const slow: WindowModel = { run: (x) => new Promise((resolve) => gate.push(() => resolve(fingerprint(x)))) };
     const { p, samples } = make({ enabled: true, every: 1 }, { sampleModel: slow });
     const push = (k: number): void => PLACEMENTS.forEach((pl) => p.push(pl, sample(pl, k)));
-    for (let k = 0; k < 53; k++) push(k); // 49 runs; 50, 51, 52 wait
-    expect(p.stats().perSample).toMatchObject({ requested: 4, skipped: 0 });
-    push(53); // queue full: 50 is dropped for 53
-    push(54); // ... and 51 for 54
+    for (let k = 0; k < 54; k++) push(k); // 49 rides on the first window; 50 runs; 51, 52, 53 wait
+    expect(p.stats().perSample).toMatchObject({ requested: 5, skipped: 0 });
+    push(54); // queue full: 51 is dropped for 54
+    push(55); // ... and 52 for 55
     while (gate.length) {
       gate.shift()!();
       await new Promise((r) => setImmediate(r));
     }
     await p.drain();
     await p.stop();
-    expect(samples.map((m) => Math.round(m.tUs / 10_000))).toEqual([49, 52, 53, 54]);
+    expect(samples.map((m) => Math.round(m.tUs / 10_000))).toEqual([49, 50, 53, 54, 55]);
     for (const m of samples) expect(m.a[0]).toBe(Math.round(m.tUs / 10_000));
-    expect(p.stats().perSample).toEqual({ requested: 6, published: 4, skipped: 2, staleDropped: 0, failed: 0 });
+    expect(p.stats().perSample).toEqual({ requested: 7, published: 5, skipped: 2, staleDropped: 0, failed: 0 });
+  });
+
+  it("runs the window that ends at a stride boundary once, for both streams", async () => {
+    let windowedRuns = 0;
+    let sampleRuns = 0;
+    const counted = (count: () => void): WindowModel => ({ run: async (x) => (count(), fingerprint(x)) });
+    const { p, windows, samples } = make({ enabled: true, every: 1 }, { model: counted(() => windowedRuns++), sampleModel: counted(() => sampleRuns++) });
+    await feedIdle(p, 0, 160);
+    await p.stop();
+    // Windows end at 49, 74, 99, 124, 149; per-sample requests are 49..159 (111), 5 of them those same windows.
+    expect(windows).toHaveLength(5);
+    expect(samples).toHaveLength(111);
+    expect(windowedRuns).toBe(5);
+    expect(sampleRuns).toBe(106);
+    const expected = expectedCausal(160);
+    for (const m of samples) expect(m.a).toEqual(expected.get(m.tUs / 10_000));
+  });
+
+  it("a stride window skipped for a newer one skips the per-sample estimate it carried, and order is kept", async () => {
+    const gate: Array<() => void> = [];
+    // Now the windowed runs are the slow ones; per-sample runs are immediate.
+    const slow: WindowModel = { run: (x) => new Promise((resolve) => gate.push(() => resolve(fingerprint(x)))) };
+    const { p, windows, samples } = make({ enabled: true, every: 1 }, { model: slow, sampleModel: fingerprintModel });
+    for (let k = 0; k < 100; k++) {
+      for (const pl of PLACEMENTS) p.push(pl, sample(pl, k));
+      await new Promise((r) => setImmediate(r));
+    }
+    // Window 0 (ending at 49) is in flight; window 1 (74) was replaced by window 2 (99) while pending.
+    expect(gate).toHaveLength(1);
+    while (gate.length) {
+      gate.shift()!();
+      await new Promise((r) => setImmediate(r));
+    }
+    await p.drain();
+    await p.stop();
+    expect(windows.map((m) => m.sensorTimeUs!.at(-1))).toEqual([490_000, 990_000]);
+    // 74 went with its skipped window; 49 came back after 50..73 were out: neither is published out of order.
+    const published = samples.map((m) => m.tUs / 10_000);
+    expect(published).toEqual(Array.from({ length: 51 }, (_, i) => 49 + i).filter((k) => k !== 49 && k !== 74));
+    expect(p.stats().perSample).toEqual({ requested: 51, published: 49, skipped: 2, staleDropped: 0, failed: 0 });
   });
 
   it("drops a result whose stream restarted while it ran, and starts over with the new segment's first full window", async () => {
     const gate: Array<() => void> = [];
     const slow: WindowModel = { run: (x) => new Promise((resolve) => gate.push(() => resolve(fingerprint(x)))) };
     const { p, samples } = make({ enabled: true, every: 1 }, { sampleModel: slow });
-    for (let k = 0; k < 50; k++) for (const pl of PLACEMENTS) p.push(pl, sample(pl, k));
+    // 49 rides on the first stride window; 50 is a per-sample run of its own.
+    for (let k = 0; k < 51; k++) for (const pl of PLACEMENTS) p.push(pl, sample(pl, k));
     expect(gate).toHaveLength(1);
     // 3 s later on the sensor clock: a gap, a new segment (its grid starts at sample 350)
     for (let k = 350; k < 420; k++) for (const pl of PLACEMENTS) p.push(pl, sample(pl, k));
@@ -214,9 +258,9 @@ describe("per-sample mode", () => {
     }
     await p.drain();
     await p.stop();
-    // 49 is from the old segment: dropped. The newest 3 requests of the new one were queued: published.
-    expect(samples.map((m) => Math.round(m.tUs / 10_000))).toEqual([417, 418, 419]);
-    expect(p.stats().perSample).toMatchObject({ staleDropped: 1, published: 3 });
+    // 49 and 50 are from the old segment: dropped. The new one's first window (399) and its newest 3 queued requests: published.
+    expect(samples.map((m) => Math.round(m.tUs / 10_000))).toEqual([399, 417, 418, 419]);
+    expect(p.stats().perSample).toMatchObject({ staleDropped: 2, published: 4 });
   });
 
   it("refuses an `every` other than 1, 2 or 5", () => {

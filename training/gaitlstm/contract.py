@@ -1,4 +1,8 @@
-"""Reading a model contract back (for `evaluate` on exported files)."""
+"""Reading a model contract back (for `evaluate` on exported files).
+
+A manifest.json is checked against the edge's schema first (manifest_schema),
+so a manifest the edge would refuse is refused here too, naming the field.
+"""
 
 from __future__ import annotations
 
@@ -10,6 +14,7 @@ import onnx
 
 from . import CONTRACT_SCHEMA
 from .features import PIPELINE_V2, PIPELINES, FeatureConfig
+from .manifest_schema import validate_manifest
 
 
 @dataclass
@@ -33,7 +38,13 @@ def load_contract(path: str | Path) -> Contract:
             raise ValueError(f"{path}: no 'gait_contract' metadata; pass its manifest.json instead")
         manifest, model_path = json.loads(meta["gait_contract"]), path
     else:
-        manifest = json.loads(path.read_text())
+        try:
+            manifest = json.loads(path.read_text())
+        except json.JSONDecodeError as e:
+            raise ValueError(f"{path}: not valid JSON ({e})") from e
+        # The embedded ONNX copy above lacks the file hashes (they depend on it), so only a
+        # manifest.json is held to the whole schema.
+        validate_manifest(manifest, path)
         model_path = path.parent / manifest["model"]["file"]
     if manifest.get("schema") != CONTRACT_SCHEMA:
         raise ValueError(f"{path}: schema {manifest.get('schema')!r}, expected {CONTRACT_SCHEMA!r}")

@@ -8,6 +8,7 @@ from __future__ import annotations
 import hashlib
 import json
 import subprocess
+from dataclasses import asdict
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -29,6 +30,7 @@ from .reframe import remount_trial
 from .io.types import Trial
 from .jsonio import finite_json
 from .limits import PRODUCT_LIMITS
+from .manifest_schema import validate_manifest
 from .models import architecture
 from .paths import display_path
 from .predict import onnx_predictor, torch_predictor
@@ -190,16 +192,45 @@ def source_note(data_dir: Path) -> Path | None:
     return None
 
 
-def dataset_provenance(ck: Checkpoint) -> str:
-    """What the model was trained and tested on, from the checkpoint (not a fixed string)."""
-    data = Path(ck.config.data)
-    who = ck.subjects
-    text = f"{display_path(data)}: trained on {', '.join(who['train']) or 'nothing'}, tested on {', '.join(who['test']) or 'nothing'}"
+def subjects_of(parts: dict[str, list[Part]]) -> dict[str, list[str]]:
+    """Who trained, validated and tests, by subject name, from the recordings actually used."""
+    return {role: sorted({p.subject for p in ps}) for role, ps in parts.items()}
+
+
+def trials_of(parts: list[Part]) -> list[str]:
+    return sorted({f"{p.subject}/{p.trial}" for p in parts})
+
+
+def dataset_provenance(data: Path, subjects: dict[str, list[str]]) -> str:
+    """What the model was trained and tested on, from the data export read (not a fixed string)."""
+    text = f"{display_path(data)}: trained on {', '.join(subjects['train']) or 'nothing'}, tested on {', '.join(subjects['test']) or 'nothing'}"
     note = source_note(data)
     return text + (f" (the data's source: {display_path(note)})" if note else "")
 
 
-def build_manifest(ck: Checkpoint, model: torch.nn.Module, fc: FeatureConfig, name: str, version: str, metrics: dict, files: dict) -> dict:
+def provenance(ck: Checkpoint, data: Path, parts: dict[str, list[Part]]) -> dict:
+    """The manifest's `provenance`: the checkpoint's own `train` arguments and the recordings
+    `rebuild` found for its splits in `data` (a v2 trial whose calibration was refused in
+    training is in none of them), never constants."""
+    cfg = ck.config
+    used = {"train": parts["train"], "val": ck.val_parts, "test": parts["test"]}
+    subjects = subjects_of(used)
+    return {
+        "dataset": dataset_provenance(data, subjects), "subjects": subjects,
+        "data_dir": cfg.data, "method": cfg.method, "heldout": cfg.heldout,
+        "train_trials": trials_of(used["train"]), "val_trials": trials_of(used["val"]), "test_trials": trials_of(used["test"]),
+        # Exactly the scored recordings (fractions of trials), for `make report` elsewhere.
+        "test_set": [p.to_dict() for p in used["test"]], "train_set": [p.to_dict() for p in used["train"]],
+        "val_set": [p.to_dict() for p in used["val"]],
+        # Every `train` flag as given (arch, pipeline, epochs, remount_augment...): the model says how it was made.
+        "train_args": {k: list(v) if isinstance(v, tuple) else v for k, v in asdict(cfg).items()},
+        "code_commit": git_commit(), "seed": cfg.seed, "torch": ck.torch_version,
+        "train_minutes": round(ck.train_minutes, 2), "train_device": ck.device,
+    }
+
+
+def build_manifest(ck: Checkpoint, model: torch.nn.Module, fc: FeatureConfig, name: str, version: str, metrics: dict, files: dict,
+                   provenance_doc: dict) -> dict:
     cfg = ck.config
     joints = [
         {"name": j, "unit": "deg", "positive": JOINT_META.get(j.rsplit("_", 1)[0], "see docs/contract.md")}
@@ -247,15 +278,7 @@ def build_manifest(ck: Checkpoint, model: torch.nn.Module, fc: FeatureConfig, na
         },
         **files,
         "input_limits": INPUT_LIMITS,
-        "provenance": {
-            "dataset": dataset_provenance(ck), "subjects": ck.subjects,
-            "data_dir": cfg.data, "method": cfg.method, "heldout": cfg.heldout,
-            "train_trials": ck.train_trials, "test_trials": ck.test_trials,
-            # Exactly the scored recordings (fractions of trials), for `make report` elsewhere.
-            "test_set": [p.to_dict() for p in ck.test_parts], "train_set": [p.to_dict() for p in ck.train_parts],
-            "code_commit": git_commit(), "seed": cfg.seed, "torch": ck.torch_version,
-            "train_minutes": round(ck.train_minutes, 2), "train_device": ck.device,
-        },
+        "provenance": provenance_doc,
         "metrics": metrics,
     }
 
@@ -267,7 +290,8 @@ def export(checkpoint: Path, out: Path, name: str, version: str, data_dir: Path 
     fc = ck.feature_config
     # Scores of the exported files (not PyTorch) on exactly the checkpoint's test
     # recordings, and the baselines fitted on exactly its training recordings.
-    trials, parts, recs = rebuild(Path(data_dir or ck.config.data), ck, fc)
+    data = Path(data_dir or ck.config.data)
+    trials, parts, recs = rebuild(data, ck, fc)
     out.mkdir(parents=True, exist_ok=True)
     fp32, int8 = out / "model.fp32.onnx", out / "model.int8.onnx"
     export_fp32(model, fc, fp32)
@@ -327,12 +351,15 @@ def export(checkpoint: Path, out: Path, name: str, version: str, data_dir: Path 
         "variants": {"fp32": {"file": fp32.name, "sha256": "", "bytes": 0}},
         "golden": {"file": gpath.name, "sha256": sha256(gpath)},
     }
-    manifest = build_manifest(ck, model, fc, name, version, metrics, files)
+    manifest = build_manifest(ck, model, fc, name, version, metrics, files, provenance(ck, data, parts))
     contract = {k: v for k, v in manifest.items() if k not in ("model", "variants", "golden", "metrics")}
     for f in (fp32, int8):
         embed_contract(f, contract)
     manifest["model"].update(sha256=sha256(int8), bytes=int8.stat().st_size)
     manifest["variants"]["fp32"].update(sha256=sha256(fp32), bytes=fp32.stat().st_size)
     manifest = finite_json(manifest)
+    # The edge's schema (docs/schema/manifest.schema.json): a manifest the edge would
+    # refuse is never written (the folder then has no manifest, so it is no model).
+    validate_manifest(manifest, out / "manifest.json")
     (out / "manifest.json").write_text(json.dumps(manifest, indent=2, allow_nan=False) + "\n")
     return manifest

@@ -37,7 +37,7 @@ def test_export_parity_manifest_and_golden(exported):
     assert c.manifest["name"] == "test-model" and c.features.window == 50
     # what it was trained on and what it is, from the checkpoint (not a fixed "subject AB06" / "3 x 128")
     assert m["architecture"] == {"type": "lstm", "layers": 3, "hidden": 128, "dropout": 0.2}
-    assert m["provenance"]["subjects"] == {"train": ["ab06"], "test": ["ab06"]}
+    assert m["provenance"]["subjects"] == {"train": ["ab06"], "val": ["ab06"], "test": ["ab06"]}
     assert m["provenance"]["dataset"].startswith("data/ab06: trained on ab06, tested on ab06")
     assert m["input_limits"] == {"acc_abs_max": 16 * 9.80665, "gyro_abs_max": 35.0}
 

@@ -16,6 +16,7 @@ from conftest import DEMO_TRIAL, TINY
 from gaitlstm.cli import main as cli
 from gaitlstm.config import TrainConfig
 from gaitlstm.contract import load_contract
+from gaitlstm.manifest_schema import validate_manifest
 from gaitlstm.dataset import load_recording, load_trials, to_recordings
 from gaitlstm.export import export
 from gaitlstm.features import (
@@ -94,6 +95,7 @@ def v2_model(tmp_path_factory) -> tuple[dict, Path, dict]:
 
 def test_v2_export_writes_its_pipeline_and_calibration_settings(v2_model) -> None:
     m, d, metrics = v2_model
+    validate_manifest(m, d / "manifest.json")  # the edge's schema, v2 branch (export checked it too)
     assert m["feature_pipeline"] == "gait-features/2"
     assert m["calibration"]["algorithm"] == "gait-calibration/1" and m["calibration"]["seconds"] == 30.0
     assert m["calibration"]["constants"]["MIN_WALK_S"] == 8.0

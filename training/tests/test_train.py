@@ -37,7 +37,7 @@ def test_ug_then_ua_on_a_cohort(rotated_cohort, tmp_path):
     # export scores S2 only, with baselines fitted on S0
     m = export(tmp_path / "ug" / "checkpoint.pt", tmp_path / "ug-model", "ug", "0.0.1")
     assert m["metrics"]["heldout_trials"] == ["S2/walk_00_01", "S2/walk_01_01"]
-    assert m["provenance"]["subjects"] == {"train": ["S0"], "test": ["S2"]}
+    assert m["provenance"]["subjects"] == {"train": ["S0"], "val": ["S1"], "test": ["S2"]}
     assert "trained on S0, tested on S2" in m["provenance"]["dataset"] and "AB06" not in m["provenance"]["dataset"]
     assert m["metrics"]["pytorch"]["mean_rmse_deg"] == pytest.approx(ug.metrics["mean_rmse_deg"], abs=1e-4)
 

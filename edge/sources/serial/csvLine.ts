@@ -3,7 +3,15 @@
  * is a `printf` loop (docs/serial-protocol.md, "CSV line mode"). One line per
  * sample:
  *
- *   sensorId,seq,t_us,ax,ay,az,gx,gy,gz[,mx,my,mz]
+ *   sensorId,seq,t_us,ax,ay,az,gx,gy,gz[,mx,my,mz][*cs]
+ *
+ * `*cs`, optional, is a checksum over every character before the `*`: two
+ * hex digits are the NMEA XOR of the bytes, four the CRC-16/CCITT-FALSE of
+ * the binary frame. Without one a digit changed in transit is a valid line
+ * with a wrong value (issue #13: the fuzz accepted 41 225 such lines in 10^6);
+ * with one it is a bad line. Once a stream has carried a valid checksum,
+ * a line without one is damaged (its `*cs` cut off), not a plain line: the
+ * parser then requires it for the rest of the stream.
  *
  * Lines starting with `#` are comments; a header line (first field
  * `sensorId`) may appear at any time, e.g. reprinted after a board reset, and
@@ -19,7 +27,7 @@
 import { StringDecoder } from "node:string_decoder";
 import { Transform, type TransformCallback } from "node:stream";
 import type { SourceIssue, Vec3 } from "../types.js";
-import { U16_RANGE, U32_RANGE, type ImuFrame } from "./frame.js";
+import { U16_RANGE, U32_RANGE, crc16CcittFalse, type ImuFrame } from "./frame.js";
 
 /** Longer than any valid line; a longer run without `\n` is binary noise or the wrong mode. */
 export const MAX_LINE_LENGTH = 256;
@@ -54,16 +62,58 @@ export interface CsvLineParserOptions {
 }
 
 export type CsvLineResult =
-  | { readonly kind: "sample"; readonly frame: ImuFrame }
+  | { readonly kind: "sample"; readonly frame: ImuFrame; readonly checksum: CsvChecksum | "none" }
   | { readonly kind: "skip" }
   | { readonly kind: "bad"; readonly reason: string };
 
-/** Parses one line (without its `\n`). Pure; exported for tests and tools. */
-export function parseCsvLine(rawLine: string): CsvLineResult {
-  const line = rawLine.trim();
-  if (line === "" || line.startsWith("#")) return { kind: "skip" };
+export type CsvChecksum = "xor8" | "crc16";
+
+/** The `*cs` suffix: 2 hex digits (NMEA XOR) or 4 (CRC-16/CCITT-FALSE), at the end of the line. */
+const CHECKSUM_SUFFIX = /\*([0-9A-Fa-f]*)\s*$/;
+
+/** NMEA 0183's checksum: the XOR of every byte. */
+export function xor8(bytes: Uint8Array): number {
+  let x = 0;
+  for (const b of bytes) x ^= b;
+  return x;
+}
+
+/** The `*cs` suffix a firmware appends to `body` (the line before `*`), e.g. for fixtures and simulators. */
+export function csvChecksum(body: string, kind: CsvChecksum): string {
+  const bytes = Buffer.from(body, "utf8");
+  return kind === "xor8" ? xor8(bytes).toString(16).toUpperCase().padStart(2, "0") : crc16CcittFalse(bytes).toString(16).toUpperCase().padStart(4, "0");
+}
+
+/**
+ * Verifies and strips a `*cs` suffix. `required`: a line without one is bad
+ * (the stream has carried checksums, so this one lost its suffix).
+ */
+function checkSum(line: string, required: boolean): { body: string; checksum: CsvChecksum | "none" } | { bad: string } {
+  const star = line.lastIndexOf("*");
+  if (star < 0) return required ? { bad: "no checksum (*cs), while earlier lines carried one" } : { body: line, checksum: "none" };
+  const hex = CHECKSUM_SUFFIX.exec(line.slice(star))?.[1];
+  if (hex === undefined || (hex.length !== 2 && hex.length !== 4)) return { bad: `checksum "${line.slice(star)}" is not *hh (XOR) or *hhhh (CRC-16)` };
+  const body = line.slice(0, star);
+  const kind: CsvChecksum = hex.length === 2 ? "xor8" : "crc16";
+  const want = csvChecksum(body, kind);
+  if (want !== hex.toUpperCase()) return { bad: `bad checksum: *${hex} sent, the line gives *${want}` };
+  return { body, checksum: kind };
+}
+
+/**
+ * Parses one line (without its `\n`). Pure; exported for tests and tools.
+ * `requireChecksum`: a line without `*cs` is bad (see the file comment).
+ */
+export function parseCsvLine(rawLine: string, options: { readonly requireChecksum?: boolean } = {}): CsvLineResult {
+  const trimmed = rawLine.trim();
+  if (trimmed === "" || trimmed.startsWith("#")) return { kind: "skip" };
+  // A header may be reprinted after a reset, checksum or not.
+  if (/^sensorid\s*(,|$)/i.test(trimmed)) return { kind: "skip" };
+  // The checksum covers the characters as sent, up to the `*` (a trailing \r is the line end, not data).
+  const summed = checkSum(rawLine.replace(/\r$/, ""), options.requireChecksum ?? false);
+  if ("bad" in summed) return { kind: "bad", reason: summed.bad };
+  const line = summed.body.trim();
   const fields = line.split(",").map((f) => f.trim());
-  if (fields[0]?.toLowerCase() === "sensorid") return { kind: "skip" };
   if (fields.length !== FIELDS_IMU && fields.length !== FIELDS_IMU_MAG) {
     return { kind: "bad", reason: `expected ${FIELDS_IMU} or ${FIELDS_IMU_MAG} fields, got ${fields.length}` };
   }
@@ -96,7 +146,7 @@ export function parseCsvLine(rawLine: string): CsvLineResult {
     gyro: vec(3),
     ...(values.length === 9 ? { mag: vec(6) } : {}),
   };
-  return { kind: "sample", frame };
+  return { kind: "sample", frame, checksum: summed.checksum };
 }
 
 export class CsvLineParser extends Transform {
@@ -105,6 +155,8 @@ export class CsvLineParser extends Transform {
   private partial = "";
   /** True while discarding the rest of an over-long line up to its `\n`. */
   private skippingLongLine = false;
+  /** Set by the first line with a valid checksum: from then on every line needs one. */
+  private checksummed = false;
   private readonly onIssue: (issue: SourceIssue) => void;
 
   constructor(options: CsvLineParserOptions = {}) {
@@ -142,8 +194,9 @@ export class CsvLineParser extends Transform {
       return;
     }
     this.counters.lines++;
-    const result = parseCsvLine(line);
+    const result = parseCsvLine(line, { requireChecksum: this.checksummed });
     if (result.kind === "sample") {
+      if (result.checksum !== "none") this.checksummed = true;
       this.counters.samples++;
       this.push(result.frame);
     } else if (result.kind === "bad") {

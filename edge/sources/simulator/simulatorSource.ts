@@ -38,6 +38,14 @@ export const simulatorSourceSchema = z
         gyro: z.number().min(0).default(0.005),
       })
       .prefault({}),
+    /**
+     * Wearer w (from 0) sends its first sample `w / wearers × startSpreadS`
+     * seconds after the first wearer. 0: all start on the same tick, so every
+     * wearer's stride ends in the same tick (the worst case for a burst of
+     * inference); a stride's length (0.25) spreads their windows over the
+     * stride, as wearers who connect at random moments are.
+     */
+    startSpreadS: z.number().min(0).max(60).default(0),
     /** no_valid_data after this long without a sample (a stalled event loop, in practice); 0 = off. */
     noDataTimeoutMs: noDataTimeoutMsSchema,
   })
@@ -75,6 +83,8 @@ export class SimulatorSource implements ImuSource {
   private readonly now: () => number;
   private simulator: GaitSimulator | undefined;
   private sensorIds: string[] = [];
+  /** Per stream: the first grid sample it sends (startSpreadS). */
+  private firstSample: Int32Array = new Int32Array(0);
   private readonly core: SourceCore;
   private readonly scratch = new Float64Array(6);
   /** Next grid sample index to emit (all streams share the grid). */
@@ -112,6 +122,7 @@ export class SimulatorSource implements ImuSource {
     });
     this.simulator = simulator;
     this.sensorIds = simulator.streams.map((s) => simulatorSensorId(c.sensorIdFormat, s.wearer, s.placement));
+    this.firstSample = Int32Array.from(simulator.streams, (s) => Math.round((s.wearer / c.wearers) * c.startSpreadS * c.rateHz));
     this.next = 0;
     this.total = c.durationS === undefined ? Number.POSITIVE_INFINITY : Math.round(c.durationS * c.rateHz);
     this.running = true;
@@ -176,6 +187,7 @@ export class SimulatorSource implements ImuSource {
       const k = this.next++;
       const tUs = simulator.timestampUs(k);
       for (let i = 0; i < ids.length; i++) {
+        if (k < this.firstSample[i]!) continue; // this wearer has not started yet
         simulator.sample(i, k, out);
         const sample: ImuSample = {
           sensorId: ids[i]!,

@@ -1,5 +1,6 @@
+import { readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
-import { CsvLineParser, MAX_LINE_LENGTH, parseCsvLine } from "../../../edge/sources/serial/csvLine.js";
+import { CsvLineParser, MAX_LINE_LENGTH, csvChecksum, parseCsvLine } from "../../../edge/sources/serial/csvLine.js";
 import { runParser } from "./helpers.js";
 
 const parse = (chunks: readonly string[]) =>
@@ -76,5 +77,65 @@ describe("CsvLineParser", () => {
   it("reads a last line without a newline when the stream ends", async () => {
     const { frames } = await parse(["3,1,10,0,0,9.8,0,0,0"]);
     expect(frames).toHaveLength(1);
+  });
+
+  /**
+   * Issue #13 (reliability fuzz): CSV has no checksum, so a digit changed in
+   * transit was a valid line with a wrong value (41 225 in 10^6 fuzzed lines).
+   * The optional `*hh` / `*hhhh` suffix (docs/serial-protocol.md) catches it.
+   */
+  describe("the optional checksum suffix", () => {
+    const fixture = (name: string): Buffer => readFileSync(`test/fixtures/serial/${name}`);
+    const values = { acc: [0.1, -0.2, 9.81], gyro: [0.01, 0.02, -0.03] };
+
+    it("reads lines with an NMEA XOR checksum (*hh) from raw board bytes", async () => {
+      const { frames, issues } = await runParser((onIssue) => new CsvLineParser({ onIssue }), [fixture("csv-xor.txt")]);
+      expect(issues).toEqual([]);
+      expect(frames).toEqual([0, 1, 2].map((n) => ({ sensorId: 3, seq: n, tUs: 1_000_000 + n * 10_000, ...values })));
+    });
+
+    it("reads lines with a CRC-16 checksum (*hhhh, any case), byte by byte", async () => {
+      const bytes = fixture("csv-crc16.txt");
+      const chunks = Array.from(bytes, (b) => Buffer.from([b]));
+      const { frames, issues } = await runParser((onIssue) => new CsvLineParser({ onIssue }), chunks);
+      expect(issues).toEqual([]);
+      expect(frames.map((f) => (f as { seq: number }).seq)).toEqual([0, 1, 2]);
+    });
+
+    it("computes the suffixes the fixtures carry (the firmware's side)", () => {
+      const body = "3,0,1000000,0.1000,-0.2000,9.8100,0.0100,0.0200,-0.0300";
+      expect(csvChecksum(body, "xor8")).toBe("31");
+      expect(csvChecksum(body, "crc16")).toBe("69DC");
+    });
+
+    it("rejects a line whose digit changed in transit, naming both checksums", async () => {
+      const damaged = Buffer.from(fixture("csv-crc16.txt").toString("latin1").replace("9.8100", "9.3100"), "latin1");
+      const { frames, issues } = await runParser((onIssue) => new CsvLineParser({ onIssue }), [damaged]);
+      expect(frames).toHaveLength(2);
+      expect(issues).toEqual([
+        { kind: "bad_frame", message: expect.stringMatching(/^serial csv line 1: bad checksum: \*69DC sent, the line gives \*[0-9A-F]{4}: "3,0,/) },
+      ]);
+    });
+
+    it("once a stream has carried a checksum, a line without one is damaged (its suffix cut off)", async () => {
+      const text = fixture("csv-xor.txt").toString("latin1").replace("0.0200,-0.0300*31\r\n3,2", "0.0200,-0.0300\r\n3,2");
+      const { frames, issues } = await runParser((onIssue) => new CsvLineParser({ onIssue }), [Buffer.from(text, "latin1")]);
+      expect(frames.map((f) => (f as { seq: number }).seq)).toEqual([0, 2]);
+      expect(issues).toEqual([{ kind: "bad_frame", message: expect.stringMatching(/line 4: no checksum \(\*cs\), while earlier lines carried one/) }]);
+    });
+
+    it("stays backward compatible: lines without any checksum are read as before", () => {
+      expect(parseCsvLine("3,0,1000000,0.1,-0.2,9.81,0.01,0.02,-0.03")).toMatchObject({ kind: "sample", checksum: "none" });
+      expect(parseCsvLine("3,0,1000000,0.1,-0.2,9.81,0.01,0.02,-0.03", { requireChecksum: true })).toMatchObject({ kind: "bad" });
+    });
+
+    it("rejects a malformed suffix", () => {
+      for (const suffix of ["*", "*3", "*123", "*12345", "*zz"]) {
+        expect(parseCsvLine(`3,0,1000000,0.1,-0.2,9.81,0.01,0.02,-0.03${suffix}`)).toEqual({
+          kind: "bad",
+          reason: expect.stringMatching(/is not \*hh \(XOR\) or \*hhhh \(CRC-16\)/),
+        });
+      }
+    });
   });
 });

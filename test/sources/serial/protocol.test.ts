@@ -93,16 +93,17 @@ describe("SerialProtocol", () => {
       {},
       [100_000_000, 100_010_000, 100_310_000, 100_320_000],
     );
-    expect(samples.map((s) => s.tUs)).toEqual([9_000_000, 9_010_000, 9_310_000, 9_320_000]);
-    expect(issues.map((i) => i.kind)).toEqual(["clock_restart"]);
-    expect(issues[0]?.message).toMatch(/clock went back from 9010000 to 1000 µs \(seq 501 -> 0\).*300 ms without data/);
+    // The first frame of the restart comes as a suspect (dropped); the next one confirms the new clock.
+    expect(samples.map((s) => s.tUs)).toEqual([9_000_000, 9_010_000, 9_320_000]);
+    expect(issues.map((i) => i.kind)).toEqual(["bad_value", "clock_restart"]);
+    expect(issues[1]?.message).toMatch(/clock went from 9010000 to 1000 µs \(seq 501 -> 0 -> 1, seq restarted: frames lost just before the restart cannot be counted\).*310 ms without data/);
   });
 
   it("never splices a restart closer than one sample step, even if the host saw the frames together", () => {
     const { samples } = run(
-      [frameAt(500, { tUs: 9_000_000 }), frameAt(501, { tUs: 9_010_000 }), frameAt(0, { tUs: 1_000 })],
+      [frameAt(500, { tUs: 9_000_000 }), frameAt(501, { tUs: 9_010_000 }), frameAt(0, { tUs: 1_000 }), frameAt(1, { tUs: 11_000 })],
       {},
-      [100_000_000, 100_000_000, 100_000_000],
+      [100_000_000, 100_000_000, 100_000_000, 100_000_000],
     );
     expect(samples.map((s) => s.tUs)).toEqual([9_000_000, 9_010_000, 9_020_000]);
   });
@@ -151,6 +152,57 @@ describe("SerialProtocol", () => {
       [4, 1_540_000],
     ]);
     expect(issues.map((i) => i.kind)).toEqual(["bad_value", "clock_restart"]);
+  });
+
+  // Issue #13 (reliability fuzz): a CRC-valid frame with a wrong clock right after a lost
+  // frame was taken as a board restart (or a forward jump): two wrong time steps each.
+  it("drops a CRC-valid wrong clock just after a lost frame as an outlier, not a restart, and counts the loss", () => {
+    const frames = [frameAt(0), frameAt(1), frameAt(3, { tUs: 5 }), frameAt(4), frameAt(5)];
+    const { samples, issues } = run(frames, {}, [0, 10_000, 30_000, 40_000, 50_000]);
+    expect(samples.map((s) => [s.seq, s.tUs])).toEqual([
+      [0, 1_000_000],
+      [1, 1_010_000],
+      [4, 1_040_000],
+      [5, 1_050_000],
+    ]);
+    expect(issues.map((i) => [i.kind, i.message])).toEqual([
+      ["bad_value", expect.stringMatching(/seq 3: t_us 5 µs is back .* after seq 1; suspect time .* sample dropped/)],
+      ["bad_frame", expect.stringMatching(/sequence gap, 1 frame\(s\) missing \(seq 1 -> 3\)/)],
+    ]);
+  });
+
+  it("drops a wrong clock far ahead just after a lost frame, instead of taking the jump", () => {
+    const frames = [frameAt(0), frameAt(1), frameAt(3, { tUs: 901_030_000 }), frameAt(4)];
+    const { samples, issues } = run(frames, {}, [0, 10_000, 30_000, 40_000]);
+    expect(samples.map((s) => [s.seq, s.tUs])).toEqual([
+      [0, 1_000_000],
+      [1, 1_010_000],
+      [4, 1_040_000],
+    ]);
+    expect(issues.map((i) => i.kind)).toEqual(["bad_value", "bad_frame"]);
+  });
+
+  it("drops a wrong clock less than JUMP_SLACK_US ahead when neither seq nor the host clock allows the step", () => {
+    const frames = [frameAt(0), frameAt(1), frameAt(2, { tUs: 1_520_000 }), frameAt(3), frameAt(4)];
+    const { samples, issues } = run(frames, {}, [0, 10_000, 20_000, 30_000, 40_000]);
+    expect(samples.map((s) => s.seq)).toEqual([0, 1, 3, 4]);
+    expect(samples.map((s) => s.tUs)).toEqual([1_000_000, 1_010_000, 1_030_000, 1_040_000]);
+    expect(issues.map((i) => [i.kind, i.message])).toEqual([["bad_value", expect.stringMatching(/seq 2: t_us 1520000 µs is 510000 µs ahead .*1 seq step\(s\) of 10000 µs/)]]);
+  });
+
+  it("counts a loss just before a confirmed restart as a gap when the board kept counting seq", () => {
+    const frames = [frameAt(0), frameAt(1), frameAt(3, { tUs: 1_000 }), frameAt(4, { tUs: 11_000 })];
+    const { samples, issues } = run(frames, {}, [0, 10_000, 530_000, 540_000]);
+    expect(samples.map((s) => [s.seq, s.tUs])).toEqual([
+      [0, 1_000_000],
+      [1, 1_010_000],
+      [4, 1_540_000],
+    ]);
+    expect(issues.map((i) => [i.kind, i.message])).toEqual([
+      ["bad_value", expect.stringMatching(/seq 3: .*suspect time/)],
+      ["bad_frame", expect.stringMatching(/sequence gap, 1 frame\(s\) missing \(seq 1 -> 3\)/)],
+      ["clock_restart", expect.stringMatching(/seq 1 -> 3 -> 4, seq kept counting/)],
+    ]);
   });
 
   it("drops and reports NaN and infinite values", () => {

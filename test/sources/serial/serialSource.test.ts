@@ -158,13 +158,15 @@ describe("SerialSource over a socat pty pair", () => {
     const rebootStart = performance.now();
     await new Promise((r) => setTimeout(r, 150)); // the board reboots
     const silenceUs = (performance.now() - rebootStart) * 1000;
-    fs.writeSync(writer, Buffer.concat([0, 1].map((n) => encodeFrame(frameAt(n, { tUs: 1_000 + n * 10_000 })))));
+    fs.writeSync(writer, Buffer.concat([0, 1, 2].map((n) => encodeFrame(frameAt(n, { tUs: 1_000 + n * 10_000 })))));
+    // Seq 0 comes as a suspect clock (dropped): seq 1 confirms the restart (protocol.ts).
     await waitFor(() => got.samples.length === 5, "samples after the reboot");
     const t = got.samples.map((s) => s.tUs);
+    expect(got.samples.map((s) => s.seq)).toEqual([500, 501, 502, 1, 2]);
     // Before issue #10 this step was one sample period (10 ms), whatever the silence.
     expect((t[3] ?? 0) - (t[2] ?? 0)).toBeGreaterThanOrEqual(silenceUs);
     expect(t[4]! - t[3]!).toBe(10_000);
-    expect(got.issues.map((i) => i.kind)).toEqual(["clock_restart"]);
+    expect(got.issues.map((i) => i.kind)).toEqual(["bad_value", "clock_restart"]);
   });
 
   describe("no valid data for noDataTimeoutMs", () => {

@@ -68,6 +68,19 @@ describe("SimulatorSource fast mode", () => {
     expect(t.ended()).toBe(1);
   });
 
+  it("startSpreadS: wearer w starts w / wearers of it later, on the same grid; 0 (the default) starts all together", async () => {
+    expect(simulatorSourceSchema.parse({}).startSpreadS).toBe(0);
+    const t = collect({ wearers: 4, realtime: false, durationS: 1, rateHz: 100, startSpreadS: 0.2 });
+    await t.source.start(t.handlers);
+    await vi.waitFor(() => expect(t.ended()).toBe(1));
+    const firstSeq = (id: string): number | undefined => t.samples.find((s) => s.sensorId === id)?.seq;
+    expect(["w1:femur_r", "w2:femur_r", "w3:calcn_r", "w4:femur_r"].map(firstSeq)).toEqual([0, 5, 10, 15]);
+    const w3 = t.samples.filter((s) => s.sensorId === "w3:femur_r");
+    expect(w3).toHaveLength(90);
+    expect(w3[0]!.tUs).toBe(100_000); // the shared grid's time of sample 10
+    await t.source.stop();
+  });
+
   it("gives the same samples for the same seed", async () => {
     const run = async (seed: number) => {
       const t = collect({ realtime: false, durationS: 0.5, seed });

@@ -1,0 +1,135 @@
+/**
+ * The windowed stream's part of `make bench` (edge/bench/windowed.ts does the
+ * measuring): inference cost per window by batch size, then the wearer levels
+ * in three configurations:
+ *
+ *   windowed_*                the defaults: main thread, batching exact (the
+ *                             shipped int8 model runs one window per call)
+ *   windowed_worker_*         inference.thread worker: the same outputs, the
+ *                             session on a worker thread
+ *   windowed_coupled_worker_* and inference.batching.mode coupled: int8
+ *                             windows of several wearers in one call (a
+ *                             wearer's angles then depend on its partners,
+ *                             docs/architecture.md "Batching across wearers")
+ *   windowed_spread_*         the defaults and the last one again with the
+ *                             wearers' starts spread over a stride: the
+ *                             others start every wearer on one tick, so all
+ *                             strides end together (the worst case); real
+ *                             wearers connect at random moments
+ *
+ * and, for each configuration, what a wearer costs in CPU time
+ * (edge/bench/cpuCost.ts: robust on a busy machine, unlike the latencies) with
+ * the bounds that follow from it on this machine's cores:
+ *
+ *   windowed_*cpu                 ms of CPU per wearer per second, by thread and stage
+ *   windowed_*cpu_bound_wearers   all cores' CPU / (process + broker per wearer)
+ *   windowed_*main_thread_bound_wearers  one core / the main thread's share per wearer
+ */
+import { availableParallelism } from "node:os";
+import type { LoadedContract } from "../contract/manifest.js";
+import type { Logger } from "../log.js";
+import { cpuCost, type CpuCost } from "./cpuCost.js";
+import type { RunningMosquitto } from "./mosquitto.js";
+import { BATCH_SIZES, P99_LIMIT_MS, formatShares, inferenceMsPerWindow, windowedLevels, type WindowedLevelsResult } from "./windowed.js";
+
+export { P99_LIMIT_MS } from "./windowed.js";
+
+/** The e2e p99 is reported at these wearer counts; the levels after them look for the most served. */
+export const REQUIRED_WEARERS = [1, 25, 100] as const;
+export const MORE_WEARERS = [250, 500, 1000, 1500] as const;
+
+export interface WindowedFigures {
+  readonly inferenceMsPerWindow: { readonly int8: Record<string, number>; readonly fp32: Record<string, number> };
+  /** By the name of the configuration ("", "worker_", "coupled_worker_"): its levels. */
+  readonly variants: ReadonlyArray<readonly [string, WindowedLevelsResult]>;
+  /** The same configurations' CPU cost per wearer. */
+  readonly cpu: ReadonlyArray<readonly [string, CpuCost]>;
+}
+
+export async function windowedFigures(
+  broker: RunningMosquitto,
+  opts: { readonly model: string; readonly quick?: boolean },
+  contract: LoadedContract,
+  logger: Logger,
+  print: (line: string) => void,
+): Promise<WindowedFigures> {
+  const fp32 = contract.variantPaths.fp32;
+  if (!fp32) throw new Error(`${contract.manifestPath}: no fp32 variant to compare with`);
+  const calls = opts.quick ? 128 : 1024;
+  print(`bench: inference ms per window at batch ${BATCH_SIZES.join(", ")} (int8, fp32)`);
+  const inference = { int8: await inferenceMsPerWindow(contract.modelPath, contract, calls), fp32: await inferenceMsPerWindow(fp32, contract, calls) };
+  print(`bench: int8 ${JSON.stringify(inference.int8)}  fp32 ${JSON.stringify(inference.fp32)}`);
+  const run = { broker, model: opts.model, seconds: opts.quick ? 3 : 8, warmupS: opts.quick ? 1 : 2, logger };
+  const more = opts.quick ? [] : MORE_WEARERS;
+  // [name, what, inference config, startSpreadS, measure the CPU cost]; spread wearers cost the same CPU.
+  const stride = contract.pipeline.stride / contract.pipeline.sampleRateHz;
+  const coupledWorker = { thread: "worker", batching: { mode: "coupled" } } as const;
+  const configs = [
+    ["", "the defaults (main thread; exact batching: the int8 model runs one window per call)", {}, 0, true],
+    ["worker_", "inference.thread worker", { thread: "worker" }, 0, true],
+    ["coupled_worker_", "inference.thread worker, inference.batching.mode coupled", coupledWorker, 0, true],
+    ["spread_", `the defaults, wearers' starts spread over a stride (simulator startSpreadS ${stride})`, {}, stride, false],
+    ["spread_coupled_worker_", `worker, coupled, wearers' starts spread over a stride`, coupledWorker, stride, false],
+  ] as const;
+  const variants: Array<[string, WindowedLevelsResult]> = [];
+  const cpu: Array<[string, CpuCost]> = [];
+  for (const [name, what, config, startSpreadS, measureCpu] of configs) {
+    print(`bench: windowed levels, ${what}`);
+    variants.push([name, await windowedLevels({ ...run, inference: config, startSpreadS }, REQUIRED_WEARERS, more, print)]);
+    if (!measureCpu) continue;
+    // 100 wearers: the simulator's chunks then hold under one stride, so inference keeps up and no window is skipped.
+    const c = await cpuCost({ broker, model: opts.model, wearers: 100, simSeconds: opts.quick ? 5 : 25, inference: config, logger });
+    cpu.push([name, c]);
+    print(`bench: cpu per wearer-second ${c.cpu_ms_per_wearer_s} ms (main thread ${c.main_thread_cpu_ms_per_wearer_s}: ${stageList(c.main_thread_ms_per_wearer_s)}), mosquitto ${c.mosquitto_ms_per_wearer_s}; ${c.windows} windows, ${c.skipped} skipped`);
+  }
+  return { inferenceMsPerWindow: inference, variants, cpu };
+}
+
+function p99At(r: WindowedLevelsResult): Record<string, number> {
+  return Object.fromEntries(r.levels.filter((l) => (REQUIRED_WEARERS as readonly number[]).includes(l.wearers)).map((l) => [String(l.wearers), l.e2e_p99_ms]));
+}
+
+export function windowedJson(f: WindowedFigures): Record<string, unknown> {
+  const out: Record<string, unknown> = { inference_ms_per_window: f.inferenceMsPerWindow };
+  for (const [name, r] of f.variants) {
+    out[`windowed_${name}e2e_p99_ms`] = p99At(r);
+    out[`windowed_${name}max_wearers`] = r.maxWearers;
+    out[`windowed_${name}levels`] = r.levels;
+  }
+  for (const [name, c] of f.cpu) {
+    out[`windowed_${name}cpu`] = c;
+    Object.assign(out, bounds(name, c));
+  }
+  return out;
+}
+
+function stageList(s: Partial<Record<string, number>>): string {
+  return Object.entries(s).map(([k, v]) => `${k} ${v}`).join(", ");
+}
+
+/** Upper bounds on wearers from the CPU cost alone (no latency, no burst): all cores, and the one main thread. */
+function bounds(name: string, c: CpuCost): Record<string, number> {
+  const cores = availableParallelism();
+  return {
+    [`windowed_${name}cpu_bound_wearers`]: Math.floor((cores * 1000) / (c.cpu_ms_per_wearer_s + c.mosquitto_ms_per_wearer_s)),
+    [`windowed_${name}main_thread_bound_wearers`]: Math.floor(1000 / c.main_thread_cpu_ms_per_wearer_s),
+  };
+}
+
+export function printWindowed(f: WindowedFigures, print: (line: string) => void): void {
+  for (const v of ["int8", "fp32"] as const) {
+    print(`| inference_ms_per_window ${v} | ${BATCH_SIZES.map((b) => `${b}: ${f.inferenceMsPerWindow[v][String(b)]}`).join(", ")} | |`);
+  }
+  for (const [name, r] of f.variants) {
+    print(`| windowed_${name}e2e_p99_ms | ${Object.entries(p99At(r)).map(([n, v]) => `${n}: ${v}`).join(", ")} | 25: <= 10 |`);
+    print(`| windowed_${name}max_wearers | ${r.maxWearers} | >= 1000 (no skipped stride, p99 < ${P99_LIMIT_MS} ms) |`);
+    const c = f.cpu.find(([n]) => n === name)?.[1];
+    if (c) {
+      const b = bounds(name, c);
+      print(`| windowed_${name}cpu_ms_per_wearer_s | ${c.cpu_ms_per_wearer_s} (main thread ${c.main_thread_cpu_ms_per_wearer_s}; mosquitto ${c.mosquitto_ms_per_wearer_s}) | |`);
+      print(`| windowed_${name}cpu_bound_wearers, main_thread_bound_wearers | ${b[`windowed_${name}cpu_bound_wearers`]}, ${b[`windowed_${name}main_thread_bound_wearers`]} | (upper bounds from CPU alone) |`);
+    }
+    const profiled = r.levels.find((l) => l.main_thread);
+    if (profiled?.main_thread) print(`| windowed_${name}main_thread at ${profiled.wearers} wearers | ${formatShares(profiled.main_thread)} | |`);
+  }
+}
