@@ -35,15 +35,16 @@ describe("GaitSimulator", () => {
     expect(record(other, 3, 10)).not.toEqual(record(a, 3, 10));
   });
 
-  it("reads gravity: specific force about 9.81 m/s² on average, all finite", () => {
+  it("reads gravity: specific force about 9.81 m/s² on average (more on a foot carried a stride per swing), all finite", () => {
     const sim = new GaitSimulator(BASE);
-    for (let i = 0; i < sim.streams.length; i++) {
+    sim.streams.forEach((s, i) => {
       const rows = record(sim, i, 1000);
       expect(rows.flat().every(Number.isFinite)).toBe(true);
       const norm = mean(rows.map((r) => Math.hypot(r[0]!, r[1]!, r[2]!)));
       expect(norm, `stream ${i}`).toBeGreaterThan(9.0);
-      expect(norm, `stream ${i}`).toBeLessThan(11.5);
-    }
+      // A foot travels 1.2-1.4 m from heel-off to heel strike (peaks about 25 m/s²): measured 14-15 m/s² on average.
+      expect(norm, `stream ${i}`).toBeLessThan(s.placement.startsWith("calcn") ? 16 : 11.5);
+    });
   });
 
   it("mounts the thigh sensor x-down and the foot sensor z-up", () => {
