@@ -45,7 +45,6 @@ AXES = ("X", "Y", "Z")
 # (`femur_r_Accel_*`: the virtual cohort) hold proper sensors and are read as is.
 # The edge's replay reader (edge/sources/replay/camargo.ts) applies the same.
 CAMARGO_THIGH_ACC_SIGNS = (-1.0, -1.0, -1.0)
-CAMARGO_THIGH_FIX_NOTE = "thigh: accelerometer X, Y, Z negated on read (Camargo's thigh is a consistent mirror; docs/calibration.md)"
 
 # project joint -> (Camargo IK column, sign). Camargo's knee_angle is negative
 # in flexion (checked on AB06: -81..-1 deg), the project's knee_flexion positive.
@@ -138,7 +137,8 @@ def read_camargo_trial(imu_path: str | Path, ik_path: str | Path | None = None, 
 
     IMUs: placements per CAMARGO_PLACEMENTS (or columns named by placement,
     PLACEMENT_COLUMNS), acc g -> m/s^2, gyro rad/s as is; Camargo's `thigh`
-    accelerometer negated on all three axes (CAMARGO_THIGH_ACC_SIGNS), with a note.
+    accelerometer negated on all three axes (CAMARGO_THIGH_ACC_SIGNS): a fixed
+    property of the format, like the knee sign, so not a per-trial note.
     Angles: `hip_{flexion,adduction,rotation}_{r,l}` unchanged,
     `knee_flexion_s = -knee_angle_s`, `ankle_dorsiflexion_s = ankle_angle_s`.
     Right-leg columns are required, left-leg ones converted when present.
@@ -160,7 +160,6 @@ def read_camargo_trial(imu_path: str | Path, ik_path: str | Path | None = None, 
         acc = np.stack([cols[f"{sensor}_Accel_{a}"] for a in AXES], axis=1) * G
         if sensor == "thigh":
             acc = acc * np.asarray(CAMARGO_THIGH_ACC_SIGNS)
-            notes.append(CAMARGO_THIGH_FIX_NOTE)
         gyro = np.stack([cols[f"{sensor}_Gyro_{a}"] for a in AXES], axis=1)
         imus[placement] = ImuStream(t=t, acc=acc, gyro=gyro)
 
