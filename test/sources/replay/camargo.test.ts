@@ -60,7 +60,7 @@ describe("Camargo reader", () => {
     const cal = calibrate(acc, gyro);
     expect(cal.ok).toBe(true);
     const C = cal.C!;
-    const frontal = gyro.map((w: Vec3) => C[0]![0] * w[0] + C[0]![1] * w[1] + C[0]![2] * w[2]);
+    const frontal = gyro.map((w: Vec3) => C[0][0] * w[0] + C[0][1] * w[1] + C[0][2] * w[2]);
     const ik = gunzipSync(readFileSync(DEMO_IMU.replace("_imu.", "_ik."))).toString("utf8").trim().split("\n");
     const at = ik[0]!.split(",").indexOf("hip_adduction_r");
     const adduction = ik.slice(1).filter((_, i) => i % 2 === 0).map((l) => (Number(l.split(",")[at]) * Math.PI) / 180);
