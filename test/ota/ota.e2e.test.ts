@@ -181,11 +181,11 @@ describe("OTA model updates through mosquitto", () => {
         name: "truncated",
         bundle: async () => {
           const b = await makeBundle(work, "truncated", keys);
-          await truncate(path.join(b, "model.int8.onnx"), 100_000);
+          await truncate(path.join(b, "model.int8.onnx"), 10_000);
           return b;
         },
         code: "truncated",
-        reason: /truncated: model.int8.onnx is offered with 100000 bytes, the signed manifest says \d+/,
+        reason: /truncated: model.int8.onnx is offered with 10000 bytes, the signed manifest says \d+/,
       },
       { name: "oversize", bundle: () => makeBundle(work, "oversize", keys, { variants: true }), code: "oversize", reason: /ota.maxBytes allows 1200000/ },
       {
