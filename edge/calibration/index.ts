@@ -6,4 +6,5 @@
 export * from "./linalg.js";
 export * from "./handedness.js";
 export * from "./calibrate.js";
+export * from "./convert.js";
 export * from "./placement.js";

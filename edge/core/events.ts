@@ -20,6 +20,7 @@
 import type { LoadedContract, Placement } from "../contract/manifest.js";
 import type { ConnectionEvent } from "../mqtt/connection.js";
 import type { AnglesMessage, DeviceState, SampleAnglesMessage } from "../mqtt/topics.js";
+import type { StreamHandedness } from "../calibration/convert.js";
 import type { MountingQuality } from "../runtime/calibrationFile.js";
 import type { Health } from "../runtime/pipeline.js";
 import type { ImuSample, SourceIssue } from "../sources/types.js";
@@ -66,6 +67,8 @@ export interface MountingEvent {
   readonly progress?: number;
   /** calibrated: sensor -> segment, unit quaternion (w, x, y, z). */
   readonly rotation?: readonly [number, number, number, number];
+  /** calibrated: "left" when the stream was left-handed and is converted before `rotation` (docs/contract.md 2b). */
+  readonly handedness?: StreamHandedness;
   readonly quality?: MountingQuality;
   /** Why (refused, stopped_fitting, swapped), or how it came (calibrated: loaded, recalibrated). */
   readonly reason?: string;

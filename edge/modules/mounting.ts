@@ -1,7 +1,10 @@
 /**
  * Automatic mounting calibration (issue #9): per wearer and placement, the
  * sensor -> segment rotation found from ordinary walking (docs/calibration.md,
- * the pure functions in edge/calibration/). A `gait-features/2` model's
+ * the pure functions in edge/calibration/). (Over 400 lines on purpose: one
+ * sensor's states, below, are one state machine over the same stretches; split
+ * apart, the re-strap check, the conversion and the pair check could judge
+ * different samples. The pure parts already live in edge/calibration/.) A `gait-features/2` model's
  * angles need it (the pipeline rotates each placement's acc and gyro by it
  * and withholds the angles without it: edge/runtime/pipeline.ts); a v1
  * model's angles do not, and the gait-event module (edge/modules/gait.ts)
@@ -19,6 +22,14 @@
  *     never moves gets its refusal instead of waiting for ever);
  *   - uncalibrated: `calibrate()`; `calibrated` or `refused` with the reason,
  *     then a fresh stretch (a refused sensor keeps trying);
+ *   - a LEFT-HANDED stream (calibrate() stops at `mirrored`: a Z label flipped
+ *     on acc and gyro) is converted as the contract's step 2b says
+ *     (`toRightHanded`: acc Z and gyro Z negated) and calibrated again; it is
+ *     `calibrated` with `handedness: "left"`, reported ("left-handed stream
+ *     converted") and saved with that flag. Its sensor -> segment map is then
+ *     C · diag(1, 1, -1), an improper one (`rotation()` returns it; `C` and the
+ *     saved quaternion stay the proper rotation applied after the flip), and its
+ *     later stretches are converted before they are judged;
  *   - calibrated (from walking or from the file): `stillFits()` on every
  *     stretch; `stopped_fitting` (re-strapped) is reported and the same
  *     stretch recalibrates it;
@@ -33,8 +44,8 @@
  * few ms per `walkS` of walking.
  */
 import {
-  calibrate, checkPair, quatFromMatrix, stillFits, G, STILL_ACC, STILL_GYRO,
-  type Calibration, type Mat3, type Quat, type Refusal, type Vec3,
+  calibrateConverting, checkPair, quatFromMatrix, stillFits, toRightHanded, withZFlipped, G, STILL_ACC, STILL_GYRO,
+  type ConvertedCalibration, type Mat3, type Quat, type Refusal, type StreamHandedness, type Vec3,
 } from "../calibration/index.js";
 import type { Placement } from "../contract/manifest.js";
 import type { EventBus } from "../core/bus.js";
@@ -68,7 +79,11 @@ export interface MountingDeps {
   readonly now?: () => Date;
 }
 
-/** What a consumer (the gait module) may use: the rotation of a calibrated, not-swapped sensor. */
+/**
+ * What a consumer (the pipeline, the gait module) may use: the sensor -> segment map of a
+ * calibrated, not-swapped sensor (`v_segment = M · v_sensor`, acc and gyro alike). A proper
+ * rotation, or for a converted left-handed stream C · diag(1, 1, -1).
+ */
 export interface MountingView {
   rotation(wearer: string, placement: Placement): Mat3 | undefined;
 }
@@ -79,7 +94,10 @@ export interface MountingStats {
   sensorId: string | null;
   progress: number;
   source: "walking" | "file" | null;
+  /** The proper rotation C (applied after the conversion when `handedness` is "left"). */
   rotation: Quat | null;
+  /** "left": a left-handed stream, converted (acc Z and gyro Z negated) before `rotation`. */
+  handedness: StreamHandedness | null;
   quality: MountingQuality | null;
   savedAt: string | null;
   reason: string | null;
@@ -91,13 +109,17 @@ export interface MountingStats {
 /** The grid rate when the deps do not say (the contract's 100 Hz). */
 const DEFAULT_RATE_HZ = 100;
 
+/** The status's words for a converted stream (docs/calibration.md "On the edge"). */
+export const CONVERTED_TEXT = "left-handed stream converted (acc Z and gyro Z negated, as the model contract's step 2b does); fix the sensor's axes in its reader";
+
 /** Human reasons for calibrate()'s refusals: status readers are not all engineers. */
 export const REFUSAL_TEXT: Readonly<Record<Refusal, string>> = {
   no_motion: "no_motion: the sensor never moved (on a table, or a dead gyro)",
   standing_only: "standing_only: standing, not enough walking",
   too_short: "too_short: no stretch of walking long enough",
   no_gait: "no_gait: moving, but not periodic walking",
-  mirrored: "mirrored: a left-handed stream (an axis label flipped on acc and gyro?): fix the sensor's axes in its reader",
+  // Only when the stream is still left-handed AFTER the conversion (never, for a Z-label flip).
+  mirrored: "mirrored: a left-handed stream, still mirrored after converting it (an axis label flipped on acc and gyro?): fix the sensor's axes in its reader",
   not_planar: "not_planar: the rotation is not mostly about one axis (is the sensor loose?)",
   sign_uncertain: "sign_uncertain: cannot tell forward from backward on this stretch",
 };
@@ -113,6 +135,10 @@ interface Track {
   /** Last calibrating progress reported, in tenths. */
   reportedTenths: number;
   C: Mat3 | undefined;
+  /** "left": the stream is converted before C (and before every judgement). */
+  handedness: StreamHandedness;
+  /** What rotation() hands out: C, or C · diag(1, 1, -1); a new matrix per calibration (identity matters downstream). */
+  transform: Mat3 | undefined;
   rotation: Quat | undefined;
   quality: MountingQuality | undefined;
   savedAt: string | undefined;
@@ -153,7 +179,9 @@ export class MountingModule implements Module, MountingView {
     for (const m of this.deps.store?.savedMountings() ?? []) {
       if (!placements.includes(m.placement)) continue;
       const t = this.track(m.wearer, m.placement);
-      this.setCalibrated(t, matrixFromQuat(m.rotation), m.quality, m.savedAt, "file", `loaded (calibrated ${m.savedAt})`);
+      const handedness = m.handedness ?? "right";
+      const how = `loaded (calibrated ${m.savedAt}${handedness === "left" ? `; ${CONVERTED_TEXT}` : ""})`;
+      this.setCalibrated(t, matrixFromQuat(m.rotation), handedness, m.quality, m.savedAt, "file", how);
     }
     this.unsubscribes.push(
       this.deps.bus.on("sample", (s) => this.onSample(s)),
@@ -167,7 +195,7 @@ export class MountingModule implements Module, MountingView {
 
   rotation(wearer: string, placement: Placement): Mat3 | undefined {
     const t = this.tracks.get(keyOf(wearer, placement));
-    return t && t.state !== "swapped" ? t.C : undefined;
+    return t && t.state !== "swapped" ? t.transform : undefined;
   }
 
   stats(): Record<string, MountingStats> {
@@ -179,6 +207,7 @@ export class MountingModule implements Module, MountingView {
         progress: t.C ? 1 : Math.min(1, t.moving / (this.config.walkS * this.rate())),
         source: t.source ?? null,
         rotation: t.rotation ?? null,
+        handedness: t.C ? t.handedness : null,
         quality: t.quality ?? null,
         savedAt: t.savedAt ?? null,
         reason: t.reason ?? null,
@@ -228,11 +257,13 @@ export class MountingModule implements Module, MountingView {
   }
 
   private judge(t: Track): void {
-    const acc = t.acc, gyro = t.gyro;
+    const raw = { acc: t.acc, gyro: t.gyro };
     this.newStretch(t);
     t.judgements++;
     const who = `${t.wearer}/${t.placement}`;
     if (t.C) {
+      // Judged as the calibration applies it: a converted sensor's stretch is converted first.
+      const { acc, gyro } = t.handedness === "left" ? toRightHanded(raw.acc, raw.gyro) : raw;
       const fit = stillFits(t.C, acc, gyro, this.rate());
       if (fit.decision === "fits") {
         t.lastFitDeg = fit.angleDeg ?? undefined;
@@ -249,16 +280,19 @@ export class MountingModule implements Module, MountingView {
       t.state = "stopped_fitting";
       t.reason = reason;
       this.emit(t, "stopped_fitting", { reason });
-      const fresh = calibrate(acc, gyro, { rateHz: this.rate(), previous: t.C });
+      // From the raw stretch: the new strapping (or sensor) decides its own handedness.
+      const fresh = calibrateConverting(raw.acc, raw.gyro, { rateHz: this.rate(), previous: t.C });
       t.C = undefined;
+      t.transform = undefined;
       t.rotation = undefined;
-      this.conclude(t, fresh, { acc, gyro }, `recalibrated after a re-strap (${(fit.angleDeg ?? 0).toFixed(0)} deg change)`);
+      this.conclude(t, fresh, `recalibrated after a re-strap (${(fit.angleDeg ?? 0).toFixed(0)} deg change)`);
       return;
     }
-    this.conclude(t, calibrate(acc, gyro, { rateHz: this.rate() }), { acc, gyro }, "calibrated from walking");
+    this.conclude(t, calibrateConverting(raw.acc, raw.gyro, { rateHz: this.rate() }), "calibrated from walking");
   }
 
-  private conclude(t: Track, cal: Calibration, stretch: { acc: Vec3[]; gyro: Vec3[] }, how: string): void {
+  private conclude(t: Track, handed: ConvertedCalibration, how: string): void {
+    const { cal, handedness, stretch } = handed;
     if (!cal.ok || cal.C === null) {
       const reason = cal.reason === "" ? "refused" : REFUSAL_TEXT[cal.reason];
       this.deps.logger.warn(`${t.wearer}/${t.placement}: mounting calibration refused: ${reason}`);
@@ -278,13 +312,15 @@ export class MountingModule implements Module, MountingView {
     };
     const savedAt = (this.deps.now ?? (() => new Date()))().toISOString();
     t.stretch = stretch;
-    this.setCalibrated(t, cal.C, quality, savedAt, "walking", how);
+    this.setCalibrated(t, cal.C, handedness, quality, savedAt, "walking", handedness === "left" ? `${how}; ${CONVERTED_TEXT}` : how);
     this.save(t);
     this.checkPairOf(t);
   }
 
-  private setCalibrated(t: Track, C: Mat3, quality: MountingQuality, savedAt: string, source: "walking" | "file", how: string): void {
+  private setCalibrated(t: Track, C: Mat3, handedness: StreamHandedness, quality: MountingQuality, savedAt: string, source: "walking" | "file", how: string): void {
     t.C = C;
+    t.handedness = handedness;
+    t.transform = handedness === "left" ? withZFlipped(C) : C;
     t.rotation = quatFromMatrix(C);
     t.quality = quality;
     t.savedAt = savedAt;
@@ -292,7 +328,7 @@ export class MountingModule implements Module, MountingView {
     t.state = "calibrated";
     t.reason = how;
     this.deps.logger.info(`${t.wearer}/${t.placement}: mounting ${how}`, { planarity: quality.planarity, signMargin: quality.signMargin });
-    this.emit(t, "calibrated", { rotation: t.rotation, quality, reason: how });
+    this.emit(t, "calibrated", { rotation: t.rotation, handedness, quality, reason: how });
   }
 
   /** Thigh and foot of one leg, both calibrated: were they swapped? (Checked again after each stretch.) */
@@ -315,7 +351,10 @@ export class MountingModule implements Module, MountingView {
     } else if (pair.swapped === false && foot.state === "swapped") {
       // A later pair check (after a re-strap) says they are right now (undecided leaves the swap standing).
       for (const x of [thigh, foot]) x.state = "calibrated";
-      this.emit(foot, "calibrated", { ...(foot.rotation ? { rotation: foot.rotation } : {}), ...(foot.quality ? { quality: foot.quality } : {}), reason: "pair check passed" });
+      this.emit(foot, "calibrated", {
+        ...(foot.rotation ? { rotation: foot.rotation } : {}), handedness: foot.handedness, ...(foot.quality ? { quality: foot.quality } : {}),
+        reason: foot.handedness === "left" ? `pair check passed; ${CONVERTED_TEXT}` : "pair check passed",
+      });
     }
   }
 
@@ -328,6 +367,7 @@ export class MountingModule implements Module, MountingView {
       rotation: t.rotation,
       quality: t.quality,
       savedAt: t.savedAt,
+      handedness: t.handedness,
       ...(t.sensorId !== null ? { sensorId: t.sensorId } : {}),
     };
     void store.saveMounting(m).catch((err: unknown) => {
@@ -354,7 +394,7 @@ export class MountingModule implements Module, MountingView {
     if (!t) {
       t = {
         wearer, placement, sensorId: null, acc: [], gyro: [], moving: 0, state: "calibrating", reportedTenths: -1,
-        C: undefined, rotation: undefined, quality: undefined, savedAt: undefined, source: undefined, reason: undefined, lastFitDeg: undefined,
+        C: undefined, handedness: "right", transform: undefined, rotation: undefined, quality: undefined, savedAt: undefined, source: undefined, reason: undefined, lastFitDeg: undefined,
         stretch: undefined, judgements: 0,
       };
       this.tracks.set(key, t);

@@ -29,6 +29,7 @@ import type { Module } from "../core/module.js";
 import type { Logger } from "../log.js";
 import type { DevicePublisher } from "../mqtt/devicePublisher.js";
 import type { SourceIssue } from "../sources/types.js";
+import { CONVERTED_TEXT } from "./mounting.js";
 import { DEFAULT_WEARER } from "./sources.js";
 
 export interface StatusDeps {
@@ -66,7 +67,8 @@ function mountingEffectOnly(e: MountingEvent): { problem?: string; note?: string
           : `${who}: calibrating mounting ${pct(e.progress)} (angles do not depend on it; gait events wait for it)`,
       };
     case "calibrated":
-      return {};
+      // Working, but a wiring fault the installer should know of: a note, not a problem.
+      return e.handedness === "left" ? { note: `${who}: ${CONVERTED_TEXT}` } : {};
     case "refused":
       return { problem: `${who}: mounting calibration refused (${e.reason ?? "no reason given"})` };
     case "stopped_fitting":

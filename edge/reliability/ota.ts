@@ -3,12 +3,13 @@
  * below is offered over a real mosquitto to an `EdgeRuntime` (simulator in
  * real time, OTA on, autoInstall) by the same `OtaPublisher` that
  * `gait-edge ota-publish` uses; each must be refused with its reason code,
- * the installed model must stay 1.0.0, and the angle stream must not pause
+ * the installed model must stay the running one, and the angle stream must not pause
  * (the largest gap between two angles messages at a subscriber is reported;
  * one stride is 250 ms).
  *
- * The bundles are built from the shipped model with edge/ota/bundle.ts, then
- * damaged the way an attacker or a broken transfer would.
+ * The bundles are built from the running model (the shipped one by default) with
+ * edge/ota/bundle.ts, one patch version above it, then damaged the way an
+ * attacker or a broken transfer would.
  */
 import { copyFile, mkdir, mkdtemp, readFile, rm, truncate, writeFile } from "node:fs/promises";
 import { createHash } from "node:crypto";
@@ -47,6 +48,8 @@ interface BundleContext {
   readonly modelDir: string;
   readonly keys: Keys;
   readonly otherKeys: Keys;
+  /** The version an offer carries unless the attack says otherwise: one patch above the running model's. */
+  readonly upgrade: string;
 }
 
 /** A signed bundle of a copy of the shipped model at `version`, after `edit` of the copy. */
@@ -59,7 +62,7 @@ async function signedBundle(
   await mkdir(model, { recursive: true });
   const raw = JSON.parse(await readFile(path.join(ctx.modelDir, "manifest.json"), "utf8")) as RawManifest;
   for (const f of ["model.int8.onnx", "golden.json"]) await copyFile(path.join(ctx.modelDir, f), path.join(model, f));
-  raw.version = opts.version ?? "1.0.1";
+  raw.version = opts.version ?? ctx.upgrade;
   await opts.edit?.(raw, model);
   await writeFile(path.join(model, "manifest.json"), JSON.stringify(raw, null, 2) + "\n");
   const out = path.join(ctx.work, name);
@@ -108,11 +111,11 @@ export const ATTACKS: readonly Attack[] = [
     code: "truncated",
     bundle: async (ctx) => {
       const b = await signedBundle(ctx, "truncated");
-      await truncate(path.join(b, "model.int8.onnx"), 100_000);
+      await truncate(path.join(b, "model.int8.onnx"), 10_000); // shorter than any model (the tiny test ones: 19 kB)
       return b;
     },
   },
-  { name: "downgrade (0.9.0 over 1.0.0, not signed as one)", code: "downgrade", bundle: (ctx) => signedBundle(ctx, "downgrade", { version: "0.9.0" }) },
+  { name: "downgrade (0.9.0 over the running model, not signed as one)", code: "downgrade", bundle: (ctx) => signedBundle(ctx, "downgrade", { version: "0.9.0" }) },
   {
     name: "incompatible contract (window 40)",
     code: "incompatible",
@@ -168,7 +171,8 @@ export async function runOtaAttacks(opts: OtaCheckOptions): Promise<CheckResult>
     const keys = { publicKey: k.publicKey, privatePem: await readFile(k.privateKey, "utf8") };
     const otherKeys = { publicKey: o.publicKey, privatePem: await readFile(o.privateKey, "utf8") };
     const manifest = path.resolve(opts.model ?? DEFAULT_MODEL);
-    const ctx: BundleContext = { work, modelDir: path.dirname(manifest), keys, otherKeys };
+    const running = (JSON.parse(await readFile(manifest, "utf8")) as RawManifest).version;
+    const ctx: BundleContext = { work, modelDir: path.dirname(manifest), keys, otherKeys, upgrade: nextPatch(running) };
 
     const config = parseConfig({
       model: manifest,
@@ -228,7 +232,7 @@ export async function runOtaAttacks(opts: OtaCheckOptions): Promise<CheckResult>
       targets: {
         refused_pct: "100 (each with its reason code)",
         installs: "0",
-        installed_version_after: "1.0.0 (the shipped model)",
+        installed_version_after: `${running} (the running model)`,
         max_angles_gap_ms: "close to one stride (250 ms): the stream never paused",
       },
       notes: [`the suite ${rounds} time(s) over (full: ${FULL_ROUNDS}, quick: 1)`],
@@ -240,4 +244,11 @@ export async function runOtaAttacks(opts: OtaCheckOptions): Promise<CheckResult>
     await broker.stop();
     await rm(work, { recursive: true, force: true });
   }
+}
+
+/** Pure: "2.0.0" -> "2.0.1" (a semantic version's next patch; a pre-release or build suffix is dropped). */
+export function nextPatch(version: string): string {
+  const m = /^(\d+)\.(\d+)\.(\d+)/.exec(version);
+  if (!m) throw new Error(`model version "${version}" is not a semantic version (major.minor.patch)`);
+  return `${m[1]}.${m[2]}.${Number(m[3]) + 1}`;
 }

@@ -20,6 +20,7 @@
  */
 import { z } from "zod";
 
+import type { StreamHandedness } from "../calibration/convert.js";
 import { PLACEMENTS, type Placement } from "../contract/manifest.js";
 import type { Vec3 } from "../sources/types.js";
 
@@ -60,6 +61,13 @@ const mountingSchema = z.object({
    * Absent in older files: LEGACY_MOUNTING_ALGORITHM.
    */
   algorithm: z.string().regex(/^gait-calibration\/\d+$/).optional(),
+  /**
+   * "left": the sensor's stream was left-handed (a Z label flipped on acc and gyro) and is
+   * converted before the rotation (acc Z and gyro Z negated, then `rotation`): the
+   * sensor -> segment map is then improper, C · diag(1, 1, -1), which no quaternion holds.
+   * Absent in older files: "right".
+   */
+  handedness: z.enum(["right", "left"]).optional(),
 });
 
 const v1Schema = z.object({
@@ -95,6 +103,8 @@ export interface SavedMounting {
   readonly sensorId?: string;
   /** Which calibration algorithm made it; absent: LEGACY_MOUNTING_ALGORITHM (see the schema). */
   readonly algorithm?: string;
+  /** "left": the stream is converted (Z negated on acc and gyro) before `rotation`; absent: "right" (see the schema). */
+  readonly handedness?: StreamHandedness;
 }
 
 export interface SavedBias {
@@ -150,6 +160,7 @@ export function parseCalibrationFile(text: string, file: string): { biases: Save
         ...where, rotation: m.rotation, quality: m.quality, savedAt: m.savedAt,
         ...(m.sensorId !== undefined ? { sensorId: m.sensorId } : {}),
         ...(m.algorithm !== undefined ? { algorithm: m.algorithm } : {}),
+        ...(m.handedness !== undefined ? { handedness: m.handedness } : {}),
       });
     }
   }
@@ -172,6 +183,7 @@ export function formatCalibration(biases: readonly SavedBias[], mountings: reado
       rotation: [m.rotation[0], m.rotation[1], m.rotation[2], m.rotation[3]] as [number, number, number, number], quality: m.quality, savedAt: m.savedAt,
       ...(m.sensorId !== undefined ? { sensorId: m.sensorId } : {}),
       ...(m.algorithm !== undefined ? { algorithm: m.algorithm } : {}),
+      ...(m.handedness !== undefined ? { handedness: m.handedness } : {}),
     };
     sensors[keyOf(m)] = { ...sensors[keyOf(m)], mounting };
   }

@@ -8,7 +8,7 @@ import { describe, expect, it } from "vitest";
 import { ContractError, loadManifest, manifestCalibration, parseManifest } from "../../edge/contract/manifest.js";
 
 const V2 = "test/fixtures/models/tiny-v2/manifest.json";
-const V1 = "models/reduced-femur-calcn-lstm/manifest.json";
+const V1 = "test/fixtures/models/tiny-v1/manifest.json";
 // eslint-disable-next-line @typescript-eslint/no-explicit-any -- a manifest as parsed JSON, broken on purpose below
 type RawJson = Record<string, any>;
 const raw = (file: string): RawJson => JSON.parse(readFileSync(file, "utf8")) as RawJson;

@@ -88,6 +88,16 @@ async function waitForValue<T, A extends string | number | null = null>(
   }
 }
 
+/**
+ * The shipped simulator config, with a v1 test model: the dashboard needs angles within seconds, and
+ * the shipped model (gait-features/2) publishes none until each sensor is calibrated from 20 s of
+ * walking (and the simulator's foot is left-handed until the simulator fix, branch wt-sim).
+ */
+async function simulatorConfig(): Promise<Record<string, unknown>> {
+  const simulator = JSON.parse(await readFile("deploy/config/simulator.json", "utf8")) as Record<string, unknown>;
+  return { ...simulator, model: "test/fixtures/models/tiny-v1/manifest.json" };
+}
+
 describe.skipIf(!hasChromium)("dashboard in Chromium against a live runtime", () => {
   beforeAll(async () => {
     const assetsDir = await mkdtemp(path.join(tmpdir(), "dashboard-build-"));
@@ -97,7 +107,7 @@ describe.skipIf(!hasChromium)("dashboard in Chromium against a live runtime", ()
     const tcp = await listenTcp(broker);
     const port = (tcp.address() as net.AddressInfo).port;
 
-    const simulator = JSON.parse(await readFile("deploy/config/simulator.json", "utf8")) as Record<string, unknown>;
+    const simulator = await simulatorConfig();
     const config = parseConfig({ ...simulator, mqtt: { url: `mqtt://127.0.0.1:${port}`, deviceId: "sim" }, log: { level: "warn" } });
     const runtime = new EdgeRuntime(config, { logger: memoryLogger() });
     await runtime.start();
@@ -145,7 +155,7 @@ describe.skipIf(!hasChromium)("dashboard in Chromium against a live runtime", ()
         live!.broker.publish({ cmd: "publish", topic, payload: Buffer.from(JSON.stringify(payload)), qos: 0, retain: false, dup: false }, (err) => (err ? reject(err) : resolve())),
       );
     await waitForValue(page, "the connection", () => document.getElementById("connection")?.dataset.state === "connected");
-    await waitForValue(page, "the retained model", () => document.getElementById("model")?.textContent?.includes("reduced-femur-calcn-lstm"));
+    await waitForValue(page, "the retained model", () => document.getElementById("model")?.textContent?.includes("tiny-v1"));
     await waitForValue(page, "the retained status", () => document.getElementById("device-status")?.dataset.state === "online");
 
     // The plots fill: more samples after the next messages, and the readout moves.
@@ -244,7 +254,7 @@ describe.skipIf(!hasChromium)("dashboard in Chromium against a live runtime", ()
   it("connects straight to mosquitto's WebSocket listener (the Pi setup: brokerWsUrl, no bridge)", async () => {
     const wsPort = await freePort();
     const mosquitto = await startMosquitto({ extraConf: `listener ${wsPort} 127.0.0.1\nprotocol websockets` });
-    const simulator = JSON.parse(await readFile("deploy/config/simulator.json", "utf8")) as Record<string, unknown>;
+    const simulator = await simulatorConfig();
     const config = parseConfig({ ...simulator, mqtt: { url: mosquitto.url, deviceId: "pi-ws" }, log: { level: "warn" } });
     const runtime = new EdgeRuntime(config, { logger: memoryLogger() });
     const dashboard = new DashboardServer(dashboardConfigSchema.parse({ port: 0 }), {
@@ -257,7 +267,7 @@ describe.skipIf(!hasChromium)("dashboard in Chromium against a live runtime", ()
       await runtime.start();
       await dashboard.start();
       await page.goto(dashboard.url);
-      await waitForValue(page, "the model over mosquitto", () => document.getElementById("model")?.textContent?.includes("reduced-femur-calcn-lstm"));
+      await waitForValue(page, "the model over mosquitto", () => document.getElementById("model")?.textContent?.includes("tiny-v1"));
       await waitForValue(page, "angles over mosquitto", () => Number(document.getElementById("plots")?.dataset.samples) >= 25);
       await page.locator("#cmd-heading-reset").click();
       await waitForValue(page, "the heading_reset reply", () => document.getElementById("command-log")?.textContent?.includes("heading_reset: ok"));
@@ -273,7 +283,7 @@ describe.skipIf(!hasChromium)("dashboard in Chromium against a live runtime", ()
     // What a user gets with `"dashboard": {...}` in the config: the runtime builds
     // nothing, so the bundle is built into its default folder (dist/dashboard) first.
     await buildDashboard();
-    const simulator = JSON.parse(await readFile("deploy/config/simulator.json", "utf8")) as Record<string, unknown>;
+    const simulator = await simulatorConfig();
     const config = parseConfig({
       ...simulator,
       mqtt: { deviceId: "own", embedded: { host: "127.0.0.1", port: 0 } },

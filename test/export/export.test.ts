@@ -22,7 +22,8 @@ import { cli } from "../helpers/cli.js";
 import { readRecording, walkingRuntime } from "../helpers/walkingRuntime.js";
 import { waitFor } from "../helpers/waitFor.js";
 
-const MODEL = "models/reduced-femur-calcn-lstm/manifest.json";
+// A gait-features/1 model (angles from the first window, no mounting calibration): this tests the runtime, not the shipped model.
+const MODEL = "test/fixtures/models/tiny-v1/manifest.json";
 const PYTHON = path.resolve(".venv/bin/python");
 const havePython = existsSync(PYTHON);
 

@@ -17,7 +17,7 @@ import { OnnxModel } from "../../edge/inference/onnxModel.js";
 import { compareFeatures, edgeFeaturesFromRaw, type EdgeFeatures } from "./goldenPipeline.js";
 
 // GAIT_MODELS_DIR: check another export folder (e.g. a fresh `make export` output) the same way.
-// test/fixtures/models holds small models for tests (tiny-v2: the first gait-features/2 model).
+// test/fixtures/models holds small models for tests (tiny-v2: a gait-features/2 model; tiny-v1: a gait-features/1 one).
 const MODEL_ROOTS = process.env.GAIT_MODELS_DIR ? [path.resolve(process.env.GAIT_MODELS_DIR)] : [path.resolve("models"), path.resolve("test/fixtures/models")];
 const modelDirs = MODEL_ROOTS.flatMap((root) =>
   existsSync(root)

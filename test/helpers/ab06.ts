@@ -1,13 +1,15 @@
 /**
  * The shipped AB06 trial (data/ab06) as routed samples, read synchronously
  * for module tests: thigh -> femur_r, foot -> calcn_r, 200 Hz, accelerometer
- * g -> m/s² (as the replay source converts it).
+ * g -> m/s² and the thigh's accelerometer negated (as the replay source
+ * converts it: CAMARGO_THIGH_ACC_SIGNS).
  */
 import { readFileSync } from "node:fs";
 import path from "node:path";
 import { gunzipSync } from "node:zlib";
 import type { Placement } from "../../edge/contract/manifest.js";
 import type { RoutedSample } from "../../edge/core/events.js";
+import { CAMARGO_THIGH_ACC_SIGNS } from "../../edge/sources/replay/camargo.js";
 import type { Vec3 } from "../../edge/sources/types.js";
 
 export const AB06_TRIAL = "data/ab06/levelground_ccw_normal_04_01_imu.csv.gz";
@@ -28,13 +30,13 @@ export function ab06Rows(): Ab06Row[] {
   const col = (n: string): number => names.indexOf(n);
   const idx = (p: string): number[] => ["Accel_X", "Accel_Y", "Accel_Z", "Gyro_X", "Gyro_Y", "Gyro_Z"].map((a) => col(`${p}_${a}`));
   const th = idx("thigh"), ft = idx("foot");
-  const part = (f: number[], c: number[]): { acc: Vec3; gyro: Vec3 } => ({
-    acc: [f[c[0]!]! * G, f[c[1]!]! * G, f[c[2]!]! * G],
+  const part = (f: number[], c: number[], s: Vec3 = [1, 1, 1]): { acc: Vec3; gyro: Vec3 } => ({
+    acc: [f[c[0]!]! * G * s[0], f[c[1]!]! * G * s[1], f[c[2]!]! * G * s[2]],
     gyro: [f[c[3]!]!, f[c[4]!]!, f[c[5]!]!],
   });
   cache = lines.slice(1).map((l) => {
     const f = l.split(",").map(Number);
-    return { tUs: Math.round(f[0]! * 1e6), thigh: part(f, th), foot: part(f, ft) };
+    return { tUs: Math.round(f[0]! * 1e6), thigh: part(f, th, CAMARGO_THIGH_ACC_SIGNS), foot: part(f, ft) };
   });
   return cache;
 }

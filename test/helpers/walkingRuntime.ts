@@ -5,7 +5,8 @@ import { memoryLogger } from "../../edge/log.js";
 import { parseConfig } from "../../edge/runtime/config.js";
 import { EdgeRuntime } from "../../edge/runtime/runtime.js";
 
-const MODEL = "models/reduced-femur-calcn-lstm/manifest.json";
+// A gait-features/1 model (angles from the first window, no mounting calibration): this tests the runtime, not the shipped model.
+const MODEL = "test/fixtures/models/tiny-v1/manifest.json";
 
 /** Starts a runtime on a simulated walker with an embedded broker; recording only on command. */
 export async function walkingRuntime(dir: string, deviceId: string): Promise<{ runtime: EdgeRuntime; angles: () => number }> {

@@ -12,7 +12,8 @@ import { ModelModule } from "../../edge/modules/model.js";
 import { PipelinesModule } from "../../edge/modules/pipelines.js";
 import { pipelineConfigSchema } from "../../edge/runtime/pipeline.js";
 
-const MODEL = "models/reduced-femur-calcn-lstm/manifest.json";
+// A gait-features/1 model (angles from the first window, no mounting calibration): this tests the runtime, not the shipped model.
+const MODEL = "test/fixtures/models/tiny-v1/manifest.json";
 
 describe("ModelModule", () => {
   it("refuses at start a v2 model trained with another calibration than this build's, naming it (the OTA rule, at start)", async () => {
@@ -44,7 +45,7 @@ describe("ModelModule", () => {
     const model = new ModelModule({ model: MODEL, inference: InferenceConfigSchema.parse({}) }, { logger, bus, device });
     await model.start();
     try {
-      expect(published).toEqual([expect.objectContaining({ name: "reduced-femur-calcn-lstm", units: "deg" })]);
+      expect(published).toEqual([expect.objectContaining({ name: "tiny-v1", units: "deg" })]);
       refuse = true;
       const other = await loadManifest(MODEL);
       const renamed = { ...other, manifest: { ...other.manifest, version: "9.9.9" } };

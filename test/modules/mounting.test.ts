@@ -4,7 +4,7 @@
  * standing and still sensors for the refusals; a saved calibration loaded.
  */
 import { describe, expect, it } from "vitest";
-import { m3, quatFromMatrix, rotationAngleDeg, type Mat3, type Vec3 } from "../../edge/calibration/index.js";
+import { m3, quatFromMatrix, rotationAngleDeg, withZFlipped, type Mat3, type Vec3 } from "../../edge/calibration/index.js";
 import { EventBus } from "../../edge/core/bus.js";
 import type { EdgeEvents, MountingEvent, RoutedSample } from "../../edge/core/events.js";
 import { memoryLogger } from "../../edge/log.js";
@@ -55,6 +55,8 @@ async function run(samples: Iterable<RoutedSample>, options: { walkS?: number; l
   await module.stop();
   return { module, events, saved, logger };
 }
+
+const maxAbsDiff = (A: Mat3, B: Mat3): number => Math.max(...[0, 1, 2].flatMap((i) => [0, 1, 2].map((j) => Math.abs(m3(A, i, j) - m3(B, i, j)))));
 
 const T0 = ab06Samples()[0]!.sample.tUs;
 const firstOf = (r: Run, placement: string, state: string) => r.events.find((e) => e.placement === placement && e.state === state);
@@ -146,14 +148,31 @@ describe("mounting calibration from walking", () => {
     expect(ok.events.some((e) => e.state === "swapped")).toBe(false);
   });
 
-  it("refuses a left-handed (mirrored) stream with its reason", async () => {
+  it("converts a left-handed (mirrored) stream, calibrates it, reports and saves the flag (docs/contract.md 2b)", async () => {
     const flip = (v: Vec3): Vec3 => [v[0], v[1], -v[2]];
-    const samples = ab06Samples({ repeat: 2 }).map((s) =>
+    const mirrored = ab06Samples({ repeat: 2 }).map((s) =>
       s.placement === "femur_r" ? { ...s, sample: { ...s.sample, acc: flip(s.sample.acc), gyro: flip(s.sample.gyro) } } : s,
     );
-    const r = await run(samples);
-    expect(firstOf(r, "femur_r", "refused")!.reason).toMatch(/^mirrored: a left-handed stream/);
-    expect(firstOf(r, "calcn_r", "calibrated")).toBeDefined();
+    const r = await run(mirrored);
+    const done = firstOf(r, "femur_r", "calibrated")!;
+    expect(done).toMatchObject({ handedness: "left", reason: expect.stringMatching(/^calibrated from walking; left-handed stream converted/) });
+    expect(mountingEffect(done).note).toMatch(/^femur_r: left-handed stream converted/);
+    expect(mountingEffect(done).problem).toBeUndefined();
+    expect(r.events.some((e) => e.state === "refused" || e.state === "stopped_fitting")).toBe(false); // later stretches are judged converted
+    expect(r.saved.find((m) => m.placement === "femur_r")!.handedness).toBe("left");
+    expect(r.module.stats()["default/femur_r"]!.handedness).toBe("left");
+    expect(firstOf(r, "calcn_r", "calibrated")!.handedness).toBe("right");
+    // The map it hands out, applied to the mirrored stream, is the recorded stream's rotation applied to the recorded stream.
+    const plain = await run(ab06Samples({ repeat: 2 }));
+    const C = plain.module.rotation("default", "femur_r")!;
+    const M = r.module.rotation("default", "femur_r")!;
+    expect(maxAbsDiff(M, withZFlipped(C))).toBeLessThan(1e-9);
+    expect(rotationAngleDeg(matrixFromQuat(r.saved.find((m) => m.placement === "femur_r")!.rotation), C)).toBeLessThan(1e-9);
+    // A restart loads it as it was: the same improper map, reported again.
+    const again = await run(mirrored, { loaded: r.saved });
+    expect(again.events[0]).toMatchObject({ state: "calibrated", handedness: "left", reason: expect.stringMatching(/^loaded .*left-handed stream converted/) });
+    expect(maxAbsDiff(again.module.rotation("default", "femur_r")!, M)).toBeLessThan(1e-9);
+    expect(again.events.some((e) => e.state === "stopped_fitting")).toBe(false);
   });
 
   it("starts calibrated from a saved calibration and re-checks it as walking arrives", async () => {

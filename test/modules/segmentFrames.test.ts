@@ -2,9 +2,9 @@
  * A gait-features/2 model on a bare bus: the pipelines, the mounting and the
  * status modules together (tiny-v2's real contract, a model that returns
  * zeros). Angles come only from segment frames: withheld while a sensor is
- * calibrating, refused (standing only, never moving, left-handed), swapped
- * or stopped fitting; at once from a saved calibration. Each bad case gets a
- * clear status and no angles.
+ * calibrating, refused (standing only, never moving), swapped or stopped
+ * fitting; at once from a saved calibration. Each bad case gets a clear status
+ * and no angles; a left-handed stream is converted, reported, and has angles.
  */
 import { describe, expect, it } from "vitest";
 import type { Mat3, Vec3 } from "../../edge/calibration/index.js";
@@ -122,15 +122,23 @@ describe("gait-features/2: angles only from segment frames", () => {
     expect(lastStatus(r)).toMatchObject({ state: "degraded", reason: expect.stringMatching(/sensor "calcn_r" \(worn as femur_r\) and sensor "femur_r" \(worn as calcn_r\) look swapped.*; angles withheld/) });
   });
 
-  it("a left-handed thigh stream: refused as mirrored, no angles (the foot alone is not enough)", async () => {
+  it("a left-handed thigh stream: converted (docs/contract.md 2b), recalibrated, reported, and angles published", async () => {
     const flip = (v: Vec3): Vec3 => [v[0], v[1], -v[2]];
     const samples = ab06Samples({ repeat: 2 }).map((s) =>
       s.placement === "femur_r" ? { ...s, sample: { ...s.sample, acc: flip(s.sample.acc), gyro: flip(s.sample.gyro) } } : s,
     );
     const r = await v2Run(samples);
-    expect(r.events.find((e) => e.placement === "calcn_r" && e.state === "calibrated")).toBeDefined();
-    expect(r.angles).toEqual([]);
-    expect(lastStatus(r)).toMatchObject({ state: "degraded", reason: expect.stringMatching(/femur_r: mounting calibration refused \(mirrored: a left-handed stream.*angles withheld/) });
+    expect(r.events.some((e) => e.state === "refused")).toBe(false);
+    expect(r.events.find((e) => e.placement === "femur_r" && e.state === "calibrated")).toMatchObject({ handedness: "left", reason: expect.stringMatching(/left-handed stream converted/) });
+    expect(r.events.find((e) => e.placement === "calcn_r" && e.state === "calibrated")!.handedness).toBe("right");
+    expect(r.angles.length).toBeGreaterThan(0);
+    // Working, and the status says what was converted (a note: the state stays online).
+    expect(lastStatus(r)).toMatchObject({ state: "online", reason: expect.stringMatching(/^femur_r: left-handed stream converted \(acc Z and gyro Z negated/) });
+    expect(r.mounting.stats()["default/femur_r"]).toMatchObject({ state: "calibrated", handedness: "left" });
+    expect(r.saved.find((m) => m.placement === "femur_r")!.handedness).toBe("left");
+    // The features are those of the unflipped stream: the same angles' timing, the same frame restarts.
+    const plain = await v2Run(ab06Samples({ repeat: 2 }));
+    expect(r.stats!.frames).toEqual(plain.stats!.frames);
   });
 
   it("a re-strap mid-session: stops fitting, the features restart in the recalibrated frame, angles again", async () => {

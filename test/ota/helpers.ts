@@ -1,4 +1,4 @@
-/** Model copies and signed bundles for the OTA tests, made from the shipped model. */
+/** Model copies and signed bundles for the OTA tests, made from a small v1 test model (test/fixtures/models/tiny-v1). */
 import { copyFile, mkdir, mkdtemp, readFile, writeFile } from "node:fs/promises";
 import { createHash } from "node:crypto";
 import { tmpdir } from "node:os";
@@ -10,7 +10,8 @@ import { waitFor } from "../helpers/waitFor.js";
 
 export { waitFor };
 
-export const MODEL_DIR = "models/reduced-femur-calcn-lstm";
+// A gait-features/1 model: the OTA tests stream angles from the first window (no mounting calibration to wait for).
+export const MODEL_DIR = "test/fixtures/models/tiny-v1";
 export const MODEL = `${MODEL_DIR}/manifest.json`;
 
 export type RawManifest = Record<string, unknown> & { version: string; model: { file: string; sha256: string; bytes: number } };

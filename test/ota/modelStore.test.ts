@@ -8,7 +8,7 @@ import { describe, expect, it } from "vitest";
 import { loadManifest } from "../../edge/contract/manifest.js";
 import { memoryLogger } from "../../edge/log.js";
 import { atomicWriteFile, ModelStore, type CrashPoint } from "../../edge/ota/modelStore.js";
-import { MODEL, modelCopy, tempDir } from "./helpers.js";
+import { MODEL, MODEL_DIR, modelCopy, tempDir } from "./helpers.js";
 
 class SimulatedCrash extends Error {}
 
@@ -19,7 +19,7 @@ async function filesOf(dir: string): Promise<{ manifestBytes: Buffer; files: { n
   };
 }
 
-/** A store with 1.0.1 installed and committed over the shipped 1.0.0. */
+/** A store with 1.0.1 installed and committed over the configured 1.0.0 (tiny-v1). */
 async function storeWith101(): Promise<{ dir: string; work: string; v101: string }> {
   const work = await tempDir("store");
   const dir = path.join(work, "models");
@@ -29,7 +29,7 @@ async function storeWith101(): Promise<{ dir: string; work: string; v101: string
   const c = await loadManifest(src);
   const { manifestBytes, files } = await filesOf(src);
   const v101 = await store.install(manifestBytes, c.manifest, files);
-  await store.commit(v101, path.resolve("models/reduced-femur-calcn-lstm"));
+  await store.commit(v101, path.resolve(MODEL_DIR));
   return { dir, work, v101 };
 }
 
@@ -67,7 +67,7 @@ describe("ModelStore", () => {
     const { dir } = await storeWith101();
     const again = new ModelStore(dir, { logger: memoryLogger() });
     expect((await again.loadStartModel(MODEL)).manifest.version).toBe("1.0.1");
-    expect(await again.readPointer("previous")).toBe(path.resolve("models/reduced-femur-calcn-lstm"));
+    expect(await again.readPointer("previous")).toBe(path.resolve(MODEL_DIR));
     // pointers inside the store are relative, so the folder can move
     expect((await readFile(path.join(dir, "current"), "utf8")).trim()).not.toContain("/");
   });
@@ -135,7 +135,7 @@ describe("ModelStore", () => {
   it("revert points current back and forgets previous; prune keeps only what pointers name", async () => {
     const { dir, v101 } = await storeWith101();
     const store = new ModelStore(dir, { logger: memoryLogger() });
-    const shipped = path.resolve("models/reduced-femur-calcn-lstm");
+    const shipped = path.resolve(MODEL_DIR);
     await store.revert(shipped);
     expect(await store.readPointer("current")).toBe(shipped);
     expect(await store.readPointer("previous")).toBeUndefined();

@@ -61,4 +61,13 @@ describe("calibration file, mounting part (gait-calibration/2)", () => {
     expect(() => parseCalibrationFile(half, "c.json")).toThrowError(/gyroBias and savedAt come together/);
     expect(() => parseCalibrationFile(JSON.stringify({ format: "gait-calibration/9", sensors: {} }), "c.json")).toThrowError(/c\.json: format/);
   });
+
+  it("keeps a converted left-handed stream's handedness flag, reads its absence as right-handed, and names a bad one", () => {
+    const left = { ...mounting, handedness: "left" as const };
+    const back = parseCalibrationFile(formatCalibration([], [left, { ...mounting, placement: "femur_r" }]), "c.json").mountings;
+    expect(back.find((m) => m.placement === "calcn_r")!.handedness).toBe("left");
+    expect(back.find((m) => m.placement === "femur_r")!.handedness).toBeUndefined(); // older files: right-handed
+    const bad = JSON.stringify({ format: CALIBRATION_FORMAT, sensors: { "default/calcn_r": { mounting: { ...mounting, handedness: "mirrored" } } } });
+    expect(() => parseCalibrationFile(bad, "c.json")).toThrowError(/c\.json: sensors\.default\/calcn_r\.mounting\.handedness/);
+  });
 });

@@ -21,6 +21,17 @@ import { startMosquitto, type RunningMosquitto } from "../helpers/mosquitto.js";
 
 const TRIAL = "data/ab06/levelground_ccw_normal_04_01_imu.csv.gz";
 const MODEL = "models/reduced-femur-calcn-lstm/manifest.json";
+/** The demo trial's mounting calibration (made by the edge from another AB06 trial: data/ab06/README.md): the shipped v2 model needs one. */
+const CALIBRATION = "data/ab06/calibration.json";
+/** A gait-features/1 test model, for what tests the runtime's v1 path (the static calibration's mounting offset, the heading). */
+const V1_MODEL = "test/fixtures/models/tiny-v1/manifest.json";
+
+/** A temporary copy of the demo's calibration (the runtime saves re-checks into it; never into the shipped file). */
+async function calibrationCopy(): Promise<string> {
+  const file = path.join(await mkdtemp(path.join(tmpdir(), "gait-e2e-cal-")), "calibration.json");
+  await writeFile(file, await readFile(CALIBRATION));
+  return file;
+}
 let broker: RunningMosquitto;
 
 beforeAll(async () => {
@@ -58,10 +69,12 @@ describe("edge runtime end to end", () => {
 
 
   it("replays a real trial into gap-free angles on mosquitto, with retained status and model info", async () => {
+    // The shipped model reads segment frames: with the saved mounting calibration its angles start at once.
     const config = parseConfig({
       model: MODEL,
       sources: [{ kind: "replay", file: TRIAL, speed: 0 }],
       mqtt: { url: broker.url, deviceId: "e2e", protocolVersion: 5 },
+      calibration: { file: await calibrationCopy() },
     });
     let ended!: () => void;
     const done = new Promise<void>((r) => (ended = r));
@@ -101,14 +114,15 @@ describe("edge runtime end to end", () => {
     const lines = [JSON.stringify(header)];
     for (let k = 0; k < 1500; k++) {
       const tUs = k * 10_000;
-      lines.push(encodeSample({ sensorId: "femur_r", tUs, acc: [-9.8, 0.1, 0.4], gyro: [0.02, -0.01, 0.005] }));
+      // The thigh as AB06's reads at rest through the fixed Camargo reader (x up the thigh), as the v1 model was trained.
+      lines.push(encodeSample({ sensorId: "femur_r", tUs, acc: [9.8, -0.1, -0.4], gyro: [0.02, -0.01, 0.005] }));
       lines.push(encodeSample({ sensorId: "calcn_r", tUs, acc: [0.2, 0.1, 9.8], gyro: [-0.01, 0.0, 0.01] }));
     }
     await writeFile(file, lines.join("\n") + "\n");
     const calibrationFile = path.join(dir, "state", "calibration.json");
     await mkdir(path.dirname(calibrationFile));
     const config = parseConfig({
-      model: MODEL,
+      model: V1_MODEL, // the mounting offset against the model's reference is v1's (a v2 model has a constant reference)
       sources: [{ kind: "replay", file, speed: 1 }],
       mqtt: { url: broker.url, deviceId: "cal", protocolVersion: 5 },
       calibration: { file: calibrationFile },
@@ -120,7 +134,7 @@ describe("edge runtime end to end", () => {
     expect(ok.status).toBe("ok");
     const femur = (ok.data as Record<string, { gyroBias: number[]; mountingOffsetDeg: number }>)["default/femur_r"]!;
     expect(femur.gyroBias[0]).toBeCloseTo(0.02, 6);
-    expect(femur.mountingOffsetDeg).toBeLessThan(10); // thigh sensor x down, as in training
+    expect(femur.mountingOffsetDeg).toBeLessThan(10); // mounted as in training
     const status = await sendCommand(broker.url, "gait", "cal", { command: "get_status" });
     const applied = (status.data as { pipelines: Record<string, { gyroBias: Record<string, number[]> }> }).pipelines.default!;
     expect(applied.gyroBias.femur_r![0]).toBeCloseTo(0.02, 6);
@@ -156,7 +170,7 @@ describe("edge runtime end to end", () => {
     }
     await writeFile(half, halfLines.join("\n") + "\n");
     const partial = new EdgeRuntime(
-      parseConfig({ model: MODEL, sources: [{ kind: "replay", file: half, speed: 1 }], mqtt: { url: broker.url, deviceId: "half", protocolVersion: 5 } }),
+      parseConfig({ model: V1_MODEL, sources: [{ kind: "replay", file: half, speed: 1 }], mqtt: { url: broker.url, deviceId: "half", protocolVersion: 5 } }),
       { logger: memoryLogger() },
     );
     await partial.start();
@@ -167,7 +181,7 @@ describe("edge runtime end to end", () => {
     await partial.stop();
 
     const moving = new EdgeRuntime(
-      parseConfig({ model: MODEL, sources: [{ kind: "simulator" }], sensors: { "w1:femur_r": "femur_r", "w1:calcn_r": "calcn_r" }, mqtt: { url: broker.url, deviceId: "walk", protocolVersion: 5 } }),
+      parseConfig({ model: V1_MODEL, sources: [{ kind: "simulator" }], sensors: { "w1:femur_r": "femur_r", "w1:calcn_r": "calcn_r" }, mqtt: { url: broker.url, deviceId: "walk", protocolVersion: 5 } }),
       { logger: memoryLogger() },
     );
     await moving.start();
@@ -187,8 +201,9 @@ describe("edge runtime end to end", () => {
       lines.push(encodeSample({ sensorId: "calcn_r", tUs, acc: [0.2, 0.1, 9.8], gyro: [-0.01, 0.0, 0.01] }));
     }
     await writeFile(file, lines.join("\n") + "\n");
+    // A v1 model: its AHRS runs from the first sample (a v2 model's waits for the mounting, which a still wearer never gets).
     const runtime = new EdgeRuntime(
-      parseConfig({ model: MODEL, sources: [{ kind: "replay", file, speed: 1 }], mqtt: { url: broker.url, deviceId: "heading", protocolVersion: 5 } }),
+      parseConfig({ model: V1_MODEL, sources: [{ kind: "replay", file, speed: 1 }], mqtt: { url: broker.url, deviceId: "heading", protocolVersion: 5 } }),
       { logger: memoryLogger() },
     );
     await runtime.start();
@@ -223,6 +238,10 @@ describe("edge runtime end to end", () => {
   });
 
   it("prints the same RMSE as `make evaluate` on the demo trial (within 0.5 deg)", async () => {
+    // The shipped model is v2: the demo takes its mountings from data/ab06/calibration.json (found by
+    // the edge on ANOTHER trial of the session), `evaluate` calibrates on this trial's first 30 s
+    // (docs/contract.md 2b). Same samples, same features otherwise; the two calibrations differ by
+    // about 1 deg, the RMSE by about 0.1 deg (v1, which needs no calibration, agreed within 0.02).
     const lines: string[] = [];
     const demo = await runDemo({ trial: path.resolve(TRIAL), model: MODEL, speed: 0, logger: memoryLogger(), out: (l) => lines.push(l) });
     expect(lines.at(-1)).toMatch(/mean\s+\d+\.\d\d deg/);
@@ -234,6 +253,6 @@ describe("edge runtime end to end", () => {
     );
     const evaluated = JSON.parse(stdout.slice(stdout.indexOf("{"))) as { mean_rmse_deg: number; n_samples: number };
     expect(demo.samples).toBe(evaluated.n_samples);
-    expect(Math.abs(demo.rmse.mean - evaluated.mean_rmse_deg)).toBeLessThan(0.02); // the issue's bar is 0.5; they are the same computation
+    expect(Math.abs(demo.rmse.mean - evaluated.mean_rmse_deg)).toBeLessThan(0.5); // the issue's bar
   }, 120_000);
 });

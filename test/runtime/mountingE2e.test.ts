@@ -119,7 +119,8 @@ describe("mounting calibration and gait events end to end", () => {
       for (const s of strides()) {
         expect(s.cadenceSpm).toBeGreaterThan(80);
         expect(s.cadenceSpm).toBeLessThan(140); // AB06 strides are 0.9-1.4 s
-        expect(s.romDeg?.knee_flexion_r).toBeGreaterThan(30); // the model's angles over the stride
+        // The model's angles over the stride (AB06 walks with about 60 deg of knee range).
+        expect(s.romDeg?.knee_flexion_r).toBeGreaterThan(30);
       }
 
       const states = (messages.get("gait/e2e-gait/status") ?? []) as StatusMessage[];

@@ -13,7 +13,8 @@ import type { AnglesMessage, SampleAnglesMessage } from "../../edge/mqtt/topics.
 import { pipelineConfigSchema, WearerPipeline } from "../../edge/runtime/pipeline.js";
 import type { ImuSample } from "../../edge/sources/types.js";
 
-const MODEL = "models/reduced-femur-calcn-lstm/manifest.json";
+// A gait-features/1 model (angles from the first window, no mounting calibration): this tests the runtime, not the shipped model.
+const MODEL = "test/fixtures/models/tiny-v1/manifest.json";
 const PLACEMENTS = ["femur_r", "calcn_r"] as const;
 let contract: LoadedContract;
 beforeAll(async () => {

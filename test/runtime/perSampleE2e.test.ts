@@ -12,7 +12,8 @@ import { EdgeRuntime } from "../../edge/runtime/runtime.js";
 import { startMosquitto, type RunningMosquitto } from "../helpers/mosquitto.js";
 
 const TRIAL = "data/ab06/levelground_ccw_normal_04_01_imu.csv.gz";
-const MODEL = "models/reduced-femur-calcn-lstm/manifest.json";
+// A gait-features/1 model (angles from the first window, no mounting calibration): this tests the runtime, not the shipped model.
+const MODEL = "test/fixtures/models/tiny-v1/manifest.json";
 let broker: RunningMosquitto;
 
 beforeAll(async () => {

@@ -6,7 +6,8 @@ import type { AnglesMessage } from "../../edge/mqtt/topics.js";
 import { pipelineConfigSchema, WearerPipeline, type Health } from "../../edge/runtime/pipeline.js";
 import type { ImuSample } from "../../edge/sources/types.js";
 
-const MODEL = "models/reduced-femur-calcn-lstm/manifest.json";
+// A gait-features/1 model (angles from the first window, no mounting calibration): this tests the runtime, not the shipped model.
+const MODEL = "test/fixtures/models/tiny-v1/manifest.json";
 let contract: LoadedContract;
 beforeAll(async () => {
   contract = await loadManifest(MODEL);

@@ -16,7 +16,8 @@ import { EdgeRuntime } from "../../edge/runtime/runtime.js";
 import { waitFor } from "../helpers/waitFor.js";
 import { readRecording, walkingRuntime } from "../helpers/walkingRuntime.js";
 
-const MODEL = "models/reduced-femur-calcn-lstm/manifest.json";
+// A gait-features/1 model (angles from the first window, no mounting calibration): this tests the runtime, not the shipped model.
+const MODEL = "test/fixtures/models/tiny-v1/manifest.json";
 
 describe("recording control commands", { timeout: 60_000 }, () => {
   const cleanups: Array<() => Promise<void>> = [];

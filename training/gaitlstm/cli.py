@@ -37,8 +37,9 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--include", default="*", help="fnmatch pattern on trial names, e.g. '*_04_01' (default: every trial)")
     p.add_argument("--exclude", default=None, help="fnmatch pattern on trial names to leave out")
     p.add_argument("--remounts", type=int, default=0,
-                   help="also score every trial re-expressed in K random sensor frames (odd ones with the thigh "
-                        "mirrored: what a correctly wired thigh sensor reads on AB06; docs/calibration.md)")
+                   help="also score every trial re-expressed in K random sensor frames (seeded), the odd ones with "
+                        "the thigh left-handed (Z label flipped on acc and gyro), which gait-features/2 detects and "
+                        "converts (docs/calibration.md, 'In training')")
     p.add_argument("--remount-seed", type=int, default=0, help="seed of the random frames of --remounts")
     p.add_argument("--json", default=None, help="write the scores here")
 

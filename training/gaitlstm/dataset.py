@@ -92,6 +92,9 @@ def load_recording(trial: Trial, subject: str, cfg: FeatureConfig, joints: tuple
     notes = list(trial.notes)
     if grid.ahrs_resets:
         notes.append(f"{grid.ahrs_resets} AHRS NaN resets")
+    for p, h in grid.converted.items():
+        notes.append(f"placement '{p}': mirrored stream (handedness score {h.score:+.2f}) converted to right-handed "
+                     "(Z flipped on acc and gyro) before its calibration")
     return Recording(subject, trial.name, grid, grid_targets(trial, grid.t, joints), notes)
 
 

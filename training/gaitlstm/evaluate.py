@@ -60,16 +60,18 @@ def score(recordings: list[Recording], cfg: FeatureConfig, predict: Predict, joi
 
 def remounted_copies(trials: dict[str, list[Trial]], placements: tuple[str, ...], seed: int, k: int) -> dict[str, list[Trial]]:
     """Remount k of every trial: each placement in a random frame drawn from (seed, k, the
-    trial's name); odd k also mirror the thigh (reframe: a correctly wired thigh on AB06)."""
-    return {s: [random_remount(t, placements, np.random.default_rng([seed, k, *t.name.encode()]), mirror_thigh=k % 2 == 1,
-                               tag=f"~remount{k}") for t in ts] for s, ts in trials.items()}
+    trial's name); odd k also make the thigh left-handed (Z label flipped on acc and gyro)."""
+    return {s: [random_remount(t, placements, np.random.default_rng([seed, k, *t.name.encode()]),
+                               left_handed_thigh=k % 2 == 1, tag=f"~remount{k}") for t in ts] for s, ts in trials.items()}
 
 
 def score_remounts(trials: dict[str, list[Trial]], cfg: FeatureConfig, predict: Predict, joints: tuple[str, ...],
                    seed: int, remounts: int) -> dict:
     """Scores over `remounts` random re-mountings of every trial (see `remounted_copies`):
-    pooled, the proper rotations alone (even k), the mirrored thighs alone (odd k), and per remount."""
-    segs: dict[str, list[Segment]] = {"all": [], "proper": [], "mirrored_thigh": []}
+    pooled, the proper rotations alone (even k), the left-handed thighs alone (odd k), and
+    per remount, with the streams the pipeline converted to right-handed (`converted`:
+    v2 must convert every left-handed thigh and nothing else; v1 converts nothing)."""
+    segs: dict[str, list[Segment]] = {"all": [], "proper": [], "left_handed_thigh": []}
     per_remount, refused = [], []
     for k in range(remounts):
         bad: list[CalibrationRefused] = []
@@ -79,9 +81,10 @@ def score_remounts(trials: dict[str, list[Trial]], cfg: FeatureConfig, predict: 
             continue
         s, _ = segments(recs, cfg, predict)
         segs["all"] += s
-        segs["mirrored_thigh" if k % 2 else "proper"] += s
-        per_remount.append({"remount": k, "mirrored_thigh": k % 2 == 1, "mean_rmse_deg": metrics_of(s, joints, cfg.rate_hz)["mean_rmse_deg"],
-                            "trials": len(recs)})
+        segs["left_handed_thigh" if k % 2 else "proper"] += s
+        per_remount.append({"remount": k, "left_handed_thigh": k % 2 == 1,
+                            "mean_rmse_deg": metrics_of(s, joints, cfg.rate_hz)["mean_rmse_deg"], "trials": len(recs),
+                            "converted": sorted(f"{r.trial}: {p}" for r in recs for p in r.grid.converted)})
     out = {}
     for name, ss in segs.items():
         if ss:
@@ -100,6 +103,7 @@ def evaluate_folder(model: Path, data: Path, include: str = "*", exclude: str | 
     held-out trials of the shipped model inside the full AB06 folder. Readings beyond
     the model's input_limits are dropped first, as the edge drops them. A
     gait-features/2 trial whose calibration is refused is not scored; `refused`
+    names it; one whose stream was mirrored is converted and scored, and `converted`
     names it. `remounts` > 0 also scores every trial re-expressed in that many
     random sensor frames (`score_remounts`, seeded by `remount_seed`)."""
     m = load_predictor(model)
@@ -124,5 +128,6 @@ def evaluate_folder(model: Path, data: Path, include: str = "*", exclude: str | 
         "notes": sorted({n for r in recs for n in r.notes}),
         "feature_pipeline": m.features.pipeline,
         "refused": [str(e) for e in refused],
+        "converted": sorted(f"{r.trial}: {p}" for r in recs for p in r.grid.converted),
         **extra,
     })

@@ -3,8 +3,8 @@
 One implementation for all of training, evaluation and golden vectors; the
 edge runtime's TypeScript implementation is held to the same golden vectors.
 Steps: resample to the grid -> (v2 only: calibrate each placement from its
-first `calibration_seconds` of walking and rotate acc and gyro into the
-segment frame) -> Madgwick per placement -> Euler of q * q_ref -> feature
+first `calibration_seconds` of walking, converting a mirrored stream to
+right-handed first, and rotate acc and gyro into the segment frame) -> Madgwick per placement -> Euler of q * q_ref -> feature
 rows -> windows with heading relative to the window start.
 """
 
@@ -17,6 +17,7 @@ import numpy as np
 
 from .ahrs import run_madgwick
 from .mounting.calibrate import Calibration, calibrate
+from .mounting.handedness import Handedness, to_right_handed
 
 PIPELINE_V1 = "gait-features/1"  # raw sensor axes (the shipped model)
 PIPELINE_V2 = "gait-features/2"  # sensor -> segment frame by the walking calibration, before the AHRS
@@ -153,6 +154,9 @@ class GridFeatures:
     ahrs_resets: int
     # v2: the calibration each placement's rows were rotated with (empty for v1)
     calibrations: dict[str, Calibration] = field(default_factory=dict)
+    # v2: placements whose stream the handedness test found mirrored, and which were
+    # converted (to_right_handed) before their calibration: the test's verdict on the stream as given
+    converted: dict[str, Handedness] = field(default_factory=dict)
 
 
 class CalibrationRefused(ValueError):
@@ -174,14 +178,35 @@ class CalibrationRefused(ValueError):
         return CalibrationRefused(self.placement, self.calibration, source, subject, trial)
 
 
-def segment_frame(acc: np.ndarray, gyro: np.ndarray, cfg: FeatureConfig, placement: str) -> tuple[np.ndarray, np.ndarray, Calibration]:
+@dataclass(frozen=True)
+class SegmentFrame:
+    """v2's step 2b for one placement: the stream in the segment frame, how it got there."""
+
+    acc: np.ndarray
+    gyro: np.ndarray
+    calibration: Calibration
+    # the handedness verdict on the stream as given when it was mirrored and converted, else None
+    converted: Handedness | None = None
+
+
+def segment_frame(acc: np.ndarray, gyro: np.ndarray, cfg: FeatureConfig, placement: str) -> SegmentFrame:
     """v2's step: calibrate on the first `cfg.calibration_seconds` of the grid and
-    rotate the whole stream, v_segment = C v_sensor (acc and gyro alike)."""
+    rotate the whole stream, v_segment = C v_sensor (acc and gyro alike).
+
+    A stream the handedness test finds mirrored (a left-handed sensor: a Z label
+    flipped on acc and gyro) is a data fault, not a mounting: it is converted
+    (`to_right_handed`, the whole stream) and calibrated again, and the
+    conversion is reported (`converted`), rather than refused."""
     n = int(round(cfg.calibration_seconds * cfg.rate_hz))
     cal = calibrate(acc[:n], gyro[:n], cfg.rate_hz)
+    converted = None
+    if cal.reason == "mirrored":
+        converted = cal.handedness
+        acc, gyro = to_right_handed(acc, gyro)
+        cal = calibrate(acc[:n], gyro[:n], cfg.rate_hz)
     if not cal.ok or cal.C is None:
         raise CalibrationRefused(placement, cal)
-    return acc @ cal.C.T, gyro @ cal.C.T, cal
+    return SegmentFrame(acc @ cal.C.T, gyro @ cal.C.T, cal, converted)
 
 
 def first_gap(t: np.ndarray, max_gap_s: float) -> int | None:
@@ -216,18 +241,23 @@ def grid_features(
     blocks = []
     resets = 0
     cals: dict[str, Calibration] = {}
+    converted: dict[str, Handedness] = {}
     for p in cfg.placements:
         t, acc, gyro = streams[p]
         acc_g = resample(t, acc, grid)
         gyro_g = resample(t, gyro, grid)
         if cfg.calibrated:
-            acc_g, gyro_g, cals[p] = segment_frame(acc_g, gyro_g, cfg, p)
+            sf = segment_frame(acc_g, gyro_g, cfg, p)
+            acc_g, gyro_g, cals[p] = sf.acc, sf.gyro, sf.calibration
+            if sf.converted is not None:
+                converted[p] = sf.converted
         q, r = run_madgwick(acc_g, gyro_g, cfg.beta, cfg.dt)
         resets += r
         q_ref = np.asarray(cfg.euler_reference.get(p, (1.0, 0.0, 0.0, 0.0)))
         eul = euler_zyx(quat_multiply(q, np.broadcast_to(q_ref, q.shape)))
         blocks.append(np.concatenate([acc_g, gyro_g, eul], axis=1))
-    return GridFeatures(t=grid, rows=np.concatenate(blocks, axis=1), ahrs_resets=resets, calibrations=cals)
+    return GridFeatures(t=grid, rows=np.concatenate(blocks, axis=1), ahrs_resets=resets, calibrations=cals,
+                        converted=converted)
 
 
 def window_starts(n_samples: int, window: int, stride: int) -> np.ndarray:

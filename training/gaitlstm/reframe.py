@@ -5,14 +5,15 @@ is strapped on matter?) and `train --remount-augment K` trains on them. A
 remount turns a placement's acc and gyro alike by a proper rotation Q
 (`mounting.remount`: what a sensor strapped on turned by Q would have read).
 
-The *mirror* is the other thing a sensor can do to the axes: AB06's thigh
-stream is a consistent mirror of a proper sensor (docs/calibration.md "AB06's
-thigh": accelerometer (+x, +y, -z), gyro (-x, -y, +z) against one proper
-frame). Applying that same map again (acc: flip z; gyro, an axial vector:
-flip x and y) gives what a correctly wired thigh sensor reads. No rotation
-undoes it, so neither the calibration (which returns a proper rotation) nor a
-remount can: a model trained on AB06 sees a correctly wired thigh's frontal
-and transverse channels (segment acc z, gyro x and y) negated.
+A *left-handed* sensor is the other thing a stream can do to the axes: a Z
+label flipped on acc AND gyro (`left_handed`, the fault issue #9 and the
+cohort simulator describe). No rotation turns a left-handed frame into a
+right-handed one, so the calibration alone cannot absorb it; the v2 pipeline
+detects it (`mounting.handedness`) and converts it (`to_right_handed`) before
+calibrating, and reports the conversion (features.segment_frame).
+`evaluate --remounts K` makes the odd remounts' thighs left-handed to show it.
+(AB06's thigh FILE is a consistent mirror of a proper sensor, which no data
+test can see; the reader fixes it by name: io/camargo.py.)
 """
 
 from __future__ import annotations
@@ -24,8 +25,7 @@ import numpy as np
 from .io.types import ImuStream, Trial
 from .mounting import remount
 
-MIRROR_ACC = np.diag([1.0, 1.0, -1.0])  # polar vector: one axis flips
-MIRROR_GYRO = np.diag([-1.0, -1.0, 1.0])  # axial vector: the other two flip
+LEFT_HANDED = np.diag([1.0, 1.0, -1.0])  # the Z label flipped: on acc and gyro alike
 
 
 def random_rotation(rng: np.random.Generator) -> np.ndarray:
@@ -38,31 +38,33 @@ def random_rotation(rng: np.random.Generator) -> np.ndarray:
     ])  # fmt: skip
 
 
-def remount_stream(s: ImuStream, Q: np.ndarray, mirror: bool = False) -> ImuStream:
-    """`s` read by a sensor turned by Q (after the consistent mirror, when `mirror`).
+def remount_stream(s: ImuStream, Q: np.ndarray, left_handed: bool = False) -> ImuStream:
+    """`s` read by a sensor turned by Q (and, when `left_handed`, with its Z label
+    then flipped on acc and gyro: v = LEFT_HANDED Q v_recorded).
     Orientation and magnetometer are dropped: they would still be in the old frame."""
-    acc, gyro = (s.acc @ MIRROR_ACC.T, s.gyro @ MIRROR_GYRO.T) if mirror else (s.acc, s.gyro)
-    acc, gyro = remount(acc, gyro, Q)
+    acc, gyro = remount(s.acc, s.gyro, Q)
+    if left_handed:
+        acc, gyro = acc @ LEFT_HANDED.T, gyro @ LEFT_HANDED.T
     return ImuStream(t=s.t, acc=acc, gyro=gyro)
 
 
-def remount_trial(trial: Trial, rotations: dict[str, np.ndarray], mirrored: tuple[str, ...] = (), tag: str = "") -> Trial:
-    """A copy of `trial` with each placement in `rotations` remounted (and mirrored when
-    named in `mirrored`); other placements as recorded. `tag` is appended to the name."""
+def remount_trial(trial: Trial, rotations: dict[str, np.ndarray], left_handed: tuple[str, ...] = (), tag: str = "") -> Trial:
+    """A copy of `trial` with each placement in `rotations` remounted (and made left-handed
+    when named in `left_handed`); other placements as recorded. `tag` is appended to the name."""
     imus = dict(trial.imus)
     for p, Q in rotations.items():
-        imus[p] = remount_stream(trial.imus[p], Q, p in mirrored)
-    note = f"remounted {', '.join(sorted(rotations))}" + (f"; mirrored {', '.join(mirrored)}" if mirrored else "")
+        imus[p] = remount_stream(trial.imus[p], Q, p in left_handed)
+    note = f"remounted {', '.join(sorted(rotations))}" + (f"; left-handed {', '.join(left_handed)}" if left_handed else "")
     return replace(trial, name=trial.name + tag, imus=imus, notes=[*trial.notes, note])
 
 
-def random_remount(trial: Trial, placements: tuple[str, ...], rng: np.random.Generator, mirror_thigh: bool = False,
+def random_remount(trial: Trial, placements: tuple[str, ...], rng: np.random.Generator, left_handed_thigh: bool = False,
                    tag: str = "") -> Trial:
-    """`trial` with every placement in a random frame; `mirror_thigh` also mirrors
-    the femur placements (what a correctly wired thigh sensor would read on AB06)."""
+    """`trial` with every placement in a random frame; `left_handed_thigh` also makes
+    the femur placements left-handed (Z label flipped on acc and gyro)."""
     rotations = {p: random_rotation(rng) for p in placements}
-    mirrored = tuple(p for p in placements if p.startswith("femur")) if mirror_thigh else ()
-    return remount_trial(trial, rotations, mirrored, tag)
+    left = tuple(p for p in placements if p.startswith("femur")) if left_handed_thigh else ()
+    return remount_trial(trial, rotations, left, tag)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -27,6 +27,8 @@ from gaitlstm.simulate.cohort import (
     segment_lengths,
     tile_cycle,
 )
+from gaitlstm.mounting import handedness
+from gaitlstm.simulate.imu import CAMARGO_MOUNTS
 from gaitlstm.simulate.kinematics import Coordinates
 from gaitlstm.simulate.writer import write_trial
 
@@ -164,3 +166,28 @@ def test_the_reader_takes_columns_named_by_placement(tmp_path: Path):
                + [f"femur_r_{q}_{a}" for q in ("Accel", "Gyro") for a in "XYZ"], np.column_stack(cols + [t] * 12))
     with pytest.raises(DataError, match="femur_r.*twice"):
         read_camargo_trial(tmp_path / "y_imu.csv.gz")
+
+
+def test_random_mounting_gives_each_subject_right_handed_sensors_in_its_own_frames(tmp_path: Path, data_root: Path):
+    """`mounting="random"`: a uniformly random orientation per subject and placement,
+    right-handed and without channel quirks (the handedness test says `right` on the
+    legs' streams), recorded in the manifest; the default stays AB06's mounts."""
+    cfg = replace(SMALL, mounting="random", trials_per_subject=(1, 1), trial_s=(9.0, 9.5))
+    m = generate_cohort(tmp_path / "r", SOURCES, data_root, cfg, workers=1, progress=False)
+    frames = {s["subject"]: s["mounts"]["legs.osim"] for s in m["subjects"]}
+    assert sorted(frames) == ["v01", "v02"]
+    for subject, mounts in frames.items():
+        for p, R in mounts.items():
+            assert np.linalg.det(np.array(R)) == pytest.approx(1.0, abs=1e-3), (subject, p)
+    # drawn per subject: no two subjects (nor AB06's preset) share a thigh frame
+    a, b = (np.array(frames[s]["femur_r"]) for s in ("v01", "v02"))
+    assert np.abs(a - b).max() > 0.1 and np.abs(a - CAMARGO_MOUNTS["thigh"].R_BS).max() > 0.1
+    for ts in load_trials(tmp_path / "r").values():
+        for trial in ts:
+            for p in ("femur_r", "femur_l", "calcn_r", "calcn_l"):
+                s = trial.imus[p]
+                assert handedness(s.acc, s.gyro).decision == "right", (trial.name, p)
+    with pytest.raises(ValueError, match="mounting"):
+        CohortConfig(mounting="sideways")
+    assert "mounts" not in generate_cohort(tmp_path / "d", SOURCES, data_root, replace(SMALL, n_subjects=1), workers=1,
+                                           progress=False)["subjects"][0]

@@ -69,9 +69,14 @@ def test_an_xsens_folder_is_discovered_as_one_trial(xsens_folder: Path) -> None:
     assert sorted(trial.imus) == ["calcn_r", "femur_r"] and trial.angles_t is None
 
 
+# The Xsens example is 1.5 s of a standing wearer: a gait-features/2 model (the shipped one) cannot
+# calibrate its sensors from it (no walking), so the reading of the format is tested on a v1 model.
+V1_MODEL = Path("test") / "fixtures" / "models" / "tiny-v1"
+
+
 def test_predict_writes_the_published_angles_of_an_xsens_recording(repo: Path, xsens_folder: Path, tmp_path: Path, capsys) -> None:
     out = tmp_path / "angles"
-    assert cli(["predict", "--model", str(repo / "models" / "reduced-femur-calcn-lstm"), "--data", str(xsens_folder), "--out", str(out)]) == 0
+    assert cli(["predict", "--model", str(repo / V1_MODEL), "--data", str(xsens_folder), "--out", str(out)]) == 0
     summary = json.loads(capsys.readouterr().out)
     assert [(s["trial"], s["windows"], s["samples"]) for s in summary] == [("walk-000", 5, 150)]  # 150 grid samples: 50 + 4 x 25
     table = read_opensim_table(out / "walk-000_angles.mot")
@@ -82,7 +87,7 @@ def test_predict_writes_the_published_angles_of_an_xsens_recording(repo: Path, x
 
 def test_evaluate_on_an_xsens_folder_says_it_needs_reference_angles(repo: Path, xsens_folder: Path) -> None:
     with pytest.raises(ValueError, match=r"no joint angles.*gaitlstm predict"):
-        cli(["evaluate", "--model", str(repo / "models" / "reduced-femur-calcn-lstm"), "--data", str(xsens_folder)])
+        cli(["evaluate", "--model", str(repo / V1_MODEL), "--data", str(xsens_folder)])
 
 
 def test_an_xsens_export_without_gyroscope_is_refused_by_name(repo: Path, tmp_path: Path) -> None:

@@ -27,7 +27,9 @@ from gaitlstm.io import (  # noqa: E402
     read_xsens_txt,
     xsens_mapping,
 )
+from gaitlstm.io.camargo import CAMARGO_THIGH_ACC_SIGNS  # noqa: E402
 from gaitlstm.io.xsens import euler_zyx_deg_to_quat, matrix_to_quat  # noqa: E402
+from gaitlstm.mounting import calibrate, handedness, to_right_handed  # noqa: E402
 
 FIX = Path(__file__).parent / "fixtures"
 SHARED = Path(os.environ.get("GAIT_SHARED_DATA", ROOT.parent / "shared" / "data"))
@@ -101,9 +103,10 @@ def test_camargo_demo_trial_units_and_placements() -> None:
     thigh = trial.imus["femur_r"]
     assert np.all(np.diff(thigh.t) > 0)
     assert thigh.acc.shape == thigh.gyro.shape == (len(thigh.t), 3)
-    # First row of the file: time 8.255, thigh_Accel_X -1.36974 g, thigh_Gyro_X 2.48692 rad/s.
+    # First row of the file: time 8.255, thigh_Accel_X -1.36974 g, thigh_Gyro_X 2.48692 rad/s;
+    # the thigh's accelerometer is negated on read (CAMARGO_THIGH_ACC_SIGNS), its gyro is not.
     assert thigh.t[0] == pytest.approx(8.255)
-    assert thigh.acc[0, 0] == pytest.approx(-1.36974 * G)
+    assert thigh.acc[0, 0] == pytest.approx(+1.36974 * G)
     assert thigh.gyro[0, 0] == pytest.approx(2.48692)
     for placement, stream in trial.imus.items():
         assert quiet_gravity(stream) == pytest.approx(9.81, abs=0.3), placement
@@ -117,6 +120,26 @@ def test_camargo_demo_trial_units_and_placements() -> None:
     assert trial.angles["hip_flexion_r"][0] == pytest.approx(-3.52884)
     assert trial.angles["ankle_dorsiflexion_r"][0] == pytest.approx(25.7044)
     assert trial.angles["knee_flexion_l"][0] == pytest.approx(23.6771)
+
+
+def test_camargo_thigh_reads_as_a_proper_sensor() -> None:
+    """The consistent mirror of Camargo's thigh is invisible to the handedness test
+    (consistent before and after the fix), so the check that can fail is physical:
+    calibrated into the segment frame (x anterior, y up, z right), the thigh's rate
+    about x rises with the IK's right hip adduction (OpenSim: adduction about +x).
+    As recorded it correlates -0.57 on this trial; fixed +0.57 (the shared trials:
+    +0.44..+0.57)."""
+    trial = read_camargo_trial(DEMO_IMU, DEMO_IK)
+    s = trial.imus["femur_r"]
+    acc, gyro = s.acc[::2], s.gyro[::2]  # 200 -> 100 Hz, the calibration's rate
+    assert CAMARGO_THIGH_ACC_SIGNS == (-1.0, -1.0, -1.0)
+    assert handedness(acc, gyro).decision == "right"
+    assert handedness(*to_right_handed(acc, gyro)).decision == "mirrored"  # a Z label flipped on both
+    cal = calibrate(acc, gyro)
+    assert cal.ok and cal.C is not None
+    frontal = gyro @ cal.C[0]
+    adduction_rate = np.gradient(np.radians(trial.angles["hip_adduction_r"][::2]), 0.01)
+    assert np.corrcoef(frontal, adduction_rate)[0, 1] > 0.4
 
 
 def test_camargo_without_ik() -> None:

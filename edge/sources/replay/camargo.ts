@@ -5,6 +5,8 @@
  * accelerometer in g, gyroscope in rad/s. Every row carries one reading of every
  * sensor, so it becomes one sample per sensor, named by its placement
  * (docs/contract.md: thigh -> femur_r, shank -> tibia_r, foot -> calcn_r, trunk -> torso).
+ * The thigh's accelerometer is negated on read (CAMARGO_THIGH_ACC_SIGNS), as
+ * training's reader does (training/gaitlstm/io/camargo.py).
  */
 
 import type { ImuSample, Vec3 } from "../types.js";
@@ -21,6 +23,23 @@ export const CAMARGO_PLACEMENTS: Readonly<Record<string, string>> = {
   trunk: "torso",
 };
 
+/**
+ * Camargo's thigh stream is a consistent mirror of a proper sensor: fitted
+ * against the femur's motion (`simulate validate`), its gyro map is a proper
+ * rotation and its accelerometer map is -1 times it (the accelerometer reads
+ * -f). Negating all three accelerometer axes gives what a correctly wired
+ * sensor in the gyro's frame reads. No test on the stream itself can see this
+ * mirror (docs/calibration.md, "What the test can and cannot see"), so it is
+ * fixed here by name, for every file in Camargo's naming: the file names no
+ * subject, and the dataset records every subject with the same sensors.
+ */
+export const CAMARGO_THIGH_ACC_SIGNS: Vec3 = [-1, -1, -1];
+
+/** Per Camargo sensor prefix, the sign of each accelerometer axis on read (1 unless fixed above). */
+function accSigns(prefix: string): Vec3 {
+  return prefix === "thigh" ? CAMARGO_THIGH_ACC_SIGNS : [1, 1, 1];
+}
+
 const AXES = ["X", "Y", "Z"] as const;
 
 interface SensorColumns {
@@ -28,6 +47,8 @@ interface SensorColumns {
   readonly prefix: string;
   /** Column indexes of Accel_X..Z then Gyro_X..Z. */
   readonly columns: readonly number[];
+  /** g -> m/s² with the sensor's accelerometer sign fix folded in. */
+  readonly accScale: Vec3;
   readonly names: readonly string[];
 }
 
@@ -48,7 +69,9 @@ function sensorColumns(file: string, header: string): { sensors: SensorColumns[]
     const wanted = ["Accel", "Gyro"].flatMap((q) => AXES.map((a) => `${prefix}_${q}_${a}`));
     const columns = wanted.map((w) => index.get(w));
     if (columns.every((c): c is number => c !== undefined)) {
-      sensors.push({ sensorId: placement, prefix, columns, names: wanted });
+      const signs = accSigns(prefix);
+      const accScale: Vec3 = [signs[0] * STANDARD_GRAVITY, signs[1] * STANDARD_GRAVITY, signs[2] * STANDARD_GRAVITY];
+      sensors.push({ sensorId: placement, prefix, columns, names: wanted, accScale });
     } else if (columns.some((c) => c !== undefined)) {
       const missing = wanted.filter((_, i) => columns[i] === undefined);
       throw new Error(`${file}: Camargo sensor "${prefix}" is missing columns ${missing.join(", ")}`);
@@ -121,7 +144,8 @@ async function* camargoRows(
           continue;
         }
         const [ax, ay, az, gx, gy, gz] = values as [number, number, number, number, number, number];
-        const acc: Vec3 = [ax * STANDARD_GRAVITY, ay * STANDARD_GRAVITY, az * STANDARD_GRAVITY];
+        const [sx, sy, sz] = sensor.accScale;
+        const acc: Vec3 = [ax * sx, ay * sy, az * sz];
         const sample: ImuSample = { sensorId: sensor.sensorId, tUs, acc, gyro: [gx, gy, gz] };
         yield sampleItem(sample, where);
       }

@@ -2,8 +2,9 @@ import { existsSync, readFileSync, readdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { gunzipSync } from "node:zlib";
 import { afterAll, describe, expect, it } from "vitest";
-import { openCamargo, STANDARD_GRAVITY } from "../../../edge/sources/replay/index.js";
-import type { ImuSample } from "../../../edge/sources/types.js";
+import { calibrate, handedness, toRightHanded } from "../../../edge/calibration/index.js";
+import { CAMARGO_THIGH_ACC_SIGNS, openCamargo, STANDARD_GRAVITY } from "../../../edge/sources/replay/index.js";
+import type { ImuSample, Vec3 } from "../../../edge/sources/types.js";
 import { DEMO_IMU, SHARED, playAll, startError, tempDir, removeTempDirs } from "./helpers.js";
 
 const demoText = (): string => gunzipSync(readFileSync(DEMO_IMU)).toString("utf8");
@@ -21,19 +22,51 @@ describe("Camargo reader", () => {
     expect(samples).toHaveLength(rows * 4);
     expect(new Set(samples.map((s) => s.sensorId))).toEqual(new Set(["femur_r", "tibia_r", "calcn_r", "torso"]));
 
-    // First row: time 8.255 s; thigh accel in g becomes m/s², gyro stays rad/s.
+    // First row: time 8.255 s; accel in g becomes m/s² (the thigh's negated:
+    // Camargo's consistent mirror, CAMARGO_THIGH_ACC_SIGNS), gyro stays rad/s.
     const header = lines[0]!.split(",");
     const first = lines[1]!.split(",").map(Number);
     const thigh = samples.find((s) => s.sensorId === "femur_r")!;
+    const foot = samples.find((s) => s.sensorId === "calcn_r")!;
     const col = (name: string): number => first[header.indexOf(name)]!;
+    expect(CAMARGO_THIGH_ACC_SIGNS).toEqual([-1, -1, -1]);
     expect(thigh.tUs).toBe(8_255_000);
-    expect(thigh.acc[0]).toBeCloseTo(col("thigh_Accel_X") * STANDARD_GRAVITY, 12);
-    expect(thigh.acc[2]).toBeCloseTo(col("thigh_Accel_Z") * STANDARD_GRAVITY, 12);
+    expect(thigh.acc[0]).toBeCloseTo(-col("thigh_Accel_X") * STANDARD_GRAVITY, 12);
+    expect(thigh.acc[1]).toBeCloseTo(-col("thigh_Accel_Y") * STANDARD_GRAVITY, 12);
+    expect(thigh.acc[2]).toBeCloseTo(-col("thigh_Accel_Z") * STANDARD_GRAVITY, 12);
     expect(thigh.gyro).toEqual([col("thigh_Gyro_X"), col("thigh_Gyro_Y"), col("thigh_Gyro_Z")]);
+    expect(foot.acc[0]).toBeCloseTo(col("foot_Accel_X") * STANDARD_GRAVITY, 12);
+    expect(foot.acc[2]).toBeCloseTo(col("foot_Accel_Z") * STANDARD_GRAVITY, 12);
 
     const last = samples[samples.length - 1]!;
     expect(last.tUs).toBe(25_475_000);
     for (let i = 1; i < samples.length; i++) expect(samples[i]!.tUs).toBeGreaterThanOrEqual(samples[i - 1]!.tUs);
+  });
+
+  it("reads the demo thigh as a proper sensor: right-handed, its frontal rate following the IK's hip adduction", async () => {
+    // The consistent mirror is invisible to the handedness test (both before and
+    // after the fix the stream is consistent), so the check that can fail is
+    // physical: calibrated into the segment frame (x anterior, y up, z right),
+    // the thigh's rate about x must rise with the right hip's adduction
+    // (OpenSim: adduction about +x). As recorded it correlates -0.57, fixed +0.57.
+    const { samples } = await playAll({ file: DEMO_IMU, format: "camargo" });
+    const thigh = samples.filter((s) => s.sensorId === "femur_r").filter((_, i) => i % 2 === 0); // 200 -> 100 Hz
+    const acc = thigh.map((s) => s.acc), gyro = thigh.map((s) => s.gyro);
+
+    expect(handedness(acc, gyro).decision).toBe("right");
+    const flipped = toRightHanded(acc, gyro); // a Z label flipped on both channels
+    expect(handedness(flipped.acc, flipped.gyro).decision).toBe("mirrored");
+
+    const cal = calibrate(acc, gyro);
+    expect(cal.ok).toBe(true);
+    const C = cal.C!;
+    const frontal = gyro.map((w: Vec3) => C[0][0] * w[0] + C[0][1] * w[1] + C[0][2] * w[2]);
+    const ik = gunzipSync(readFileSync(DEMO_IMU.replace("_imu.", "_ik."))).toString("utf8").trim().split("\n");
+    const at = ik[0]!.split(",").indexOf("hip_adduction_r");
+    const adduction = ik.slice(1).filter((_, i) => i % 2 === 0).map((l) => (Number(l.split(",")[at]) * Math.PI) / 180);
+    const rate = adduction.map((_, k) => (adduction[Math.min(k + 1, adduction.length - 1)]! - adduction[Math.max(k - 1, 0)]!) / 0.02);
+    expect(rate).toHaveLength(frontal.length);
+    expect(pearson(frontal, rate)).toBeGreaterThan(0.4);
   });
 
   it("is a pure reader too: openCamargo yields samples without a source", async () => {
@@ -109,3 +142,15 @@ describe("Camargo reader", () => {
     });
   });
 });
+
+function pearson(a: readonly number[], b: readonly number[]): number {
+  const n = a.length;
+  const ma = a.reduce((s, v) => s + v, 0) / n, mb = b.reduce((s, v) => s + v, 0) / n;
+  let sab = 0, saa = 0, sbb = 0;
+  for (let i = 0; i < n; i++) {
+    sab += (a[i]! - ma) * (b[i]! - mb);
+    saa += (a[i]! - ma) ** 2;
+    sbb += (b[i]! - mb) ** 2;
+  }
+  return sab / Math.sqrt(saa * sbb);
+}

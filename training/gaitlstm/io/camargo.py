@@ -6,7 +6,9 @@ placement names (`{pelvis,femur_r,femur_l,tibia_r,tibia_l,calcn_r,calcn_l,torso}
 is read too: that is how the virtual cohort stores both legs.
 `<trial>_ik.csv[.gz]`: OpenSim inverse kinematics on the same `time` column,
 degrees, with Camargo's knee sign (flexion NEGATIVE, about -81..-1 deg).
-The reader returns contract units and the project's sign convention.
+The reader returns contract units and the project's sign convention, and
+right-handed sensor frames: Camargo's thigh accelerometer is negated on read
+(CAMARGO_THIGH_ACC_SIGNS below; docs/calibration.md "AB06").
 """
 
 from __future__ import annotations
@@ -27,6 +29,22 @@ CAMARGO_PLACEMENTS = {"thigh": "femur_r", "shank": "tibia_r", "foot": "calcn_r",
 PLACEMENT_COLUMNS = ("pelvis", "torso", "femur_r", "femur_l", "tibia_r", "tibia_l", "calcn_r", "calcn_l")
 
 AXES = ("X", "Y", "Z")
+
+# Camargo's thigh stream is a consistent mirror of a proper sensor: against the
+# femur motion of the IK (`simulate validate`'s channel-map fit) the gyro's map
+# is a proper rotation and the accelerometer's is -1 times it, i.e. the
+# accelerometer reads -f (its rest mean points DOWN the gyro's x axis). Negating
+# all three accelerometer axes makes the stream what a correctly wired sensor
+# in the gyro's frame reads. No test on the stream alone can see this (a proper
+# sensor watching the mirrored motion reads the same: docs/calibration.md, "What
+# the test can and cannot see"), so it is fixed here, by name, not detected.
+# It applies to every file in Camargo's naming (`thigh_Accel_*`), not to AB06
+# alone: the reader has no subject to key on, the dataset records every subject
+# with the same sensors and pipeline, and the flip is the same in all 24 AB06
+# trials (a convention, not a strapping). Files in placement naming
+# (`femur_r_Accel_*`: the virtual cohort) hold proper sensors and are read as is.
+# The edge's replay reader (edge/sources/replay/camargo.ts) applies the same.
+CAMARGO_THIGH_ACC_SIGNS = (-1.0, -1.0, -1.0)
 
 # project joint -> (Camargo IK column, sign). Camargo's knee_angle is negative
 # in flexion (checked on AB06: -81..-1 deg), the project's knee_flexion positive.
@@ -118,7 +136,9 @@ def read_camargo_trial(imu_path: str | Path, ik_path: str | Path | None = None, 
     """One Camargo trial in contract units; `ik_path` adds the reference joint angles.
 
     IMUs: placements per CAMARGO_PLACEMENTS (or columns named by placement,
-    PLACEMENT_COLUMNS), acc g -> m/s^2, gyro rad/s as is.
+    PLACEMENT_COLUMNS), acc g -> m/s^2, gyro rad/s as is; Camargo's `thigh`
+    accelerometer negated on all three axes (CAMARGO_THIGH_ACC_SIGNS): a fixed
+    property of the format, like the knee sign, so not a per-trial note.
     Angles: `hip_{flexion,adduction,rotation}_{r,l}` unchanged,
     `knee_flexion_s = -knee_angle_s`, `ankle_dorsiflexion_s = ankle_angle_s`.
     Right-leg columns are required, left-leg ones converted when present.
@@ -138,6 +158,8 @@ def read_camargo_trial(imu_path: str | Path, ik_path: str | Path | None = None, 
     for sensor in sensors:
         placement = CAMARGO_PLACEMENTS.get(sensor, sensor)
         acc = np.stack([cols[f"{sensor}_Accel_{a}"] for a in AXES], axis=1) * G
+        if sensor == "thigh":
+            acc = acc * np.asarray(CAMARGO_THIGH_ACC_SIGNS)
         gyro = np.stack([cols[f"{sensor}_Gyro_{a}"] for a in AXES], axis=1)
         imus[placement] = ImuStream(t=t, acc=acc, gyro=gyro)
 

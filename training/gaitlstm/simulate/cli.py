@@ -54,7 +54,7 @@ def cmd_cohort(a: argparse.Namespace) -> int:
     from .cohort import CohortConfig, default_sources, generate_cohort
 
     sources = default_sources(a.data, include_ab06_kinematics=not a.no_ab06_kinematics)
-    cfg = CohortConfig(n_subjects=a.subjects, seed=a.seed)
+    cfg = CohortConfig(n_subjects=a.subjects, seed=a.seed, mounting=a.mounting)
     m = generate_cohort(a.out, sources, a.data, cfg, workers=a.workers)
     people = sorted({s["person"] for s in m["subjects"]})
     print(f"wrote {m['n_subjects']} subjects, {m['total_trials']} trials, {m['total_hours'] * 60:.1f} min of walking "
@@ -102,6 +102,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--workers", type=int, default=2)
     p.add_argument("--no-ab06-kinematics", action="store_true",
                    help="do not use AB06's IK as base motions (for a leak-free test on AB06's real data)")
+    p.add_argument("--mounting", choices=["ab06", "random"], default="ab06",
+                   help="ab06: AB06's fitted mounts on every subject; random: each subject's sensors in a random "
+                        "orientation, right-handed, no channel quirks")
     p.set_defaults(func=cmd_cohort)
 
     a = ap.parse_args(argv)

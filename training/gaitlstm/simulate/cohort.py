@@ -41,6 +41,7 @@ from pathlib import Path
 import numpy as np
 import scipy
 from scipy.interpolate import CubicSpline
+from scipy.spatial.transform import Rotation
 from tqdm import tqdm
 
 from .imu import CAMARGO_MOUNTS, Mount, output_times, simulate_imus
@@ -50,6 +51,7 @@ from .osim import OsimModel, load_osim
 from .writer import write_trial
 
 COHORT_SCHEMA = "gaitlstm-cohort/1"
+MOUNTINGS = ("ab06", "random")
 RATE_HZ = 100.0
 LOWPASS_HZ = 15.0
 PLACEMENTS = ("pelvis", "femur_r", "femur_l", "tibia_r", "tibia_l", "calcn_r", "calcn_l")
@@ -127,6 +129,17 @@ class CohortConfig:
     stride_jitter: float = 0.03  # tiled cycles: each stride's duration 1 +- this
     trial_slip: float = 0.25  # per-trial placement error, as a fraction of the subject's
     noise: NoiseModel = field(default_factory=NoiseModel)
+    # "ab06": every subject wears AB06's fitted mounts (axes and channel quirks; the
+    # default, so seeded cohorts stay byte for byte what they were). "random": each
+    # subject's sensors sit in a uniformly random orientation on their segment, as
+    # right-handed sensors (channel maps +1 and the identity: no quirk), AB06's offsets
+    # scaled; the orientation is drawn once per subject (issue #9: any sensor, strapped
+    # on any way), the usual misplacement and per-trial slip on top.
+    mounting: str = "ab06"
+
+    def __post_init__(self) -> None:
+        if self.mounting not in MOUNTINGS:
+            raise ValueError(f"cohort mounting must be one of {MOUNTINGS}, got {self.mounting!r}")
 
 
 @dataclass
@@ -295,6 +308,13 @@ def mirror_signs(mount: Mount) -> tuple[list[float], list[float]]:
     return [float(v) for v in np.diag(acc)], [float(v) for v in np.diag(gyro)]
 
 
+def random_mount(mount: Mount, rng: np.random.Generator) -> Mount:
+    """`mount` turned to a uniformly random orientation on its body, as a right-handed
+    sensor with no channel quirk (acc_signs +1, gyro_axes the identity); offset kept."""
+    R = Rotation.random(random_state=rng).as_matrix()
+    return replace(mount, R_BS=R, acc_signs=np.ones(3), gyro_axes=np.eye(3))
+
+
 def nominal_mounts(lengths: dict[str, float]) -> dict[str, Mount]:
     """The seven placements for a subject with these segment lengths (before misplacement)."""
     right = {"femur_r": ("thigh", "femur"), "tibia_r": ("shank", "tibia"), "calcn_r": ("foot", "foot")}
@@ -344,7 +364,10 @@ def generate_subject(plan: SubjectPlan) -> dict:
             model = scale_model(base, scales)
             lengths = segment_lengths(model)
             # One strapping per subject and model (models of one person share the draw order).
-            mounts = {p: cfg.noise.misplace(m, placement_rng) for p, m in nominal_mounts(lengths).items()}
+            nominal = nominal_mounts(lengths)
+            if cfg.mounting == "random":
+                nominal = {p: random_mount(m, placement_rng) for p, m in nominal.items()}
+            mounts = {p: cfg.noise.misplace(m, placement_rng) for p, m in nominal.items()}
             models[src.model] = (model, mounts, lengths)
         model, mounts, lengths = models[src.model]
         coords = uniform(read_coordinates(root / src.motion, model), RATE_HZ)
@@ -380,6 +403,8 @@ def generate_subject(plan: SubjectPlan) -> dict:
         "models": {m: {s: round(v, 4) for s, v in lengths.items()} for m, (_, _, lengths) in models.items()},
         "trials": trials,
         "total_s": round(sum(tr["duration_s"] for tr in trials), 2),
+        **({"mounts": {m: {p: np.round(mt.R_BS, 4).tolist() for p, mt in mounts.items()} for m, (_, mounts, _) in models.items()}}
+           if cfg.mounting == "random" else {}),
     }
 
 

@@ -61,9 +61,11 @@ def _preset(body: str, x: tuple, y: tuple, z: tuple, p: tuple, acc: tuple, gyro:
 
 
 CAMARGO_MOUNTS: dict[str, Mount] = {
-    # x down the thigh; mirrored frame (Z label flipped on both channels), sagittal rate on gyro Z
-    "thigh": _preset("femur_r", (-0.274, -0.943, -0.187), (0.946, -0.299, 0.124), (-0.173, -0.143, 0.975),
-                     (-0.005, -0.281, 0.078), (1, 1, -1), ((-1, 0, 0), (0, -1, 0), (0, 0, 1))),
+    # x up the thigh, right-handed, sagittal rate on gyro Z: the thigh as the reader
+    # returns it (Camargo's thigh accelerometer negated, io/camargo.py; the file on
+    # disk is a consistent mirror of this, which `write_trial` reproduces)
+    "thigh": _preset("femur_r", (0.274, 0.943, 0.187), (-0.946, 0.299, -0.124), (-0.173, -0.143, 0.975),
+                     (-0.005, -0.281, 0.078), (1, 1, 1), ((1, 0, 0), (0, 1, 0), (0, 0, 1))),
     # x down the shank; gyro Y/Z channels read the accelerometer's z/-y, sagittal rate on gyro Y
     "shank": _preset("tibia_r", (-0.007, -0.98, -0.198), (-0.976, -0.036, 0.214), (-0.217, 0.194, -0.957),
                      (0.019, -0.175, -0.025), (1, 1, 1), ((1, 0, 0), (0, 0, 1), (0, -1, 0))),

@@ -16,9 +16,10 @@ class Mount:
     channels (a -1 makes a mirrored frame); `gyro_axes` (a signed permutation)
     maps sensor-frame angular velocity to the recorded gyro channels. A real,
     right-handed sensor has all +1 and the identity; recorded datasets do not
-    always: AB06's thigh reads in a mirrored frame and its shank gyro channels
-    are permuted relative to its accelerometer (docs/simulator.md), and a
-    virtual cohort meant to look like AB06 must reproduce that.
+    always: AB06's shank gyro channels are permuted relative to its
+    accelerometer (docs/simulator.md), and a virtual cohort meant to look like
+    AB06 must reproduce that. (AB06's thigh file is a consistent mirror, but
+    the reader negates its accelerometer, so as read it is right-handed.)
     """
 
     body: str

@@ -2,7 +2,7 @@
 
 `<trial>_imu.csv[.gz]`: `time,{sensor}_Accel_{X,Y,Z},{sensor}_Gyro_{X,Y,Z}`,
 sensors named as Camargo's (`thigh`...) or by placement (`femur_l`...)
-(accelerometer in g, gyroscope rad/s; `{sensor}_Mag_{X,Y,Z}` when simulated,
+(accelerometer in g, Camargo's `thigh` one negated as in Camargo's files, gyroscope rad/s; `{sensor}_Mag_{X,Y,Z}` when simulated,
 which the reader ignores). `<trial>_ik.csv[.gz]`: `time` plus every model
 coordinate in OpenSim's own names and sign, degrees (translations metres),
 on the same clock. A folder `<subject>/trials/` of such pairs is a cohort
@@ -16,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..io.camargo import CAMARGO_PLACEMENTS, PLACEMENT_COLUMNS
+from ..io.camargo import CAMARGO_PLACEMENTS, CAMARGO_THIGH_ACC_SIGNS, PLACEMENT_COLUMNS
 from ..io.types import G
 from .imu import VirtualImu
 
@@ -82,7 +82,10 @@ def write_trial(
         if len(imu.t) != len(t) or np.max(np.abs(imu.t - t)) > 1e-9:
             raise ValueError(f"sensor {s!r} is on a different clock from {sensors[0]!r}")
         header += [f"{s}_Accel_{a}" for a in AXES] + [f"{s}_Gyro_{a}" for a in AXES]
-        columns += [imu.acc[:, k] / G for k in range(3)] + [imu.gyro[:, k] for k in range(3)]
+        # Camargo's `thigh` columns hold a consistent mirror (the reader negates the
+        # accelerometer back): written the same way, a file reads back as simulated.
+        signs = CAMARGO_THIGH_ACC_SIGNS if s == "thigh" else (1.0, 1.0, 1.0)
+        columns += [signs[k] * imu.acc[:, k] / G for k in range(3)] + [imu.gyro[:, k] for k in range(3)]
         if imu.mag is not None:
             header += [f"{s}_Mag_{a}" for a in AXES]
             columns += [imu.mag[:, k] for k in range(3)]
