@@ -11,7 +11,8 @@
  * the mountings are always this tree's SIM_MOUNTINGS.
  */
 import path from "node:path";
-import { calibrate, dot, rotationAngleDeg, type Mat3, type Vec3 } from "../../../edge/calibration/index.js";
+import { calibrate, dot, rotationAngleDeg, type Mat3 } from "../../../edge/calibration/index.js";
+import { simulatedStream } from "./simulatedStream.js";
 import { SIM_MOUNTINGS, SIM_PLACEMENTS, type GaitSimulator, type GaitSimulatorOptions } from "../../../edge/sources/simulator/gaitSimulator.js";
 
 const RATE_HZ = 100;
@@ -27,15 +28,8 @@ async function main(): Promise<void> {
   const rows = new Map<string, { score: number[]; planarity: number[]; sign: number[]; zDeg: number[]; frameDeg: number[]; refused: string[] }>();
   for (let seed = 1; seed <= SEEDS; seed++) {
     const sim = new mod.GaitSimulator({ wearers: 4, placements: SIM_PLACEMENTS, rateHz: RATE_HZ, strideHz: 1, seed, accNoise: 0.05, gyroNoise: 0.005 });
-    const out = new Float64Array(6);
     sim.streams.forEach((s, index) => {
-      const acc: Vec3[] = [];
-      const gyro: Vec3[] = [];
-      for (let k = 0; k < SECONDS * RATE_HZ; k++) {
-        sim.sample(index, k, out);
-        acc.push([out[0]!, out[1]!, out[2]!]);
-        gyro.push([out[3]!, out[4]!, out[5]!]);
-      }
+      const { acc, gyro } = simulatedStream(sim, index, SECONDS, RATE_HZ);
       const cal = calibrate(acc, gyro, { rateHz: RATE_HZ });
       const r = rows.get(s.placement) ?? { score: [], planarity: [], sign: [], zDeg: [], frameDeg: [], refused: [] };
       rows.set(s.placement, r);

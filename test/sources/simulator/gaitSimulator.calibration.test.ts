@@ -10,23 +10,14 @@
  */
 import { describe, expect, it } from "vitest";
 import { calibrate, cross, dot, normalize, rotationAngleDeg, type Mat3, type Vec3 } from "../../../edge/calibration/index.js";
+import { simulatedStream } from "./simulatedStream.js";
 import { GaitSimulator, SIM_MOUNTINGS, SIM_PLACEMENTS, type SimMounting } from "../../../edge/sources/simulator/gaitSimulator.js";
 
 const RATE_HZ = 100;
 /** 25 s: the calibration's 8-30 s range; the edge judges after 20 s of walking. */
 const SECONDS = 25;
 
-function stream(sim: GaitSimulator, index: number): { acc: Vec3[]; gyro: Vec3[] } {
-  const out = new Float64Array(6);
-  const acc: Vec3[] = [];
-  const gyro: Vec3[] = [];
-  for (let k = 0; k < SECONDS * RATE_HZ; k++) {
-    sim.sample(index, k, out);
-    acc.push([out[0]!, out[1]!, out[2]!]);
-    gyro.push([out[3]!, out[4]!, out[5]!]);
-  }
-  return { acc, gyro };
-}
+const stream = (sim: GaitSimulator, index: number) => simulatedStream(sim, index, SECONDS, RATE_HZ);
 
 const row = (C: SimMounting, i: number): Vec3 => [C[i]![0], C[i]![1], C[i]![2]];
 
