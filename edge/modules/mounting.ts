@@ -152,9 +152,12 @@ interface Track {
 
 export class MountingModule implements Module, MountingView {
   readonly name = "mounting";
-  private readonly tracks = new Map<string, Track>();
-  /** The sensor id last routed to each wearer/placement (for the swap message and the file). */
-  private readonly sensorIds = new Map<string, string>();
+  /** wearer -> placement -> track: looked up for every grid sample, so no key strings are built. */
+  private readonly tracks = new Map<string, Map<Placement, Track>>();
+  /** wearer -> placement -> the sensor id last routed there (for the swap message and the file). */
+  private readonly sensorIds = new Map<string, Map<Placement, string>>();
+  /** The model's placements, read at start (another set is a contract change: restart). */
+  private wanted: readonly Placement[] = [];
   private readonly unsubscribes: Array<() => void> = [];
   private saveFailures = 0;
 
@@ -176,6 +179,7 @@ export class MountingModule implements Module, MountingView {
       return;
     }
     const placements = this.deps.placements();
+    this.wanted = placements;
     for (const m of this.deps.store?.savedMountings() ?? []) {
       if (!placements.includes(m.placement)) continue;
       const t = this.track(m.wearer, m.placement);
@@ -194,13 +198,13 @@ export class MountingModule implements Module, MountingView {
   }
 
   rotation(wearer: string, placement: Placement): Mat3 | undefined {
-    const t = this.tracks.get(keyOf(wearer, placement));
+    const t = this.tracks.get(wearer)?.get(placement);
     return t && t.state !== "swapped" ? t.transform : undefined;
   }
 
   stats(): Record<string, MountingStats> {
     const out: Record<string, MountingStats> = {};
-    for (const t of this.tracks.values()) {
+    for (const t of [...this.tracks.values()].flatMap((m) => [...m.values()])) {
       out[`${t.wearer}/${t.placement}`] = {
         state: t.state,
         sensorId: t.sensorId,
@@ -220,22 +224,23 @@ export class MountingModule implements Module, MountingView {
 
   /** Only the sensor's id: the samples themselves come on the grid. */
   private onSample({ wearer, placement, sample }: RoutedSample): void {
-    const key = keyOf(wearer, placement);
-    if (this.sensorIds.get(key) !== sample.sensorId) this.sensorIds.set(key, sample.sensorId);
+    let ids = this.sensorIds.get(wearer);
+    if (!ids) this.sensorIds.set(wearer, (ids = new Map<Placement, string>()));
+    if (ids.get(placement) !== sample.sensorId) ids.set(placement, sample.sensorId);
   }
 
   private onGrid(g: GridEvent): void {
-    const wanted = this.deps.placements();
     const v = g.values;
+    const ids = this.sensorIds.get(g.wearer);
     for (let i = 0; i < g.placements.length; i++) {
       const placement = g.placements[i]!;
-      if (!wanted.includes(placement)) continue;
+      if (!this.wanted.includes(placement)) continue;
       // The resampler has already dropped non-finite and out-of-range readings: every value is usable.
       const o = i * 6;
       const acc: Vec3 = [v[o]!, v[o + 1]!, v[o + 2]!];
       const gyro: Vec3 = [v[o + 3]!, v[o + 4]!, v[o + 5]!];
       const t = this.track(g.wearer, placement);
-      t.sensorId = this.sensorIds.get(keyOf(g.wearer, placement)) ?? t.sensorId;
+      t.sensorId = ids?.get(placement) ?? t.sensorId;
       if (g.index === 0) this.newStretch(t); // a new grid segment: calibrate() wants one contiguous stream
       t.acc.push(acc);
       t.gyro.push(gyro);
@@ -334,8 +339,8 @@ export class MountingModule implements Module, MountingView {
   /** Thigh and foot of one leg, both calibrated: were they swapped? (Checked again after each stretch.) */
   private checkPairOf(t: Track): void {
     const side = t.placement.endsWith("_l") ? "l" : "r";
-    const thigh = this.tracks.get(keyOf(t.wearer, `femur_${side}` as Placement));
-    const foot = this.tracks.get(keyOf(t.wearer, `calcn_${side}` as Placement));
+    const thigh = this.tracks.get(t.wearer)?.get(`femur_${side}` as Placement);
+    const foot = this.tracks.get(t.wearer)?.get(`calcn_${side}` as Placement);
     if (!thigh?.C || !foot?.C || !thigh.stretch || !foot.stretch) return;
     const pair = checkPair(thigh.stretch.acc, thigh.stretch.gyro, foot.stretch.acc, foot.stretch.gyro);
     if (pair.swapped === true) {
@@ -389,15 +394,16 @@ export class MountingModule implements Module, MountingView {
   }
 
   private track(wearer: string, placement: Placement): Track {
-    const key = keyOf(wearer, placement);
-    let t = this.tracks.get(key);
+    let byPlacement = this.tracks.get(wearer);
+    if (!byPlacement) this.tracks.set(wearer, (byPlacement = new Map<Placement, Track>()));
+    let t = byPlacement.get(placement);
     if (!t) {
       t = {
         wearer, placement, sensorId: null, acc: [], gyro: [], moving: 0, state: "calibrating", reportedTenths: -1,
         C: undefined, handedness: "right", transform: undefined, rotation: undefined, quality: undefined, savedAt: undefined, source: undefined, reason: undefined, lastFitDeg: undefined,
         stretch: undefined, judgements: 0,
       };
-      this.tracks.set(key, t);
+      byPlacement.set(placement, t);
     }
     return t;
   }
@@ -408,7 +414,6 @@ export class MountingModule implements Module, MountingView {
   }
 }
 
-const keyOf = (wearer: string, placement: string): string => `${wearer}|${placement}`;
 const name = (t: Track): string => (t.sensorId !== null ? `sensor "${t.sensorId}"` : `the ${t.placement} sensor`);
 
 /** Pure: the rotation matrix of a unit quaternion (w, x, y, z): the inverse of quatFromMatrix. */
