@@ -13,6 +13,7 @@ import { mountingEffect, StatusModule, statusOf } from "../../edge/modules/statu
 import type { SavedMounting } from "../../edge/runtime/calibrationFile.js";
 import type { StatusMessage } from "../../edge/mqtt/topics.js";
 import { ab06Samples } from "../helpers/ab06.js";
+import { standingAndStillSamples } from "../helpers/badMounting.js";
 import { gridFeeder } from "../helpers/grid.js";
 
 /** A fixed remount: 50° about a tilted axis (v_new = Q v_old). */
@@ -117,14 +118,7 @@ describe("mounting calibration from walking", () => {
   });
 
   it("refuses a sensor that only stands (shifting weight now and then), and one that never moves, with their reasons", async () => {
-    const samples: RoutedSample[] = [];
-    for (let k = 0; k < 6500; k++) {
-      const tUs = k * 10_000;
-      const shifting = k % 1000 < 50; // half a second of shifting weight every 10 s
-      const w = shifting ? 1.0 * Math.sin((k % 1000) * 0.13) : 0.003 * Math.sin(k * 0.7);
-      samples.push({ wearer: "default", placement: "femur_r", sample: { sensorId: "standing", tUs, acc: [-9.80665, 0.05 * Math.sin(k), 0], gyro: [0.002, w, 0.001] } });
-      samples.push({ wearer: "default", placement: "calcn_r", sample: { sensorId: "table", tUs, acc: [0, 0, 9.80665 + 0.001 * Math.sin(k)], gyro: [0.001 * Math.sin(0.3 * k), 0.001, -0.001] } });
-    }
+    const samples = standingAndStillSamples();
     const r = await run(samples);
     expect(firstOf(r, "femur_r", "refused")!.reason).toMatch(/^standing_only/);
     expect(firstOf(r, "calcn_r", "refused")!.reason).toMatch(/^no_motion: the sensor never moved/);

@@ -20,6 +20,7 @@ import type { AnglesMessage, StatusMessage } from "../../edge/mqtt/topics.js";
 import type { SavedMounting } from "../../edge/runtime/calibrationFile.js";
 import { pipelineConfigSchema, type PipelineStats } from "../../edge/runtime/pipeline.js";
 import { ab06Samples } from "../helpers/ab06.js";
+import { standingAndStillSamples } from "../helpers/badMounting.js";
 
 const V2 = "test/fixtures/models/tiny-v2/manifest.json";
 
@@ -98,14 +99,7 @@ describe("gait-features/2: angles only from segment frames", () => {
   });
 
   it("standing only, and a sensor that never moves: refused with their reasons, no angles", async () => {
-    const samples: RoutedSample[] = [];
-    for (let k = 0; k < 6500; k++) {
-      const tUs = k * 10_000;
-      const shifting = k % 1000 < 50; // half a second of shifting weight every 10 s
-      const w = shifting ? 1.0 * Math.sin((k % 1000) * 0.13) : 0.003 * Math.sin(k * 0.7);
-      samples.push({ wearer: "default", placement: "femur_r", sample: { sensorId: "standing", tUs, acc: [-9.80665, 0.05 * Math.sin(k), 0], gyro: [0.002, w, 0.001] } });
-      samples.push({ wearer: "default", placement: "calcn_r", sample: { sensorId: "table", tUs, acc: [0, 0, 9.80665 + 0.001 * Math.sin(k)], gyro: [0.001 * Math.sin(0.3 * k), 0.001, -0.001] } });
-    }
+    const samples = standingAndStillSamples();
     const r = await v2Run(samples);
     expect(r.angles).toEqual([]);
     const s = lastStatus(r);
