@@ -29,6 +29,10 @@ export type FrameStep =
   /** `placement`: index of the first placement without a rotation. */
   | { readonly kind: "withheld"; readonly placement: number };
 
+// The two outcomes of a rotated step, made once: `apply` runs for every grid sample.
+const ROTATED: FrameStep = { kind: "rotated", changed: false };
+const ROTATED_NEW_FRAME: FrameStep = { kind: "rotated", changed: true };
+
 export class SegmentFrames {
   /** The rotated grid sample of the last `rotated` step ([placement][acc, gyro]); reused. */
   readonly out: Float64Array;
@@ -59,7 +63,7 @@ export class SegmentFrames {
       rotate3(C, values, o, this.out);
       rotate3(C, values, o + 3, this.out);
     }
-    return { kind: "rotated", changed };
+    return changed ? ROTATED_NEW_FRAME : ROTATED;
   }
 }
 

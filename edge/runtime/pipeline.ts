@@ -225,6 +225,8 @@ export class WearerPipeline {
   private readonly lastSeenMs: number[];
   /** gait-features/2 only. */
   private readonly frames: SegmentFrames | undefined;
+  /** The mounting rotation of placement index i (v2 only); made once, called for every grid sample. */
+  private readonly rotationOf: ((i: number) => Mat3 | undefined) | undefined;
   private readonly frameCounts = { withheld: 0, restarts: 0 };
   private waitingFor: Placement | null = null;
   /** Bumped on every re-anchor and frame restart: results of an older one are dropped. */
@@ -274,6 +276,8 @@ export class WearerPipeline {
         throw new Error(`${deps.contract.manifestPath}: a gait-features/2 model reads segment frames, but this pipeline has no mounting rotations`);
       }
       this.frames = new SegmentFrames(p.placements.length);
+      const rotation = deps.rotation;
+      this.rotationOf = (i) => rotation(this.placements[i]!);
       this.waitingFor = p.placements[0]!;
     }
   }
@@ -447,8 +451,7 @@ export class WearerPipeline {
   /** Step 2b: the sample rotated into segment frames, or undefined (withheld: a placement has no rotation). */
   private toSegmentFrames(g: GridSample): Float64Array | undefined {
     const frames = this.frames!;
-    const rotation = this.deps.rotation!;
-    const step = frames.apply(g.values, (i) => rotation(this.placements[i]!));
+    const step = frames.apply(g.values, this.rotationOf!);
     if (step.kind === "withheld") {
       const placement = this.placements[step.placement]!;
       if (this.waitingFor === null) this.deps.logger.warn(`${this.wearer}: ${placement} has no usable mounting calibration now; angles withheld until it has`);
