@@ -84,8 +84,7 @@ export interface ModelStoreDeps {
   readonly logger: Logger;
   /** Tests: throw at a point to simulate the process dying there (nothing is cleaned up). */
   readonly crashPoint?: (point: CrashPoint, file: string) => void;
-  /** The clock of a rejection's `at` (tests). */
-  readonly now?: () => Date;
+  readonly now?: () => Date; // the clock of a rejection's `at` (tests)
 }
 
 export type PointerName = "current" | "previous";
@@ -216,10 +215,8 @@ export class ModelStore {
 
   private writeRejected(): Promise<void> {
     const file = path.join(this.dir, REJECTED_FILE);
-    const next = this.rejectedWrites.then(async () => {
-      await atomicWriteFile(file, formatRejected(this.rejected()), { crashPoint: this.deps.crashPoint });
-      this.deps.crashPoint?.("rejected-written", file);
-    });
+    const write = async (): Promise<void> => atomicWriteFile(file, formatRejected(this.rejected()), { crashPoint: this.deps.crashPoint });
+    const next = this.rejectedWrites.then(write).then(() => this.deps.crashPoint?.("rejected-written", file));
     this.rejectedWrites = next.catch(() => undefined); // the caller of each write hears of its failure
     return next;
   }

@@ -146,6 +146,7 @@ export class EdgeRuntime {
       events: this.bus.stats(),
       mounting: this.mounting.stats(),
       gait: this.gait.stats(),
+      ...(this.ota ? { ota: { state: { ...this.ota.currentState }, counts: this.ota.stats() } } : {}),
     });
   }
 }
