@@ -1,6 +1,6 @@
 /**
  * The device side of OTA model updates (docs/ota.md), as a coordinator of
- * parts with one job each. (Just over 400 lines on purpose: the state machine
+ * parts with one job each. (Over 400 lines on purpose: the state machine
  * that sequences the parts and its transitions read best in one place; the
  * work of every step lives in its own file below.)
  *
@@ -40,7 +40,7 @@ import type { ModelStore } from "./modelStore.js";
 import { claimedVersion, evaluateOffer, parseOffer, type Refusal, type VerifiedOffer } from "./offerEvaluation.js";
 import type { ModelLoader, OtaMqtt } from "./ports.js";
 import { interruptedProbationOutcome, ModelRollout, type RolloutOutcome } from "./rollout.js";
-import { findRejection, identityOf } from "./rejections.js";
+import { findRejection, heldOfferReason, identityOf } from "./rejections.js";
 import { loadPublicKeys, verifyManifestSignature, type TrustedKey } from "./signature.js";
 import { commandRefusal } from "./stateMachine.js";
 import { OtaStatePublisher } from "./statePublisher.js";
@@ -255,9 +255,7 @@ export class OtaAgent {
     }
     const rejected = findRejection(this.deps.store.rejected(), identityOf(v.manifest));
     if (rejected) {
-      const reason =
-        `${v.manifest.name} ${v.manifest.version} (model sha256 ${rejected.digest.slice(0, 12)}) was rolled back on this device at ${rejected.at} ` +
-        `(${rejected.reason}); not installed by itself: \`accept\` installs it anyway, \`forget_rejected\` forgets the rollback`;
+      const reason = heldOfferReason(rejected);
       this.deps.logger.warn(`offer ${v.transferId}: ${reason}`);
       this.state.set("available", { offer: v, reason, code: "rolled_back_before" });
     } else if (this.config.autoInstall && !this.decisions.isPostponed(v.transferId)) {

@@ -66,6 +66,14 @@ export function withRejection(list: readonly RejectedModel[], entry: RejectedMod
   return [...list.filter((r) => !same(r, entry)), entry].slice(-REJECTED_KEPT);
 }
 
+/** The state reason of an offer held because its model is `r` (what the operator reads, and what to do). */
+export function heldOfferReason(r: RejectedModel): string {
+  return (
+    `${r.name} ${r.version} (model sha256 ${r.digest.slice(0, 12)}) was rolled back on this device at ${r.at} (${r.reason}); ` +
+    "not installed by itself: `accept` installs it anyway, `forget_rejected` forgets the rollback"
+  );
+}
+
 /** Which entries `forget_rejected` (or `accept`) removes: all, one model, or every model with a digest. */
 export type RejectionFilter = { readonly all: true } | { readonly model: ModelIdentity } | { readonly digest: string };
 
