@@ -380,7 +380,7 @@ export class OtaAgent {
   /**
    * The stored mountings this model must not use, dropped before it is swapped in (read
    * again now: the file may have changed during the download). They are stale for the
-   * running model as well (rule 4 makes both calibrations identical), so dropping them
+   * running model as well (the contract check, docs/ota.md check 4, makes both calibrations identical), so dropping them
    * is right even if the swap then fails. A failure is logged, never hidden.
    */
   private async dropStaleMountings(offer: VerifiedOffer): Promise<void> {
