@@ -173,6 +173,14 @@ export class CalibrationModule implements Module {
     if (file) await this.write(file, () => formatCalibration(this.saved, this.mountings));
   }
 
+  /** Forgets these sensors' mounting calibrations (their gyro biases stay); rejects when the file cannot be written. */
+  async forgetMountings(which: readonly { readonly wearer: string; readonly placement: Placement }[]): Promise<void> {
+    const gone = new Set(which.map((w) => `${w.wearer}/${w.placement}`));
+    this.mountings = this.mountings.filter((m) => !gone.has(`${m.wearer}/${m.placement}`));
+    const file = this.config.file;
+    if (file) await this.write(file, () => formatCalibration(this.saved, this.mountings));
+  }
+
   /** Writes are chained: the text is built when its turn comes, so the last write has everything. */
   private write(file: string, text: () => string): Promise<void> {
     const next = this.writes.then(() => atomicWriteFile(file, text()));

@@ -44,7 +44,7 @@
  * few ms per `walkS` of walking.
  */
 import {
-  calibrateConverting, checkPair, quatFromMatrix, stillFits, toRightHanded, withZFlipped, G, STILL_ACC, STILL_GYRO,
+  CALIBRATION_ALGORITHM, calibrateConverting, checkPair, quatFromMatrix, stillFits, toRightHanded, withZFlipped, G, STILL_ACC, STILL_GYRO,
   type ConvertedCalibration, type Mat3, type Quat, type Refusal, type StreamHandedness, type Vec3,
 } from "../calibration/index.js";
 import type { Placement } from "../contract/manifest.js";
@@ -64,6 +64,14 @@ export interface MountingConfig {
 export interface MountingStore {
   savedMountings(): readonly SavedMounting[];
   saveMounting(m: SavedMounting): Promise<void>;
+  /** Forget these sensors' mountings (dropMountings); absent: nothing is kept beyond memory. */
+  forgetMountings?(which: readonly SensorPlace[]): Promise<void>;
+}
+
+/** Where a sensor is worn: the key of its mounting. */
+export interface SensorPlace {
+  readonly wearer: string;
+  readonly placement: Placement;
 }
 
 export interface MountingDeps {
@@ -195,6 +203,28 @@ export class MountingModule implements Module, MountingView {
 
   async stop(): Promise<void> {
     for (const off of this.unsubscribes.splice(0)) off();
+  }
+
+  /**
+   * Stop using these sensors' mountings, now, and forget them in the store: each
+   * calibrates again from its next walking (`calibrating`), as a sensor never seen.
+   * For a model update whose calibration algorithm did not make them (edge/ota).
+   * Resolves once the store has forgotten them; rejects when it could not.
+   */
+  async dropMountings(which: readonly SensorPlace[], reason: string): Promise<void> {
+    for (const { wearer, placement } of which) {
+      const t = this.tracks.get(wearer)?.get(placement);
+      if (!t) continue;
+      this.newStretch(t);
+      Object.assign(t, { C: undefined, transform: undefined, rotation: undefined, quality: undefined, savedAt: undefined, source: undefined, stretch: undefined, lastFitDeg: undefined });
+      t.handedness = "right";
+      t.state = "calibrating";
+      t.reason = reason;
+      this.deps.logger.info(`${wearer}/${placement}: mounting calibration dropped (${reason})`);
+      // No reason in the event: the status shows plain `calibrating`, not a refusal (status.ts).
+      this.emit(t, "calibrating", { progress: 0 });
+    }
+    await this.deps.store?.forgetMountings?.(which);
   }
 
   rotation(wearer: string, placement: Placement): Mat3 | undefined {
@@ -373,6 +403,8 @@ export class MountingModule implements Module, MountingView {
       quality: t.quality,
       savedAt: t.savedAt,
       handedness: t.handedness,
+      // Named, so a model trained with another algorithm knows not to use it (edge/ota/compatibility.ts).
+      algorithm: CALIBRATION_ALGORITHM,
       ...(t.sensorId !== null ? { sensorId: t.sensorId } : {}),
     };
     void store.saveMounting(m).catch((err: unknown) => {

@@ -22,6 +22,7 @@ import { loadPublicKeys } from "../ota/signature.js";
 import { ConfigError } from "../runtime/config.js";
 import type { CalibrationModule } from "./calibration.js";
 import type { ModelModule } from "./model.js";
+import type { MountingModule } from "./mounting.js";
 
 export interface OtaModuleDeps {
   readonly logger: Logger;
@@ -35,6 +36,8 @@ export interface OtaModuleDeps {
   readonly inference: InferenceConfig;
   /** The stored mounting calibrations, so an offer can say which a new model must not use. */
   readonly calibration?: Pick<CalibrationModule, "savedMountings">;
+  /** Drops those before such a model is swapped in (they calibrate again from walking). */
+  readonly mounting?: Pick<MountingModule, "dropMountings">;
 }
 
 export class OtaModule implements Module {
@@ -71,6 +74,7 @@ export class OtaModule implements Module {
       onModelChanged: (contract) => this.deps.bus.emit("modelChanged", { contract }),
       serveCommands: false,
       storedMountings: () => this.deps.calibration?.savedMountings() ?? [],
+      ...(this.deps.mounting ? { dropMountings: this.deps.mounting.dropMountings.bind(this.deps.mounting) } : {}),
     });
     await agent.start();
     this.deps.commands.register("ota/command", agent.commands());

@@ -1,6 +1,6 @@
 /**
  * The device side of OTA model updates (docs/ota.md), as a coordinator of
- * parts with one job each. (Just over 400 lines on purpose: the state machine
+ * parts with one job each. (Over 400 lines on purpose: the state machine
  * that sequences the parts and its transitions read best in one place; the
  * work of every step lives in its own file below.)
  *
@@ -9,23 +9,26 @@
  *   install     install.ts           sha256 -> store -> new session -> golden self-test
  *   rollout     rollout.ts           probation record -> swap -> promote, or undo
  *   state       statePublisher.ts    the retained ota/state topic
- *   commands    commands.ts          check / accept / postpone / rollback
+ *   commands    commands.ts          check / accept / postpone / rollback / forget_rejected
+ *   rejected    rejections.ts        models undone here, on disk: their offers wait for `accept`
  *
  *   retained offer --verified--> available --accept (or autoInstall)--> downloading
  *     --> verifying --> installing (also while on probation)
  *     --> idle with the new installed_version, or rolled_back / failed with a reason
  *
  * This class holds the decisions that span parts: which verified offer is
- * current, which transfers were dealt with, which models were undone here,
- * and what may run while something else does. Every refusal goes to the log
+ * current, which transfers were dealt with, whether an offered model was
+ * undone here before (the store's list), and what may run while something
+ * else does. Every refusal goes to the log
  * with a stable `code` and a sentence saying what to fix; an offer nobody has
  * verified never disturbs an update in progress.
  */
 import type { CommandTable } from "../commands/types.js";
-import type { LoadedContract } from "../contract/manifest.js";
+import { manifestCalibration, type LoadedContract } from "../contract/manifest.js";
 import type { Logger } from "../log.js";
 import type { SavedMounting } from "../runtime/calibrationFile.js";
-import { otaCommandTable, serveCommandTopic } from "./commands.js";
+import { otaCommandTable, serveCommandTopic, type OtaCommandArgs } from "./commands.js";
+import { staleMountingEntries } from "./compatibility.js";
 import type { OtaConfig } from "./config.js";
 import { OtaDecisions } from "./decisions.js";
 import { ChunkDownload, type DownloadCounts, type DownloadedFile } from "./download.js";
@@ -37,6 +40,7 @@ import type { ModelStore } from "./modelStore.js";
 import { claimedVersion, evaluateOffer, parseOffer, type Refusal, type VerifiedOffer } from "./offerEvaluation.js";
 import type { ModelLoader, OtaMqtt } from "./ports.js";
 import { interruptedProbationOutcome, ModelRollout, type RolloutOutcome } from "./rollout.js";
+import { findRejection, heldOfferReason, identityOf } from "./rejections.js";
 import { loadPublicKeys, verifyManifestSignature, type TrustedKey } from "./signature.js";
 import { commandRefusal } from "./stateMachine.js";
 import { OtaStatePublisher } from "./statePublisher.js";
@@ -62,6 +66,12 @@ export interface OtaAgentDeps {
   readonly serveCommands?: boolean;
   /** The mounting calibrations in `calibration.file` now (the calibration module's); none when absent. */
   readonly storedMountings?: () => readonly SavedMounting[];
+  /**
+   * Forget these mountings (the mounting module's `dropMountings`: in memory at once, then in
+   * `calibration.file`); their sensors calibrate again from walking. Called before a model that
+   * must not use them is swapped in (compatibility.ts, `staleMountings`).
+   */
+  readonly dropMountings?: (mountings: readonly SavedMounting[], reason: string) => Promise<void>;
 }
 
 export interface OtaAgentStats extends DownloadCounts {
@@ -108,6 +118,7 @@ export class OtaAgent {
       topic: this.topics.state,
       logger: deps.logger,
       installedVersion: () => deps.models.contract.manifest.version,
+      rejected: () => deps.store.rejected(),
     });
     this.rollout = new ModelRollout({
       models: deps.models,
@@ -121,7 +132,7 @@ export class OtaAgent {
     });
     this.commandTable = otaCommandTable({
       refusal: (name) => this.commandRefusal(name),
-      run: (name) => this.runCommand(name),
+      run: (name, args) => this.runCommand(name, args),
       state: () => this.state.current,
       logger: deps.logger,
     });
@@ -158,7 +169,7 @@ export class OtaAgent {
     this.unsubscribes.clear();
   }
 
-  /** check, accept, postpone, rollback: for the device's command server (edge/commands/types.ts). */
+  /** check, accept, postpone, rollback, forget_rejected: for the device's command server (edge/commands/types.ts). */
   commands(): CommandTable {
     return this.commandTable;
   }
@@ -242,8 +253,11 @@ export class OtaAgent {
         { transferId: v.transferId },
       );
     }
-    if (this.decisions.wasUndone(v.manifest.model.sha256)) {
-      this.state.set("available", { offer: v, reason: "this model was rolled back on this device; the `accept` command installs it again", code: "rolled_back_before" });
+    const rejected = findRejection(this.deps.store.rejected(), identityOf(v.manifest));
+    if (rejected) {
+      const reason = heldOfferReason(rejected);
+      this.deps.logger.warn(`offer ${v.transferId}: ${reason}`);
+      this.state.set("available", { offer: v, reason, code: "rolled_back_before" });
     } else if (this.config.autoInstall && !this.decisions.isPostponed(v.transferId)) {
       this.startDownload(v);
     } else {
@@ -354,11 +368,36 @@ export class OtaAgent {
       logger: this.deps.logger,
       onStep: (step) => this.state.set(step, { offer, progress: 1, ...(step === "installing" ? { reason: "writing the model files" } : {}) }),
     });
+    await this.dropStaleMountings(offer);
     await this.rollout.begin(entry, offer.transferId);
     this.counts.installs += 1;
     // With probationStrides 0 the rollout promoted it already (state idle).
     if (this.rollout.onProbation) {
       this.state.set("installing", { offer, progress: 1, reason: `installed; watching its first ${this.config.probationStrides} strides` });
+    }
+  }
+
+  /**
+   * The stored mountings this model must not use, dropped before it is swapped in (read
+   * again now: the file may have changed during the download). They are stale for the
+   * running model as well (the contract check, docs/ota.md check 4, makes both calibrations identical), so dropping them
+   * is right even if the swap then fails. A failure is logged, never hidden.
+   */
+  private async dropStaleMountings(offer: VerifiedOffer): Promise<void> {
+    const stale = staleMountingEntries(manifestCalibration(offer.manifest), this.deps.storedMountings?.() ?? []);
+    if (!stale.length) return;
+    const which = stale.map((m) => `${m.wearer}/${m.placement}`).join(", ");
+    const drop = this.deps.dropMountings;
+    if (!drop) {
+      this.deps.logger.warn(`update ${offer.manifest.version}: the stored mountings of ${which} were made by another calibration algorithm, and nothing here can drop them`);
+      return;
+    }
+    const reason = `stored calibration made by another calibration algorithm than model ${offer.manifest.version}'s; recalibrating from walking`;
+    try {
+      await drop(stale, reason);
+      this.deps.logger.info(`update ${offer.manifest.version}: dropped the stored mountings of ${which}; they calibrate again from walking`);
+    } catch (err) {
+      this.deps.logger.error(`update ${offer.manifest.version}: dropping the stored mountings of ${which} failed (after a restart they may be used again): ${(err as Error).message}`);
     }
   }
 
@@ -371,8 +410,7 @@ export class OtaAgent {
         this.state.set("idle", { offer, transferId: o.transferId, offeredVersion: o.contract.manifest.version, progress: 1 });
         return;
       case "undone": {
-        this.counts.rollbacks += 1;
-        this.decisions.modelUndone(o.modelSha256);
+        this.counts.rollbacks += 1; // the rollout put it on the store's `rejected` list already
         const reason = `rolled back from ${o.fromVersion} to ${o.toVersion}: ${o.why}`;
         this.deps.logger.warn(reason, { code: o.code });
         this.state.set("rolled_back", { offer, transferId: o.transferId, offeredVersion: o.fromVersion, reason, code: o.code, progress: 1 });
@@ -387,7 +425,7 @@ export class OtaAgent {
   // ------------------------------------------------------------------ commands
 
   private async commandRefusal(name: OtaCommandName): Promise<string | undefined> {
-    if (this.work && name !== "check") return `busy (state ${this.state.current.state})`;
+    if (this.work && name !== "check" && name !== "forget_rejected") return `busy (state ${this.state.current.state})`;
     return commandRefusal(name, {
       state: this.state.current.state,
       hasOffer: this.offer !== undefined,
@@ -396,7 +434,7 @@ export class OtaAgent {
     });
   }
 
-  private async runCommand(name: OtaCommandName): Promise<void> {
+  private async runCommand(name: OtaCommandName, args: OtaCommandArgs): Promise<void> {
     switch (name) {
       case "check": {
         // Forget what was decided and re-read the retained offers: the broker sends them again on subscribe.
@@ -408,7 +446,9 @@ export class OtaAgent {
       case "accept": {
         const offer = this.offer;
         if (!offer) throw new Error("nothing to accept: no valid offer is available");
-        this.decisions.acceptAgain(offer.transferId, offer.manifest.model.sha256);
+        this.decisions.acceptAgain(offer.transferId);
+        // An operator's word over the device's: a rollback of this very model is forgotten (a new one is recorded if it fails again).
+        await this.deps.store.forgetRejected({ model: identityOf(offer.manifest) });
         this.startDownload(offer);
         return;
       }
@@ -431,6 +471,23 @@ export class OtaAgent {
         await job;
         return;
       }
+      case "forget_rejected":
+        await this.forgetRejected(args.digest);
+        return;
+    }
+  }
+
+  /** Forget the rollbacks of the model file `digest` (all when absent); an offer held for one is available for `accept` again. */
+  private async forgetRejected(digest: string | undefined): Promise<void> {
+    const forgotten = await this.deps.store.forgetRejected(digest ? { digest } : { all: true });
+    if (forgotten === 0) throw new Error(digest ? `no model rolled back here has the model sha256 ${digest}` : "no model is listed as rolled back here");
+    this.deps.logger.info(`forgot ${forgotten} rolled-back model(s)`, { digest: digest ?? "all" });
+    const offer = this.offer;
+    const held = offer !== undefined && this.state.current.code === "rolled_back_before";
+    if (held && !findRejection(this.deps.store.rejected(), identityOf(offer.manifest))) {
+      this.state.set("available", { offer, reason: "its rollback was forgotten; `accept` installs it" });
+    } else {
+      this.state.refresh(); // the same state, with the shorter list
     }
   }
 }

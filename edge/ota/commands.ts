@@ -1,5 +1,5 @@
 /**
- * The OTA commands (check, accept, postpone, rollback) as a CommandTable of the
+ * The OTA commands (check, accept, postpone, rollback, forget_rejected) as a CommandTable of the
  * device's one command protocol (edge/commands/types.ts), and a small server
  * for the `ota/command` topic that speaks that same protocol. The shared
  * command server (edge/mqtt/commandServer.ts) serves the table once it is
@@ -12,10 +12,24 @@ import type { Logger } from "../log.js";
 import type { OtaCommandName, OtaStateMessage } from "./messages.js";
 import type { OtaMqtt } from "./ports.js";
 
+/** Each command's arguments: strict (an unknown field is an error); only forget_rejected takes one. */
+const ARGS = {
+  check: z.object({}).strict(),
+  accept: z.object({}).strict(),
+  postpone: z.object({}).strict(),
+  rollback: z.object({}).strict(),
+  forget_rejected: z
+    .object({ digest: z.string().regex(/^[0-9a-f]{64}$/, "expected the model file's sha256, 64 lowercase hex digits").optional() })
+    .strict(),
+} satisfies Record<OtaCommandName, z.ZodType>;
+
+/** The union of every command's arguments (each command's schema admits its own part only). */
+export type OtaCommandArgs = { readonly digest?: string };
+
 export interface OtaCommandHandlers {
   /** Why `name` may not run now (busy, nothing to accept...), else undefined. */
   refusal(name: OtaCommandName): Promise<string | undefined>;
-  run(name: OtaCommandName): Promise<void>;
+  run(name: OtaCommandName, args: OtaCommandArgs): Promise<void>;
   /** The state to reply with once a command ran. */
   state(): OtaStateMessage;
   readonly logger: Logger;
@@ -26,6 +40,7 @@ const SUMMARIES: Readonly<Record<OtaCommandName, string>> = {
   accept: "download and install the available offer (also retries a stalled download or re-installs a model rolled back here)",
   postpone: "stop a download / keep the offer available; autoInstall leaves it alone until accept",
   rollback: "back to the model before the last update (at once during probation, else `previous` from disk, self-tested)",
+  forget_rejected: "forget the rollbacks of models (all, or args.digest: one model file's sha256): their offers are no longer held",
 };
 
 /** Each command resolves to the OTA state, or throws an Error saying why it was refused or failed. */
@@ -33,15 +48,15 @@ export function otaCommandTable(h: OtaCommandHandlers): CommandTable {
   const spec = (name: OtaCommandName) =>
     command({
       summary: SUMMARIES[name],
-      args: z.object({}).strict(),
-      run: async () => {
+      args: ARGS[name] as z.ZodType<OtaCommandArgs>,
+      run: async (args) => {
         const refused = await h.refusal(name);
         if (refused) {
           h.logger.warn(`OTA command ${name} refused: ${refused}`);
           throw new Error(refused);
         }
         try {
-          await h.run(name);
+          await h.run(name, args);
         } catch (err) {
           h.logger.warn(`OTA command ${name} failed: ${(err as Error).message}`);
           throw err;
@@ -50,7 +65,7 @@ export function otaCommandTable(h: OtaCommandHandlers): CommandTable {
         return h.state();
       },
     });
-  return { check: spec("check"), accept: spec("accept"), postpone: spec("postpone"), rollback: spec("rollback") };
+  return { check: spec("check"), accept: spec("accept"), postpone: spec("postpone"), rollback: spec("rollback"), forget_rejected: spec("forget_rejected") };
 }
 
 const issuesOf = (e: z.ZodError): string => e.issues.map((i) => `${i.path.join(".") || "(payload)"}: ${i.message}`).join("; ");

@@ -76,10 +76,13 @@ export function unsupportedReasons(m: Manifest): string[] {
  * model (no calibration step) uses none, so none is stale for it.
  */
 export function staleMountings(calibration: ManifestCalibration | null, stored: readonly SavedMounting[]): string[] {
+  return staleMountingEntries(calibration, stored).map((m) => `${m.wearer}/${m.placement}`);
+}
+
+/** The stale mountings themselves (see staleMountings): what the install drops. */
+export function staleMountingEntries(calibration: ManifestCalibration | null, stored: readonly SavedMounting[]): SavedMounting[] {
   if (!calibration) return [];
-  return stored
-    .filter((m) => (m.algorithm ?? LEGACY_MOUNTING_ALGORITHM) !== calibration.algorithm)
-    .map((m) => `${m.wearer}/${m.placement}`);
+  return stored.filter((m) => (m.algorithm ?? LEGACY_MOUNTING_ALGORITHM) !== calibration.algorithm);
 }
 
 /** Fields the feature pipeline, the scheduler or the angle consumers depend on. */

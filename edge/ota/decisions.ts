@@ -1,10 +1,10 @@
 /**
- * What this device has decided about transfers and models, so the same
- * retained offer arriving again (every reconnect re-delivers it) is not
- * looked at twice, and a model undone here is not installed again by itself.
+ * What this device has decided about transfers, so the same retained offer
+ * arriving again (every reconnect re-delivers it) is not looked at twice.
  * Bounded (RecentSet): anyone can publish offers with fresh transfer ids.
- * In memory only: after a restart a retained offer is evaluated again
- * (docs/ota.md, known limits).
+ * In memory only: after a restart a retained offer is evaluated again, which
+ * gives the same verdict, except for a model undone here: that decision is on
+ * disk (the store's `rejected`, rejections.ts).
  */
 import { RecentSet } from "./recentSet.js";
 
@@ -16,8 +16,6 @@ export class OtaDecisions {
   private readonly settled = new RecentSet<string>(REMEMBERED_TRANSFERS);
   /** Transfers an operator postponed: autoInstall leaves them alone until `accept`. */
   private readonly postponed = new RecentSet<string>(REMEMBERED_TRANSFERS);
-  /** Model sha256s undone on this device. */
-  private readonly undone = new RecentSet<string>(REMEMBERED_TRANSFERS);
 
   settle(transferId: string | null | undefined): void {
     if (transferId) this.settled.add(transferId);
@@ -40,18 +38,9 @@ export class OtaDecisions {
     return this.postponed.has(transferId);
   }
 
-  modelUndone(modelSha256: string): void {
-    this.undone.add(modelSha256);
-  }
-
-  wasUndone(modelSha256: string): boolean {
-    return this.undone.has(modelSha256);
-  }
-
-  /** An operator's `accept`: install it whatever was decided before. */
-  acceptAgain(transferId: string, modelSha256: string): void {
+  /** An operator's `accept`: install it whatever was decided before (the agent forgets a rejection too). */
+  acceptAgain(transferId: string): void {
     this.postponed.delete(transferId);
-    this.undone.delete(modelSha256);
   }
 
   /** Transfer ids held (for stats: stays bounded whatever is offered). */

@@ -68,7 +68,7 @@ export const chunkRequestSchema = z.object({
 });
 export type OtaChunkRequest = z.infer<typeof chunkRequestSchema>;
 
-export const OTA_COMMANDS = ["check", "accept", "postpone", "rollback"] as const;
+export const OTA_COMMANDS = ["check", "accept", "postpone", "rollback", "forget_rejected"] as const;
 export type OtaCommandName = (typeof OTA_COMMANDS)[number];
 
 /** Requests and replies on `ota/command` are the device's one command protocol (edge/commands/types.ts). */
@@ -114,6 +114,25 @@ export interface OtaStateMessage {
   transfer_id: string | null;
   /** Unix ms of this message. */
   since: number;
+  /**
+   * The models rolled back on this device, newest last (at most 16): an offer of
+   * one of them is held (`available`, code `rolled_back_before`) instead of
+   * installed, until `accept` or `forget_rejected` (rejections.ts).
+   */
+  rejected: RejectedModelMessage[];
+}
+
+/** One entry of `rejected` (the store's entry: identity, why, when). */
+export interface RejectedModelMessage {
+  name: string;
+  version: string;
+  /** sha256 of the model file. */
+  digest: string;
+  reason: string;
+  code: OtaReasonCode;
+  /** ISO 8601. */
+  at: string;
+  transferId: string | null;
 }
 
 /**
@@ -131,5 +150,9 @@ export const otaStateMessageSchema = z
     code: z.enum(OTA_REASON_CODES).nullable(),
     transfer_id: z.string().nullable(),
     since: z.number(),
+    /** Devices from before the list was kept do not send it: they remembered no rollback across restarts, so []. */
+    rejected: z
+      .array(z.object({ name: z.string(), version: z.string(), digest: z.string(), reason: z.string(), code: z.enum(OTA_REASON_CODES), at: z.string(), transferId: z.string().nullable() }).loose())
+      .default([]),
   })
   .loose();

@@ -5,6 +5,7 @@
  *   <dir>/current                    pointer: the folder to load at start
  *   <dir>/previous                   pointer: the folder to roll back to
  *   <dir>/probation                  record: the model on probation (JSON, see ProbationRecord)
+ *   <dir>/rejected                   models rolled back here, newest last (JSON, rejections.ts)
  *
  * A pointer is one line: a folder name inside <dir>, or an absolute path
  * (the model shipped with the config lives outside <dir>).
@@ -21,6 +22,10 @@
  * rename, fsync of the folder), the manifest last, then the pointers. A
  * process killed at any point leaves `current` naming a folder that was
  * complete before: either the old model or the new one, never half of one.
+ * An undone model is added to `rejected` BEFORE the disk forgets it (the
+ * probation record removed, or `current` reverted), so a crash between the
+ * two leaves either the record (the next start rejects it again) or the
+ * entry: never neither, and the retained offer cannot install it again.
  * `loadStartModel` still falls back (current -> previous -> config model)
  * when the disk itself lost or corrupted a file.
  */
@@ -30,9 +35,10 @@ import path from "node:path";
 import { z } from "zod";
 import { loadManifest, type LoadedContract, type Manifest } from "../contract/manifest.js";
 import type { Logger } from "../log.js";
+import { formatRejected, parseRejected, withoutRejections, withRejection, type RejectedModel, type RejectionFilter } from "./rejections.js";
 
 /** Points of a write where a test may simulate a crash (the hook throws there). */
-export type CrashPoint = "tmp-written" | "renamed" | "files-written" | "previous-written" | "current-written" | "probation-written";
+export type CrashPoint = "tmp-written" | "renamed" | "files-written" | "previous-written" | "current-written" | "probation-written" | "rejected-written";
 
 export interface AtomicWriteOptions {
   readonly mode?: number;
@@ -78,6 +84,7 @@ export interface ModelStoreDeps {
   readonly logger: Logger;
   /** Tests: throw at a point to simulate the process dying there (nothing is cleaned up). */
   readonly crashPoint?: (point: CrashPoint, file: string) => void;
+  readonly now?: () => Date; // the clock of a rejection's `at` (tests)
 }
 
 export type PointerName = "current" | "previous";
@@ -96,12 +103,20 @@ export const probationRecordSchema = z.object({
 });
 export type ProbationRecord = z.infer<typeof probationRecordSchema>;
 
+/** Why a probation found unfinished at start counts as failed (state reason and rejection). */
+export const INTERRUPTED_PROBATION = "device restarted during probation";
+
 const PROBATION_FILE = "probation";
+const REJECTED_FILE = "rejected";
 
 export class ModelStore {
   readonly dir: string;
   /** Found by `recover()`: a probation that never finished. Kept until the agent takes it. */
   private interrupted: ProbationRecord | undefined;
+  /** `<dir>/rejected` as last read or written (newest last); read by the first `recover()`. */
+  private rejectedModels: RejectedModel[] | undefined;
+  /** Writes of `rejected`, one after the other; each writes the list as it is when its turn comes. */
+  private rejectedWrites: Promise<void> = Promise.resolve();
 
   constructor(
     dir: string,
@@ -119,6 +134,7 @@ export class ModelStore {
   async recover(): Promise<void> {
     await mkdir(this.dir, { recursive: true });
     await this.removeTemporaryFiles();
+    await this.loadRejected();
     await this.settleProbationRecord();
   }
 
@@ -162,9 +178,67 @@ export class ModelStore {
     this.deps.logger.warn(`OTA store: ${record.name} ${record.version} was on probation when the process stopped; starting the previous model and discarding it`, {
       folder: record.folder,
     });
+    // Rejected before the record goes: a crash in between finds the record again.
+    const rejection = { name: record.name, version: record.version, digest: record.modelSha256, transferId: record.transferId };
+    await this.reject({ ...rejection, reason: `failed its probation: ${INTERRUPTED_PROBATION}`, code: "probation_failed" }).catch((err: Error) =>
+      // The device must still start; this process keeps the rejection.
+      this.deps.logger.error(`OTA store: cannot record ${record.name} ${record.version} as rolled back; after another restart it may be installed again: ${err.message}`),
+    );
     await this.removeProbationRecord();
     await this.remove(record.folder);
     this.interrupted ??= record;
+  }
+
+  /** The models rolled back on this device (newest last, at most REJECTED_KEPT): an offer of one is not installed by itself. */
+  rejected(): readonly RejectedModel[] {
+    return this.rejectedModels ?? [];
+  }
+
+  /**
+   * Remembers an undone model, durably (atomic write) before it resolves. On a
+   * write failure the entry is still kept for this process and the error thrown:
+   * the caller says that a restart may forget it.
+   */
+  async reject(entry: Omit<RejectedModel, "at">): Promise<void> {
+    this.rejectedModels = withRejection(this.rejected(), { ...entry, at: (this.deps.now?.() ?? new Date()).toISOString() });
+    await this.writeRejected();
+  }
+
+  /** Forgets rejections (`forget_rejected`, `accept`); resolves once that is on disk. Returns how many were forgotten. */
+  async forgetRejected(filter: RejectionFilter): Promise<number> {
+    const before = this.rejected();
+    this.rejectedModels = withoutRejections(before, filter);
+    const forgotten = before.length - this.rejectedModels.length;
+    if (forgotten > 0) await this.writeRejected();
+    return forgotten;
+  }
+
+  private writeRejected(): Promise<void> {
+    const file = path.join(this.dir, REJECTED_FILE);
+    const write = async (): Promise<void> => atomicWriteFile(file, formatRejected(this.rejected()), { crashPoint: this.deps.crashPoint });
+    const next = this.rejectedWrites.then(write).then(() => this.deps.crashPoint?.("rejected-written", file));
+    this.rejectedWrites = next.catch(() => undefined); // the caller of each write hears of its failure
+    return next;
+  }
+
+  /** Missing: none yet. Unreadable or malformed (a disk fault: it is written atomically): an error logged, read as empty, so the device starts. */
+  private async loadRejected(): Promise<void> {
+    if (this.rejectedModels) return; // read once: this process's list is newer than the file when a write failed
+    this.rejectedModels = [];
+    const file = path.join(this.dir, REJECTED_FILE);
+    let text: string;
+    try {
+      text = await readFile(file, "utf8");
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === "ENOENT") return;
+      this.deps.logger.error(`OTA store: cannot read ${file}; models rolled back before may be installed again: ${(err as Error).message}`);
+      return;
+    }
+    try {
+      this.rejectedModels = parseRejected(text, file);
+    } catch (err) {
+      this.deps.logger.error(`OTA store: ignoring a malformed list of rolled-back models; they may be installed again: ${(err as Error).message}`);
+    }
   }
 
   async readProbation(): Promise<ProbationRecord | undefined> {

@@ -4,7 +4,7 @@
  *   begin:    probation record on disk (current untouched) -> swap at the next stride
  *   passed:   promote on disk (candidate -> current, running -> previous), release the old session
  *   failed:   the old session is running again already (SwappableModel swapped it back);
- *             forget the candidate on disk, release its session
+ *             reject it on disk (rejections.ts), forget the candidate, release its session
  *   rollback: on probation, fail it now; after it, load `previous` from disk, self-test, swap
  *
  * The disk always names a model that proved itself as `current`, so a crash at
@@ -17,8 +17,9 @@ import type { Logger } from "../log.js";
 import type { OtaConfig } from "./config.js";
 import { InstallFailure, preparePrevious } from "./install.js";
 import type { OtaReasonCode } from "./messages.js";
-import type { ModelStore, ProbationRecord } from "./modelStore.js";
+import { INTERRUPTED_PROBATION, type ModelStore, type ProbationRecord } from "./modelStore.js";
 import type { ModelLoader } from "./ports.js";
+import { identityOf } from "./rejections.js";
 import type { ModelEntry, ProbationVerdict, SwappableModel } from "./swappableModel.js";
 
 export type RolloutOutcome =
@@ -27,8 +28,7 @@ export type RolloutOutcome =
       readonly kind: "undone";
       readonly fromVersion: string;
       readonly toVersion: string;
-      /** The undone model: not installed again here without an explicit `accept`. */
-      readonly modelSha256: string;
+      /** Why; the model is in the store's `rejected` list already (not installed again here without `accept`). */
       readonly why: string;
       readonly code: OtaReasonCode;
       readonly transferId: string | null;
@@ -55,8 +55,7 @@ export function interruptedProbationOutcome(record: ProbationRecord, runningVers
     kind: "undone",
     fromVersion: record.version,
     toVersion: runningVersion,
-    modelSha256: record.modelSha256,
-    why: "device restarted during probation",
+    why: INTERRUPTED_PROBATION,
     code: "probation_failed",
     transferId: record.transferId,
   };
@@ -159,9 +158,16 @@ export class ModelRollout {
   /** `bad` is swapped out already (the pipelines run `good`): make it stick on disk, say why, release it. */
   private async undo(bad: ModelEntry, good: ModelEntry, why: string, code: OtaReasonCode, transferId: string | null, onDisk: () => Promise<void>): Promise<void> {
     this.deps.onModelChanged(good.contract);
-    await onDisk();
     const from = bad.contract.manifest;
-    this.deps.onOutcome({ kind: "undone", fromVersion: from.version, toVersion: good.contract.manifest.version, modelSha256: from.model.sha256, why, code, transferId });
+    // Rejected on disk BEFORE the disk forgets the model: a crash in between leaves the
+    // probation record (or `current` on it), and the next start decides again (modelStore.ts).
+    const reason = code === "rollback_command" ? `rolled back by command (${why})` : `failed its probation: ${why}`;
+    await this.deps.store.reject({ ...identityOf(from), reason, code, transferId }).catch((err: Error) =>
+      // The undo itself must go on: the good model runs already. This process keeps the rejection.
+      this.deps.logger.error(`cannot record ${from.name} ${from.version} as rolled back on disk; after a restart its offer may install it again: ${err.message}`),
+    );
+    await onDisk();
+    this.deps.onOutcome({ kind: "undone", fromVersion: from.version, toVersion: good.contract.manifest.version, why, code, transferId });
     await this.deps.models.retire(bad);
     await this.deps.store.remove(bad.contract.dir);
   }

@@ -42,6 +42,7 @@ export interface CommandContext {
 export function commandRefusal(command: OtaCommandName, c: CommandContext): string | undefined {
   switch (command) {
     case "check":
+    case "forget_rejected":
       return undefined;
     case "accept":
       if (isBusy(c.state)) return `an update is already in progress (state ${c.state})`;

@@ -6,7 +6,7 @@
  * still published, so the topic never lies about what the agent does.
  */
 import type { Logger } from "../log.js";
-import type { OtaReasonCode, OtaStateMessage, OtaStateName } from "./messages.js";
+import type { OtaReasonCode, OtaStateMessage, OtaStateName, RejectedModelMessage } from "./messages.js";
 import type { OtaMqtt } from "./ports.js";
 import { canTransition } from "./stateMachine.js";
 
@@ -26,11 +26,19 @@ export interface StatePublisherDeps {
   readonly logger: Logger;
   /** The version running now (changes with every swap). */
   readonly installedVersion: () => string;
+  /** The models rolled back here (the store's list), carried by every message. */
+  readonly rejected?: () => readonly RejectedModelMessage[];
   readonly now?: () => number;
 }
 
 /** The message for a state; pure. */
-export function stateMessage(state: OtaStateName, f: StateFields, installedVersion: string, nowMs: number): OtaStateMessage {
+export function stateMessage(
+  state: OtaStateName,
+  f: StateFields,
+  installedVersion: string,
+  nowMs: number,
+  rejected: readonly RejectedModelMessage[] = [],
+): OtaStateMessage {
   return {
     state,
     progress: Math.round((f.progress ?? 0) * 1000) / 1000,
@@ -40,16 +48,18 @@ export function stateMessage(state: OtaStateName, f: StateFields, installedVersi
     code: f.code ?? null,
     transfer_id: f.offer?.transferId ?? f.transferId ?? null,
     since: nowMs,
+    rejected: rejected.map((r) => ({ ...r })),
   };
 }
 
 export class OtaStatePublisher {
   private message: OtaStateMessage;
+  private fields: StateFields = {};
   private readonly now: () => number;
 
   constructor(private readonly deps: StatePublisherDeps) {
     this.now = deps.now ?? Date.now;
-    this.message = stateMessage("idle", {}, deps.installedVersion(), this.now());
+    this.message = stateMessage("idle", {}, deps.installedVersion(), this.now(), deps.rejected?.());
   }
 
   get current(): Readonly<OtaStateMessage> {
@@ -61,10 +71,16 @@ export class OtaStatePublisher {
     if (!canTransition(before, state)) {
       this.deps.logger.error(`OTA state ${before} -> ${state} is not a legal transition (bug); publishing it anyway`);
     }
-    this.message = stateMessage(state, fields, this.deps.installedVersion(), this.now());
+    this.fields = fields;
+    this.message = stateMessage(state, fields, this.deps.installedVersion(), this.now(), this.deps.rejected?.());
     if (before !== state) this.deps.logger.info(`OTA ${before} -> ${state}`, { reason: this.message.reason, code: this.message.code });
     void this.deps.mqtt.publishRetained(this.deps.topic, this.message).catch((err: Error) =>
       this.deps.logger.warn(`could not publish the OTA state (sent again on reconnect): ${err.message}`),
     );
+  }
+
+  /** The same state again, with what changed besides it (the rejected list). */
+  refresh(fields: StateFields = this.fields): void {
+    this.set(this.message.state, fields);
   }
 }

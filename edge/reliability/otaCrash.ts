@@ -23,9 +23,10 @@
  * the first angles come from the shipped model, none carries a null (NaN)
  * angle; after a kill during probation the device reports, on its own,
  * `rolled_back` / `probation_failed` naming the restart, and does not install
- * that offer again by itself. (A model rolled back by its probation, without
- * a kill, IS installed again after a restart while its offer is retained:
- * docs/ota.md, "Known limits"; reported, and its probation undoes it again.)
+ * that offer again by itself; after a kill that came once probation had
+ * rolled the model back, the restarted device holds the still-retained offer
+ * (`available`, code `rolled_back_before`: the rollback is on disk,
+ * edge/ota/rejections.ts) instead of installing it again.
  */
 import { existsSync } from "node:fs";
 import { copyFile, mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
@@ -96,7 +97,7 @@ interface ScenarioResult {
   readonly killedDuring: "probation" | "install" | "after_rollback" | "not_killed";
   readonly bootVersions: string[];
   readonly nullAnglesAfterRestart: number;
-  /** After a kill during probation: the restarted device's own report. */
+  /** After a kill during probation (rolled_back) or after a rollback (the offer held): the restarted device's own report. */
   readonly reportedAfterRestart: Pick<OtaStateMessage, "state" | "code" | "reason"> | null;
   readonly reinstalledByItself: boolean;
 }
@@ -186,11 +187,14 @@ export async function runOtaCrash(opts: OtaCrashOptions): Promise<CheckResult> {
     probation_kills_reported_rolled_back: probationKills.filter((r) => r.reportedAfterRestart?.state === "rolled_back" && r.reportedAfterRestart.code === "probation_failed").length,
     reinstalled_after_probation_kill: probationKills.filter((r) => r.reinstalledByItself).length,
     reinstalled_after_rollback: during("after_rollback").filter((r) => r.reinstalledByItself).length,
+    rollbacks_held_after_restart: during("after_rollback").filter((r) => r.reportedAfterRestart?.code === "rolled_back_before").length,
   };
   const ok =
     figures.boots_on_unproven_model === 0 &&
     figures.null_angles_after_restart === 0 &&
     figures.reinstalled_after_probation_kill === 0 &&
+    figures.reinstalled_after_rollback === 0 &&
+    figures.rollbacks_held_after_restart === figures.kills_after_rollback &&
     figures.kills_during_probation >= 1 &&
     figures.probation_kills_reported_rolled_back === figures.kills_during_probation;
   return {
@@ -205,7 +209,8 @@ export async function runOtaCrash(opts: OtaCrashOptions): Promise<CheckResult> {
       null_angles_after_restart: "0",
       probation_kills_reported_rolled_back: "= kills_during_probation (rolled_back / probation_failed, said by the restarted device)",
       reinstalled_after_probation_kill: "0 (the probation record names the offer for the next start)",
-      reinstalled_after_rollback: "reported (known limit, docs/ota.md: a rollback is remembered per process; the retained offer installs again, and probation undoes it again)",
+      reinstalled_after_rollback: "0 (the rollback is on disk, <ota.dir>/rejected: the retained offer is held, not installed again)",
+      rollbacks_held_after_restart: "= kills_after_rollback (available / rolled_back_before, said by the restarted device)",
     },
     notes: [
       "the device is `gait-edge run` as a child process; candidates pass the golden self-test and answer NaN (nan) or a plausible constant (flat) on live data",
@@ -306,6 +311,11 @@ async function runScenario(scenario: Scenario, ctx: ScenarioContext): Promise<Sc
         () => undefined,
       );
       const s = stateSince(restart, (x) => x.state === "rolled_back");
+      if (s) reported = { state: s.state, code: s.code, reason: s.reason };
+    } else if (killedDuring === "after_rollback" && bootVersions.at(-1) === ctx.shippedVersion) {
+      const held = (x: OtaStateMessage): boolean => x.code === "rolled_back_before";
+      await waitUntil(`${scenario.name}: the restarted device holding the offer`, () => stateSince(restart, held) !== undefined, 20_000).catch(() => undefined);
+      const s = stateSince(restart, held);
       if (s) reported = { state: s.state, code: s.code, reason: s.reason };
     }
     // A few strides on the restarted device: angles must be numbers, and an undone model must stay undone.

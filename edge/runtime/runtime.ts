@@ -90,7 +90,7 @@ export class EdgeRuntime {
     const { prefix, deviceId } = config.mqtt;
     const connection = this.connection;
     this.dashboard = new DashboardModule(config.dashboard, { logger: log.child("dashboard"), prefix, deviceId, mqttStreamHandler: () => connection.embeddedStreamHandler });
-    this.otaModule = new OtaModule(config.ota, { logger: log.child("ota"), bus, mqtt: this.connection, model: this.model, commands: this.commandServer, prefix, deviceId, inference: config.inference, calibration });
+    this.otaModule = new OtaModule(config.ota, { logger: log.child("ota"), bus, mqtt: this.connection, model: this.model, commands: this.commandServer, prefix, deviceId, inference: config.inference, calibration, mounting: this.mounting });
     this.sources = new SourcesModule(config, { logger: log, bus, waitForDrain: () => this.idle(), placements });
     this.commandServer.register("command", { ...calibration.commands(), ...this.pipelines.commands(), ...this.status.commands(), ...this.model.commands(), ...this.recorder.commands() });
     bus.on("angles", ({ message, readyAtMs }) => deps.onAngles?.(message, { readyAtMs }));
@@ -146,6 +146,7 @@ export class EdgeRuntime {
       events: this.bus.stats(),
       mounting: this.mounting.stats(),
       gait: this.gait.stats(),
+      ...(this.ota ? { ota: { state: { ...this.ota.currentState }, counts: this.ota.stats() } } : {}),
     });
   }
 }

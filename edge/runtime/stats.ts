@@ -9,6 +9,8 @@ import type { SourcesStats } from "../modules/sources.js";
 import type { CommandTopicStats } from "../mqtt/commandServer.js";
 import type { MqttConnectionStats } from "../mqtt/connection.js";
 import type { RecorderStats } from "../recording/recorder.js";
+import type { OtaAgentStats } from "../ota/agent.js";
+import type { OtaStateMessage } from "../ota/messages.js";
 import type { PipelineStats } from "./pipeline.js";
 
 export interface RuntimeStats {
@@ -24,6 +26,8 @@ export interface RuntimeStats {
   /** Per `<wearer>/<placement>`: the mounting calibration's state, rotation, quality and date. */
   mounting: Record<string, MountingStats>;
   gait: Record<string, GaitStats>;
+  /** With `ota` configured: the OTA state (the `ota/state` message: where an update is, the models rolled back here) and its counters. */
+  ota?: { state: OtaStateMessage; counts: OtaAgentStats };
 }
 
 export interface RuntimeStatsParts {
@@ -36,6 +40,7 @@ export interface RuntimeStatsParts {
   readonly events: { listenerErrors: Record<string, number> };
   readonly mounting: Record<string, MountingStats>;
   readonly gait: Record<string, GaitStats>;
+  readonly ota?: { readonly state: OtaStateMessage; readonly counts: OtaAgentStats };
 }
 
 export function runtimeStats(p: RuntimeStatsParts): RuntimeStats {
@@ -54,5 +59,6 @@ export function runtimeStats(p: RuntimeStatsParts): RuntimeStats {
     events: p.events,
     mounting: p.mounting,
     gait: p.gait,
+    ...(p.ota ? { ota: p.ota } : {}),
   };
 }

@@ -4,7 +4,7 @@
  * standing and still sensors for the refusals; a saved calibration loaded.
  */
 import { describe, expect, it } from "vitest";
-import { m3, quatFromMatrix, rotationAngleDeg, withZFlipped, type Mat3, type Vec3 } from "../../edge/calibration/index.js";
+import { CALIBRATION_ALGORITHM, m3, quatFromMatrix, rotationAngleDeg, withZFlipped, type Mat3, type Vec3 } from "../../edge/calibration/index.js";
 import { EventBus } from "../../edge/core/bus.js";
 import type { EdgeEvents, MountingEvent, RoutedSample } from "../../edge/core/events.js";
 import { memoryLogger } from "../../edge/log.js";
@@ -185,6 +185,44 @@ describe("mounting calibration from walking", () => {
     const moved = await run(ab06Samples({ repeat: 2 }), { loaded: other });
     expect(firstOf(moved, "femur_r", "stopped_fitting")).toBeDefined();
     expect(moved.saved.some((m) => m.placement === "femur_r")).toBe(true);
+  });
+
+  it("dropMountings (an OTA model of another calibration algorithm): the sensor forgets its mounting at once, the store too, and calibrates again from walking", async () => {
+    const fresh = await run(ab06Samples({ repeat: 2 }));
+    // The saved mounting carries this build's algorithm, so a model of another one can tell.
+    expect(fresh.saved.map((m) => m.algorithm)).toEqual([CALIBRATION_ALGORITHM, CALIBRATION_ALGORITHM]);
+    const stale = fresh.saved.map((m) => ({ ...m, rotation: quatOf(mul(matrixFromQuat(m.rotation), Q)), algorithm: "gait-calibration/9" }));
+    const logger = memoryLogger();
+    const bus = new EventBus<EdgeEvents>({ logger });
+    const events: MountingEvent[] = [];
+    bus.on("mounting", (e) => events.push(e));
+    const forgotten: string[] = [];
+    const saved: SavedMounting[] = [];
+    const store: MountingStore = {
+      savedMountings: () => stale,
+      saveMounting: async (m) => void saved.push(m),
+      forgetMountings: async (which) => void forgotten.push(...which.map((w) => `${w.wearer}/${w.placement}`)),
+    };
+    const module = new MountingModule({ enabled: true, walkS: 20 }, { logger, bus, store, placements: () => ["femur_r", "calcn_r"], segmentFrames: () => true });
+    await module.start();
+    expect(module.rotation("default", "femur_r")).toBeDefined();
+    await module.dropMountings([{ wearer: "default", placement: "femur_r" }], "made by another calibration algorithm");
+    expect(forgotten).toEqual(["default/femur_r"]);
+    expect(module.rotation("default", "femur_r")).toBeUndefined();
+    expect(module.rotation("default", "calcn_r")).toBeDefined(); // not named: kept
+    expect(module.stats()["default/femur_r"]).toMatchObject({ state: "calibrating", rotation: null, quality: null, source: null, progress: 0, reason: "made by another calibration algorithm" });
+    expect(events.at(-1)).toEqual({ wearer: "default", placement: "femur_r", state: "calibrating", progress: 0, anglesWait: true });
+    // Plain `calibrating` for the status (a note, no refusal), angles withheld meanwhile.
+    expect(mountingEffect(events.at(-1)!)).toEqual({ note: "femur_r: calibrating mounting 0% (keep walking; no angles until then)" });
+
+    const feed = gridFeeder(bus, ["femur_r", "calcn_r"]);
+    for (const x of ab06Samples({ repeat: 2 })) feed.push(x);
+    feed.finish();
+    await module.stop();
+    expect(module.stats()["default/femur_r"]).toMatchObject({ state: "calibrated", source: "walking" });
+    const C = fresh.module.rotation("default", "femur_r")!;
+    expect(rotationAngleDeg(module.rotation("default", "femur_r")!, C)).toBeLessThan(1e-6); // the walking's own, not the stale one
+    expect(saved.find((m) => m.placement === "femur_r")).toMatchObject({ algorithm: CALIBRATION_ALGORITHM });
   });
 
   it("status: a problem makes it degraded with the notes after it; notes alone keep it online", () => {

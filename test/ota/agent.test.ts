@@ -239,7 +239,7 @@ describe("OtaAgent: commands as a CommandTable (edge/commands/types.ts)", () => 
     const mqtt = new FakeMqtt();
     const { agent } = await startDevice(mqtt, path.join(work, "table"), { autoInstall: false, probationStrides: 3 });
     const table = agent.commands();
-    expect(Object.keys(table).sort()).toEqual(["accept", "check", "postpone", "rollback"]);
+    expect(Object.keys(table).sort()).toEqual(["accept", "check", "forget_rejected", "postpone", "rollback"]);
     const run = (name: string) => table[name]!.run({} as never);
     await expect(run("accept")).rejects.toThrow("nothing to accept: no valid offer is available");
     await expect(run("postpone")).rejects.toThrow("nothing to postpone in state idle");

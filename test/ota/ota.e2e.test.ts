@@ -122,6 +122,8 @@ describe("OTA model updates through mosquitto", () => {
     await waitFor("rolled_back state", () => w.states().at(-1)?.state === "rolled_back");
     expect(w.states().at(-1)).toMatchObject({ installed_version: "1.0.0", code: "rollback_command", reason: expect.stringMatching(/rolled back from 1.0.1 to 1.0.0/) });
     await waitFor("model topic back to 1.0.0", () => (w.json("model") as ModelInfoMessage[]).at(-1)?.version === "1.0.0");
+    // get_status says why the retained offer of 1.0.1 will not install it again (after a restart too)
+    expect(runtime.stats().ota?.state.rejected).toMatchObject([{ version: "1.0.1", code: "rollback_command", reason: expect.stringMatching(/rolled back by command/) }]);
     const afterRollback = w.angles().length;
     await waitFor("angles from 1.0.0 again", () => w.angles().length >= afterRollback + 3);
 

@@ -68,7 +68,10 @@ describe("reliability checks, quick mode", () => {
 
   it("ota-crash: kill -9 of the real device during probation and during install never boots the unproven model, and it says so", async () => {
     const r = await runOtaCrash({ quick: true, logger: memoryLogger() });
-    expect(r.figures, JSON.stringify(r.detail)).toMatchObject({ boots_on_unproven_model: 0, null_angles_after_restart: 0, reinstalled_after_probation_kill: 0 });
+    expect(r.figures, JSON.stringify(r.detail)).toMatchObject({ boots_on_unproven_model: 0, null_angles_after_restart: 0, reinstalled_after_probation_kill: 0, reinstalled_after_rollback: 0 });
+    // A model probation rolled back (no kill) is held after the restart, not installed from its retained offer again.
+    expect(r.figures.kills_after_rollback).toBeGreaterThanOrEqual(1);
+    expect(r.figures.rollbacks_held_after_restart).toBe(r.figures.kills_after_rollback);
     expect(r.figures.kills_during_probation).toBeGreaterThanOrEqual(1);
     // Every kill during probation was reported by the restarted device itself.
     expect(r.figures.probation_kills_reported_rolled_back).toBe(r.figures.kills_during_probation);
