@@ -102,8 +102,8 @@ def test_v2_export_writes_its_pipeline_and_calibration_settings(v2_model) -> Non
     m, d, metrics = v2_model
     validate_manifest(m, d / "manifest.json")  # the edge's schema, v2 branch (export checked it too)
     assert m["feature_pipeline"] == "gait-features/2"
-    assert m["calibration"]["algorithm"] == "gait-calibration/1" and m["calibration"]["seconds"] == 30.0
-    assert m["calibration"]["constants"]["MIN_WALK_S"] == 8.0
+    assert m["calibration"]["algorithm"] == "gait-calibration/2" and m["calibration"]["seconds"] == 30.0
+    assert m["calibration"]["constants"]["MIN_WALK_S"] == 8.0 and m["calibration"]["constants"]["MIN_JOINT_MARGIN"] == 0.3
     assert {c["frame"] for c in m["channels"][:6]} == {"segment"}
     assert m["euler"]["reference"] == {p: list(SEGMENT_REFERENCE) for p in PLACEMENTS}
     c = load_contract(d)

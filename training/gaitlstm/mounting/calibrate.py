@@ -25,6 +25,10 @@ import numpy as np
 from .handedness import Handedness, handedness
 from .linalg import axis_angle_deg, cross, dot, jacobi_eigen_sym3, normalize, quat_from_matrix, rotation_angle_deg
 
+# The algorithm this file implements (docs/calibration.md); a v2 manifest's calibration.algorithm names the
+# one it was trained with. /2: the joint thigh+foot sign rule (a thigh with an uncertain own sign and a sign
+# partner calibrates where /1 refused it).
+CALIBRATION_ALGORITHM = "gait-calibration/2"
 G = 9.80665
 STILL_GYRO = 0.2  # rad/s: a sample is still when |w| is below this ...
 STILL_ACC = 0.4  # m/s^2: ... and ||f| - g| below this
