@@ -137,7 +137,7 @@ def lead_lag_correlation(w_thigh: np.ndarray, w_foot: np.ndarray, lag: int) -> f
     min +0.575; simulated thighs and feet 18/18, min +0.68). Flipping the thigh's
     z negates it. Means over t < n - L for the product, over all samples for
     the energies (as time_asymmetry)."""
-    a, b = w_thigh[:-lag], w_foot[lag:]
+    a, b = w_thigh[:len(w_thigh) - lag], w_foot[lag:]
     et = float(np.sum(w_thigh * w_thigh)) / len(w_thigh)
     ef = float(np.sum(w_foot * w_foot)) / len(w_foot)
     num = float(np.sum(a * b)) / len(a)
