@@ -254,9 +254,16 @@ def grid_features(
     frames: dict[str, SegmentFrame] = {}
     if cfg.calibrated:
         # Feet first: a thigh's sign partner is the calibrated foot of the same leg (femur_r <- calcn_r).
+        # A refusal is raised for the first refused placement in the contract's order, as before.
+        refused: dict[str, CalibrationRefused] = {}
         for p in sorted(cfg.placements, key=lambda p: not p.startswith("calcn_")):
             foot = frames.get("calcn_" + p.removeprefix("femur_")) if p.startswith("femur_") else None
-            frames[p] = segment_frame(*on_grid[p], cfg, p, foot=foot)
+            try:
+                frames[p] = segment_frame(*on_grid[p], cfg, p, foot=foot)
+            except CalibrationRefused as e:
+                refused[p] = e
+        if refused:
+            raise next(refused[p] for p in cfg.placements if p in refused)
     for p in cfg.placements:
         acc_g, gyro_g = on_grid[p]
         if cfg.calibrated:
