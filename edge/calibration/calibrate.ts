@@ -13,7 +13,7 @@ import {
 } from "./linalg.js";
 
 /** The algorithm this file implements (docs/calibration.md); a v2 manifest's `calibration.algorithm` names the one it was trained with. */
-export const CALIBRATION_ALGORITHM = "gait-calibration/1";
+export const CALIBRATION_ALGORITHM = "gait-calibration/2";
 export const STILL_GYRO = 0.2;
 export const STILL_ACC = 0.4;
 export const STAND_S = 1.0;
@@ -26,6 +26,8 @@ export const MIN_PERIODICITY = 0.1;
 export const MIN_PLANARITY = 0.7;
 export const SIGN_LAG_S = 0.2;
 export const MIN_SIGN_MARGIN = 0.05;
+/** |thigh-foot lead-lag correlation| below this: the sign is uncertain jointly too (AB06, simulated: >= 0.57). Since gait-calibration/2. */
+export const MIN_JOINT_MARGIN = 0.3;
 export const RESTRAP_DEG = 10.0;
 
 export const REFUSALS = ["too_short", "no_motion", "standing_only", "no_gait", "mirrored", "not_planar", "sign_uncertain"] as const;
@@ -45,6 +47,13 @@ export interface Calibration {
   handedness: Handedness | null;
   standS: number;
   agreementDeg: number | null;
+  /**
+   * Who decided z's sign: "own" (the time asymmetry), "joint" (the lead-lag correlation with the
+   * foot of the same leg, when the own margin is below MIN_SIGN_MARGIN), "" (not reached).
+   */
+  signSource: "own" | "joint" | "";
+  /** The lead-lag correlation with the foot on the chosen z (>= 0 when it decided); null without a sign partner. */
+  jointMargin: number | null;
 }
 
 export interface CalibrateOptions {
@@ -55,6 +64,12 @@ export interface CalibrateOptions {
   vertical?: "walking" | "stand";
   /** false skips the handedness step (the slow one; remounting does not change its score). Default true. */
   checkHandedness?: boolean;
+  /**
+   * Thighs only: the sagittal rate (C_foot · gyro_foot)_z of the CALIBRATED foot of the same
+   * leg, on the same samples as acc/gyro. Then jointMargin is reported, and it decides z's
+   * sign when the thigh's own margin is below MIN_SIGN_MARGIN.
+   */
+  signPartner?: readonly number[];
 }
 
 const at = (s: readonly Vec3[], k: number): Vec3 => s[k] ?? [Number.NaN, Number.NaN, Number.NaN];
@@ -135,11 +150,28 @@ export function timeAsymmetry(w: readonly number[], lag: number): number {
   return m2 > 0 ? (s1 - s2) / n / m2 ** 1.5 : 0;
 }
 
+/**
+ * E[w_thigh,t · w_foot,t+L] / sqrt(E[w_thigh²] E[w_foot²]): the joint sign statistic. In walking
+ * the foot's swing rotation follows the thigh's hip flexion by about 0.2 s, so with both z's
+ * right it is positive; flipping the thigh's z negates it (docs/calibration.md).
+ */
+export function leadLagCorrelation(wThigh: readonly number[], wFoot: readonly number[], lag: number): number {
+  let et = 0, ef = 0;
+  for (const v of wThigh) et += v * v;
+  for (const v of wFoot) ef += v * v;
+  et /= wThigh.length;
+  ef /= wFoot.length;
+  let s = 0;
+  const n = wThigh.length - lag;
+  for (let k = 0; k < n; k++) s += (wThigh[k] ?? 0) * (wFoot[k + lag] ?? 0);
+  return et > 0 && ef > 0 ? s / n / Math.sqrt(et * ef) : 0;
+}
+
 /** A result with every quality figure at its "not computed" value, overridden by `part`. */
 function result(part: Partial<Calibration>): Calibration {
   return {
     ok: false, reason: "", C: null, quat: null, planarity: 0, signMargin: 0, strides: 0, seconds: 0, strideS: 0, periodicity: 0,
-    handedness: null, standS: 0, agreementDeg: null, ...part,
+    handedness: null, standS: 0, agreementDeg: null, signSource: "", jointMargin: null, ...part,
   };
 }
 
@@ -163,6 +195,10 @@ export function calibrate(acc: readonly Vec3[], gyro: readonly Vec3[], options: 
   const rateHz = options.rateHz ?? 100;
   const vertical = options.vertical ?? "walking";
   const n = acc.length;
+  const partner = options.signPartner;
+  if (partner !== undefined && partner.length !== n) {
+    throw new Error(`signPartner: expected the foot's sagittal rate on the same ${n} samples, got ${partner.length}`);
+  }
   const found = stands(acc, gyro, rateHz);
   const standS = found.reduce((m, [a, b]) => Math.max(m, b - a), 0) / rateHz;
   const win = Math.round(rateHz);
@@ -232,13 +268,30 @@ export function calibrate(acc: readonly Vec3[], gyro: readonly Vec3[], options: 
   const planarity = onZ / horizontal;
   common.planarity = planarity;
   if (planarity < MIN_PLANARITY) return refuse("not_planar", common);
-  let asym = timeAsymmetry(wz, Math.round(SIGN_LAG_S * rateHz));
-  if (asym < 0) {
-    z = [-z[0], -z[1], -z[2]];
-    asym = -asym;
+  const lagS = Math.round(SIGN_LAG_S * rateHz);
+  let asym = timeAsymmetry(wz, lagS);
+  let flip = asym < 0;
+  if (flip) asym = -asym;
+  let source: "own" | "joint" = "own";
+  let joint: number | null = null;
+  if (partner !== undefined) {
+    const sign = flip ? -1 : 1;
+    joint = leadLagCorrelation(wz.map((v) => sign * v), partner.slice(w0, w0 + used), lagS);
+    if (asym < MIN_SIGN_MARGIN) {
+      // The thigh cannot tell forward from backward alone: its foot decides.
+      source = "joint";
+      if (joint < 0) {
+        flip = !flip;
+        asym = -asym;
+        joint = -joint;
+      }
+    }
   }
+  if (flip) z = [-z[0], -z[1], -z[2]];
   common.signMargin = asym;
-  if (asym < MIN_SIGN_MARGIN) return refuse("sign_uncertain", common);
+  common.signSource = source;
+  common.jointMargin = joint;
+  if (asym < MIN_SIGN_MARGIN && (source === "own" || (joint ?? 0) < MIN_JOINT_MARGIN)) return refuse("sign_uncertain", common);
   const x = cross(y, z);
   const C: Mat3 = [x, y, z];
   return result({
@@ -259,9 +312,11 @@ export interface Fit {
   reason: string;
 }
 
-/** Does a new stretch of walking still fit calibration C? ("stopped_fitting": recalibrate.) */
-export function stillFits(C: Mat3, acc: readonly Vec3[], gyro: readonly Vec3[], rateHz = 100, thresholdDeg = RESTRAP_DEG): Fit {
-  const fresh = calibrate(acc, gyro, { rateHz });
+/** Does a new stretch of walking still fit calibration C? ("stopped_fitting": recalibrate.) `signPartner`: as in calibrate. */
+export function stillFits(
+  C: Mat3, acc: readonly Vec3[], gyro: readonly Vec3[], rateHz = 100, thresholdDeg = RESTRAP_DEG, signPartner?: readonly number[],
+): Fit {
+  const fresh = calibrate(acc, gyro, { rateHz, ...(signPartner !== undefined ? { signPartner } : {}) });
   if (!fresh.ok || fresh.C === null) return { decision: "undecided", angleDeg: null, verticalDeg: null, flexionDeg: null, reason: fresh.reason };
   const angle = rotationAngleDeg(fresh.C, C);
   return {

@@ -117,12 +117,14 @@ const CalibrationConstantsSchema = z.strictObject({
   MIN_PLANARITY: posNum,
   SIGN_LAG_S: posNum,
   MIN_SIGN_MARGIN: posNum,
+  /** Since gait-calibration/2 (the joint thigh+foot sign rule); absent in /1 manifests. */
+  MIN_JOINT_MARGIN: posNum.optional(),
 });
 export type CalibrationConstants = z.infer<typeof CalibrationConstantsSchema>;
 
 /** v2's `calibration` block: the sensor-to-segment calibration run before the AHRS (step 2b). */
 export const ManifestCalibrationSchema = z.strictObject({
-  /** The calibration algorithm and its version, e.g. "gait-calibration/1" (docs/calibration.md). */
+  /** The calibration algorithm and its version, e.g. "gait-calibration/2" (docs/calibration.md). */
   algorithm: z
     .string({ error: "expected a calibration algorithm like gait-calibration/1" })
     .regex(/^gait-calibration\/\d+$/, { error: "expected a calibration algorithm like gait-calibration/1" }),

@@ -33,6 +33,13 @@
  *   - calibrated (from walking or from the file): `stillFits()` on every
  *     stretch; `stopped_fitting` (re-strapped) is reported and the same
  *     stretch recalibrates it;
+ *   - a THIGH's flexion sign, when its own time asymmetry is uncertain, is
+ *     decided by the foot of the same leg (the joint sign rule,
+ *     docs/calibration.md): every thigh track also keeps its foot's raw gyro
+ *     on the same grid samples, and is judged with the calibrated foot's
+ *     sagittal rate as `signPartner`. A thigh refused `sign_uncertain` before
+ *     its foot has a calibration keeps that stretch and is judged again on it
+ *     as soon as the foot calibrates;
  *   - once a leg's thigh and foot are both calibrated, the pair check
  *     (`checkPair`, on both stretches) reports a swap: `swapped`, naming both
  *     sensors. Never "fixed": the wearer re-straps, or the config's `sensors`
@@ -44,8 +51,8 @@
  * few ms per `walkS` of walking.
  */
 import {
-  CALIBRATION_ALGORITHM, calibrateConverting, checkPair, quatFromMatrix, stillFits, toRightHanded, withZFlipped, G, STILL_ACC, STILL_GYRO,
-  type ConvertedCalibration, type Mat3, type Quat, type Refusal, type StreamHandedness, type Vec3,
+  calibrateConverting, checkPair, quatFromMatrix, stillFits, toRightHanded, withZFlipped, CALIBRATION_ALGORITHM, G, MIN_JOINT_MARGIN,
+  RESTRAP_DEG, STILL_ACC, STILL_GYRO, type Calibration, type ConvertedCalibration, type Mat3, type Quat, type Refusal, type StreamHandedness, type Vec3,
 } from "../calibration/index.js";
 import type { Placement } from "../contract/manifest.js";
 import type { EventBus } from "../core/bus.js";
@@ -138,6 +145,10 @@ interface Track {
   sensorId: string | null;
   acc: Vec3[];
   gyro: Vec3[];
+  /** Thighs: the same leg's foot's raw gyro on the same grid samples as acc/gyro (its sign partner). */
+  footGyro: Vec3[];
+  /** Thighs: a stretch refused sign_uncertain while the foot had no calibration, judged again when it has one. */
+  pendingSign: { raw: { acc: Vec3[]; gyro: Vec3[] }; footGyro: Vec3[] } | undefined;
   moving: number;
   state: MountingState;
   /** Last calibrating progress reported, in tenths. */
@@ -274,6 +285,8 @@ export class MountingModule implements Module, MountingView {
       if (g.index === 0) this.newStretch(t); // a new grid segment: calibrate() wants one contiguous stream
       t.acc.push(acc);
       t.gyro.push(gyro);
+      const footAt = isThigh(placement) ? g.placements.indexOf(footPlacementOf(placement)) : -1;
+      if (footAt >= 0) t.footGyro.push([v[footAt * 6 + 3]!, v[footAt * 6 + 4]!, v[footAt * 6 + 5]!]);
       const still = Math.hypot(...gyro) < STILL_GYRO && Math.abs(Math.hypot(...acc) - G) < STILL_ACC;
       if (!still) t.moving++;
       const need = this.config.walkS * this.rate();
@@ -293,13 +306,17 @@ export class MountingModule implements Module, MountingView {
 
   private judge(t: Track): void {
     const raw = { acc: t.acc, gyro: t.gyro };
+    const footGyro = t.footGyro;
     this.newStretch(t);
+    t.pendingSign = undefined; // a newer stretch replaces one kept for the foot
     t.judgements++;
     const who = `${t.wearer}/${t.placement}`;
+    const signPartner = this.signPartner(t, footGyro, raw.acc.length);
+    const withPartner = signPartner ? { signPartner } : {};
     if (t.C) {
       // Judged as the calibration applies it: a converted sensor's stretch is converted first.
       const { acc, gyro } = t.handedness === "left" ? toRightHanded(raw.acc, raw.gyro) : raw;
-      const fit = stillFits(t.C, acc, gyro, this.rate());
+      const fit = stillFits(t.C, acc, gyro, this.rate(), RESTRAP_DEG, signPartner);
       if (fit.decision === "fits") {
         t.lastFitDeg = fit.angleDeg ?? undefined;
         t.stretch = { acc, gyro };
@@ -316,20 +333,49 @@ export class MountingModule implements Module, MountingView {
       t.reason = reason;
       this.emit(t, "stopped_fitting", { reason });
       // From the raw stretch: the new strapping (or sensor) decides its own handedness.
-      const fresh = calibrateConverting(raw.acc, raw.gyro, { rateHz: this.rate(), previous: t.C });
+      const fresh = calibrateConverting(raw.acc, raw.gyro, { rateHz: this.rate(), previous: t.C, ...withPartner });
       t.C = undefined;
       t.transform = undefined;
       t.rotation = undefined;
       this.conclude(t, fresh, `recalibrated after a re-strap (${(fit.angleDeg ?? 0).toFixed(0)} deg change)`);
       return;
     }
-    this.conclude(t, calibrateConverting(raw.acc, raw.gyro, { rateHz: this.rate() }), "calibrated from walking");
+    const fresh = calibrateConverting(raw.acc, raw.gyro, { rateHz: this.rate(), ...withPartner });
+    // A thigh that cannot tell its sign alone, before its foot has a calibration: kept for the foot.
+    if (fresh.cal.reason === "sign_uncertain" && !signPartner && footGyro.length === raw.acc.length && isThigh(t.placement)) {
+      t.pendingSign = { raw, footGyro };
+    }
+    this.conclude(t, fresh, "calibrated from walking");
+  }
+
+  /**
+   * A thigh's sign partner: its foot's sagittal rate (M_foot · gyro)_z on the stretch's grid
+   * samples, M_foot = the foot's sensor -> segment map. None while the foot has no calibration,
+   * is swapped, or did not send every sample of the stretch.
+   */
+  private signPartner(t: Track, footGyro: readonly Vec3[], n: number): number[] | undefined {
+    if (!isThigh(t.placement) || footGyro.length !== n || n === 0) return undefined;
+    const foot = this.tracks.get(t.wearer)?.get(footPlacementOf(t.placement));
+    if (!foot?.transform || foot.state === "swapped") return undefined;
+    const z = foot.transform[2];
+    return footGyro.map((g) => z[0] * g[0] + z[1] * g[1] + z[2] * g[2]);
+  }
+
+  /** The foot of a leg has just calibrated: a thigh stretch kept for it is judged again, with it. */
+  private resolvePendingSign(foot: Track): void {
+    const thigh = this.tracks.get(foot.wearer)?.get(`femur_${foot.placement.slice("calcn_".length)}` as Placement);
+    const pending = thigh?.pendingSign;
+    if (!thigh || !pending || thigh.C) return;
+    thigh.pendingSign = undefined;
+    const signPartner = this.signPartner(thigh, pending.footGyro, pending.raw.acc.length);
+    if (!signPartner) return;
+    this.conclude(thigh, calibrateConverting(pending.raw.acc, pending.raw.gyro, { rateHz: this.rate(), signPartner }), "calibrated from walking");
   }
 
   private conclude(t: Track, handed: ConvertedCalibration, how: string): void {
     const { cal, handedness, stretch } = handed;
     if (!cal.ok || cal.C === null) {
-      const reason = cal.reason === "" ? "refused" : REFUSAL_TEXT[cal.reason];
+      const reason = cal.reason === "" ? "refused" : REFUSAL_TEXT[cal.reason] + signContext(t, cal);
       this.deps.logger.warn(`${t.wearer}/${t.placement}: mounting calibration refused: ${reason}`);
       t.state = "refused";
       t.reason = reason;
@@ -344,12 +390,16 @@ export class MountingModule implements Module, MountingView {
       periodicity: cal.periodicity,
       seconds: cal.seconds,
       handednessScore: cal.handedness?.score ?? null,
+      ...(cal.signSource !== "" ? { signSource: cal.signSource } : {}),
+      jointMargin: cal.jointMargin,
     };
     const savedAt = (this.deps.now ?? (() => new Date()))().toISOString();
     t.stretch = stretch;
-    this.setCalibrated(t, cal.C, handedness, quality, savedAt, "walking", handedness === "left" ? `${how}; ${CONVERTED_TEXT}` : how);
+    const said = cal.signSource === "joint" ? `${how}; ${jointText(t, cal)}` : how;
+    this.setCalibrated(t, cal.C, handedness, quality, savedAt, "walking", handedness === "left" ? `${said}; ${CONVERTED_TEXT}` : said);
     this.save(t);
     this.checkPairOf(t);
+    if (t.placement.startsWith("calcn_")) this.resolvePendingSign(t);
   }
 
   private setCalibrated(t: Track, C: Mat3, handedness: StreamHandedness, quality: MountingQuality, savedAt: string, source: "walking" | "file", how: string): void {
@@ -421,6 +471,7 @@ export class MountingModule implements Module, MountingView {
   private newStretch(t: Track): void {
     t.acc = [];
     t.gyro = [];
+    t.footGyro = [];
     t.moving = 0;
     t.reportedTenths = -1;
   }
@@ -431,7 +482,7 @@ export class MountingModule implements Module, MountingView {
     let t = byPlacement.get(placement);
     if (!t) {
       t = {
-        wearer, placement, sensorId: null, acc: [], gyro: [], moving: 0, state: "calibrating", reportedTenths: -1,
+        wearer, placement, sensorId: null, acc: [], gyro: [], footGyro: [], pendingSign: undefined, moving: 0, state: "calibrating", reportedTenths: -1,
         C: undefined, handedness: "right", transform: undefined, rotation: undefined, quality: undefined, savedAt: undefined, source: undefined, reason: undefined, lastFitDeg: undefined,
         stretch: undefined, judgements: 0,
       };
@@ -447,6 +498,26 @@ export class MountingModule implements Module, MountingView {
 }
 
 const name = (t: Track): string => (t.sensorId !== null ? `sensor "${t.sensorId}"` : `the ${t.placement} sensor`);
+
+const isThigh = (p: Placement): boolean => p.startsWith("femur_");
+/** femur_r -> calcn_r: the foot whose rotation decides a thigh's uncertain sign. */
+const footPlacementOf = (thigh: Placement): Placement => `calcn_${thigh.slice("femur_".length)}` as Placement;
+
+/** The status's words for a thigh whose sign its foot decided. */
+function jointText(t: Track, cal: Calibration): string {
+  return `flexion sign from the ${footPlacementOf(t.placement)} (own margin ${cal.signMargin.toFixed(3)}, ` +
+    `thigh-foot lead-lag correlation ${(cal.jointMargin ?? 0).toFixed(2)})`;
+}
+
+/** What a sign_uncertain refusal of a thigh adds: whether the foot was asked, or will be. */
+function signContext(t: Track, cal: Calibration): string {
+  if (cal.reason !== "sign_uncertain" || !isThigh(t.placement)) return "";
+  const foot = footPlacementOf(t.placement);
+  if (cal.signSource === "joint") {
+    return ` (nor with the ${foot}: thigh-foot lead-lag correlation ${Math.abs(cal.jointMargin ?? 0).toFixed(2)}, below ${MIN_JOINT_MARGIN})`;
+  }
+  return t.pendingSign ? ` (the ${foot}'s calibration decides it when it has one)` : "";
+}
 
 /** Pure: the rotation matrix of a unit quaternion (w, x, y, z): the inverse of quatFromMatrix. */
 export function matrixFromQuat(q: readonly [number, number, number, number]): Mat3 {

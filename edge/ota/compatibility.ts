@@ -19,7 +19,7 @@
  *    update on a device whose file is old, and the recalibration is automatic.
  */
 import {
-  CALIBRATION_ALGORITHM, MIN_PERIODICITY, MIN_PLANARITY, MIN_SIGN_MARGIN, MIN_STRIDES, MIN_WALK_S, NO_MOTION_GYRO,
+  CALIBRATION_ALGORITHM, MIN_JOINT_MARGIN, MIN_PERIODICITY, MIN_PLANARITY, MIN_SIGN_MARGIN, MIN_STRIDES, MIN_WALK_S, NO_MOTION_GYRO,
   SIGN_LAG_S, STAND_S, STILL_ACC, STILL_GYRO, STRIDE_MAX_S, STRIDE_MIN_S,
 } from "../calibration/calibrate.js";
 import {
@@ -30,7 +30,7 @@ import { LEGACY_MOUNTING_ALGORITHM, type SavedMounting } from "../runtime/calibr
 /** The calibration constants this build calibrates with (edge/calibration/calibrate.ts), by the manifest's names. */
 export const EDGE_CALIBRATION_CONSTANTS: CalibrationConstants = {
   STILL_GYRO, STILL_ACC, STAND_S, NO_MOTION_GYRO, MIN_WALK_S, MIN_STRIDES, STRIDE_MIN_S, STRIDE_MAX_S,
-  MIN_PERIODICITY, MIN_PLANARITY, SIGN_LAG_S, MIN_SIGN_MARGIN,
+  MIN_PERIODICITY, MIN_PLANARITY, SIGN_LAG_S, MIN_SIGN_MARGIN, MIN_JOINT_MARGIN,
 };
 
 /**
@@ -55,7 +55,8 @@ export function calibrationMismatches(calibration: ManifestCalibration): string[
   for (const [name, edge] of Object.entries(EDGE_CALIBRATION_CONSTANTS) as [keyof CalibrationConstants, number][]) {
     const trained = calibration.constants[name];
     // Exact: the thresholds decide which samples calibrate, hence the rotation the model was trained on.
-    if (trained !== edge) out.push(`calibration.constants.${name}: the model was trained with ${trained}, this edge build calibrates with ${edge}`);
+    if (trained === undefined) out.push(`calibration.constants.${name}: the model's manifest has none (an older calibration), this edge build calibrates with ${edge}`);
+    else if (trained !== edge) out.push(`calibration.constants.${name}: the model was trained with ${trained}, this edge build calibrates with ${edge}`);
   }
   return out;
 }

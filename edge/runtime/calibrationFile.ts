@@ -50,6 +50,10 @@ const mountingSchema = z.object({
       periodicity: finite,
       seconds: finite,
       handednessScore: finite.nullable(),
+      /** Who decided the flexion axis's sign: "own" or "joint" (the foot of the same leg; gait-calibration/2). Absent in older files. */
+      signSource: z.enum(["own", "joint"]).optional(),
+      /** The thigh-foot lead-lag correlation on the chosen axis; null when no foot was there to compare. Absent in older files. */
+      jointMargin: finite.nullable().optional(),
     })
     .loose(),
   savedAt: z.iso.datetime(),

@@ -7,7 +7,7 @@ import { readFileSync } from "node:fs";
 import path from "node:path";
 import { describe, expect, it } from "vitest";
 import {
-  calibrate, checkPair, guessPlacement, handedness, jacobiEigenSym3, remount, rotationAngleDeg, stillFits, toRightHanded,
+  calibrate, checkPair, guessPlacement, handedness, jacobiEigenSym3, leadLagCorrelation, remount, rotationAngleDeg, stillFits, toRightHanded,
   type Calibration, type Mat3, type Vec3,
 } from "../../edge/calibration/index.js";
 
@@ -16,9 +16,14 @@ interface GoldenCalibration {
   ok: boolean; reason: string; C: number[][] | null; quat: number[] | null; planarity: number; sign_margin: number;
   strides: number; seconds: number; stride_s: number; periodicity: number; stand_s: number; agreement_deg: number | null;
   handedness: { score: number; decision: string } | null;
+  sign_source: "own" | "joint" | ""; joint_margin: number | null;
 }
+/** The golden inputs: the shipped trial's thigh and foot, and the synthetic legs of the joint sign rule. */
+type Input = "thigh" | "foot" | "sym_thigh" | "foot_follows" | "foot_quarter";
 interface GoldenCase {
-  name: string; stream: "thigh" | "foot" | "still"; ops: Op[];
+  name: string; stream: Input | "still"; ops: Op[];
+  /** A thigh calibrated with this foot (calibrated on its own) as its sign partner. */
+  partner?: { stream: Input; ops: Op[] };
   calibration?: GoldenCalibration;
   handedness?: { score: number; decision: string };
   placement?: { placement: string; score: number; confidence: number };
@@ -26,7 +31,7 @@ interface GoldenCase {
 }
 interface Golden {
   schema: string; rate_hz: number; tolerance: { abs: number; deg: number };
-  inputs: Record<"thigh" | "foot", { acc: Vec3[]; gyro: Vec3[] }>;
+  inputs: Record<Input, { acc: Vec3[]; gyro: Vec3[] }>;
   rotations: Record<string, Mat3>;
   cases: GoldenCase[];
   pairs: Array<{ name: string; thigh: "thigh" | "foot"; foot: "thigh" | "foot"; swapped: boolean | null; score: number }>;
@@ -49,7 +54,7 @@ function stillStream(n = 1200): { acc: Vec3[]; gyro: Vec3[] } {
   return { acc, gyro };
 }
 
-function streamOf(c: GoldenCase): { acc: Vec3[]; gyro: Vec3[] } {
+function streamOf(c: { stream: Input | "still"; ops: Op[] }): { acc: Vec3[]; gyro: Vec3[] } {
   let s = c.stream === "still" ? stillStream() : { acc: golden.inputs[c.stream].acc, gyro: golden.inputs[c.stream].gyro };
   for (const op of c.ops) {
     if (op[0] === "remount") {
@@ -91,6 +96,16 @@ function compareCalibration(got: Calibration, want: GoldenCalibration): void {
     near(got.handedness?.score ?? null, want.handedness.score, "handedness.score");
     expect(got.handedness?.decision).toBe(want.handedness.decision);
   }
+  expect(got.signSource).toBe(want.sign_source);
+  near(got.jointMargin, want.joint_margin, "joint_margin");
+}
+
+/** A foot's sagittal rate (C gyro)_z from its own calibration: a thigh's sign partner. */
+function footRate(s: { acc: Vec3[]; gyro: Vec3[] }): number[] {
+  const c = calibrate(s.acc, s.gyro);
+  if (!c.C) throw new Error(`partner foot refused: ${c.reason}`);
+  const z = c.C[2];
+  return s.gyro.map((g) => g[0] * z[0] + g[1] * z[1] + g[2] * z[2]);
 }
 
 const footCalibration = (): Mat3 => {
@@ -110,7 +125,8 @@ describe("calibration golden vectors", () => {
     if (c.calibration) {
       const previousCase = name.startsWith("thigh_remount") ? "thigh" : name.startsWith("foot_remount") ? "foot" : null;
       const previous = previousCase ? calibrate(golden.inputs[previousCase].acc, golden.inputs[previousCase].gyro).C ?? undefined : undefined;
-      compareCalibration(calibrate(acc, gyro, { previous }), c.calibration);
+      const signPartner = c.partner ? footRate(streamOf(c.partner)) : undefined;
+      compareCalibration(calibrate(acc, gyro, { previous, ...(signPartner ? { signPartner } : {}) }), c.calibration);
     }
     if (c.handedness) {
       const h = handedness(acc, gyro);
@@ -141,6 +157,20 @@ describe("calibration golden vectors", () => {
 });
 
 describe("calibration behaviour", () => {
+  it("the joint sign statistic is odd in the thigh, and a confident thigh keeps its own sign", () => {
+    const { acc, gyro } = golden.inputs.thigh;
+    const wFoot = footRate(golden.inputs.foot);
+    const own = calibrate(acc, gyro);
+    const both = calibrate(acc, gyro, { signPartner: wFoot });
+    expect(both.signSource).toBe("own");
+    expect(both.C).toEqual(own.C);
+    expect(both.jointMargin).toBeGreaterThan(0.5);
+    const z = own.C?.[2] ?? [0, 0, 0];
+    const w = gyro.map((g) => g[0] * z[0] + g[1] * z[1] + g[2] * z[2]);
+    expect(leadLagCorrelation(w.map((v) => -v), wFoot, 20)).toBeCloseTo(-leadLagCorrelation(w, wFoot, 20), 15);
+    expect(() => calibrate(acc, gyro, { signPartner: wFoot.slice(1) })).toThrow(/signPartner: expected the foot's sagittal rate on the same 1500 samples, got 1499/);
+  });
+
   it("the Jacobi solver diagonalises symmetric matrices", () => {
     const S: Mat3 = [[4, 1, -2], [1, 3, 0.5], [-2, 0.5, 1]];
     const { values, vectors } = jacobiEigenSym3(S);

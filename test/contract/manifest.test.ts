@@ -196,7 +196,7 @@ describe("gait-features/2 manifests", () => {
     const parsed = ManifestSchema.parse(v2());
     expect(parsed.feature_pipeline).toBe("gait-features/2");
     const cal: ManifestCalibration | null = manifestCalibration(parsed);
-    expect(cal).toMatchObject({ algorithm: "gait-calibration/1", seconds: 30, vertical: "walking", check_handedness: true });
+    expect(cal).toMatchObject({ algorithm: "gait-calibration/2", seconds: 30, vertical: "walking", check_handedness: true });
     expect(cal?.constants.MIN_WALK_S).toBe(8);
     expect(parsed.channels.slice(0, 6).every((c) => c.frame === "segment")).toBe(true);
     expect(manifestCalibration(parseManifest(validManifest()))).toBeNull();

@@ -28,7 +28,7 @@ function problem(edit: (m: RawJson) => void, from = V2): string {
 describe("gait-features/2 manifests", () => {
   it("load, and say that the runtime must rotate into segment frames; v1 manifests do not", async () => {
     expect((await loadManifest(V2)).pipeline.segmentFrames).toBe(true);
-    expect(manifestCalibration((await loadManifest(V2)).manifest)).toMatchObject({ algorithm: "gait-calibration/1", seconds: 30, vertical: "walking" });
+    expect(manifestCalibration((await loadManifest(V2)).manifest)).toMatchObject({ algorithm: "gait-calibration/2", seconds: 30, vertical: "walking" });
     expect((await loadManifest(V1)).pipeline.segmentFrames).toBe(false);
   });
 

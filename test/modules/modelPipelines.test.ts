@@ -21,13 +21,13 @@ describe("ModelModule", () => {
     await cp("test/fixtures/models/tiny-v2", dir, { recursive: true });
     const file = path.join(dir, "manifest.json");
     const m = JSON.parse(await readFile(file, "utf8")) as { calibration: { algorithm: string } };
-    m.calibration.algorithm = "gait-calibration/2";
+    m.calibration.algorithm = "gait-calibration/1"; // a model of the algorithm before the joint sign rule
     await writeFile(file, JSON.stringify(m));
     const logger = memoryLogger();
     const bus = new EventBus<EdgeEvents>({ logger });
     const device = { publishRetained: async (): Promise<void> => {} };
     const model = new ModelModule({ model: file, inference: InferenceConfigSchema.parse({}) }, { logger, bus, device });
-    await expect(model.start()).rejects.toThrow(/calibration\.algorithm: the model was trained with gait-calibration\/2, this edge build calibrates with gait-calibration\/1/);
+    await expect(model.start()).rejects.toThrow(/calibration\.algorithm: the model was trained with gait-calibration\/1, this edge build calibrates with gait-calibration\/2/);
     await rm(dir, { recursive: true, force: true });
   });
 

@@ -15,6 +15,7 @@ import type { StatusMessage } from "../../edge/mqtt/topics.js";
 import { ab06Samples } from "../helpers/ab06.js";
 import { standingAndStillSamples } from "../helpers/badMounting.js";
 import { gridFeeder } from "../helpers/grid.js";
+import { legSamples, THIGH_Z } from "../helpers/syntheticLeg.js";
 
 /** A fixed remount: 50° about a tilted axis (v_new = Q v_old). */
 const Q = rotation([0.3, -0.8, 0.5], 50);
@@ -247,6 +248,41 @@ describe("mounting calibration from walking", () => {
     expect(published.every((m) => m.state === "online")).toBe(true);
     expect(published.at(-1)).toMatchObject({ state: "online" });
     expect(published.at(-1)!.reason).toBeUndefined();
+  });
+});
+
+describe("the joint thigh+foot sign rule (a thigh that cannot tell forward from backward alone)", () => {
+  it("calibrates the thigh with its foot's sign, on the stretch it was refused on, once the foot calibrates", async () => {
+    const r = await run(legSamples({ seconds: 45, footDelayS: 0.2 }));
+    // Judged on the same grid sample, the thigh first: refused, its stretch kept for the foot.
+    const refused = firstOf(r, "femur_r", "refused")!;
+    expect(refused.reason).toBe("sign_uncertain: cannot tell forward from backward on this stretch (the calcn_r's calibration decides it when it has one)");
+    const foot = firstOf(r, "calcn_r", "calibrated")!;
+    const thigh = firstOf(r, "femur_r", "calibrated")!;
+    expect(thigh.tUs).toBe(foot.tUs); // at once, not a stretch later
+    expect(thigh.reason).toMatch(/^calibrated from walking; flexion sign from the calcn_r \(own margin 0\.00\d, thigh-foot lead-lag correlation 0\.7\d\)$/);
+    expect(thigh.quality).toMatchObject({ signSource: "joint", jointMargin: expect.closeTo(0.76, 1) });
+    expect(foot.quality).toMatchObject({ signSource: "own", jointMargin: null });
+    // The right sign: the calibration's z is the segment's right-pointing axis, seen through the mount.
+    const z = r.module.rotation("default", "femur_r")![2];
+    expect(z[0] * THIGH_Z[0] + z[1] * THIGH_Z[1] + z[2] * THIGH_Z[2]).toBeGreaterThan(0.999);
+    expect(r.module.stats()["default/femur_r"]).toMatchObject({ state: "calibrated", quality: { signSource: "joint" } });
+    const saved = r.saved.find((m) => m.placement === "femur_r")!;
+    expect(saved).toMatchObject({ algorithm: "gait-calibration/2", quality: { signSource: "joint" } });
+    // Later stretches are re-checked with the foot too (alone, the re-check would be undecided): they still fit.
+    expect(r.events.filter((e) => e.placement === "femur_r").map((e) => e.state).filter((s) => s !== "calibrating")).toEqual(["refused", "calibrated"]);
+    expect(r.module.stats()["default/femur_r"]!.lastFitDeg).toBeLessThan(1);
+  });
+
+  it("keeps a thigh refused, saying why, when its foot cannot decide either (degraded status)", async () => {
+    const r = await run(legSamples({ seconds: 45, footDelayS: 0.2 + 1.1 / 4 }));
+    expect(firstOf(r, "calcn_r", "calibrated")).toBeDefined();
+    expect(r.events.some((e) => e.placement === "femur_r" && e.state === "calibrated")).toBe(false);
+    expect(r.module.rotation("default", "femur_r")).toBeUndefined();
+    const last = r.events.filter((e) => e.placement === "femur_r" && e.state === "refused").at(-1)!;
+    expect(last.reason).toMatch(/^sign_uncertain: cannot tell forward from backward on this stretch \(nor with the calcn_r: thigh-foot lead-lag correlation 0\.0\d, below 0\.3\)$/);
+    expect(mountingEffect(last).problem).toMatch(/^femur_r: mounting calibration refused \(sign_uncertain: .*nor with the calcn_r/);
+    expect(r.saved.map((m) => m.placement)).toEqual(["calcn_r"]);
   });
 });
 

@@ -66,12 +66,23 @@ describe("rule 1: can this edge build run the offered contract?", () => {
 
   it("a v2 model trained with another calibration algorithm or constants cannot run here, naming each", () => {
     const other = v2((m) => {
-      m.calibration.algorithm = "gait-calibration/2";
+      m.calibration.algorithm = "gait-calibration/9";
       m.calibration.constants.MIN_PLANARITY = 0.8;
     });
     expect(calibrationMismatches(other.calibration)).toEqual([
-      `calibration.algorithm: the model was trained with gait-calibration/2, this edge build calibrates with ${CALIBRATION_ALGORITHM}`,
+      `calibration.algorithm: the model was trained with gait-calibration/9, this edge build calibrates with ${CALIBRATION_ALGORITHM}`,
       "calibration.constants.MIN_PLANARITY: the model was trained with 0.8, this edge build calibrates with 0.7",
+    ]);
+  });
+
+  it("a v2 model of gait-calibration/1 (no joint sign rule, no MIN_JOINT_MARGIN) cannot run on this build", () => {
+    const old = v2((m) => {
+      m.calibration.algorithm = "gait-calibration/1";
+      delete m.calibration.constants.MIN_JOINT_MARGIN;
+    });
+    expect(calibrationMismatches(old.calibration)).toEqual([
+      `calibration.algorithm: the model was trained with gait-calibration/1, this edge build calibrates with ${CALIBRATION_ALGORITHM}`,
+      "calibration.constants.MIN_JOINT_MARGIN: the model's manifest has none (an older calibration), this edge build calibrates with 0.3",
     ]);
   });
 });
@@ -101,7 +112,7 @@ describe("rule 2: does it fit the running pipeline?", () => {
   it("v2 to v2: the calibration settings are part of the features; its descriptive strings are not", () => {
     const running = v2();
     expect(contractDifferences(running, v2((m) => (m.calibration.seconds = 20)))).toEqual([
-      expect.stringMatching(/^calibration: the running model has \["gait-calibration\/1",30,/),
+      expect.stringMatching(/^calibration: the running model has \["gait-calibration\/2",30,/),
     ]);
     expect(contractDifferences(running, v2((m) => (m.calibration.spec = "docs/calibration.md#v1")))).toEqual([]);
     expect(contractDifferences(running, v2((m) => (m.calibration.constants.STAND_S = 1.5)))).toHaveLength(1);
@@ -110,14 +121,16 @@ describe("rule 2: does it fit the running pipeline?", () => {
 
 describe("rule 3: stored calibrations made by another calibration algorithm", () => {
   it("are not used by a v2 model: those sensors calibrate again (the offer is accepted)", () => {
-    const stored = [mounting("femur_r", "gait-calibration/0"), mounting("calcn_r")];
+    const stored = [mounting("femur_r", "gait-calibration/0"), mounting("calcn_r", CALIBRATION_ALGORITHM)];
     expect(staleMountings(v2().calibration, stored)).toEqual(["default/femur_r"]);
     expect(staleMountings(v2().calibration, [mounting("femur_r", CALIBRATION_ALGORITHM)])).toEqual([]);
   });
 
-  it("an entry that names no algorithm is from before the field: gait-calibration/1's", () => {
-    expect(staleMountings(v2().calibration, [mounting("femur_r")])).toEqual([]);
-    expect(staleMountings(v2((m) => (m.calibration.algorithm = "gait-calibration/2")).calibration, [mounting("femur_r")])).toEqual(["default/femur_r"]);
+  it("an entry that names no algorithm is from before the field: gait-calibration/1's, stale for a /2 model", () => {
+    expect(staleMountings(v2((m) => (m.calibration.algorithm = "gait-calibration/1")).calibration, [mounting("femur_r")])).toEqual([]);
+    expect(staleMountings(v2().calibration, [mounting("femur_r")])).toEqual(["default/femur_r"]);
+    // Saved by a gait-calibration/1 edge (before the joint sign rule): stale too, calibrated again from walking.
+    expect(staleMountings(v2().calibration, [mounting("femur_r", "gait-calibration/1")])).toEqual(["default/femur_r"]);
   });
 
   it("a v1 model uses no mounting, so none is stale for it", () => {
@@ -179,7 +192,7 @@ describe("the rules through evaluateOffer (signed offers)", () => {
   });
 
   it.runIf(V2_RUNS_HERE)("a fitting v2 upgrade is accepted and names the stored mountings it must not use", () => {
-    const v2ctx = { ...ctx, running: typed(v2Raw()), storedMountings: [mounting("femur_r", "gait-calibration/0"), mounting("calcn_r")] };
+    const v2ctx = { ...ctx, running: typed(v2Raw()), storedMountings: [mounting("femur_r", "gait-calibration/0"), mounting("calcn_r", CALIBRATION_ALGORITHM)] };
     expect(evaluateOffer(offerOf(v2Raw()), "t", v2ctx)).toMatchObject({ ok: true, offer: { recalibrate: ["default/femur_r"] } });
   });
 });

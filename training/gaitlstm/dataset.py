@@ -95,6 +95,10 @@ def load_recording(trial: Trial, subject: str, cfg: FeatureConfig, joints: tuple
     for p, h in grid.converted.items():
         notes.append(f"placement '{p}': mirrored stream (handedness score {h.score:+.2f}) converted to right-handed "
                      "(Z flipped on acc and gyro) before its calibration")
+    for p, c in grid.calibrations.items():
+        if c.sign_source == "joint":
+            notes.append(f"placement '{p}': flexion sign decided by the joint thigh+foot rule (own margin {c.sign_margin:+.3f}, "
+                         f"lead-lag correlation with the foot {c.joint_margin:+.3f}; docs/calibration.md)")
     return Recording(subject, trial.name, grid, grid_targets(trial, grid.t, joints), notes)
 
 

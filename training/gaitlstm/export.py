@@ -23,8 +23,8 @@ from .dataset import Part, Recording, keep_trials, load_trials, locate, realize,
 from .evaluate import score
 from .features import CHANNELS, FeatureConfig, grid_features, make_windows, window_starts
 from .mounting.calibrate import (
-    MIN_PERIODICITY, MIN_PLANARITY, MIN_SIGN_MARGIN, MIN_STRIDES, MIN_WALK_S, NO_MOTION_GYRO, SIGN_LAG_S, STAND_S,
-    STILL_ACC, STILL_GYRO, STRIDE_MAX_S, STRIDE_MIN_S,
+    CALIBRATION_ALGORITHM, MIN_JOINT_MARGIN, MIN_PERIODICITY, MIN_PLANARITY, MIN_SIGN_MARGIN, MIN_STRIDES, MIN_WALK_S,
+    NO_MOTION_GYRO, SIGN_LAG_S, STAND_S, STILL_ACC, STILL_GYRO, STRIDE_MAX_S, STRIDE_MIN_S,
 )
 from .reframe import remount_trial
 from .io.types import Trial
@@ -148,7 +148,7 @@ def golden_vectors(trial: Trial, fc: FeatureConfig, seconds: float = GOLDEN_SECO
 def calibration_manifest(fc: FeatureConfig) -> dict:
     """v2's `calibration` block: what the edge must run before its AHRS."""
     return {
-        "algorithm": "gait-calibration/1", "spec": "docs/calibration.md", "seconds": fc.calibration_seconds,
+        "algorithm": CALIBRATION_ALGORITHM, "spec": "docs/calibration.md", "seconds": fc.calibration_seconds,
         "source": "the first `seconds` of each placement's grid", "vertical": "walking", "check_handedness": True,
         "apply": "v_segment = C v_sensor to acc and gyro, before the AHRS", "on_refusal": "no features for that placement",
         # For reference (the edge has its own copies, held to the calibration golden vectors).
@@ -156,7 +156,7 @@ def calibration_manifest(fc: FeatureConfig) -> dict:
             "STILL_GYRO": STILL_GYRO, "STILL_ACC": STILL_ACC, "STAND_S": STAND_S, "NO_MOTION_GYRO": NO_MOTION_GYRO,
             "MIN_WALK_S": MIN_WALK_S, "MIN_STRIDES": MIN_STRIDES, "STRIDE_MIN_S": STRIDE_MIN_S, "STRIDE_MAX_S": STRIDE_MAX_S,
             "MIN_PERIODICITY": MIN_PERIODICITY, "MIN_PLANARITY": MIN_PLANARITY, "SIGN_LAG_S": SIGN_LAG_S,
-            "MIN_SIGN_MARGIN": MIN_SIGN_MARGIN,
+            "MIN_SIGN_MARGIN": MIN_SIGN_MARGIN, "MIN_JOINT_MARGIN": MIN_JOINT_MARGIN,
         },
     }
 
@@ -362,4 +362,28 @@ def export(checkpoint: Path, out: Path, name: str, version: str, data_dir: Path 
     # refuse is never written (the folder then has no manifest, so it is no model).
     validate_manifest(manifest, out / "manifest.json")
     (out / "manifest.json").write_text(json.dumps(manifest, indent=2, allow_nan=False) + "\n")
+    return manifest
+
+
+def refresh_calibration(model_dir: Path) -> dict:
+    """A v2 model's `calibration` block rewritten to THIS code's algorithm and constants, without
+    retraining: the contract re-embedded in both ONNX files, their hashes refreshed, the manifest
+    validated and written. Only for a calibration change that leaves every TRAINING trial's
+    calibration as it was (the weights were trained on those frames): check that first
+    (docs/calibration.md, "In training"); the recorded metrics are left as they were measured."""
+    path = model_dir / "manifest.json"
+    manifest = json.loads(path.read_text())
+    if "calibration" not in manifest:
+        raise ValueError(f"{path}: no 'calibration' block (not a gait-features/2 model)")
+    old = manifest["calibration"]
+    fc = FeatureConfig(placements=tuple(manifest["placements"]), calibration_seconds=float(old["seconds"]))
+    manifest["calibration"] = calibration_manifest(fc)
+    contract = {k: v for k, v in manifest.items() if k not in ("model", "variants", "golden", "metrics")}
+    files = [(manifest["model"], model_dir / manifest["model"]["file"])]
+    files += [(v, model_dir / v["file"]) for v in manifest.get("variants", {}).values()]
+    for entry, f in files:
+        embed_contract(f, contract)
+        entry.update(sha256=sha256(f), bytes=f.stat().st_size)
+    validate_manifest(manifest, path)
+    path.write_text(json.dumps(manifest, indent=2, allow_nan=False) + "\n")
     return manifest

@@ -170,7 +170,9 @@ class CalibrationRefused(ValueError):
         super().__init__(
             f"{where}placement '{placement}': walking calibration refused ({calibration.reason}; "
             f"{calibration.seconds:.1f} s of walking used, planarity {calibration.planarity:.2f}, "
-            f"sign margin {calibration.sign_margin:.3f}; docs/calibration.md)"
+            f"sign margin {calibration.sign_margin:.3f}"
+            + (f", joint thigh+foot margin {calibration.joint_margin:.3f}" if calibration.joint_margin is not None else "")
+            + "; docs/calibration.md)"
         )
 
     def at(self, source: str, subject: str = "", trial: str = "") -> CalibrationRefused:
@@ -189,21 +191,27 @@ class SegmentFrame:
     converted: Handedness | None = None
 
 
-def segment_frame(acc: np.ndarray, gyro: np.ndarray, cfg: FeatureConfig, placement: str) -> SegmentFrame:
+def segment_frame(acc: np.ndarray, gyro: np.ndarray, cfg: FeatureConfig, placement: str,
+                  foot: SegmentFrame | None = None) -> SegmentFrame:
     """v2's step: calibrate on the first `cfg.calibration_seconds` of the grid and
     rotate the whole stream, v_segment = C v_sensor (acc and gyro alike).
+
+    `foot` (for a thigh): the same leg's foot, already in its segment frame; its
+    sagittal rate is the thigh's sign partner (the joint sign rule decides a
+    thigh whose own sign margin is below MIN_SIGN_MARGIN; docs/calibration.md).
 
     A stream the handedness test finds mirrored (a left-handed sensor: a Z label
     flipped on acc and gyro) is a data fault, not a mounting: it is converted
     (`to_right_handed`, the whole stream) and calibrated again, and the
     conversion is reported (`converted`), rather than refused."""
     n = int(round(cfg.calibration_seconds * cfg.rate_hz))
-    cal = calibrate(acc[:n], gyro[:n], cfg.rate_hz)
+    partner = None if foot is None else foot.gyro[:n, 2]  # (C_foot gyro_foot)_z on the same grid samples
+    cal = calibrate(acc[:n], gyro[:n], cfg.rate_hz, sign_partner=partner)
     converted = None
     if cal.reason == "mirrored":
         converted = cal.handedness
         acc, gyro = to_right_handed(acc, gyro)
-        cal = calibrate(acc[:n], gyro[:n], cfg.rate_hz)
+        cal = calibrate(acc[:n], gyro[:n], cfg.rate_hz, sign_partner=partner)
     if not cal.ok or cal.C is None:
         raise CalibrationRefused(placement, cal)
     return SegmentFrame(acc @ cal.C.T, gyro @ cal.C.T, cal, converted)
@@ -242,12 +250,24 @@ def grid_features(
     resets = 0
     cals: dict[str, Calibration] = {}
     converted: dict[str, Handedness] = {}
+    on_grid = {p: (resample(streams[p][0], streams[p][1], grid), resample(streams[p][0], streams[p][2], grid)) for p in cfg.placements}
+    frames: dict[str, SegmentFrame] = {}
+    if cfg.calibrated:
+        # Feet first: a thigh's sign partner is the calibrated foot of the same leg (femur_r <- calcn_r).
+        # A refusal is raised for the first refused placement in the contract's order, as before.
+        refused: dict[str, CalibrationRefused] = {}
+        for p in sorted(cfg.placements, key=lambda p: not p.startswith("calcn_")):
+            foot = frames.get("calcn_" + p.removeprefix("femur_")) if p.startswith("femur_") else None
+            try:
+                frames[p] = segment_frame(*on_grid[p], cfg, p, foot=foot)
+            except CalibrationRefused as e:
+                refused[p] = e
+        if refused:
+            raise next(refused[p] for p in cfg.placements if p in refused)
     for p in cfg.placements:
-        t, acc, gyro = streams[p]
-        acc_g = resample(t, acc, grid)
-        gyro_g = resample(t, gyro, grid)
+        acc_g, gyro_g = on_grid[p]
         if cfg.calibrated:
-            sf = segment_frame(acc_g, gyro_g, cfg, p)
+            sf = frames[p]
             acc_g, gyro_g, cals[p] = sf.acc, sf.gyro, sf.calibration
             if sf.converted is not None:
                 converted[p] = sf.converted

@@ -12,7 +12,7 @@ import numpy as np
 import onnxruntime as ort
 import pytest
 
-from conftest import DEMO_TRIAL, TINY
+from conftest import DEMO_TRIAL, TINY, shared_or_skip
 from gaitlstm.cli import main as cli
 from gaitlstm.config import TrainConfig
 from gaitlstm.contract import load_contract
@@ -102,8 +102,8 @@ def test_v2_export_writes_its_pipeline_and_calibration_settings(v2_model) -> Non
     m, d, metrics = v2_model
     validate_manifest(m, d / "manifest.json")  # the edge's schema, v2 branch (export checked it too)
     assert m["feature_pipeline"] == "gait-features/2"
-    assert m["calibration"]["algorithm"] == "gait-calibration/1" and m["calibration"]["seconds"] == 30.0
-    assert m["calibration"]["constants"]["MIN_WALK_S"] == 8.0
+    assert m["calibration"]["algorithm"] == "gait-calibration/2" and m["calibration"]["seconds"] == 30.0
+    assert m["calibration"]["constants"]["MIN_WALK_S"] == 8.0 and m["calibration"]["constants"]["MIN_JOINT_MARGIN"] == 0.3
     assert {c["frame"] for c in m["channels"][:6]} == {"segment"}
     assert m["euler"]["reference"] == {p: list(SEGMENT_REFERENCE) for p in PLACEMENTS}
     c = load_contract(d)
@@ -174,3 +174,16 @@ def test_training_refuses_to_run_on_trials_that_all_fail_calibration(cohort: Pat
     cfg = TrainConfig(data=str(cohort / "S0"), out=str(tmp_path), heldout=None, pipeline=PIPELINE_V2, **TINY)
     with pytest.raises(ValueError, match=r"every training trial's calibration was refused.*walk_0\d_01.*too_short"):
         train(cfg)
+
+
+def test_v2_pipeline_decides_an_uncertain_thigh_sign_with_its_foot_and_notes_it() -> None:
+    """AB06's levelground_cw_slow_04_01: its thigh's own sign margin is 0.040 (gait-calibration/1 refused
+    it); the pipeline calibrates the feet first and hands the thigh its foot's sagittal rate."""
+    folder = shared_or_skip("camargo_ab06", "trials")
+    trials = load_trials(folder, include="levelground_cw_slow_04_01")
+    (t,) = [t for ts in trials.values() for t in ts]
+    rec = load_recording(t, "ab06", V2)
+    thigh, foot = rec.grid.calibrations["femur_r"], rec.grid.calibrations["calcn_r"]
+    assert thigh.ok and thigh.sign_source == "joint" and thigh.sign_margin < 0.05 and thigh.joint_margin > 0.5
+    assert foot.sign_source == "own" and foot.joint_margin is None
+    assert any("flexion sign decided by the joint thigh+foot rule" in n for n in rec.notes)

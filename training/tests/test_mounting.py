@@ -12,7 +12,8 @@ from leg_models import legs_osim, walking
 from scipy.spatial.transform import Rotation
 
 from gaitlstm.io.camargo import read_camargo_trial
-from gaitlstm.mounting import calibrate, check_pair, guess_placement, handedness, remount, still_fits, to_right_handed
+from gaitlstm.mounting import (calibrate, check_pair, guess_placement, handedness, lead_lag_correlation, remount, still_fits,
+                               to_right_handed)
 from gaitlstm.mounting import golden
 from gaitlstm.mounting.linalg import jacobi_eigen_sym3, rotation_angle_deg
 from gaitlstm.simulate import Motion, Mount, parse_osim, simulate_imus
@@ -141,6 +142,52 @@ def test_a_time_symmetric_gait_gives_no_flexion_sign():
     c = calibrate(acc, gyro)
     assert not c.ok and c.reason == "sign_uncertain"
     assert c.planarity > 0.9
+
+
+def foot_rate(acc: np.ndarray, gyro: np.ndarray) -> np.ndarray:
+    """A foot's sagittal rate (C gyro)_z from its own calibration: the thigh's sign partner."""
+    c = calibrate(acc, gyro)
+    assert c.ok, c.reason
+    return gyro @ c.C[2]
+
+
+def test_a_thigh_without_an_arrow_of_time_takes_its_sign_from_its_foot():
+    legs = golden.leg_streams()
+    Q = Rotation.from_euler("xyz", [40.0, -75.0, 120.0], degrees=True).as_matrix()
+    thigh = remount(*legs["sym_thigh"], Q)
+    alone = calibrate(*thigh)
+    assert alone.reason == "sign_uncertain" and alone.sign_source == "own" and alone.joint_margin is None
+    joint = calibrate(*thigh, sign_partner=foot_rate(*legs["foot_follows"]))
+    assert joint.ok and joint.sign_source == "joint" and joint.joint_margin > 0.7
+    assert np.allclose(joint.C[2], Q[:, 2], atol=1e-6)  # the segment's own z, seen through the mount
+    # Both turned around (the same walk read with the thigh's z reversed) is the same answer.
+    flipped_partner = calibrate(*thigh, sign_partner=-foot_rate(*legs["foot_follows"]))
+    assert flipped_partner.ok and np.allclose(flipped_partner.C[2], -Q[:, 2], atol=1e-6)
+    late = calibrate(*thigh, sign_partner=foot_rate(*legs["foot_quarter"]))
+    assert late.reason == "sign_uncertain" and late.sign_source == "joint" and abs(late.joint_margin) < 0.3
+
+
+def test_the_joint_statistic_is_odd_in_the_thigh_and_a_confident_thigh_keeps_its_own_sign():
+    acc, gyro = shipped("femur_r")
+    w_foot = foot_rate(*shipped("calcn_r"))
+    own = calibrate(acc, gyro)
+    both = calibrate(acc, gyro, sign_partner=w_foot)
+    assert both.sign_source == "own" and np.array_equal(both.C, own.C)
+    assert both.joint_margin > 0.5  # reported, and it agrees with the own sign
+    w = gyro @ own.C[2]
+    assert lead_lag_correlation(-w, w_foot, 20) == pytest.approx(-lead_lag_correlation(w, w_foot, 20), abs=1e-15)
+    with pytest.raises(ValueError, match="sign_partner: expected the foot's sagittal rate on the same 1500 samples"):
+        calibrate(acc, gyro, sign_partner=w_foot[:-1])
+
+
+def test_the_joint_rule_calibrates_ab06s_one_uncertain_thigh():
+    """levelground_cw_slow_04_01's thigh: own margin 0.040 (refused); its foot decides, and rightly."""
+    tr = read_camargo_trial(shared_or_skip("camargo_ab06", "trials") / "levelground_cw_slow_04_01_imu.csv.gz")
+    (ta, tg), (fa, fg) = ((tr.imus[p].acc[::2][:3000], tr.imus[p].gyro[::2][:3000]) for p in ("femur_r", "calcn_r"))
+    assert calibrate(ta, tg).reason == "sign_uncertain"
+    c = calibrate(ta, tg, sign_partner=foot_rate(fa, fg))
+    assert c.ok and c.sign_source == "joint" and c.joint_margin > 0.5, (c.reason, c.joint_margin)
+    assert c.C[2] @ fitted_z("thigh") > math.cos(math.radians(25))
 
 
 def test_weak_calibrations_are_refused_with_their_reason():

@@ -8,7 +8,7 @@ them in edge/calibration/, held to the same golden vectors
 (test/fixtures/calibration/golden.json, written by `python -m gaitlstm.mounting.golden`).
 """
 
-from .calibrate import REASONS, Calibration, Fit, calibrate, remount, still_fits
+from .calibrate import REASONS, Calibration, Fit, calibrate, lead_lag_correlation, remount, still_fits
 from .handedness import Handedness, handedness, to_right_handed
 from .placement import PairCheck, PlacementGuess, check_pair, guess_placement
 
@@ -20,6 +20,7 @@ __all__ = [
     "PairCheck",
     "PlacementGuess",
     "calibrate",
+    "lead_lag_correlation",
     "check_pair",
     "guess_placement",
     "handedness",

@@ -7,6 +7,10 @@ simulator on the mocap_ik walks (one motion per base recording, sensors with
 the segment's own axes, datasheet noise added AFTER each random remount), and
 the OpenSense Xsens walk (gyro derived from its orientation output: the file
 has none). Light enough for a shared 2-core machine (about 2-3 minutes).
+
+Over 400 lines on purpose: one script per table of docs/calibration.md's
+Measurements, all on the same loaded streams (loading and simulating them is
+most of the run time), so the tables always come from one run.
 """
 
 from __future__ import annotations
@@ -21,7 +25,7 @@ from scipy.spatial.transform import Rotation
 
 from ..io.camargo import read_camargo_trial
 from ..io.xsens import read_xsens_trial
-from .calibrate import calibrate, remount, time_asymmetry
+from .calibrate import calibrate, lead_lag_correlation, remount, time_asymmetry
 from .handedness import handedness, to_right_handed
 from .linalg import axis_angle_deg, rotation_angle_deg
 from .placement import check_pair, guess_placement
@@ -216,6 +220,33 @@ def run(data: Path, n_rot: int) -> dict:
     report["sign_rules"] = {g: {k: {"correct": int(np.sum(np.asarray(v) > 0)), "n": len(v), "min": float(np.min(v)),
                                     "median": float(np.median(v))} for k, v in c.items()} for g, c in table.items()}
 
+    # Joint thigh+foot sign candidates (same leg, same walk; both z's signed by the truth) ----------
+    joint: dict[str, dict[str, list[float]]] = {}
+
+    def joint_candidates(group: str, thigh: tuple, foot: tuple, zt: np.ndarray, zf: np.ndarray) -> None:
+        n = min(len(thigh[0]), len(foot[0]))
+        (ta, tg), (fa, fg) = (thigh[0][:n], thigh[1][:n]), (foot[0][:n], foot[1][:n])
+        z_thigh, z_foot = axes_of(ta, tg)[1], axes_of(fa, fg)[1]
+        wt = tg @ (z_thigh if z_thigh @ zt > 0 else -z_thigh)
+        wf = fg @ (z_foot if z_foot @ zf > 0 else -z_foot)
+        rows = {"lead-lag corr, foot 0.2 s later (chosen)": lead_lag_correlation(wt, wf, 20),
+                "corr at the same instant": float(np.mean(wt * wf) / math.sqrt(np.mean(wt * wt) * np.mean(wf * wf))),
+                "lead-lag corr, foot 0.2 s EARLIER": lead_lag_correlation(wf, wt, 20),
+                "thigh's own time asymmetry (for comparison)": time_asymmetry(wt, 20)}
+        for k, v in rows.items():
+            joint.setdefault(group, {}).setdefault(k, []).append(v)
+
+    for trial, imus in A.items():
+        joint_candidates("ab06", imus["femur_r"], imus["calcn_r"], fitted_z("thigh"), fitted_z("foot"))
+    for name, imus in S.items():
+        for side in ("r", "l"):
+            joint_candidates("sim", imus[f"femur_{side}"], imus[f"calcn_{side}"], np.array([0.0, 0.0, 1.0]), np.array([0.0, 0.0, 1.0]))
+    for side in ("r", "l"):
+        if O:
+            joint_candidates("opensense", O[f"femur_{side}"][:2], O[f"calcn_{side}"][:2], O[f"femur_{side}"][2], O[f"calcn_{side}"][2])
+    report["joint_sign_rules"] = {g: {k: {"correct": int(np.sum(np.asarray(v) > 0)), "n": len(v), "min": float(np.min(v)),
+                                          "median": float(np.median(v))} for k, v in c.items()} for g, c in joint.items()}
+
     # Calibration on AB06: outcome, consistency across trials, tilt, remount equivariance ------------
     ab: dict = {}
     for pl in ("femur_r", "calcn_r"):
@@ -224,10 +255,21 @@ def run(data: Path, n_rot: int) -> dict:
         y_fit = m.acc_signs * m.R_BS[1, :]  # segment y in the accelerometer channels
         z_fit = fitted_z(sensor)
         Cs, reasons, tilt, zerr, stand_tilt, remount_err = [], {}, [], [], [], []
+        own_only, sources, joint_margins = {}, {}, []
         for trial, imus in A.items():
             acc, gyro = imus[pl]
-            c = calibrate(acc, gyro)
+            partner = None
+            if pl == "femur_r":  # the joint sign rule: the calibrated foot's sagittal rate (the pipeline's order)
+                fc = calibrate(*imus["calcn_r"])
+                partner = imus["calcn_r"][1] @ fc.C[2] if fc.C is not None else None
+                co = calibrate(acc, gyro)
+                own_only[co.reason or "ok"] = own_only.get(co.reason or "ok", 0) + 1
+            c = calibrate(acc, gyro, sign_partner=partner)
             reasons[c.reason or "ok"] = reasons.get(c.reason or "ok", 0) + 1
+            if c.sign_source:
+                sources[c.sign_source] = sources.get(c.sign_source, 0) + 1
+            if c.joint_margin is not None:
+                joint_margins.append(c.joint_margin)
             if not c.ok:
                 continue
             Cs.append(c.C)
@@ -238,12 +280,15 @@ def run(data: Path, n_rot: int) -> dict:
                 stand_tilt.append(axis_angle_deg(c.C[1], cs.C[1]))
             for _ in range(3):
                 Q = Rotation.random(random_state=rng).as_matrix()
-                cq = calibrate(*remount(acc, gyro, Q), check_handedness=False)
+                # The partner is the foot's SEGMENT-frame rate: the thigh's remount leaves it as it is.
+                cq = calibrate(*remount(acc, gyro, Q), check_handedness=False, sign_partner=partner)
                 remount_err.append(rotation_angle_deg(cq.C, c.C @ Q.T) if cq.ok else 180.0)
         M = mean_rotation(Cs)
         spread = [rotation_angle_deg(C, M) for C in Cs]
         pairs = [rotation_angle_deg(Cs[i], Cs[j]) for i in range(len(Cs)) for j in range(i + 1, len(Cs))]
-        ab[sensor] = {"outcomes": reasons, "spread_to_mean_deg": stats(spread), "pairwise_deg": stats(pairs),
+        ab[sensor] = {"outcomes": reasons, **({"outcomes_own_sign_only": own_only} if own_only else {}), "sign_source": sources,
+                      **({"joint_margin": stats(joint_margins) + f" min {min(joint_margins):.3f}"} if joint_margins else {}),
+                      "z_sign_right": f"{sum(int(C[2] @ z_fit > 0) for C in Cs)}/{len(Cs)}", "spread_to_mean_deg": stats(spread), "pairwise_deg": stats(pairs),
                       "pairs_over_restrap_threshold": f"{sum(p > 10.0 for p in pairs)}/{len(pairs)}",
                       "walking_vertical_vs_fitted_segment_y_deg": stats(tilt), "flexion_axis_vs_fitted_z_deg": stats(zerr),
                       "walking_vs_stand_vertical_deg": stats(stand_tilt), "remount_error_deg": stats(remount_err)}
@@ -334,7 +379,12 @@ def print_report(r: dict) -> None:
         print(f"  {g}")
         for k, v in c.items():
             print(f"    {k:40s} {v['correct']:3d}/{v['n']:<3d} min {v['min']:+.3f} median {v['median']:+.3f}")
-    print("== AB06 calibration (24 trials)")
+    print("== joint thigh+foot sign candidates (same leg, same walk): correct sign / n, min, median")
+    for g, c in r["joint_sign_rules"].items():
+        print(f"  {g}")
+        for k, v in c.items():
+            print(f"    {k:44s} {v['correct']:3d}/{v['n']:<3d} min {v['min']:+.3f} median {v['median']:+.3f}")
+    print("== AB06 calibration (24 trials; the thigh with its foot as sign partner)")
     for s, v in r["ab06_calibration"].items():
         print(f"  {s}")
         for k, x in v.items():

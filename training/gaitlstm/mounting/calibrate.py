@@ -10,7 +10,9 @@ Order of operations (each step's constants are module constants below):
 too short; 3. stride period from the autocorrelation of |w|; 4. whole strides of
 the longest walking stretch; 5. handedness; 6. vertical y = mean specific force;
 7. flexion axis z = principal axis of the gyro orthogonal to y; 8. planarity;
-9. the sign of z from the time asymmetry of the sagittal rate; 10. x = y x z.
+9. the sign of z from the time asymmetry of the sagittal rate, or, when that is
+uncertain and the foot of the same leg is given (`sign_partner`), from the
+thigh-foot lead-lag correlation; 10. x = y x z.
 """
 
 from __future__ import annotations
@@ -23,6 +25,10 @@ import numpy as np
 from .handedness import Handedness, handedness
 from .linalg import axis_angle_deg, cross, dot, jacobi_eigen_sym3, normalize, quat_from_matrix, rotation_angle_deg
 
+# The algorithm this file implements (docs/calibration.md); a v2 manifest's calibration.algorithm names the
+# one it was trained with. /2: the joint thigh+foot sign rule (a thigh with an uncertain own sign and a sign
+# partner calibrates where /1 refused it).
+CALIBRATION_ALGORITHM = "gait-calibration/2"
 G = 9.80665
 STILL_GYRO = 0.2  # rad/s: a sample is still when |w| is below this ...
 STILL_ACC = 0.4  # m/s^2: ... and ||f| - g| below this
@@ -34,7 +40,8 @@ STRIDE_MIN_S, STRIDE_MAX_S = 0.7, 2.0  # lags searched for the stride period
 MIN_PERIODICITY = 0.1  # normalised autocorrelation at the stride period (white noise: < 0.06)
 MIN_PLANARITY = 0.7  # share of the horizontal gyro's second moment on z
 SIGN_LAG_S = 0.2  # lag of the time-asymmetry statistic
-MIN_SIGN_MARGIN = 0.05  # |asymmetry| below this: sign uncertain
+MIN_SIGN_MARGIN = 0.05  # |asymmetry| below this: sign uncertain on the sensor's own
+MIN_JOINT_MARGIN = 0.3  # |thigh-foot lead-lag correlation| below this: uncertain jointly too (AB06, sim: >= 0.57)
 RESTRAP_DEG = 10.0  # rotation between calibrations beyond which a stretch "stopped fitting"
 
 
@@ -53,6 +60,11 @@ class Calibration:
     handedness: Handedness | None
     stand_s: float  # longest still stand found, s
     agreement_deg: float | None  # rotation between C and the previous calibration, when one is given
+    # Who decided z's sign: "own" (the time asymmetry), "joint" (the lead-lag correlation with
+    # the foot of the same leg, when the own margin is below MIN_SIGN_MARGIN), "" (not reached).
+    sign_source: str = ""
+    # The lead-lag correlation on the chosen z (>= 0 when it decided); None without a sign partner.
+    joint_margin: float | None = None
 
 
 REASONS = ("too_short", "no_motion", "standing_only", "no_gait", "mirrored", "not_planar", "sign_uncertain")
@@ -116,6 +128,22 @@ def time_asymmetry(w: np.ndarray, lag: int) -> float:
     return num / m2**1.5 if m2 > 0 else 0.0
 
 
+def lead_lag_correlation(w_thigh: np.ndarray, w_foot: np.ndarray, lag: int) -> float:
+    """E[w_thigh,t w_foot,t+L] / sqrt(E[w_thigh^2] E[w_foot^2]): the joint sign statistic.
+
+    Both are sagittal rates about right-pointing axes; in walking the foot's
+    swing rotation follows the thigh's hip flexion by about 0.2 s (the knee
+    extends in late swing), so with both z's right this is positive (AB06 24/24,
+    min +0.575; simulated thighs and feet 18/18, min +0.68). Flipping the thigh's
+    z negates it. Means over t < n - L for the product, over all samples for
+    the energies (as time_asymmetry)."""
+    a, b = w_thigh[:len(w_thigh) - lag], w_foot[lag:]
+    et = float(np.sum(w_thigh * w_thigh)) / len(w_thigh)
+    ef = float(np.sum(w_foot * w_foot)) / len(w_foot)
+    num = float(np.sum(a * b)) / len(a)
+    return num / math.sqrt(et * ef) if et > 0 and ef > 0 else 0.0
+
+
 def _refuse(reason: str, **kw) -> Calibration:
     base = dict(C=None, quat=None, planarity=0.0, sign_margin=0.0, strides=0, seconds=0.0, stride_s=0.0, periodicity=0.0,
                 handedness=None, stand_s=0.0, agreement_deg=None)
@@ -124,8 +152,15 @@ def _refuse(reason: str, **kw) -> Calibration:
 
 
 def calibrate(acc: np.ndarray, gyro: np.ndarray, rate_hz: float = 100.0, previous: np.ndarray | None = None,
-              vertical: str = "walking", check_handedness: bool = True) -> Calibration:
+              vertical: str = "walking", check_handedness: bool = True,
+              sign_partner: np.ndarray | None = None) -> Calibration:
     """Calibrate one sensor from 10-30 s of walking; `previous` (3x3) gives agreement_deg.
+
+    sign_partner (thighs only): the sagittal rate (N,) of the CALIBRATED foot of the
+    same leg on the same samples, (C_foot gyro_foot)_z. Then joint_margin is
+    reported, and it decides z's sign when the thigh's own margin is below
+    MIN_SIGN_MARGIN (sign_source "joint"; refused sign_uncertain only when it is
+    below MIN_JOINT_MARGIN too).
 
     vertical="walking" (default, what training uses on every trial) takes y from the
     mean specific force over whole strides; "stand" takes it from the longest
@@ -136,6 +171,10 @@ def calibrate(acc: np.ndarray, gyro: np.ndarray, rate_hz: float = 100.0, previou
     acc = np.asarray(acc, dtype=float)
     gyro = np.asarray(gyro, dtype=float)
     n = len(acc)
+    if sign_partner is not None:
+        sign_partner = np.asarray(sign_partner, dtype=float)
+        if sign_partner.shape != (n,):
+            raise ValueError(f"sign_partner: expected the foot's sagittal rate on the same {n} samples, got shape {sign_partner.shape}")
     found = stands(acc, gyro, rate_hz)
     stand_s = max((b - a for a, b in found), default=0) / rate_hz
     if n == 0:
@@ -191,11 +230,21 @@ def calibrate(acc: np.ndarray, gyro: np.ndarray, rate_hz: float = 100.0, previou
     common["planarity"] = planarity
     if planarity < MIN_PLANARITY:
         return _refuse("not_planar", **common)
-    asym = time_asymmetry(wz, int(round(SIGN_LAG_S * rate_hz)))
+    lag_s = int(round(SIGN_LAG_S * rate_hz))
+    asym = time_asymmetry(wz, lag_s)
     if asym < 0:
-        z, asym = -z, -asym
-    common["sign_margin"] = asym
-    if asym < MIN_SIGN_MARGIN:
+        z, wz, asym = -z, -wz, -asym
+    source = "own"
+    joint = None
+    if sign_partner is not None:
+        joint = lead_lag_correlation(wz, sign_partner[w0:w0 + used], lag_s)
+        if asym < MIN_SIGN_MARGIN:
+            # The thigh cannot tell forward from backward alone: its foot decides.
+            source = "joint"
+            if joint < 0:
+                z, wz, asym, joint = -z, -wz, -asym, -joint
+    common.update(sign_margin=asym, sign_source=source, joint_margin=joint)
+    if asym < MIN_SIGN_MARGIN and (source == "own" or joint < MIN_JOINT_MARGIN):
         return _refuse("sign_uncertain", **common)
     x = cross(y, z)
     C = np.array([x, y, z])
@@ -213,9 +262,11 @@ class Fit:
 
 
 def still_fits(C: np.ndarray, acc: np.ndarray, gyro: np.ndarray, rate_hz: float = 100.0,
-               threshold_deg: float = RESTRAP_DEG) -> Fit:
-    """Does a new stretch of walking still fit calibration C? ("stopped_fitting": recalibrate.)"""
-    new = calibrate(acc, gyro, rate_hz)
+               threshold_deg: float = RESTRAP_DEG, sign_partner: np.ndarray | None = None) -> Fit:
+    """Does a new stretch of walking still fit calibration C? ("stopped_fitting": recalibrate.)
+
+    sign_partner: as in calibrate (a thigh whose own sign is uncertain is judged with its foot's)."""
+    new = calibrate(acc, gyro, rate_hz, sign_partner=sign_partner)
     if not new.ok or new.C is None:
         return Fit("undecided", None, None, None, new.reason)
     angle = rotation_angle_deg(new.C, C)

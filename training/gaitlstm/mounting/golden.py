@@ -6,7 +6,8 @@ Inputs: 15 s of the shipped AB06 trial (data/ab06, so this runs without
 ../shared), thigh and foot, every second 200 Hz sample (the 100 Hz grid of
 that file's clock), rounded to 1e-6; the cases are built from them by
 operations both sides implement (remount by a stored rotation, the Z-label
-mirror, slicing), plus a synthetic still stream.
+mirror, slicing), plus a synthetic still stream and three synthetic legs for
+the joint thigh+foot sign rule (stored as inputs, so the edge needs no formula).
 """
 
 from __future__ import annotations
@@ -49,6 +50,33 @@ def still_stream(n: int = 1200) -> tuple[np.ndarray, np.ndarray]:
     return np.round(acc, 6), np.round(gyro, 6)
 
 
+LEG_SAMPLES = 900  # 9 s: 8 whole strides of 1.1 s, over MIN_WALK_S
+
+
+def leg_streams() -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    """Segment-frame streams of a pure rotation about z (no translation: acc is gravity turned by theta).
+
+    sym_thigh: a sinusoidal swing, time-symmetric (its own sign margin is ~0);
+    foot_follows: a foot whose swing follows the thigh's by 0.2 s, with a
+    second harmonic that gives it a clear arrow of time (own margin 0.54);
+    foot_quarter: the same foot a quarter stride later (its lead-lag
+    correlation with the thigh is ~0: both uncertain)."""
+    t = np.arange(LEG_SAMPLES, dtype=float) / 100.0
+    w = 2 * math.pi / 1.1
+
+    def rotating(theta: np.ndarray, rate: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        zero = np.zeros_like(theta)
+        acc = np.stack([9.80665 * np.sin(theta), 9.80665 * np.cos(theta), zero], axis=1)
+        return np.round(acc, 6), np.round(np.stack([zero, zero, rate], axis=1), 6)
+
+    def foot(delay_s: float) -> tuple[np.ndarray, np.ndarray]:
+        u = w * (t - delay_s)
+        return rotating(0.5 * np.sin(u) + 0.2 * np.cos(2 * u), w * (0.5 * np.cos(u) - 0.4 * np.sin(2 * u)))
+
+    return {"sym_thigh": rotating(0.35 * np.sin(w * t), 0.35 * w * np.cos(w * t)), "foot_follows": foot(0.2),
+            "foot_quarter": foot(0.2 + 1.1 / 4)}
+
+
 def calibration_json(c: Calibration) -> dict:
     return {
         "ok": c.ok, "reason": c.reason,
@@ -56,6 +84,7 @@ def calibration_json(c: Calibration) -> dict:
         "planarity": c.planarity, "sign_margin": c.sign_margin, "strides": c.strides, "seconds": c.seconds,
         "stride_s": c.stride_s, "periodicity": c.periodicity, "stand_s": c.stand_s, "agreement_deg": c.agreement_deg,
         "handedness": None if c.handedness is None else {"score": c.handedness.score, "decision": c.handedness.decision},
+        "sign_source": c.sign_source, "joint_margin": c.joint_margin,
     }
 
 
@@ -66,6 +95,8 @@ def mirror_z(acc: np.ndarray, gyro: np.ndarray) -> tuple[np.ndarray, np.ndarray]
 
 def build() -> dict:
     inputs = load_inputs()
+    for k, (a, g) in leg_streams().items():
+        inputs[k] = {"acc": a.tolist(), "gyro": g.tolist()}
     arr = {k: (np.array(v["acc"]), np.array(v["gyro"])) for k, v in inputs.items()}
     rotations = {
         "r1": Rotation.from_euler("xyz", [40.0, -75.0, 120.0], degrees=True).as_matrix(),
@@ -77,7 +108,7 @@ def build() -> dict:
     thigh_cal = calibrate(*arr["thigh"])
     cases = []
 
-    def case(name: str, stream: str, ops: list, expect_fn) -> None:
+    def apply(stream: str, ops: list) -> tuple[np.ndarray, np.ndarray]:
         acc, gyro = arr[stream] if stream != "still" else still_stream()
         for op in ops:
             if op[0] == "remount":
@@ -86,7 +117,21 @@ def build() -> dict:
                 acc, gyro = mirror_z(acc, gyro)
             elif op[0] == "slice":
                 acc, gyro = acc[op[1]:op[2]], gyro[op[1]:op[2]]
-        cases.append({"name": name, "stream": stream, "ops": ops, **expect_fn(acc, gyro)})
+        return acc, gyro
+
+    def case(name: str, stream: str, ops: list, expect_fn) -> None:
+        cases.append({"name": name, "stream": stream, "ops": ops, **expect_fn(*apply(stream, ops))})
+
+    def with_foot(name: str, stream: str, ops: list, partner: str, partner_ops: list) -> None:
+        """A thigh calibrated with its foot as sign partner: the foot calibrated on its own,
+        its sagittal rate (C_foot gyro)_z handed to the thigh's calibration."""
+        fa, fg = apply(partner, partner_ops)
+        fc = calibrate(fa, fg)
+        assert fc.C is not None, f"{name}: the partner foot does not calibrate ({fc.reason})"
+        w_foot = fg @ fc.C[2]
+        acc, gyro = apply(stream, ops)
+        cases.append({"name": name, "stream": stream, "ops": ops, "partner": {"stream": partner, "ops": partner_ops},
+                      "calibration": calibration_json(calibrate(acc, gyro, sign_partner=w_foot))})
 
     def cal(previous: np.ndarray | None = None):
         return lambda a, g: {"calibration": calibration_json(calibrate(a, g, previous=previous))}
@@ -100,6 +145,12 @@ def build() -> dict:
     case("foot_mirrored_converted", "foot", [["mirror_z"], ["mirror_z"]], cal())
     case("still", "still", [], cal())
     case("foot_short", "foot", [["slice", 0, 600]], cal())
+    # The joint sign rule (docs/calibration.md, "The sign of the flexion axis").
+    with_foot("thigh_with_foot", "thigh", [], "foot", [])  # own margin 0.13: "own", joint margin reported
+    with_foot("thigh_r1_with_foot_r2", "thigh", [["remount", "r1"]], "foot", [["remount", "r2"]])
+    case("sym_thigh_alone", "sym_thigh", [["remount", "r1"]], cal())  # sign_uncertain on its own
+    with_foot("sym_thigh_with_foot", "sym_thigh", [["remount", "r1"]], "foot_follows", [["remount", "r2"]])  # "joint"
+    with_foot("sym_thigh_with_late_foot", "sym_thigh", [["remount", "r1"]], "foot_quarter", [["remount", "r2"]])  # refused
     for s in ("thigh", "foot"):
         case(f"{s}_handedness", s, [], lambda a, g: {"handedness": {"score": handedness(a, g).score, "decision": handedness(a, g).decision}})
         case(f"{s}_placement", s, [], lambda a, g: {"placement": {"placement": (p := guess_placement(a, g)).placement, "score": p.score,
