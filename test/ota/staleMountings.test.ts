@@ -17,6 +17,7 @@ import { CalibrationModule } from "../../edge/modules/calibration.js";
 import { MountingModule } from "../../edge/modules/mounting.js";
 import { OtaModule } from "../../edge/modules/ota.js";
 import { createBundle } from "../../edge/ota/bundle.js";
+import { CALIBRATION_ALGORITHM } from "../../edge/calibration/index.js";
 import { otaConfigSchema } from "../../edge/ota/config.js";
 import { ModelStore } from "../../edge/ota/modelStore.js";
 import { onnxModelLoader } from "../../edge/ota/ports.js";
@@ -24,7 +25,7 @@ import { SwappableModel } from "../../edge/ota/swappableModel.js";
 import { FakeMqtt, lastState, serveBundle } from "./fakeMqtt.js";
 import { makeKeys, tempDir, waitFor, type Keys } from "./helpers.js";
 
-// A gait-features/2 model: it uses the mountings (calibration algorithm gait-calibration/1).
+// A gait-features/2 model: it uses the mountings (calibration algorithm CALIBRATION_ALGORITHM, this build's).
 const V2_DIR = "test/fixtures/models/tiny-v2";
 
 let work: string;
@@ -68,8 +69,8 @@ describe("an update with stored mountings of another calibration algorithm", () 
         sensors: {
           // Made by an algorithm this model was not trained with: stale.
           "w1/femur_r": { gyroBias: [0.01, 0, 0], savedAt: "2026-11-30T09:00:00.000Z", mounting: mounting("gait-calibration/9") },
-          // No algorithm named: gait-calibration/1's, the model's own: kept.
-          "w1/calcn_r": { mounting: mounting() },
+          // Made by this build's algorithm, the model's own: kept.
+          "w1/calcn_r": { mounting: mounting(CALIBRATION_ALGORITHM) },
         },
       }),
     );
