@@ -33,6 +33,10 @@
  *   - calibrated (from walking or from the file): `stillFits()` on every
  *     stretch; `stopped_fitting` (re-strapped) is reported and the same
  *     stretch recalibrates it;
+ *   - between those judgements, the fast re-strap watch (./restrapWatch.ts):
+ *     the last 2.5-3 s of walking no longer look calibrated -> `restrap_suspected`,
+ *     no rotation handed out (angles withheld) and a fresh stretch, whose
+ *     judgement then clears it (still fits) or recalibrates;
  *   - once a leg's thigh and foot are both calibrated, the pair check
  *     (`checkPair`, on both stretches) reports a swap: `swapped`, naming both
  *     sensors. Never "fixed": the wearer re-straps, or the config's `sensors`
@@ -53,6 +57,7 @@ import type { EdgeEvents, GridEvent, MountingEvent, MountingState, RoutedSample 
 import type { Module } from "../core/module.js";
 import type { Logger } from "../log.js";
 import type { MountingQuality, SavedMounting } from "../runtime/calibrationFile.js";
+import { RestrapSuspect } from "./restrapWatch.js";
 
 export interface MountingConfig {
   readonly enabled: boolean;
@@ -148,6 +153,8 @@ interface Track {
   /** The stretch behind the last calibration or fit (the pair check compares two of them). */
   stretch: { acc: Vec3[]; gyro: Vec3[] } | undefined;
   judgements: number;
+  /** The fast re-strap watch of a calibrated sensor (./restrapWatch.ts). */
+  readonly suspect: RestrapSuspect;
 }
 
 export class MountingModule implements Module, MountingView {
@@ -199,7 +206,7 @@ export class MountingModule implements Module, MountingView {
 
   rotation(wearer: string, placement: Placement): Mat3 | undefined {
     const t = this.tracks.get(wearer)?.get(placement);
-    return t && t.state !== "swapped" ? t.transform : undefined;
+    return t && t.state !== "swapped" && !t.suspect.suspected ? t.transform : undefined;
   }
 
   stats(): Record<string, MountingStats> {
@@ -241,9 +248,13 @@ export class MountingModule implements Module, MountingView {
       const gyro: Vec3 = [v[o + 3]!, v[o + 4]!, v[o + 5]!];
       const t = this.track(g.wearer, placement);
       t.sensorId = ids?.get(placement) ?? t.sensorId;
-      if (g.index === 0) this.newStretch(t); // a new grid segment: calibrate() wants one contiguous stream
+      if (g.index === 0) {
+        this.newStretch(t); // a new grid segment: calibrate() wants one contiguous stream
+        t.suspect.restart();
+      }
       t.acc.push(acc);
       t.gyro.push(gyro);
+      if (t.state === "calibrated" && t.suspect.push(acc, gyro)) this.suspected(t);
       const still = Math.hypot(...gyro) < STILL_GYRO && Math.abs(Math.hypot(...acc) - G) < STILL_ACC;
       if (!still) t.moving++;
       const need = this.config.walkS * this.rate();
@@ -273,6 +284,7 @@ export class MountingModule implements Module, MountingView {
       if (fit.decision === "fits") {
         t.lastFitDeg = fit.angleDeg ?? undefined;
         t.stretch = { acc, gyro };
+        if (t.suspect.suspected) this.cleared(t, fit.angleDeg ?? 0);
         this.checkPairOf(t);
         return;
       }
@@ -284,6 +296,7 @@ export class MountingModule implements Module, MountingView {
       this.deps.logger.warn(`${who} stopped fitting its mounting calibration: ${reason}`);
       t.state = "stopped_fitting";
       t.reason = reason;
+      t.suspect.clear();
       this.emit(t, "stopped_fitting", { reason });
       // From the raw stretch: the new strapping (or sensor) decides its own handedness.
       const fresh = calibrateConverting(raw.acc, raw.gyro, { rateHz: this.rate(), previous: t.C });
@@ -294,6 +307,25 @@ export class MountingModule implements Module, MountingView {
       return;
     }
     this.conclude(t, calibrateConverting(raw.acc, raw.gyro, { rateHz: this.rate() }), "calibrated from walking");
+  }
+
+  /** The watch fired: withhold this sensor's rotation, say why, and judge a fresh stretch of what it wears now. */
+  private suspected(t: Track): void {
+    const reason = t.suspect.reason();
+    this.deps.logger.warn(`${t.wearer}/${t.placement}: re-strap suspected: ${reason}`);
+    t.state = "restrap_suspected";
+    t.reason = reason;
+    this.newStretch(t);
+    this.emit(t, "restrap_suspected", { reason });
+  }
+
+  /** The full judgement overruled the watch: the calibration still fits, its rotation applies again. */
+  private cleared(t: Track, angleDeg: number): void {
+    t.suspect.clear();
+    t.state = "calibrated";
+    t.reason = `re-strap not confirmed: still fits its calibration (${angleDeg.toFixed(0)} deg)`;
+    this.deps.logger.info(`${t.wearer}/${t.placement}: ${t.reason}`);
+    this.emit(t, "calibrated", { ...(t.rotation ? { rotation: t.rotation } : {}), handedness: t.handedness, ...(t.quality ? { quality: t.quality } : {}), reason: t.reason });
   }
 
   private conclude(t: Track, handed: ConvertedCalibration, how: string): void {
@@ -332,6 +364,7 @@ export class MountingModule implements Module, MountingView {
     t.source = source;
     t.state = "calibrated";
     t.reason = how;
+    t.suspect.watch(t.transform, this.rate());
     this.deps.logger.info(`${t.wearer}/${t.placement}: mounting ${how}`, { planarity: quality.planarity, signMargin: quality.signMargin });
     this.emit(t, "calibrated", { rotation: t.rotation, handedness, quality, reason: how });
   }
@@ -401,7 +434,7 @@ export class MountingModule implements Module, MountingView {
       t = {
         wearer, placement, sensorId: null, acc: [], gyro: [], moving: 0, state: "calibrating", reportedTenths: -1,
         C: undefined, handedness: "right", transform: undefined, rotation: undefined, quality: undefined, savedAt: undefined, source: undefined, reason: undefined, lastFitDeg: undefined,
-        stretch: undefined, judgements: 0,
+        stretch: undefined, judgements: 0, suspect: new RestrapSuspect(placement),
       };
       byPlacement.set(placement, t);
     }
