@@ -27,6 +27,7 @@ import { gunzipSync } from "node:zlib";
 import { calibrateConverting, withZFlipped, type Mat3, type Vec3 } from "../calibration/index.js";
 import { hannWeights, judgeWindow, RestrapWatch, suspicionSettings, type SuspicionSettings } from "../calibration/restrapSuspicion.js";
 import { matrixFromQuat } from "../modules/mounting.js";
+import { prng } from "../reliability/fuzzFrames.js";
 import { CAMARGO_THIGH_ACC_SIGNS, STANDARD_GRAVITY } from "../sources/replay/camargo.js";
 
 const RATE = 100;
@@ -81,22 +82,11 @@ const rot = (Q: Mat3, v: Vec3): Vec3 => [
   Q[2][0] * v[0] + Q[2][1] * v[1] + Q[2][2] * v[2],
 ];
 
-/** Seeded (mulberry32) uniform axis; the rotation by `deg` about it. */
+/** A uniform axis from the seeded generator; the rotation by `deg` about it. */
 function axisRotation(next: () => number, deg: number): Mat3 {
   const z = 2 * next() - 1, phi = 2 * Math.PI * next(), r = Math.sqrt(1 - z * z);
   const h = (deg * Math.PI) / 360;
   return matrixFromQuat([Math.cos(h), Math.sin(h) * r * Math.cos(phi), Math.sin(h) * r * Math.sin(phi), Math.sin(h) * z]);
-}
-
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 const quantile = (xs: readonly number[], q: number): number | null => {
@@ -175,7 +165,7 @@ function main(argv: readonly string[]): void {
     }
     const summary = (xs: number[]): Record<string, number | null> => ({ p50: r2(quantile(xs, 0.5)), p99: r2(quantile(xs, 0.99)), max: r2(quantile(xs, 1)) });
     // Delays on synthetic re-straps.
-    const next = mulberry32(sensor === "thigh" ? 9 : 10);
+    const next = prng(sensor === "thigh" ? 9 : 10);
     const delays: Record<string, unknown> = {};
     for (const deg of ANGLES_DEG) {
       const d: number[] = [];

@@ -13,10 +13,12 @@ import { gunzipSync } from "node:zlib";
 import { connectAsync, type MqttClient } from "mqtt";
 import type { Mat3 } from "../../edge/calibration/index.js";
 import { memoryLogger } from "../../edge/log.js";
-import type { AnglesMessage } from "../../edge/mqtt/topics.js";
+import type { AnglesMessage, StatusMessage } from "../../edge/mqtt/topics.js";
 import { parseConfig } from "../../edge/runtime/config.js";
+import { sendCommand } from "../../edge/runtime/remote.js";
 import { EdgeRuntime } from "../../edge/runtime/runtime.js";
 import { AB06_TRIAL } from "./ab06.js";
+import { waitFor } from "./waitFor.js";
 
 export interface ReplayDeployment {
   readonly runtime: EdgeRuntime;
@@ -82,6 +84,33 @@ export function deployReplay(options: ReplayOptions): ReplayDeployment {
       await runtime.stop();
     },
   };
+}
+
+export interface ReplayedAngles {
+  /** Published angles by sensor time (µs). */
+  readonly angles: Map<number, number[]>;
+  readonly statuses: StatusMessage[];
+  /** `get_status`'s answer at the end. */
+  readonly status: unknown;
+}
+
+/**
+ * The whole replay through `deployReplay`: started, run to its end, every angles message
+ * waited for on MQTT (each carries at least a stride, 25, of new samples), `get_status`
+ * asked, closed.
+ */
+export async function replayAngles(options: ReplayOptions): Promise<ReplayedAngles> {
+  const { runtime, done, of, anglesBySensorTime, close } = deployReplay(options);
+  try {
+    await runtime.start();
+    await done;
+    const published = () => Object.values(runtime.stats().pipelines).reduce((n, p) => n + p.published, 0);
+    await waitFor("every angles message on MQTT", () => anglesBySensorTime().size >= published() * 25, 30_000);
+    const status = await sendCommand(runtime.brokerUrl, "gait", options.deviceId, { command: "get_status" });
+    return { angles: anglesBySensorTime(), statuses: of<StatusMessage>(runtime.topics.status), status: status.data };
+  } finally {
+    await close();
+  }
 }
 
 /** The shipped AB06 trial's first sample time (s): sensor times in the replays start here. */

@@ -16,9 +16,7 @@ import { describe, expect, it } from "vitest";
 import { rotationAngleDeg, type Mat3, type Quat, type Vec3 } from "../../edge/calibration/index.js";
 import { matrixFromQuat } from "../../edge/modules/mounting.js";
 import type { StatusMessage } from "../../edge/mqtt/topics.js";
-import { sendCommand } from "../../edge/runtime/remote.js";
-import { AB06_T0_S, ab06TrialFile, deployReplay } from "../helpers/replayRuntime.js";
-import { waitFor } from "../helpers/waitFor.js";
+import { AB06_T0_S, ab06TrialFile, replayAngles } from "../helpers/replayRuntime.js";
 
 const MODEL = "test/fixtures/models/tiny-v2/manifest.json";
 const COPIES = 5;
@@ -42,17 +40,8 @@ interface Replayed {
 
 async function replay(file: string, deviceId: string): Promise<Replayed> {
   const dir = await mkdtemp(path.join(tmpdir(), "gait-restrap-"));
-  const { runtime, done, of, anglesBySensorTime, close } = deployReplay({ model: MODEL, file, deviceId, calibrationFile: path.join(dir, "calibration.json") });
-  try {
-    await runtime.start();
-    await done;
-    const published = () => Object.values(runtime.stats().pipelines).reduce((n, p) => n + p.published, 0);
-    await waitFor("every angles message on MQTT", () => anglesBySensorTime().size >= published() * 25, 30_000);
-    const status = await sendCommand(runtime.brokerUrl, "gait", deviceId, { command: "get_status" });
-    return { angles: anglesBySensorTime(), statuses: of<StatusMessage>(runtime.topics.status), mounting: (status.data as { mounting: Replayed["mounting"] }).mounting };
-  } finally {
-    await close();
-  }
+  const r = await replayAngles({ model: MODEL, file, deviceId, calibrationFile: path.join(dir, "calibration.json") });
+  return { ...r, mounting: (r.status as { mounting: Replayed["mounting"] }).mounting };
 }
 
 describe("a re-strap mid-session, end to end", () => {

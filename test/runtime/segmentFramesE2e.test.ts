@@ -14,23 +14,15 @@ import { describe, expect, it } from "vitest";
 import type { Mat3 } from "../../edge/calibration/index.js";
 import { matrixFromQuat } from "../../edge/modules/mounting.js";
 import type { StatusMessage } from "../../edge/mqtt/topics.js";
-import { sendCommand } from "../../edge/runtime/remote.js";
-import { AB06_T0_S, ab06TrialFile, deployReplay } from "../helpers/replayRuntime.js";
-import { waitFor } from "../helpers/waitFor.js";
+import { prng } from "../../edge/reliability/fuzzFrames.js";
+import { AB06_T0_S, ab06TrialFile, replayAngles } from "../helpers/replayRuntime.js";
 
 const MODEL = "test/fixtures/models/tiny-v2/manifest.json";
 const COPIES = 3;
 
 /** A uniformly random rotation from a seeded generator (mulberry32 -> a random unit quaternion). */
 function randomRotation(seed: number): Mat3 {
-  let a = seed >>> 0;
-  const next = (): number => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
+  const next = prng(seed);
   const [u1, u2, u3] = [next(), next(), next()];
   const q: [number, number, number, number] = [
     Math.sqrt(1 - u1) * Math.sin(2 * Math.PI * u2), Math.sqrt(1 - u1) * Math.cos(2 * Math.PI * u2),
@@ -50,19 +42,8 @@ interface Replayed {
 async function replay(file: string, deviceId: string): Promise<Replayed> {
   const dir = await mkdtemp(path.join(tmpdir(), "gait-v2-"));
   // A fresh calibration file: nothing saved yet.
-  const { runtime, done, of, anglesBySensorTime, close } = deployReplay({ model: MODEL, file, deviceId, calibrationFile: path.join(dir, "calibration.json") });
-  try {
-    await runtime.start();
-    await done;
-    const published = () => Object.values(runtime.stats().pipelines).reduce((n, p) => n + p.published, 0);
-    // Every message has at least a stride (25) of new samples: all have crossed the broker.
-    await waitFor("every angles message on MQTT", () => anglesBySensorTime().size >= published() * 25, 30_000);
-    const status = await sendCommand(runtime.brokerUrl, "gait", deviceId, { command: "get_status" });
-    const mounting = (status.data as { mounting: Replayed["mounting"] }).mounting;
-    return { angles: anglesBySensorTime(), statuses: of<StatusMessage>(runtime.topics.status), mounting, t0Us: Math.round(AB06_T0_S * 1e6) };
-  } finally {
-    await close();
-  }
+  const r = await replayAngles({ model: MODEL, file, deviceId, calibrationFile: path.join(dir, "calibration.json") });
+  return { ...r, mounting: (r.status as { mounting: Replayed["mounting"] }).mounting, t0Us: Math.round(AB06_T0_S * 1e6) };
 }
 
 describe("gait-features/2 end to end: remounted sensors calibrate themselves", () => {
