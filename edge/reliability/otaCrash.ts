@@ -41,7 +41,7 @@ import { OtaPublisher } from "../ota/publisher.js";
 import { DeviceProcess, DeviceWatcher } from "./deviceProcess.js";
 import { DEFAULT_MODEL } from "../runtime/config.js";
 import { goldenOnlyModel } from "./goldenOnlyModel.js";
-import { round, sleep, type CheckResult } from "./report.js";
+import { checkResult, sleep, type CheckResult } from "./report.js";
 
 /** Long enough that no kill in this check comes after a flat candidate passed (4 strides a second). */
 const PROBATION_STRIDES = 2000;
@@ -193,11 +193,8 @@ export async function runOtaCrash(opts: OtaCrashOptions): Promise<CheckResult> {
     figures.reinstalled_after_probation_kill === 0 &&
     figures.kills_during_probation >= 1 &&
     figures.probation_kills_reported_rolled_back === figures.kills_during_probation;
-  return {
-    check: "ota-crash",
+  return checkResult("ota-crash", t0, opts, {
     ok,
-    quick: opts.quick ?? false,
-    seconds: round((performance.now() - t0) / 1000, 1),
     figures,
     targets: {
       kills_during_probation: ">= 1 (a kill that came after the candidate was rolled back counts as after_rollback)",
@@ -213,7 +210,7 @@ export async function runOtaCrash(opts: OtaCrashOptions): Promise<CheckResult> {
       ...(opts.keepWorkDir ? [`work folder kept: ${work}`] : []),
     ],
     detail: results,
-  };
+  });
 }
 
 interface ScenarioContext {
