@@ -12,9 +12,12 @@
  *     delay = the first firing after the re-strap - the re-strap, in seconds
  *     of the replay; `missed` when none comes by the trial's end.
  *   - the window statistics on normal walking (p99 / max of the vertical and
- *     flexion-axis angles over all judged windows), to choose the thresholds.
+ *     flexion-axis angles over all judged windows), to choose the thresholds;
+ *   - the same (no cross-calibration) on the edge's simulator
+ *     (edge/sources/simulator): 8 people of its seeded cohort, thigh and foot
+ *     of both legs, 180 s each, calibrated on their first 30 s.
  *
- *   node_modules/.bin/tsx edge/bench/restrapSuspicion.ts --data ../shared/data/camargo_ab06/trials [--axes 10] [--json out.json]
+ *   node_modules/.bin/tsx edge/bench/restrapSuspicion.ts --data ../shared/data/camargo_ab06/trials [--axes 10] [--sim-wearers 8] [--sim-seconds 180] [--json out.json]
  *
  * 200 Hz recordings, taken at every other sample (the model's 100 Hz grid);
  * the thigh's accelerometer negated as the replay source does. The thigh is
@@ -29,13 +32,14 @@ import { hannWeights, judgeWindow, RestrapWatch, suspicionSettings, type Suspici
 import { matrixFromQuat } from "../modules/mounting.js";
 import { prng } from "../reliability/fuzzFrames.js";
 import { CAMARGO_THIGH_ACC_SIGNS, STANDARD_GRAVITY } from "../sources/replay/camargo.js";
+import { GaitSimulator, SIM_PLACEMENTS } from "../sources/simulator/gaitSimulator.js";
 
 const RATE = 100;
 const ANGLES_DEG = [20, 45, 90, 180] as const;
 
 interface Stream {
   trial: string;
-  sensor: "thigh" | "foot";
+  sensor: Sensor;
   acc: Vec3[];
   gyro: Vec3[];
 }
@@ -59,8 +63,9 @@ function readTrial(file: string): Stream[] {
 }
 
 /** The map the mounting module would apply (C, or C · diag(1, 1, -1) for a converted stream), or undefined if refused. */
-function mapOf(s: Stream): Mat3 | undefined {
-  const { cal, handedness } = calibrateConverting(s.acc, s.gyro, { rateHz: RATE });
+function mapOf(s: Stream, firstS?: number): Mat3 | undefined {
+  const n = firstS === undefined ? s.acc.length : Math.round(firstS * RATE);
+  const { cal, handedness } = calibrateConverting(s.acc.slice(0, n), s.gyro.slice(0, n), { rateHz: RATE });
   if (!cal.ok || cal.C === null) return undefined;
   return handedness === "left" ? withZFlipped(cal.C) : cal.C;
 }
@@ -111,6 +116,94 @@ function windowStats(M: Mat3, s: Stream, settings: SuspicionSettings): { vertica
   return { vertical, axis };
 }
 
+type Sensor = "thigh" | "foot";
+
+/**
+ * One sensor kind's figures over `streams` (each with its own calibration `maps[i]`):
+ * false alarms on its own calibration (and with `cross`, on every other stream's),
+ * the window statistics, and the delays on re-straps of ANGLES_DEG about random axes.
+ */
+function evaluate(streams: readonly Stream[], maps: readonly (Mat3 | undefined)[], sensor: Sensor, settings: SuspicionSettings, axesPerAngle: number, cross: boolean): Record<string, unknown> {
+  const calibrated = streams.map((s, i) => (s.sensor === sensor && maps[i] ? i : -1)).filter((i) => i >= 0);
+  let selfAlarms = 0, crossAlarms = 0, crossRuns = 0, walkedS = 0;
+  const alarmTrials: string[] = [];
+  const selfStats = { vertical: [] as number[], axis: [] as number[] };
+  const crossStats = { vertical: [] as number[], axis: [] as number[] };
+  for (const i of calibrated) {
+    const s = streams[i]!;
+    const fired = firings(maps[i]!, s, settings);
+    selfAlarms += fired.length;
+    if (fired.length) alarmTrials.push(`${s.trial} (own calibration, at ${(fired[0]! / RATE).toFixed(1)} s)`);
+    const st = windowStats(maps[i]!, s, settings);
+    selfStats.vertical.push(...st.vertical);
+    selfStats.axis.push(...st.axis);
+    walkedS += st.vertical.length * settings.everyS;
+    if (!cross) continue;
+    for (const j of calibrated) {
+      if (j === i) continue;
+      crossRuns++;
+      const f = firings(maps[j]!, s, settings);
+      crossAlarms += f.length;
+      if (f.length) alarmTrials.push(`${s.trial} (calibration of ${streams[j]!.trial}, at ${(f[0]! / RATE).toFixed(1)} s)`);
+      const cs = windowStats(maps[j]!, s, settings);
+      crossStats.vertical.push(...cs.vertical);
+      crossStats.axis.push(...cs.axis);
+    }
+  }
+  const summary = (xs: number[]): Record<string, number | null> => ({ p50: r2(quantile(xs, 0.5)), p99: r2(quantile(xs, 0.99)), max: r2(quantile(xs, 1)) });
+  // Delays on synthetic re-straps, at 40 % of each stream's moving samples.
+  const next = prng(sensor === "thigh" ? 9 : 10);
+  const delays: Record<string, unknown> = {};
+  for (const deg of ANGLES_DEG) {
+    const d: number[] = [];
+    let missed = 0, early = 0;
+    for (const i of calibrated) {
+      const s = streams[i]!;
+      const movingAt = s.gyro.map((w, k) => (Math.hypot(...w) >= 0.2 ? k : -1)).filter((k) => k >= 0);
+      const from = movingAt[Math.floor(0.4 * movingAt.length)] ?? 0;
+      for (let a = 0; a < axesPerAngle; a++) {
+        const fired = firings(maps[i]!, s, settings, { Q: axisRotation(next, deg), from });
+        if (fired.some((k) => k < from)) early++;
+        const after = fired.find((k) => k >= from);
+        if (after === undefined) missed++;
+        else d.push((after - from) / RATE);
+      }
+    }
+    delays[`${deg}`] = { restraps: calibrated.length * axesPerAngle, missed, firedBefore: early, p50: r2(quantile(d, 0.5)), p90: r2(quantile(d, 0.9)), max: r2(quantile(d, 1)) };
+  }
+  return {
+    settings,
+    calibrated: calibrated.length,
+    judgedWalkingS: Math.round(walkedS),
+    falseAlarms: { own: selfAlarms, ownRuns: calibrated.length, ...(cross ? { cross: crossAlarms, crossRuns } : {}), where: alarmTrials.slice(0, 20) },
+    windowOwn: { verticalDeg: summary(selfStats.vertical), axisDeg: summary(selfStats.axis) },
+    ...(cross ? { windowCross: { verticalDeg: summary(crossStats.vertical), axisDeg: summary(crossStats.axis) } } : {}),
+    delayS: delays,
+  };
+}
+
+/** The simulator source's default white noise (edge/sources/simulator/simulatorSource.ts): acc m/s², gyro rad/s. */
+const SIM_ACC_NOISE = 0.05;
+const SIM_GYRO_NOISE = 0.005;
+
+/** Seconds of each simulated walk the calibration is found on (the rest, and these, are watched). */
+const SIM_CALIBRATE_S = 30;
+
+/** The edge's simulator (edge/sources/simulator): `wearers` people of its seeded cohort, all four placements, `seconds` each, with its default noise. */
+function simulatedStreams(wearers: number, seconds: number): Stream[] {
+  const sim = new GaitSimulator({ wearers, placements: SIM_PLACEMENTS, rateHz: RATE, strideHz: 1, seed: 7, accNoise: SIM_ACC_NOISE, gyroNoise: SIM_GYRO_NOISE });
+  const buf = new Float64Array(6);
+  return sim.streams.map((st, index) => {
+    const acc: Vec3[] = [], gyro: Vec3[] = [];
+    for (let k = 0; k < seconds * RATE; k++) {
+      sim.sample(index, k, buf);
+      acc.push([buf[0]!, buf[1]!, buf[2]!]);
+      gyro.push([buf[3]!, buf[4]!, buf[5]!]);
+    }
+    return { trial: `simulated wearer ${st.wearer} ${st.placement}`, sensor: st.placement.startsWith("femur") ? "thigh" : "foot", acc, gyro };
+  });
+}
+
 function main(argv: readonly string[]): void {
   const arg = (name: string): string | undefined => {
     const i = argv.indexOf(name);
@@ -122,78 +215,23 @@ function main(argv: readonly string[]): void {
   const files = readdirSync(data).filter((f) => f.endsWith("_imu.csv.gz")).sort();
   if (files.length === 0) throw new Error(`${data}: no *_imu.csv.gz trials`);
   const streams = files.flatMap((f) => readTrial(path.join(data, f)));
-  const maps = streams.map(mapOf);
-  const out: Record<string, unknown> = { trials: files.length };
-
+  // Overrides for exploring (--window 3 --vertical 12 ...); the defaults are the edge's.
+  const num = (name: string): number | undefined => (arg(name) === undefined ? undefined : Number(arg(name)));
+  const settingsOf = (sensor: Sensor): SuspicionSettings => ({
+    ...suspicionSettings(sensor === "thigh" ? "femur_r" : "calcn_r"),
+    ...(num("--window") !== undefined ? { windowS: num("--window")! } : {}),
+    ...(num("--vertical") !== undefined ? { verticalDeg: num("--vertical")! } : {}),
+    ...(num("--axis") !== undefined ? { axisDeg: num("--axis")! } : {}),
+    ...(num("--consecutive") !== undefined ? { consecutive: num("--consecutive")! } : {}),
+    ...(arg("--taper") !== undefined ? { taper: arg("--taper") === "1" } : {}),
+  });
+  const maps = streams.map((s) => mapOf(s));
+  const simulated = simulatedStreams(Number(arg("--sim-wearers") ?? 8), Number(arg("--sim-seconds") ?? 180));
+  const simMaps = simulated.map((s) => mapOf(s, SIM_CALIBRATE_S));
+  const out: Record<string, unknown> = { trials: files.length, ab06: {}, simulated: {} };
   for (const sensor of ["thigh", "foot"] as const) {
-    // Overrides for exploring (--window 3 --vertical 12 ...); the defaults are the edge's.
-    const num = (name: string): number | undefined => (arg(name) === undefined ? undefined : Number(arg(name)));
-    const settings: SuspicionSettings = {
-      ...suspicionSettings(sensor === "thigh" ? "femur_r" : "calcn_r"),
-      ...(num("--window") !== undefined ? { windowS: num("--window")! } : {}),
-      ...(num("--vertical") !== undefined ? { verticalDeg: num("--vertical")! } : {}),
-      ...(num("--axis") !== undefined ? { axisDeg: num("--axis")! } : {}),
-      ...(num("--consecutive") !== undefined ? { consecutive: num("--consecutive")! } : {}),
-      ...(arg("--taper") !== undefined ? { taper: arg("--taper") === "1" } : {}),
-    };
-    const idx = streams.map((s, i) => (s.sensor === sensor ? i : -1)).filter((i) => i >= 0);
-    const calibrated = idx.filter((i) => maps[i]);
-    // False alarms, self-calibrated and cross-calibrated (every other trial's calibration).
-    let selfAlarms = 0, crossAlarms = 0, crossRuns = 0, walkedS = 0;
-    const alarmTrials: string[] = [];
-    const selfStats = { vertical: [] as number[], axis: [] as number[] };
-    const crossStats = { vertical: [] as number[], axis: [] as number[] };
-    for (const i of calibrated) {
-      const s = streams[i]!;
-      const fired = firings(maps[i]!, s, settings);
-      selfAlarms += fired.length;
-      if (fired.length) alarmTrials.push(`${s.trial} (self, at ${(fired[0]! / RATE).toFixed(1)} s)`);
-      const st = windowStats(maps[i]!, s, settings);
-      selfStats.vertical.push(...st.vertical);
-      selfStats.axis.push(...st.axis);
-      walkedS += st.vertical.length * settings.everyS;
-      for (const j of calibrated) {
-        if (j === i) continue;
-        crossRuns++;
-        const f = firings(maps[j]!, s, settings);
-        crossAlarms += f.length;
-        if (f.length) alarmTrials.push(`${s.trial} (calibration of ${streams[j]!.trial}, at ${(f[0]! / RATE).toFixed(1)} s)`);
-        const cs = windowStats(maps[j]!, s, settings);
-        crossStats.vertical.push(...cs.vertical);
-        crossStats.axis.push(...cs.axis);
-      }
-    }
-    const summary = (xs: number[]): Record<string, number | null> => ({ p50: r2(quantile(xs, 0.5)), p99: r2(quantile(xs, 0.99)), max: r2(quantile(xs, 1)) });
-    // Delays on synthetic re-straps.
-    const next = prng(sensor === "thigh" ? 9 : 10);
-    const delays: Record<string, unknown> = {};
-    for (const deg of ANGLES_DEG) {
-      const d: number[] = [];
-      let missed = 0, early = 0;
-      for (const i of calibrated) {
-        const s = streams[i]!;
-        let moving = 0, from = 0;
-        const total = s.gyro.filter((w) => Math.hypot(...w) >= 0.2).length;
-        for (let k = 0; k < s.gyro.length; k++) if (Math.hypot(...s.gyro[k]!) >= 0.2 && ++moving >= 0.4 * total) { from = k; break; }
-        for (let a = 0; a < axesPerAngle; a++) {
-          const fired = firings(maps[i]!, s, settings, { Q: axisRotation(next, deg), from });
-          if (fired.some((k) => k < from)) early++;
-          const after = fired.find((k) => k >= from);
-          if (after === undefined) missed++;
-          else d.push((after - from) / RATE);
-        }
-      }
-      delays[`${deg}`] = { restraps: calibrated.length * axesPerAngle, missed, firedBefore: early, p50: r2(quantile(d, 0.5)), p90: r2(quantile(d, 0.9)), max: r2(quantile(d, 1)) };
-    }
-    out[sensor] = {
-      settings,
-      calibrated: calibrated.length,
-      judgedWalkingS: Math.round(walkedS),
-      falseAlarms: { self: selfAlarms, selfRuns: calibrated.length, cross: crossAlarms, crossRuns, where: alarmTrials.slice(0, 20) },
-      windowSelf: { verticalDeg: summary(selfStats.vertical), axisDeg: summary(selfStats.axis) },
-      windowCross: { verticalDeg: summary(crossStats.vertical), axisDeg: summary(crossStats.axis) },
-      delayS: delays,
-    };
+    (out.ab06 as Record<string, unknown>)[sensor] = evaluate(streams, maps, sensor, settingsOf(sensor), axesPerAngle, true);
+    (out.simulated as Record<string, unknown>)[sensor] = evaluate(simulated, simMaps, sensor, settingsOf(sensor), axesPerAngle, false);
   }
   const text = JSON.stringify(out, null, 2);
   console.log(text);
