@@ -96,8 +96,8 @@ describe("a re-strap mid-session, end to end", () => {
       `re-strap e2e: last stale angle ${((lastStale - tR) / 1e6).toFixed(2)} s after the re-strap, angles again ${((resumed - tR) / 1e6).toFixed(1)} s after it; ` +
         `RMSE vs the unre-strapped replay: ${staleRmse.toFixed(2)} deg before the watch fired, ${rmse.toFixed(2)} deg after the recalibration (${n / 5} samples; recalibration ${recalDeg.toFixed(1)} deg from the truth)`,
     );
-    // Not 0 although the rotation is right (recalDeg): the features restarted mid-walk, so the AHRS started from the
-    // accelerometer mid-stride where the never-re-strapped replay's ran on (about 2 deg, flat over the 14 s compared).
+    // Not 0 although the rotation is right (recalDeg): the features restarted mid-walk, so the AHRS and its heading
+    // started afresh mid-stride where the never-re-strapped replay's ran on (about 2 deg, flat over the 14 s compared).
     // The stale rotation's angles, in the watch's delay, are several times worse.
     expect(rmse).toBeLessThan(3);
     expect(staleRmse).toBeGreaterThan(2 * rmse);
