@@ -15,7 +15,8 @@
  *     flexion-axis angles over all judged windows), to choose the thresholds;
  *   - the same (no cross-calibration) on the edge's simulator
  *     (edge/sources/simulator): 8 people of its seeded cohort, thigh and foot
- *     of both legs, 180 s each, calibrated on their first 30 s.
+ *     of both legs, 180 s each, calibrated on their first 30 s;
+ *   - what the watch costs per grid sample and sensor (µs on this machine).
  *
  *   node_modules/.bin/tsx edge/bench/restrapSuspicion.ts --data ../shared/data/camargo_ab06/trials [--axes 10] [--sim-wearers 8] [--sim-seconds 180] [--json out.json]
  *
@@ -204,6 +205,29 @@ function simulatedStreams(wearers: number, seconds: number): Stream[] {
   });
 }
 
+/** What the watch costs per grid sample and sensor (µs, this machine, JIT warm): every AB06 stream watched 5 times over. */
+function watchCost(streams: readonly Stream[], maps: readonly (Mat3 | undefined)[], settingsOf: (s: Sensor) => SuspicionSettings): Record<Sensor, number> {
+  const out = { thigh: 0, foot: 0 };
+  for (const sensor of ["thigh", "foot"] as const) {
+    let samples = 0, ms = 0;
+    for (let rep = 0; rep < 6; rep++) {
+      streams.forEach((s, i) => {
+        const M = maps[i];
+        if (s.sensor !== sensor || !M) return;
+        const w = new RestrapWatch(M, RATE, settingsOf(sensor));
+        const t0 = performance.now();
+        for (let k = 0; k < s.acc.length; k++) w.push(s.acc[k]!, s.gyro[k]!);
+        if (rep > 0) {
+          ms += performance.now() - t0; // the first pass warms the JIT
+          samples += s.acc.length;
+        }
+      });
+    }
+    out[sensor] = r2((ms * 1000) / samples)!;
+  }
+  return out;
+}
+
 function main(argv: readonly string[]): void {
   const arg = (name: string): string | undefined => {
     const i = argv.indexOf(name);
@@ -233,6 +257,7 @@ function main(argv: readonly string[]): void {
     (out.ab06 as Record<string, unknown>)[sensor] = evaluate(streams, maps, sensor, settingsOf(sensor), axesPerAngle, true);
     (out.simulated as Record<string, unknown>)[sensor] = evaluate(simulated, simMaps, sensor, settingsOf(sensor), axesPerAngle, false);
   }
+  out.costUsPerSample = watchCost(streams, maps, settingsOf);
   const text = JSON.stringify(out, null, 2);
   console.log(text);
   const json = arg("--json");

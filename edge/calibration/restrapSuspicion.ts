@@ -90,6 +90,7 @@ export interface WindowJudgement {
   readonly suspect: boolean;
 }
 
+const STILL_GYRO_SQ = STILL_GYRO * STILL_GYRO;
 const NOT_JUDGED: WindowJudgement = { judged: false, verticalDeg: null, axisDeg: null, suspect: false };
 const DEG = 180 / Math.PI;
 
@@ -108,8 +109,10 @@ export function judgeWindow(M: Mat3, acc: readonly Vec3[], gyro: readonly Vec3[]
   let weightSum = 0;
   for (let k = 0; k < n; k++) {
     const f = acc[k]!, w = gyro[k]!;
-    if (!(Math.hypot(w[0], w[1], w[2]) < STILL_GYRO && Math.abs(Math.hypot(f[0], f[1], f[2]) - G) < STILL_ACC)) moving++;
-    const c = taper ? taper.weights[(k - taper.oldest + n) % n]! : 1;
+    // calibrate()'s still rule (|w| < STILL_GYRO and ||f| - g| < STILL_ACC), without Math.hypot (slow; this runs for every sample of every window).
+    const ww = w[0] * w[0] + w[1] * w[1] + w[2] * w[2];
+    if (!(ww < STILL_GYRO_SQ && Math.abs(Math.sqrt(f[0] * f[0] + f[1] * f[1] + f[2] * f[2]) - G) < STILL_ACC)) moving++;
+    const c = taper ? taper.weights[k >= taper.oldest ? k - taper.oldest : k - taper.oldest + n]! : 1;
     weightSum += c;
     fx += c * f[0]; fy += c * f[1]; fz += c * f[2];
     sxx += c * w[0] * w[0]; syy += c * w[1] * w[1]; szz += c * w[2] * w[2];
