@@ -284,7 +284,7 @@ export class MountingModule implements Module, MountingView {
       if (fit.decision === "fits") {
         t.lastFitDeg = fit.angleDeg ?? undefined;
         t.stretch = { acc, gyro };
-        if (t.suspect.suspected) this.cleared(t, fit.angleDeg ?? 0);
+        if (t.suspect.fitted(acc, gyro, t.handedness, this.rate())) this.cleared(t, fit.angleDeg ?? 0);
         this.checkPairOf(t);
         return;
       }
@@ -321,7 +321,6 @@ export class MountingModule implements Module, MountingView {
 
   /** The full judgement overruled the watch: the calibration still fits, its rotation applies again. */
   private cleared(t: Track, angleDeg: number): void {
-    t.suspect.clear();
     t.state = "calibrated";
     t.reason = `re-strap not confirmed: still fits its calibration (${angleDeg.toFixed(0)} deg)`;
     this.deps.logger.info(`${t.wearer}/${t.placement}: ${t.reason}`);
