@@ -16,9 +16,11 @@
  *   - the same (no cross-calibration) on the edge's simulator
  *     (edge/sources/simulator): 8 people of its seeded cohort, thigh and foot
  *     of both legs, 180 s each, calibrated on their first 30 s;
+ *   - with `--cohort DIR`, the same (no cross-calibration) on a virtual cohort of
+ *     training/gaitlstm/simulate (mocap walks of other people, random mounts);
  *   - what the watch costs per grid sample and sensor (µs on this machine).
  *
- *   node_modules/.bin/tsx edge/bench/restrapSuspicion.ts --data ../shared/data/camargo_ab06/trials [--axes 10] [--sim-wearers 8] [--sim-seconds 180] [--json out.json]
+ *   node_modules/.bin/tsx edge/bench/restrapSuspicion.ts --data ../shared/data/camargo_ab06/trials [--axes 10] [--sim-wearers 8] [--sim-seconds 180] [--cohort DIR] [--json out.json]
  *
  * 200 Hz recordings, taken at every other sample (the model's 100 Hz grid);
  * the thigh's accelerometer negated as the replay source does. The thigh is
@@ -61,6 +63,39 @@ function readTrial(file: string): Stream[] {
       gyro: rows.map((f) => [f[c[3]!]!, f[c[4]!]!, f[c[5]!]!] as Vec3),
     };
   });
+}
+
+/**
+ * A trial of a virtual cohort (`python -m gaitlstm.simulate cohort --mounting random`:
+ * `<dir>/<subject>/trials/<trial>_imu.csv.gz`, 100 Hz, acc in g, right-handed sensors
+ * in random orientations, no channel quirks): thigh and foot of both legs.
+ */
+function readCohortTrial(file: string): Stream[] {
+  const lines = gunzipSync(readFileSync(file)).toString("utf8").trim().split("\n");
+  const names = lines[0]!.split(",");
+  const rows = lines.slice(1).map((l) => l.split(",").map(Number));
+  const trial = `${path.basename(path.dirname(path.dirname(file)))}/${path.basename(file).replace(/_imu\.csv\.gz$/, "")}`;
+  return (["femur_r", "femur_l", "calcn_r", "calcn_l"] as const).flatMap((placement) => {
+    const c = ["Accel_X", "Accel_Y", "Accel_Z", "Gyro_X", "Gyro_Y", "Gyro_Z"].map((a) => names.indexOf(`${placement}_${a}`));
+    if (c.some((i) => i < 0)) return [];
+    return [{
+      trial: `${trial} ${placement}`,
+      sensor: placement.startsWith("femur") ? ("thigh" as const) : ("foot" as const),
+      acc: rows.map((f) => [f[c[0]!]! * STANDARD_GRAVITY, f[c[1]!]! * STANDARD_GRAVITY, f[c[2]!]! * STANDARD_GRAVITY] as Vec3),
+      gyro: rows.map((f) => [f[c[3]!]!, f[c[4]!]!, f[c[5]!]!] as Vec3),
+    }];
+  });
+}
+
+function cohortStreams(dir: string): Stream[] {
+  return readdirSync(dir, { withFileTypes: true })
+    .filter((d) => d.isDirectory())
+    .map((d) => d.name)
+    .sort()
+    .flatMap((subject) => {
+      const trials = path.join(dir, subject, "trials");
+      return readdirSync(trials).filter((f) => f.endsWith("_imu.csv.gz")).sort().flatMap((f) => readCohortTrial(path.join(trials, f)));
+    });
 }
 
 /** The map the mounting module would apply (C, or C · diag(1, 1, -1) for a converted stream), or undefined if refused. */
@@ -252,10 +287,14 @@ function main(argv: readonly string[]): void {
   const maps = streams.map((s) => mapOf(s));
   const simulated = simulatedStreams(Number(arg("--sim-wearers") ?? 8), Number(arg("--sim-seconds") ?? 180));
   const simMaps = simulated.map((s) => mapOf(s, SIM_CALIBRATE_S));
-  const out: Record<string, unknown> = { trials: files.length, ab06: {}, simulated: {} };
+  const cohortDir = arg("--cohort");
+  const cohort = cohortDir ? cohortStreams(cohortDir) : [];
+  const cohortMaps = cohort.map((s) => mapOf(s));
+  const out: Record<string, unknown> = { trials: files.length, ab06: {}, simulated: {}, ...(cohortDir ? { cohort: { dir: cohortDir, streams: cohort.length } } : {}) };
   for (const sensor of ["thigh", "foot"] as const) {
     (out.ab06 as Record<string, unknown>)[sensor] = evaluate(streams, maps, sensor, settingsOf(sensor), axesPerAngle, true);
     (out.simulated as Record<string, unknown>)[sensor] = evaluate(simulated, simMaps, sensor, settingsOf(sensor), axesPerAngle, false);
+    if (cohortDir) (out.cohort as Record<string, unknown>)[sensor] = evaluate(cohort, cohortMaps, sensor, settingsOf(sensor), axesPerAngle, false);
   }
   out.costUsPerSample = watchCost(streams, maps, settingsOf);
   const text = JSON.stringify(out, null, 2);
