@@ -8,3 +8,4 @@ export * from "./handedness.js";
 export * from "./calibrate.js";
 export * from "./convert.js";
 export * from "./placement.js";
+export * from "./restrapSuspicion.js";

@@ -55,7 +55,7 @@ export interface StatusChange {
   readonly reason?: string;
 }
 
-export const MOUNTING_STATES = ["calibrating", "calibrated", "refused", "stopped_fitting", "swapped"] as const;
+export const MOUNTING_STATES = ["calibrating", "calibrated", "refused", "restrap_suspected", "stopped_fitting", "swapped"] as const;
 export type MountingState = (typeof MOUNTING_STATES)[number];
 
 /** A sensor's mounting (sensor -> segment) calibration changed state (edge/modules/mounting.ts). */
@@ -70,7 +70,7 @@ export interface MountingEvent {
   /** calibrated: "left" when the stream was left-handed and is converted before `rotation` (docs/contract.md 2b). */
   readonly handedness?: StreamHandedness;
   readonly quality?: MountingQuality;
-  /** Why (refused, stopped_fitting, swapped), or how it came (calibrated: loaded, recalibrated). */
+  /** Why (refused, restrap_suspected, stopped_fitting, swapped), or how it came (calibrated: loaded, recalibrated). */
   readonly reason?: string;
   /** True when the running model (gait-features/2) withholds its angles until this sensor is calibrated. */
   readonly anglesWait?: boolean;

@@ -40,6 +40,10 @@
  *     sagittal rate as `signPartner`. A thigh refused `sign_uncertain` before
  *     its foot has a calibration keeps that stretch and is judged again on it
  *     as soon as the foot calibrates;
+ *   - between those judgements, the fast re-strap watch (./restrapWatch.ts):
+ *     the last 2.5-3 s of walking no longer look calibrated -> `restrap_suspected`,
+ *     no rotation handed out (angles withheld) and a fresh stretch, whose
+ *     judgement then clears it (still fits) or recalibrates;
  *   - once a leg's thigh and foot are both calibrated, the pair check
  *     (`checkPair`, on both stretches) reports a swap: `swapped`, naming both
  *     sensors. Never "fixed": the wearer re-straps, or the config's `sensors`
@@ -60,6 +64,7 @@ import type { EdgeEvents, GridEvent, MountingEvent, MountingState, RoutedSample 
 import type { Module } from "../core/module.js";
 import type { Logger } from "../log.js";
 import type { MountingQuality, SavedMounting } from "../runtime/calibrationFile.js";
+import { RestrapSuspect } from "./restrapWatch.js";
 
 export interface MountingConfig {
   readonly enabled: boolean;
@@ -167,6 +172,8 @@ interface Track {
   /** The stretch behind the last calibration or fit (the pair check compares two of them). */
   stretch: { acc: Vec3[]; gyro: Vec3[] } | undefined;
   judgements: number;
+  /** The fast re-strap watch of a calibrated sensor (./restrapWatch.ts). */
+  readonly suspect: RestrapSuspect;
 }
 
 export class MountingModule implements Module, MountingView {
@@ -229,6 +236,7 @@ export class MountingModule implements Module, MountingView {
       this.newStretch(t);
       Object.assign(t, { C: undefined, transform: undefined, rotation: undefined, quality: undefined, savedAt: undefined, source: undefined, stretch: undefined, lastFitDeg: undefined });
       t.handedness = "right";
+      t.suspect.clear();
       t.state = "calibrating";
       t.reason = reason;
       this.deps.logger.info(`${wearer}/${placement}: mounting calibration dropped (${reason})`);
@@ -240,7 +248,7 @@ export class MountingModule implements Module, MountingView {
 
   rotation(wearer: string, placement: Placement): Mat3 | undefined {
     const t = this.tracks.get(wearer)?.get(placement);
-    return t && t.state !== "swapped" ? t.transform : undefined;
+    return t && t.state !== "swapped" && !t.suspect.suspected ? t.transform : undefined;
   }
 
   stats(): Record<string, MountingStats> {
@@ -282,11 +290,15 @@ export class MountingModule implements Module, MountingView {
       const gyro: Vec3 = [v[o + 3]!, v[o + 4]!, v[o + 5]!];
       const t = this.track(g.wearer, placement);
       t.sensorId = ids?.get(placement) ?? t.sensorId;
-      if (g.index === 0) this.newStretch(t); // a new grid segment: calibrate() wants one contiguous stream
+      if (g.index === 0) {
+        this.newStretch(t); // a new grid segment: calibrate() wants one contiguous stream
+        t.suspect.restart();
+      }
       t.acc.push(acc);
       t.gyro.push(gyro);
       const footAt = isThigh(placement) ? g.placements.indexOf(footPlacementOf(placement)) : -1;
       if (footAt >= 0) t.footGyro.push([v[footAt * 6 + 3]!, v[footAt * 6 + 4]!, v[footAt * 6 + 5]!]);
+      if (t.state === "calibrated" && t.suspect.push(acc, gyro)) this.suspected(t);
       const still = Math.hypot(...gyro) < STILL_GYRO && Math.abs(Math.hypot(...acc) - G) < STILL_ACC;
       if (!still) t.moving++;
       const need = this.config.walkS * this.rate();
@@ -320,6 +332,7 @@ export class MountingModule implements Module, MountingView {
       if (fit.decision === "fits") {
         t.lastFitDeg = fit.angleDeg ?? undefined;
         t.stretch = { acc, gyro };
+        if (t.suspect.fitted(acc, gyro, t.handedness, this.rate())) this.cleared(t, fit.angleDeg ?? 0);
         this.checkPairOf(t);
         return;
       }
@@ -331,6 +344,7 @@ export class MountingModule implements Module, MountingView {
       this.deps.logger.warn(`${who} stopped fitting its mounting calibration: ${reason}`);
       t.state = "stopped_fitting";
       t.reason = reason;
+      t.suspect.clear();
       this.emit(t, "stopped_fitting", { reason });
       // From the raw stretch: the new strapping (or sensor) decides its own handedness.
       const fresh = calibrateConverting(raw.acc, raw.gyro, { rateHz: this.rate(), previous: t.C, ...withPartner });
@@ -370,6 +384,24 @@ export class MountingModule implements Module, MountingView {
     const signPartner = this.signPartner(thigh, pending.footGyro, pending.raw.acc.length);
     if (!signPartner) return;
     this.conclude(thigh, calibrateConverting(pending.raw.acc, pending.raw.gyro, { rateHz: this.rate(), signPartner }), "calibrated from walking");
+  }
+
+  /** The watch fired: withhold this sensor's rotation, say why, and judge a fresh stretch of what it wears now. */
+  private suspected(t: Track): void {
+    const reason = t.suspect.reason();
+    this.deps.logger.warn(`${t.wearer}/${t.placement}: re-strap suspected: ${reason}`);
+    t.state = "restrap_suspected";
+    t.reason = reason;
+    this.newStretch(t);
+    this.emit(t, "restrap_suspected", { reason });
+  }
+
+  /** The full judgement overruled the watch: the calibration still fits, its rotation applies again. */
+  private cleared(t: Track, angleDeg: number): void {
+    t.state = "calibrated";
+    t.reason = `re-strap not confirmed: still fits its calibration (${angleDeg.toFixed(0)} deg)`;
+    this.deps.logger.info(`${t.wearer}/${t.placement}: ${t.reason}`);
+    this.emit(t, "calibrated", { ...(t.rotation ? { rotation: t.rotation } : {}), handedness: t.handedness, ...(t.quality ? { quality: t.quality } : {}), reason: t.reason });
   }
 
   private conclude(t: Track, handed: ConvertedCalibration, how: string): void {
@@ -412,6 +444,7 @@ export class MountingModule implements Module, MountingView {
     t.source = source;
     t.state = "calibrated";
     t.reason = how;
+    t.suspect.watch(t.transform, this.rate());
     this.deps.logger.info(`${t.wearer}/${t.placement}: mounting ${how}`, { planarity: quality.planarity, signMargin: quality.signMargin });
     this.emit(t, "calibrated", { rotation: t.rotation, handedness, quality, reason: how });
   }
@@ -484,7 +517,7 @@ export class MountingModule implements Module, MountingView {
       t = {
         wearer, placement, sensorId: null, acc: [], gyro: [], footGyro: [], pendingSign: undefined, moving: 0, state: "calibrating", reportedTenths: -1,
         C: undefined, handedness: "right", transform: undefined, rotation: undefined, quality: undefined, savedAt: undefined, source: undefined, reason: undefined, lastFitDeg: undefined,
-        stretch: undefined, judgements: 0,
+        stretch: undefined, judgements: 0, suspect: new RestrapSuspect(placement),
       };
       byPlacement.set(placement, t);
     }

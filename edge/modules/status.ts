@@ -6,7 +6,8 @@
  *   - a source produced no valid sample for a while (`no_valid_data`: no
  *     frames, all checksums bad, wrong mode), until it says `valid_data`;
  *   - a sensor's mounting calibration (edge/modules/mounting.ts) was refused,
- *     stopped fitting (re-strap), or its leg's thigh and foot look swapped.
+ *     is suspected of a re-strap (the fast watch) or stopped fitting (the full
+ *     judgement), or its leg's thigh and foot look swapped.
  *
  * A sensor still CALIBRATING its mounting is a note, not a problem: the
  * status stays `online` with the progress in the reason. With a v1 model
@@ -71,6 +72,8 @@ function mountingEffectOnly(e: MountingEvent): { problem?: string; note?: string
       return e.handedness === "left" ? { note: `${who}: ${CONVERTED_TEXT}` } : {};
     case "refused":
       return { problem: `${who}: mounting calibration refused (${e.reason ?? "no reason given"})` };
+    case "restrap_suspected":
+      return { problem: `re-strap suspected: ${who} (${e.reason ?? "no longer looks calibrated"})` };
     case "stopped_fitting":
       return { problem: `${who}: stopped fitting its mounting calibration (${e.reason ?? "re-strapped?"})` };
     case "swapped":

@@ -40,7 +40,7 @@ import { FrameParser } from "../sources/serial/parser.js";
 import { SerialProtocol } from "../sources/serial/protocol.js";
 import { SerialSource, serialSourceSchema } from "../sources/serial/serialSource.js";
 import { Accountant, FAULT_RATE, FAULTS, STEP_US, faultedStream, prng, type FuzzTally, type SerialMode } from "./fuzzFrames.js";
-import { round, sleep, type CheckResult } from "./report.js";
+import { checkResult, round, sleep, type CheckResult } from "./report.js";
 
 export { FAULTS, type Fault, type FuzzTally, type SerialMode } from "./fuzzFrames.js";
 
@@ -189,11 +189,8 @@ export async function runFuzz(opts: FuzzOptions = {}): Promise<CheckResult> {
     figures.binary_false_accepts_time === 0 &&
     figures.csv_crc16_false_accepts + figures.csv_crc16_undetectable_value_changes === 0 &&
     frames > 0;
-  return {
-    check: "fuzz",
+  return checkResult("fuzz", t0, opts, {
     ok,
-    quick: opts.quick ?? false,
-    seconds: round((performance.now() - t0) / 1000, 1),
     figures,
     targets: {
       frames_sent: `>= 10^6 per mode through the layers (this run: ${frames}; pty: ${ptyFrames})`,
@@ -214,5 +211,5 @@ export async function runFuzz(opts: FuzzOptions = {}): Promise<CheckResult> {
       "corrupt_t_us in binary is a CRC-valid frame with a wrong clock (a firmware glitch); the protocol layer must drop it",
     ],
     detail: runs,
-  };
+  });
 }

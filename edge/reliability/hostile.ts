@@ -27,7 +27,7 @@ import { freePort, startMosquitto, type RunningMosquitto } from "../bench/mosqui
 import { memoryLogger } from "../log.js";
 import { mqttConfigSchema } from "../mqtt/config.js";
 import { MqttConnection } from "../mqtt/connection.js";
-import { round, sleep, type CheckResult } from "./report.js";
+import { checkResult, sleep, type CheckResult } from "./report.js";
 
 export const DEPLOY_MOSQUITTO = path.resolve(import.meta.dirname, "../../deploy/mosquitto");
 export const PASSWORDS = { "pi-01": "pw-pi-01", "pi-02": "pw-pi-02", ops: "pw-ops", dashboard: "pw-dash" } as const;
@@ -240,11 +240,8 @@ export async function runHostile(opts: { quick?: boolean } = {}): Promise<CheckR
       forged_publishes: r.forgedPublishes,
       forged_publishes_delivered: r.forgedPublishesDelivered,
     };
-    return {
-      check: "hostile",
+    return checkResult("hostile", t0, opts, {
       ok: r.victimDisconnects === 0 && r.victimReconnects === 0 && r.forgedStatusDelivered === 0 && r.victimMessagesRead === 0 && r.forgedPublishesDelivered === 0,
-      quick: opts.quick ?? false,
-      seconds: round((performance.now() - t0) / 1000, 1),
       figures,
       targets: {
         victim_disconnects: "0",
@@ -254,7 +251,7 @@ export async function runHostile(opts: { quick?: boolean } = {}): Promise<CheckR
         forged_publishes_delivered: "0",
       },
       notes: ["deploy/mosquitto/ as shipped (acl, mosquitto.conf, make-credentials.sh), listeners on free loopback ports; attacker = device pi-02's credentials"],
-    };
+    });
   } finally {
     await setup.stop();
   }

@@ -23,7 +23,7 @@ import { runKeygen } from "../ota/cli.js";
 import { OtaPublisher, type DeviceOutcome } from "../ota/publisher.js";
 import { DEFAULT_MODEL, parseConfig } from "../runtime/config.js";
 import { EdgeRuntime } from "../runtime/runtime.js";
-import { round, sleep, type CheckResult } from "./report.js";
+import { checkResult, round, sleep, type CheckResult } from "./report.js";
 
 type RawManifest = Record<string, unknown> & { version: string; model: { file: string; sha256: string; bytes: number } };
 interface Keys {
@@ -223,11 +223,8 @@ export async function runOtaAttacks(opts: OtaCheckOptions): Promise<CheckResult>
       angles_messages_during: measured.length,
       max_angles_gap_ms: round(Math.max(0, ...gaps), 1),
     };
-    return {
-      check: "ota",
+    return checkResult("ota", t0, opts, {
       ok: figures.refused_with_right_code === results.length && installs === 0 && measured.length > 1,
-      quick: opts.quick ?? false,
-      seconds: round((performance.now() - t0) / 1000, 1),
       figures,
       targets: {
         refused_pct: "100 (each with its reason code)",
@@ -237,7 +234,7 @@ export async function runOtaAttacks(opts: OtaCheckOptions): Promise<CheckResult>
       },
       notes: [`the suite ${rounds} time(s) over (full: ${FULL_ROUNDS}, quick: 1)`],
       detail: results,
-    };
+    });
   } finally {
     await runtime?.stop().catch(() => undefined);
     await sub?.endAsync(true).catch(() => undefined);

@@ -42,7 +42,7 @@ import { OtaPublisher } from "../ota/publisher.js";
 import { DeviceProcess, DeviceWatcher } from "./deviceProcess.js";
 import { DEFAULT_MODEL } from "../runtime/config.js";
 import { goldenOnlyModel } from "./goldenOnlyModel.js";
-import { round, sleep, type CheckResult } from "./report.js";
+import { checkResult, sleep, type CheckResult } from "./report.js";
 
 /** Long enough that no kill in this check comes after a flat candidate passed (4 strides a second). */
 const PROBATION_STRIDES = 2000;
@@ -197,11 +197,8 @@ export async function runOtaCrash(opts: OtaCrashOptions): Promise<CheckResult> {
     figures.rollbacks_held_after_restart === figures.kills_after_rollback &&
     figures.kills_during_probation >= 1 &&
     figures.probation_kills_reported_rolled_back === figures.kills_during_probation;
-  return {
-    check: "ota-crash",
+  return checkResult("ota-crash", t0, opts, {
     ok,
-    quick: opts.quick ?? false,
-    seconds: round((performance.now() - t0) / 1000, 1),
     figures,
     targets: {
       kills_during_probation: ">= 1 (a kill that came after the candidate was rolled back counts as after_rollback)",
@@ -218,7 +215,7 @@ export async function runOtaCrash(opts: OtaCrashOptions): Promise<CheckResult> {
       ...(opts.keepWorkDir ? [`work folder kept: ${work}`] : []),
     ],
     detail: results,
-  };
+  });
 }
 
 interface ScenarioContext {

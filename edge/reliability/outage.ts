@@ -27,7 +27,7 @@ import type { AnglesMessage } from "../mqtt/topics.js";
 import { DEFAULT_MODEL, parseConfig } from "../runtime/config.js";
 import { EdgeRuntime } from "../runtime/runtime.js";
 import { measureProbeLatency } from "./probeLatency.js";
-import { round, sleep, type CheckResult } from "./report.js";
+import { checkResult, round, sleep, type CheckResult } from "./report.js";
 
 /**
  * Stale: an angles message that reaches the subscriber after the broker came
@@ -186,11 +186,8 @@ export async function runOutage(opts: OutageOptions): Promise<CheckResult> {
       figures.samples_lost === 0 && figures.recording_seq_gaps === 0 && figures.crash_stale_angles === 0 && figures.freeze_stale_angles === 0 && shortStale === 0;
     const times =
       Math.max(figures.crash_reconnect_s, figures.crash_fresh_angles_s, figures.freeze_reconnect_s, figures.freeze_fresh_angles_s, ...shortFresh) < RECONNECT_TARGET_S;
-    return {
-      check: "outage",
+    return checkResult("outage", t0, opts, {
       ok: counts && times,
-      quick: opts.quick ?? false,
-      seconds: round((performance.now() - t0) / 1000, 1),
       figures,
       targets: {
         samples_lost: "0",
@@ -210,7 +207,7 @@ export async function runOutage(opts: OutageOptions): Promise<CheckResult> {
         `simulator in real time, shipped mqtt settings (keepalive ${config.mqtt.keepaliveS} s, reconnect ${config.mqtt.reconnectMinMs}-${config.mqtt.reconnectMaxMs} ms); stale = older than ${STALE_MS} ms on arrival`,
         `a frozen broker shorter than 1.5 x keepalive is not disconnected (reconnect_s 0); the live probe (liveProbeTimeoutMs ${config.mqtt.liveProbeTimeoutMs}) keeps what it could not read off the wire`,
       ],
-    };
+    });
   } finally {
     await runtime?.stop().catch(() => undefined);
     await sub?.endAsync(true).catch(() => undefined);

@@ -26,6 +26,29 @@ export interface CheckResult {
   readonly detail?: unknown;
 }
 
+/**
+ * A check's result from what it found: the fields every check fills the same way
+ * (`quick`, `seconds` since `t0`, a performance.now() reading) filled in here, in the
+ * report's key order (check, ok, quick, seconds, figures, targets, notes, detail).
+ */
+export function checkResult(
+  check: string,
+  t0: number,
+  opts: { readonly quick?: boolean },
+  found: Omit<CheckResult, "check" | "quick" | "seconds">,
+): CheckResult {
+  return {
+    check,
+    ok: found.ok,
+    quick: opts.quick ?? false,
+    seconds: round((performance.now() - t0) / 1000, 1),
+    figures: found.figures,
+    targets: found.targets,
+    notes: found.notes,
+    ...(found.detail !== undefined ? { detail: found.detail } : {}),
+  };
+}
+
 /** A markdown table of one result, for the console. */
 export function formatResult(r: CheckResult): string {
   const lines = [`## ${r.check}${r.quick ? " (quick)" : ""}: ${r.ok ? "ok" : "FAIL"} in ${r.seconds.toFixed(1)} s`, "", "| figure | value | target |", "|---|---|---|"];

@@ -11,7 +11,7 @@ import { mkdir, writeFile } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
 import type { Logger } from "../log.js";
-import { formatResult, type CheckResult } from "./report.js";
+import { checkResult, formatResult, type CheckResult } from "./report.js";
 
 export const CHECKS = ["fuzz", "outage", "ota", "ota-crash", "soak", "hostile"] as const;
 export type CheckName = (typeof CHECKS)[number];
@@ -68,7 +68,7 @@ export async function runReliability(check: CheckName | "all", o: ReliabilityOpt
       result = await runCheck(name, o);
     } catch (err) {
       const message = err instanceof Error ? err.message : String(err);
-      result = { check: name, ok: false, quick: o.quick, seconds: (performance.now() - t0) / 1000, figures: { error: message }, targets: {}, notes: ["the check did not complete"] };
+      result = checkResult(name, t0, o, { ok: false, figures: { error: message }, targets: {}, notes: ["the check did not complete"] });
     }
     results.push(result);
     process.stdout.write(formatResult(result) + "\n\n");

@@ -32,7 +32,7 @@ import { startMosquitto } from "../bench/mosquitto.js";
 import type { Logger } from "../log.js";
 import { DEFAULT_MODEL, parseConfig } from "../runtime/config.js";
 import { EdgeRuntime } from "../runtime/runtime.js";
-import { round, sleep, type CheckResult } from "./report.js";
+import { checkResult, round, sleep, type CheckResult } from "./report.js";
 
 export interface SoakOptions {
   readonly quick?: boolean;
@@ -194,12 +194,9 @@ export async function runSoak(opts: SoakOptions): Promise<CheckResult> {
       rss_samples: rss.length,
     };
     const full = minutes >= 30;
-    return {
-      check: "soak",
+    return checkResult("soak", t0, opts, {
       // Flatness is judged on the full soak only: a short run's second half is still warm-up.
       ok: samples > 0 && figures.angles_published > 0 && (!full || flat.flat),
-      quick: opts.quick ?? false,
-      seconds: round((performance.now() - t0) / 1000, 1),
       figures,
       targets: {
         minutes: ">= 30 for the bar (quick: 1)",
@@ -220,7 +217,7 @@ export async function runSoak(opts: SoakOptions): Promise<CheckResult> {
         youngMb: memory.map((m) => round(m.youngMb, 1)),
         oldMb: memory.map((m) => round(m.oldMb, 1)),
       },
-    };
+    });
   } finally {
     await runtime?.stop().catch(() => undefined);
     await broker.stop();

@@ -37,7 +37,10 @@ interface Run {
   logger: ReturnType<typeof memoryLogger>;
 }
 
-async function run(samples: Iterable<RoutedSample>, options: { walkS?: number; loaded?: SavedMounting[]; bus?: EventBus<EdgeEvents> } = {}): Promise<Run> {
+async function run(
+  samples: Iterable<RoutedSample>,
+  options: { walkS?: number; loaded?: SavedMounting[]; bus?: EventBus<EdgeEvents>; afterSample?: (module: MountingModule, tUs: number) => void } = {},
+): Promise<Run> {
   const logger = memoryLogger();
   const bus = options.bus ?? new EventBus<EdgeEvents>({ logger });
   const events: Run["events"] = [];
@@ -52,6 +55,7 @@ async function run(samples: Iterable<RoutedSample>, options: { walkS?: number; l
   for (const s of samples) {
     tUs = s.sample.tUs;
     feed.push(s);
+    options.afterSample?.(module, tUs);
   }
   feed.finish();
   await module.stop();
@@ -117,6 +121,76 @@ describe("mounting calibration from walking", () => {
     expect(rotationAngleDeg(mul(Cnew, Q), Cold)).toBeLessThan(10);
     expect(r.module.stats()["default/femur_r"]!.state).toBe("calibrated");
   });
+
+  describe("the fast re-strap watch (edge/modules/restrapWatch.ts)", () => {
+    const rowsPerCopy = ab06Samples().length / 2;
+    // Mid-walk in the third copy (8 s into it): after both calibrations (23.8 s and 27.6 s of the replay).
+    const kRestrap = 2 * rowsPerCopy + 1600;
+    const tRestrap = T0 + kRestrap * 5000;
+
+    /** The run, and at every grid sample whether the thigh's rotation was handed out (as the pipeline asks). */
+    async function watched(mount: (k: number) => Mat3 | undefined): Promise<Run & { handedOut: Array<{ tUs: number; C: Mat3 | undefined }> }> {
+      const handedOut: Array<{ tUs: number; C: Mat3 | undefined }> = [];
+      const samples = ab06Samples({ repeat: 5, mount: (p, k) => (p === "thigh" ? mount(k) : undefined) });
+      const r = await run(samples, { afterSample: (module, tUs) => handedOut.push({ tUs, C: module.rotation("default", "femur_r") }) });
+      return { ...r, handedOut };
+    }
+
+    it("suspects a re-strap within 3 s of walking, withholds the rotation at once, then confirms and recalibrates on clean samples", async () => {
+      const r = await watched((k) => (k >= kRestrap ? Q : undefined));
+      const before = firstOf(r, "femur_r", "calibrated")!;
+      const suspected = firstOf(r, "femur_r", "restrap_suspected")!;
+      expect(suspected).toBeDefined();
+      expect(suspected.tUs).toBeGreaterThanOrEqual(tRestrap); // no false alarm before it
+      expect((suspected.tUs - tRestrap) / 1e6).toBeLessThan(3);
+      expect(mountingEffect(suspected).problem).toMatch(/^re-strap suspected: femur_r \(its (vertical|flexion axis).* moved in the last 2\.5 s of walking/);
+      expect(mountingEffect({ ...suspected, anglesWait: true }).problem).toMatch(/; angles withheld$/);
+      const stopped = firstOf(r, "femur_r", "stopped_fitting")!;
+      const after = r.events.filter((e) => e.placement === "femur_r" && e.state === "calibrated").at(-1)!;
+      expect(stopped.tUs).toBeGreaterThan(suspected.tUs);
+      expect(after.reason).toMatch(/recalibrated after a re-strap/);
+      // Handed out until the suspicion, withheld from it until the recalibration, then the new one.
+      const at = (t0: number, t1: number) => r.handedOut.filter((h) => h.tUs >= t0 && h.tUs < t1);
+      expect(at(before.tUs + 1, suspected.tUs).every((h) => h.C !== undefined)).toBe(true);
+      expect(at(suspected.tUs + 1, after.tUs).every((h) => h.C === undefined)).toBe(true);
+      expect(at(after.tUs + 1, Number.POSITIVE_INFINITY).every((h) => h.C !== undefined)).toBe(true);
+      // Judged on a stretch started at the suspicion: all re-strapped samples, so the new frame is the truth's (C_new Q = C_old).
+      expect(rotationAngleDeg(mul(matrixFromQuat(after.rotation!), Q), matrixFromQuat(before.rotation!))).toBeLessThan(3);
+      expect(r.events.filter((e) => e.state === "restrap_suspected")).toHaveLength(1);
+    });
+
+    it("a disturbance the full judgement overrules: suspected, then 'still fits', and the same rotation applies again", async () => {
+      // 1.5 s turned by 90 deg, then as before (a sensor knocked and pushed back).
+      const knock = rotation([1, 0.2, 0], 90);
+      const r = await watched((k) => (k >= kRestrap && k < kRestrap + 300 ? knock : undefined));
+      const suspected = firstOf(r, "femur_r", "restrap_suspected")!;
+      expect(suspected).toBeDefined();
+      const cleared = r.events.find((e) => e.placement === "femur_r" && e.state === "calibrated" && e.tUs > suspected.tUs)!;
+      expect(cleared.reason).toMatch(/^re-strap not confirmed: still fits its calibration \(\d+ deg\)$/);
+      expect(mountingEffect(cleared)).toEqual({});
+      expect(firstOf(r, "femur_r", "stopped_fitting")).toBeUndefined();
+      expect(r.module.stats()["default/femur_r"]!.state).toBe("calibrated");
+      // Withheld only between the suspicion and the judgement that cleared it; the very same rotation after.
+      const C = r.handedOut.find((h) => h.tUs > firstOf(r, "femur_r", "calibrated")!.tUs)!.C;
+      expect(r.handedOut.filter((h) => h.C === undefined && h.tUs > suspected.tUs).every((h) => h.tUs <= cleared.tUs)).toBe(true);
+      expect(r.handedOut.at(-1)!.C).toBe(C);
+    });
+  });
+
+    it("a loaded calibration that fits, but near the watch's threshold, is not suspected again and again: the watch follows the stretch that fitted", async () => {
+      // Found on this walk, then turned 10 deg about the thigh's flexion axis (a pitch, as another day's strapping
+      // might be): the full judgement says it fits (9 deg on the first stretch), the 2.5 s windows sit near 12 deg.
+      const fresh = await run(ab06Samples({ repeat: 2 }));
+      const pitched = fresh.saved.map((m) => (m.placement === "femur_r" ? { ...m, rotation: quatOf(mul(rotation([0, 0, 1], 10), matrixFromQuat(m.rotation))) } : m));
+      const r = await run(ab06Samples({ repeat: 6 }), { loaded: pitched });
+      const thigh = r.events.filter((e) => e.placement === "femur_r");
+      // Before the fix: suspected, not confirmed, suspected ... every 35 s, the angles withheld two thirds of the time.
+      // Now: once at most, overruled (it fits) and quiet after. (A later stretch may find 10.0x deg and recalibrate:
+      // the full judgement's own threshold, not the watch.)
+      expect(thigh.filter((e) => e.state === "restrap_suspected").length).toBeLessThanOrEqual(1);
+      expect(thigh.filter((e) => /re-strap not confirmed/.test(e.reason ?? "")).length).toBeLessThanOrEqual(1);
+      expect(r.module.stats()["default/femur_r"]!.state).toBe("calibrated");
+    });
 
   it("refuses a sensor that only stands (shifting weight now and then), and one that never moves, with their reasons", async () => {
     const samples = standingAndStillSamples();

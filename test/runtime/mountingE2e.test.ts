@@ -7,8 +7,6 @@
 import { mkdtemp, readFile, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
-import { gunzipSync } from "node:zlib";
-import { connectAsync, type MqttClient } from "mqtt";
 import { describe, expect, it } from "vitest";
 import type { GaitEventMessage, StrideMessage } from "../../edge/gait/types.js";
 import { memoryLogger } from "../../edge/log.js";
@@ -17,66 +15,18 @@ import { EventBus } from "../../edge/core/bus.js";
 import type { EdgeEvents } from "../../edge/core/events.js";
 import { MountingModule } from "../../edge/modules/mounting.js";
 import { formatCalibration, parseCalibration, parseCalibrationFile, type SavedMounting } from "../../edge/runtime/calibrationFile.js";
-import { parseConfig } from "../../edge/runtime/config.js";
 import { sendCommand } from "../../edge/runtime/remote.js";
-import { EdgeRuntime } from "../../edge/runtime/runtime.js";
 import { AB06_TRIAL, ab06Samples } from "../helpers/ab06.js";
 import { gridFeeder } from "../helpers/grid.js";
+import { ab06TrialFile, deployReplay, type ReplayDeployment } from "../helpers/replayRuntime.js";
 import { waitFor } from "../helpers/waitFor.js";
 
 const MODEL = "models/reduced-femur-calcn-lstm/manifest.json";
 
-/** The trial, then the trial again with its clock shifted on (one CSV). */
-async function twiceTrial(dir: string): Promise<string> {
-  const lines = gunzipSync(await readFile(AB06_TRIAL)).toString("utf8").trim().split("\n");
-  const rows = lines.slice(1);
-  const t = (l: string): number => Number(l.slice(0, l.indexOf(",")));
-  const span = t(rows.at(-1)!) - t(rows[0]!) + 0.005;
-  const shifted = rows.map((l) => `${(t(l) + span).toFixed(3)}${l.slice(l.indexOf(","))}`);
-  const file = path.join(dir, "ab06_twice_imu.csv");
-  await writeFile(file, [lines[0]!, ...rows, ...shifted].join("\n") + "\n");
-  return file;
-}
-
-interface Deployed {
-  messages: Map<string, unknown[]>;
-  runtime: EdgeRuntime;
-  done: Promise<void>;
-  close: () => Promise<void>;
-}
-
 /** A runtime on its embedded broker replaying `file`, with a subscriber to everything it publishes. */
-function deploy(file: string, calibrationFile: string): Deployed {
-  const config = parseConfig({
-    model: MODEL,
-    sources: [{ kind: "replay", file, speed: 0 }],
-    mqtt: { deviceId: "e2e-gait", embedded: { host: "127.0.0.1", port: 0 } },
-    calibration: { file: calibrationFile },
-    mounting: { walkS: 12 },
-  });
-  let ended!: () => void;
-  const done = new Promise<void>((r) => (ended = r));
-  const messages = new Map<string, unknown[]>();
-  let client: MqttClient | undefined;
-  const runtime = new EdgeRuntime(config, {
-    logger: memoryLogger(),
-    onEnd: () => ended(),
-    beforeSources: async (rt) => {
-      client = await connectAsync(rt.brokerUrl);
-      client.on("message", (topic, payload) => {
-        const list = messages.get(topic) ?? [];
-        list.push(JSON.parse(payload.toString()));
-        messages.set(topic, list);
-      });
-      await client.subscribeAsync("gait/e2e-gait/#", { qos: 1 });
-    },
-  });
-  const close = async (): Promise<void> => {
-    await client?.endAsync();
-    await runtime.stop();
-  };
-  return { messages, runtime, done, close };
-}
+const deploy = (file: string, calibrationFile: string): ReplayDeployment =>
+  deployReplay({ model: MODEL, file, deviceId: "e2e-gait", calibrationFile, mounting: { walkS: 12 } });
+
 /** What the mounting module saves from the trial twice over (in-process, on a bare bus). */
 async function mountingsFromWalking(): Promise<SavedMounting[]> {
   const logger = memoryLogger();
@@ -100,14 +50,14 @@ describe("mounting calibration and gait events end to end", () => {
   const calibrationFile = dir.then((d) => path.join(d, "calibration.json"));
 
   it("calibrates from walking (status online while calibrating), saves it, and publishes gait events and strides", async () => {
-    const { messages, runtime, done, close } = deploy(await twiceTrial(await dir), await calibrationFile);
+    const { of, runtime, done, close } = deploy(await ab06TrialFile(await dir, "ab06_twice", 2), await calibrationFile);
     try {
       await runtime.start();
       await done;
-      const strides = () => (messages.get("gait/e2e-gait/gait/stride") ?? []) as StrideMessage[];
+      const strides = () => of<StrideMessage>("gait/e2e-gait/gait/stride");
       // Everything the gait module published has arrived (QoS 0 on a local broker: nothing is lost, only late).
       const published = runtime.stats().gait["default/calcn_r"]!;
-      const events = () => (messages.get("gait/e2e-gait/gait/event") ?? []) as GaitEventMessage[];
+      const events = () => of<GaitEventMessage>("gait/e2e-gait/gait/event");
       await waitFor("every gait message on MQTT", () => events().length === published.events && strides().length === published.strides, 30_000);
       expect(published.strides).toBeGreaterThanOrEqual(3);
       expect(events().filter((e) => e.type === "heel_strike").length).toBeGreaterThanOrEqual(5);
@@ -123,7 +73,7 @@ describe("mounting calibration and gait events end to end", () => {
         expect(s.romDeg?.knee_flexion_r).toBeGreaterThan(30);
       }
 
-      const states = (messages.get("gait/e2e-gait/status") ?? []) as StatusMessage[];
+      const states = of<StatusMessage>("gait/e2e-gait/status");
       const calibrating = states.findIndex((m) => m.state === "online" && /calibrating mounting \d+%/.test(m.reason ?? ""));
       expect(calibrating).toBeGreaterThanOrEqual(0);
       const after = states.slice(calibrating + 1);
@@ -144,17 +94,17 @@ describe("mounting calibration and gait events end to end", () => {
     // The file a previous run saved (made here from the same walk, so this test stands alone).
     const file = path.join(await dir, "saved.json");
     await writeFile(file, formatCalibration([], await mountingsFromWalking()));
-    const { messages, runtime, done, close } = deploy(AB06_TRIAL, file);
+    const { of, runtime, done, close } = deploy(AB06_TRIAL, file);
     try {
       await runtime.start();
       await done;
-      const events = () => (messages.get("gait/e2e-gait/gait/event") ?? []) as GaitEventMessage[];
+      const events = () => of<GaitEventMessage>("gait/e2e-gait/gait/event");
       // The single trial has 11 heel strikes (test/fixtures/gait/golden.json); walking-only calibration would need 14 s of it.
       await waitFor("the trial's heel strikes", () => events().filter((e) => e.type === "heel_strike").length >= 10, 30_000);
       const status = await sendCommand(runtime.brokerUrl, "gait", "e2e-gait", { command: "get_status" });
       const mounting = (status.data as { mounting: Record<string, { state: string; source: string; lastFitDeg: number | null }> }).mounting;
       expect(mounting["default/calcn_r"]).toMatchObject({ state: "calibrated", source: "file" });
-      const states = (messages.get("gait/e2e-gait/status") ?? []) as StatusMessage[];
+      const states = of<StatusMessage>("gait/e2e-gait/status");
       expect(states.some((m) => /calibrating/.test(m.reason ?? ""))).toBe(false);
     } finally {
       await close();

@@ -7,76 +7,28 @@
  * test/fixtures/models/tiny-v2 (gait-features/2); the replay is the shipped
  * AB06 trial three times back to back (52 s; the trial alone walks 17 s).
  */
-import { mkdtemp, readFile, writeFile } from "node:fs/promises";
+import { mkdtemp } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
-import { gunzipSync } from "node:zlib";
-import { connectAsync, type MqttClient } from "mqtt";
 import { describe, expect, it } from "vitest";
 import type { Mat3 } from "../../edge/calibration/index.js";
-import { memoryLogger } from "../../edge/log.js";
 import { matrixFromQuat } from "../../edge/modules/mounting.js";
-import type { AnglesMessage, StatusMessage } from "../../edge/mqtt/topics.js";
-import { parseConfig } from "../../edge/runtime/config.js";
-import { sendCommand } from "../../edge/runtime/remote.js";
-import { EdgeRuntime } from "../../edge/runtime/runtime.js";
-import { AB06_TRIAL } from "../helpers/ab06.js";
-import { waitFor } from "../helpers/waitFor.js";
+import type { StatusMessage } from "../../edge/mqtt/topics.js";
+import { prng } from "../../edge/reliability/fuzzFrames.js";
+import { AB06_T0_S, ab06TrialFile, replayAngles } from "../helpers/replayRuntime.js";
 
 const MODEL = "test/fixtures/models/tiny-v2/manifest.json";
 const COPIES = 3;
 
 /** A uniformly random rotation from a seeded generator (mulberry32 -> a random unit quaternion). */
 function randomRotation(seed: number): Mat3 {
-  let a = seed >>> 0;
-  const next = (): number => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
+  const next = prng(seed);
   const [u1, u2, u3] = [next(), next(), next()];
   const q: [number, number, number, number] = [
     Math.sqrt(1 - u1) * Math.sin(2 * Math.PI * u2), Math.sqrt(1 - u1) * Math.cos(2 * Math.PI * u2),
     Math.sqrt(u1) * Math.sin(2 * Math.PI * u3), Math.sqrt(u1) * Math.cos(2 * Math.PI * u3),
   ];
   return matrixFromQuat(q[0] < 0 ? [-q[0], -q[1], -q[2], -q[3]] : q);
-}
-
-/**
- * The trial `COPIES` times back to back (one CSV, the clock running on), with
- * each sensor's acc and gyro turned by `mounts[sensor]` (v_new = Q v_old; the
- * same motion read by a sensor strapped on another way). Full precision: the
- * two replays differ by the rotation only.
- */
-async function trialFile(dir: string, name: string, mounts: Readonly<Record<string, Mat3>>): Promise<string> {
-  const lines = gunzipSync(await readFile(AB06_TRIAL)).toString("utf8").trim().split("\n");
-  const header = lines[0]!.split(",");
-  const turned = Object.entries(mounts).map(([sensor, Q]) => ({
-    Q,
-    acc: ["X", "Y", "Z"].map((a) => header.indexOf(`${sensor}_Accel_${a}`)),
-    gyro: ["X", "Y", "Z"].map((a) => header.indexOf(`${sensor}_Gyro_${a}`)),
-  }));
-  const rows = lines.slice(1).map((l) => l.split(",").map(Number));
-  const span = rows.at(-1)![0]! - rows[0]![0]! + 0.005;
-  const out = [lines[0]!];
-  for (let c = 0; c < COPIES; c++) {
-    for (const r of rows) {
-      const f = [...r];
-      f[0] = Math.round((r[0]! + c * span) * 1000) / 1000;
-      for (const { Q, acc, gyro } of turned) {
-        for (const cols of [acc, gyro]) {
-          const v = cols.map((i) => r[i]!);
-          cols.forEach((i, k) => (f[i] = Q[k]![0] * v[0]! + Q[k]![1] * v[1]! + Q[k]![2] * v[2]!));
-        }
-      }
-      out.push(f.map(String).join(","));
-    }
-  }
-  const file = path.join(dir, `${name}_imu.csv`);
-  await writeFile(file, out.join("\n") + "\n");
-  return file;
 }
 
 interface Replayed {
@@ -89,53 +41,17 @@ interface Replayed {
 
 async function replay(file: string, deviceId: string): Promise<Replayed> {
   const dir = await mkdtemp(path.join(tmpdir(), "gait-v2-"));
-  const config = parseConfig({
-    model: MODEL,
-    sources: [{ kind: "replay", file, speed: 0 }],
-    mqtt: { deviceId, embedded: { host: "127.0.0.1", port: 0 } },
-    calibration: { file: path.join(dir, "calibration.json") }, // fresh: nothing saved yet
-  });
-  let ended!: () => void;
-  const done = new Promise<void>((r) => (ended = r));
-  const angles = new Map<number, number[]>();
-  const statuses: StatusMessage[] = [];
-  let client: MqttClient | undefined;
-  const runtime = new EdgeRuntime(config, {
-    logger: memoryLogger(),
-    onEnd: () => ended(),
-    beforeSources: async (rt) => {
-      client = await connectAsync(rt.brokerUrl);
-      client.on("message", (topic, payload) => {
-        const m = JSON.parse(payload.toString()) as unknown;
-        if (topic === rt.topics.angles) {
-          const a = m as AnglesMessage;
-          a.sensorTimeUs!.forEach((t, i) => angles.set(t, a.angles[i]!));
-        } else if (topic === rt.topics.status) statuses.push(m as StatusMessage);
-      });
-      await client.subscribeAsync([rt.topics.angles, rt.topics.status], { qos: 1 });
-    },
-  });
-  try {
-    await runtime.start();
-    await done;
-    const published = () => Object.values(runtime.stats().pipelines).reduce((n, p) => n + p.published, 0);
-    // Every message has at least a stride (25) of new samples: all have crossed the broker.
-    await waitFor("every angles message on MQTT", () => angles.size >= published() * 25, 30_000);
-    const status = await sendCommand(runtime.brokerUrl, "gait", deviceId, { command: "get_status" });
-    const mounting = (status.data as { mounting: Replayed["mounting"] }).mounting;
-    return { angles, statuses, mounting, t0Us: Math.round(8.255 * 1e6) };
-  } finally {
-    await client?.endAsync();
-    await runtime.stop();
-  }
+  // A fresh calibration file: nothing saved yet.
+  const r = await replayAngles({ model: MODEL, file, deviceId, calibrationFile: path.join(dir, "calibration.json") });
+  return { ...r, mounting: (r.status as { mounting: Replayed["mounting"] }).mounting, t0Us: Math.round(AB06_T0_S * 1e6) };
 }
 
 describe("gait-features/2 end to end: remounted sensors calibrate themselves", () => {
   it("a remounted replay publishes, after <= 30 s of walking, angles within 0.5 deg RMSE of the unrotated replay", async () => {
     const dir = await mkdtemp(path.join(tmpdir(), "gait-v2-trials-"));
-    const plain = await replay(await trialFile(dir, "plain", {}), "v2-plain");
+    const plain = await replay(await ab06TrialFile(dir, "plain", COPIES), "v2-plain");
     const mounts = { thigh: randomRotation(11), foot: randomRotation(23) };
-    const remounted = await replay(await trialFile(dir, "remounted", mounts), "v2-remounted");
+    const remounted = await replay(await ab06TrialFile(dir, "remounted", COPIES, (sensor) => mounts[sensor]), "v2-remounted");
 
     for (const r of [plain, remounted]) {
       expect(r.mounting["default/femur_r"]).toMatchObject({ state: "calibrated", source: "walking" });

@@ -1,0 +1,228 @@
+/**
+ * A fast re-strap SUSPICION (docs/calibration.md "On the edge"): the full
+ * re-strap judgement (`stillFits`) needs `walkS` (20) s of walking, and until
+ * it comes the pipeline keeps rotating a re-strapped sensor's data with the
+ * OLD rotation: a gait-features/2 model then publishes wrong angles that look
+ * healthy. This check looks at the last 2.5-3 s of walking
+ * and asks whether they still look like the calibrated frame:
+ *
+ *   - vertical: the mean specific force, rotated into the segment frame, vs
+ *     the segment's y (which IS the walking-mean specific force of the
+ *     calibration: docs/calibration.md step 7);
+ *   - flexion axis: the principal axis of the angular rate in the segment's
+ *     horizontal (x-z) plane vs its z (step 8: the calibration's flexion axis).
+ *
+ * A re-strap about any axis moves one or both (a turn about y moves only the
+ * flexion axis, about a horizontal axis it tilts the vertical). What it cannot
+ * see: a turn of 180 deg about y (z and x reversed, the same vertical and the
+ * same axis line): only the sign rule of the full judgement tells those apart.
+ *
+ * Both statistics are sums over the window, so the window's ORDER does not
+ * matter: the watcher below hands its ring buffer as it is. Only windows of
+ * walking are judged (most samples moving, a walking rate): standing,
+ * sitting or fidgeting say nothing, so sitting down (a thigh turned 90 deg
+ * from its walking vertical, but still) is no suspicion. The thresholds are
+ * chosen on AB06's 24 trials (false alarms) and on simulated re-straps
+ * (delays): edge/bench/restrapSuspicion.ts measures both.
+ * Pure (the watcher only keeps its ring of references); nothing is
+ * allocated per sample.
+ */
+import { STILL_ACC, STILL_GYRO } from "./calibrate.js";
+import { G } from "./handedness.js";
+import type { Mat3, Vec3 } from "./linalg.js";
+
+/** Judged only when at least this share of the window is moving (not still by STILL_GYRO/STILL_ACC). */
+export const SUSPECT_MIN_MOVING = 0.7;
+/** ... and the angular rate's RMS (|w|, the same in any frame) reaches this (rad/s): walking, not shuffling. */
+export const SUSPECT_MIN_RATE = 1.0;
+/** The flexion axis is judged when the horizontal rate is planar: its principal axis takes this share. */
+export const SUSPECT_MIN_PLANARITY = 0.7;
+/** How often a watcher judges its window (s). */
+export const SUSPECT_EVERY_S = 0.1;
+
+export interface SuspicionThresholds {
+  /** The window's mean specific force this far (deg) from the calibrated vertical: suspect. */
+  readonly verticalDeg: number;
+  /** The window's flexion axis this far (deg) from the calibrated one, in the horizontal plane: suspect. */
+  readonly axisDeg: number;
+  readonly minMoving: number;
+  readonly minRate: number;
+  readonly minPlanarity: number;
+}
+
+/** A watcher's window, cadence and thresholds. */
+export interface SuspicionSettings extends SuspicionThresholds {
+  /** Seconds of walking each judgement looks at (Hann-weighted when `taper`). */
+  readonly windowS: number;
+  readonly everyS: number;
+  /** Consecutive suspect judgements before the watcher fires (one odd window is not a re-strap). */
+  readonly consecutive: number;
+  readonly taper: boolean;
+}
+
+const WALKING = { minMoving: SUSPECT_MIN_MOVING, minRate: SUSPECT_MIN_RATE, minPlanarity: SUSPECT_MIN_PLANARITY, everyS: SUSPECT_EVERY_S, taper: true };
+
+/**
+ * Per segment, chosen with edge/bench/restrapSuspicion.ts on AB06's 24 trials
+ * (docs/calibration.md "On the edge"): the thigh's 2.5 s windows stay within 8.5
+ * deg of its walking vertical on their own trial's calibration (11 against
+ * another trial's) and mostly within 10 deg of its flexion axis (p99; single
+ * windows up to 31 deg at turns and stops, which the `consecutive` rule rides
+ * out). The foot's vertical swings more (heel strike and push-off, and a walking
+ * vertical that moves with the speed: 15 deg max on 3 s windows, 21 against
+ * another trial's calibration), so it looks longer and is allowed more.
+ */
+export const THIGH_SUSPICION: SuspicionSettings = { ...WALKING, windowS: 2.5, verticalDeg: 12, axisDeg: 22, consecutive: 3 };
+export const FOOT_SUSPICION: SuspicionSettings = { ...WALKING, windowS: 3.0, verticalDeg: 16, axisDeg: 22, consecutive: 5 };
+
+/** Pure: the settings of a placement's segment (`femur_*`: the thigh's, else the foot's, the stricter). */
+export function suspicionSettings(placement: string): SuspicionSettings {
+  return placement.startsWith("femur") ? THIGH_SUSPICION : FOOT_SUSPICION;
+}
+
+export interface WindowJudgement {
+  /** False: not walking (too still or too slow); the rest is then null / false. */
+  readonly judged: boolean;
+  /** Mean specific force (segment frame) vs y, deg. */
+  readonly verticalDeg: number | null;
+  /** Horizontal principal rate axis vs z, deg (0..90: an axis, not a direction); null when not planar. */
+  readonly axisDeg: number | null;
+  readonly suspect: boolean;
+}
+
+const STILL_GYRO_SQ = STILL_GYRO * STILL_GYRO;
+const NOT_JUDGED: WindowJudgement = { judged: false, verticalDeg: null, axisDeg: null, suspect: false };
+const DEG = 180 / Math.PI;
+
+/**
+ * Pure: does this window of walking (`acc`, `gyro`: sensor frame, any order, equal
+ * lengths) still look calibrated by `M` (sensor -> segment, `v_segment = M v_sensor`;
+ * for a converted left-handed stream the improper C · diag(1, 1, -1))?
+ */
+export function judgeWindow(M: Mat3, acc: readonly Vec3[], gyro: readonly Vec3[], th: SuspicionThresholds, taper?: Taper): WindowJudgement {
+  const n = acc.length;
+  if (n === 0 || gyro.length !== n || (taper && taper.weights.length !== n)) return NOT_JUDGED;
+  let moving = 0;
+  let fx = 0, fy = 0, fz = 0;
+  // Second moments of the rate, sensor frame (symmetric: six sums).
+  let sxx = 0, syy = 0, szz = 0, sxy = 0, sxz = 0, syz = 0;
+  let weightSum = 0;
+  for (let k = 0; k < n; k++) {
+    const f = acc[k]!, w = gyro[k]!;
+    // calibrate()'s still rule (|w| < STILL_GYRO and ||f| - g| < STILL_ACC), without Math.hypot (slow; this runs for every sample of every window).
+    const ww = w[0] * w[0] + w[1] * w[1] + w[2] * w[2];
+    if (!(ww < STILL_GYRO_SQ && Math.abs(Math.sqrt(f[0] * f[0] + f[1] * f[1] + f[2] * f[2]) - G) < STILL_ACC)) moving++;
+    const c = taper ? taper.weights[k >= taper.oldest ? k - taper.oldest : k - taper.oldest + n]! : 1;
+    weightSum += c;
+    fx += c * f[0]; fy += c * f[1]; fz += c * f[2];
+    sxx += c * w[0] * w[0]; syy += c * w[1] * w[1]; szz += c * w[2] * w[2];
+    sxy += c * w[0] * w[1]; sxz += c * w[0] * w[2]; syz += c * w[1] * w[2];
+  }
+  // Walking: mostly moving, and a rate of walking, not shuffling.
+  if (moving < th.minMoving * n || !(weightSum > 0 && Math.sqrt((sxx + syy + szz) / weightSum) >= th.minRate)) return NOT_JUDGED;
+  const [x, y, z] = M;
+  const vx = x[0] * fx + x[1] * fy + x[2] * fz, vy = y[0] * fx + y[1] * fy + y[2] * fz, vz = z[0] * fx + z[1] * fy + z[2] * fz;
+  const verticalDeg = Math.atan2(Math.hypot(vx, vz), vy) * DEG;
+  // The segment's horizontal moments: a^T S b for segment axes a, b (rows of M).
+  const moment = (a: Vec3, b: Vec3): number =>
+    a[0] * (sxx * b[0] + sxy * b[1] + sxz * b[2]) + a[1] * (sxy * b[0] + syy * b[1] + syz * b[2]) + a[2] * (sxz * b[0] + syz * b[1] + szz * b[2]);
+  const hxx = moment(x, x), hzz = moment(z, z), hxz = moment(x, z);
+  // The 2x2 eigen-problem in closed form: the principal axis and its share. Not planar (a
+  // re-strap that tilted the flexion axis out of the plane, say): the axis is not judged,
+  // the vertical then is.
+  const half = Math.hypot((hzz - hxx) / 2, hxz);
+  const planar = hxx + hzz > 0 && 0.5 + half / (hxx + hzz) >= th.minPlanarity;
+  const axisDeg = planar ? Math.abs(0.5 * Math.atan2(2 * hxz, hzz - hxx)) * DEG : null;
+  return { judged: true, verticalDeg, axisDeg, suspect: verticalDeg > th.verticalDeg || (axisDeg !== null && axisDeg > th.axisDeg) };
+}
+
+/**
+ * Weights by age: sample k of a ring is the ((k - oldest) mod n)-th oldest and weighs
+ * `weights` of that. A Hann taper: a window's mean over a part-stride at either end is
+ * what biases a boxcar's mean (the foot's specific force swings by several g within
+ * a stride); the taper lets the ends fade in and out.
+ */
+export interface Taper {
+  readonly weights: readonly number[];
+  readonly oldest: number;
+}
+
+/** Pure: the Hann weights of an n-sample window (oldest first), sin^2(pi (k + 0.5) / n). */
+export function hannWeights(n: number): number[] {
+  return Array.from({ length: n }, (_, k) => Math.sin((Math.PI * (k + 0.5)) / n) ** 2);
+}
+
+export interface Suspicion {
+  /** What moved: the vertical, the flexion axis, or both. */
+  readonly what: "vertical" | "flexion axis" | "vertical and flexion axis";
+  readonly verticalDeg: number;
+  readonly axisDeg: number | null;
+}
+
+/**
+ * One calibrated sensor's watcher (`M`: its sensor -> segment map): the last `windowS` of grid samples in a ring,
+ * judged every `everyS`; `push` returns a Suspicion on the judgement that makes
+ * `consecutive` suspect ones in a row (then again only after a judged window
+ * that looks calibrated: one suspicion per episode). Windows not judged (standing)
+ * neither count nor break the run. `reset()` when the rotation changes or the stream
+ * breaks (a new grid segment): the window must hold one strapping's samples of one stream.
+ */
+export class RestrapWatch {
+  private readonly acc: Vec3[] = [];
+  private readonly gyro: Vec3[] = [];
+  private next = 0;
+  private sinceJudged = 0;
+  private run = 0;
+  private fired = false;
+  private readonly size: number;
+  private readonly every: number;
+  private readonly weights: readonly number[] | undefined;
+
+  constructor(
+    private M: Mat3,
+    rateHz: number,
+    private readonly settings: SuspicionSettings,
+  ) {
+    this.size = Math.max(1, Math.round(settings.windowS * rateHz));
+    this.every = Math.max(1, Math.round(settings.everyS * rateHz));
+    this.weights = settings.taper ? hannWeights(this.size) : undefined;
+  }
+
+  /** A new rotation (or the same after a break): start from an empty window. */
+  reset(M: Mat3 = this.M): void {
+    this.M = M;
+    this.acc.length = 0;
+    this.gyro.length = 0;
+    this.next = 0;
+    this.sinceJudged = 0;
+    this.run = 0;
+    this.fired = false;
+  }
+
+  /** One grid sample (sensor frame, as `M` applies to it; the vectors are kept, not copied). */
+  push(acc: Vec3, gyro: Vec3): Suspicion | undefined {
+    if (this.acc.length < this.size) {
+      this.acc.push(acc);
+      this.gyro.push(gyro);
+    } else {
+      this.acc[this.next] = acc;
+      this.gyro[this.next] = gyro;
+      this.next = (this.next + 1) % this.size;
+    }
+    if (this.acc.length < this.size || ++this.sinceJudged < this.every) return undefined;
+    this.sinceJudged = 0;
+    const th = this.settings;
+    // Full ring: `next` is the oldest sample's slot.
+    const j = judgeWindow(this.M, this.acc, this.gyro, th, this.weights ? { weights: this.weights, oldest: this.next } : undefined);
+    if (!j.judged) return undefined;
+    if (!j.suspect) {
+      this.run = 0;
+      this.fired = false;
+      return undefined;
+    }
+    if (++this.run < th.consecutive || this.fired) return undefined;
+    this.fired = true;
+    const v = j.verticalDeg! > th.verticalDeg, a = j.axisDeg !== null && j.axisDeg > th.axisDeg;
+    return { what: v && a ? "vertical and flexion axis" : v ? "vertical" : "flexion axis", verticalDeg: j.verticalDeg!, axisDeg: j.axisDeg };
+  }
+}
