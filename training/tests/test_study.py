@@ -126,6 +126,7 @@ def test_compare_sweep_and_report(tiny_cohort: Path, demo_dir: Path, tmp_path: P
     text = (out / "README.md").read_text()
     assert "3 of 126 combinations done" in text
     assert "UA vs UG (cnn, femur_r+calcn_r)" in text
+    assert "Feature pipeline: gait-features/2" in text
     assert "femur_r+calcn_r`: not done yet" in text
     for png in ("fig3_methods.png", "transfer_ratio.png", "sweep_heatmap.png"):
         assert (out / png).stat().st_size > 1000

@@ -29,8 +29,10 @@ simulated person alike. Variants scored:
 - `neutral`: minus (mean angle over the first stand − the neutral reference),
   what the edge could offer;
 - `oracle`: minus (mean angle over the first stand − the TRUE mean angle
-  there), which needs mocap: an upper bound on any stand-based offset, (a)
-  alone.
+  there), which needs mocap: the best a stand-based offset can do, (a) alone;
+- `bias_bound`: minus the model's mean error over the scored part itself
+  (fitted on the test data): the most ANY constant per-wearer offset could
+  gain, whatever it is estimated from.
 
 Scores are the study's: the last (1 - `test_from`) of every trial (the
 compare table's test part), the published stream, `metrics_of`. The offset
@@ -57,7 +59,7 @@ from ..jsonio import write_json_atomic
 from ..mounting.calibrate import STAND_S, runs, still_mask
 from ..predict import Predict, torch_predictor
 
-VARIANTS = ("none", "neutral", "oracle")
+VARIANTS = ("none", "neutral", "oracle", "bias_bound")
 OVERLAP_S = 0.5  # the shortest stand common to all placements that gives an offset
 
 
@@ -205,6 +207,7 @@ class Scope:
             return
         offsets = stand_offset(pred, true, span, reference)
         tp, tt, _ = stream_predictions(test_rec, fc, predict)
+        offsets["bias_bound"] = (tp - tt).mean(axis=0)
         for v in VARIANTS:
             self.segments[v].append((tp - offsets[v][None, :].astype(tp.dtype), tt))
         self.trials.append({
