@@ -42,6 +42,7 @@ def main(argv: list[str] | None = None) -> int:
     c.add_argument("--lr", type=float, default=1e-3)
     c.add_argument("--ua-lr", type=float, default=1e-3)
     c.add_argument("--threads", type=int, default=0)
+    c.add_argument("--seed", type=int, default=0, help="training seed (a repeat with another seed: another --out)")
     c.add_argument("--no-imu-ik", action="store_true")
     c.add_argument("--pipeline", default=PIPELINE_V2, choices=PIPELINES,
                    help="feature pipeline (docs/contract.md): gait-features/2, the shipped contract (default), or "
@@ -95,7 +96,7 @@ def main(argv: list[str] | None = None) -> int:
             ratios=a.ratios, ua_epochs=a.ua_epochs, table_ratio=a.table_ratio, n_test_subjects=a.n_test_subjects,
             exclude_ab06_kinematics=not a.keep_ab06_kinematics, include=a.include, max_epochs=a.max_epochs,
             patience=a.patience, train_stride=a.train_stride, lr=a.lr, ua_lr=a.ua_lr, threads=a.threads,
-            imu_ik=not a.no_imu_ik, pipeline=a.pipeline, calibration_seconds=a.calibration_seconds,
+            imu_ik=not a.no_imu_ik, seed=a.seed, pipeline=a.pipeline, calibration_seconds=a.calibration_seconds,
         ))
     elif a.cmd == "sweep":
         from .sweep import SweepConfig, sweep
