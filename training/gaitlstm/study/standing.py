@@ -103,10 +103,10 @@ def stand_offset(pred: np.ndarray, true: np.ndarray, span: tuple[int, int], refe
 def on_grid(trial: Trial, placements: tuple[str, ...], t_grid: np.ndarray) -> dict[str, tuple[np.ndarray, np.ndarray]]:
     """Each placement's raw acc and gyro on the feature grid (linear, as the grid itself):
     stillness is rotation-invariant, so the sensor frame will do."""
-    out = {}
-    for p, (t, acc, gyro) in trial_streams(trial, placements).items():
-        out[p] = tuple(np.stack([np.interp(t_grid, t, x[:, k]) for k in range(3)], axis=1) for x in (acc, gyro))
-    return out  # type: ignore[return-value]
+    def resampled(t: np.ndarray, x: np.ndarray) -> np.ndarray:
+        return np.stack([np.interp(t_grid, t, x[:, k]) for k in range(3)], axis=1)
+
+    return {p: (resampled(t, acc), resampled(t, gyro)) for p, (t, acc, gyro) in trial_streams(trial, placements).items()}
 
 
 def with_stand_before(walk: Trial, stand: dict[str, ImuStream], joints: tuple[str, ...], stand_angles: np.ndarray) -> Trial:
