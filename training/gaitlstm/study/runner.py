@@ -274,6 +274,9 @@ def compare(cfg: CompareConfig) -> dict:
         ug_train, ug_val = present(cohort_recs, ug_train), present(cohort_recs, ug_val)
         test_cohort_p, test_real_p = present(cohort_recs, test_cohort), present(real_recs, test_real)
         whole_test_p = present(cohort_recs, whole(cohort_names, who.test))
+        desc_real_p = desc_real if len(test_real_p) == len(test_real) else (
+            f"AB06 real, last {1 - r0:.0%} of each of its {len(test_real_p)} trials with features (of {len(test_real)}: "
+            "see the refusals)")
 
         for arch in cfg.archs:
             fcfg = fit_config(cfg)
@@ -317,7 +320,7 @@ def compare(cfg: CompareConfig) -> dict:
                 continue
             # ---- UG tested directly on AB06 (no adaptation)
             t0 = time.monotonic()
-            row("ab06", "UG", arch, placements, desc_real,
+            row("ab06", "UG", arch, placements, desc_real_p,
                 metrics_of(segments_of(realize(real_recs, test_real_p), fc, ug, dev), cfg.joints, rate), t0)
 
             # ---- UA: fine-tune the UG model on the first `ratio` of every AB06 trial
@@ -353,7 +356,7 @@ def compare(cfg: CompareConfig) -> dict:
                 fit(ug, x, y, ua_cfg, dev, None, on_epoch)
                 if abs(ratio - r0) < 1e-9:
                     best = max(cfg.ua_epochs)
-                    row("ab06", "UA", arch, placements, desc_real, snap[best], t0,
+                    row("ab06", "UA", arch, placements, desc_real_p, snap[best], t0,
                         detail=f"UG fine-tuned {best} epochs on the first {ratio:.0%} of every AB06 trial")
             ug.load_state_dict(ug_state)
 
@@ -364,7 +367,7 @@ def compare(cfg: CompareConfig) -> dict:
             recs_r = real_recs if fc_r == fc else to_recordings(real, fc_r, cfg.joints)
             tr, va = present(recs_r, tr), present(recs_r, va)
             ui, _, _ = fit_new(arch, fcfg, fc_r, realize(recs_r, tr), realize(recs_r, va), dev, cfg.train_stride)
-            row("ab06", "UI", arch, placements, desc_real, metrics_of(segments_of(realize(recs_r, present(recs_r, test_real)), fc_r, ui, dev), cfg.joints, rate), t0,
+            row("ab06", "UI", arch, placements, desc_real_p, metrics_of(segments_of(realize(recs_r, present(recs_r, test_real)), fc_r, ui, dev), cfg.joints, rate), t0,
                 detail=f"first {split_at:.0%} of each AB06 trial trains, {split_at:.0%}-{r0:.0%} validates")
 
     # ---- IMU-IK on the same test parts
