@@ -15,7 +15,7 @@ PIPELINE ?= gait-features/2
 NODE_BIN := node_modules/.bin
 export ONNXRUNTIME_NODE_INSTALL := skip
 
-.PHONY: setup setup-py setup-node setup-system test test-py test-ts typecheck lint schema demo evaluate train export report study bench reliability gait-events clean
+.PHONY: setup setup-py setup-node setup-system test test-py test-ts typecheck lint schema demo evaluate train export report study study-v2 bench reliability gait-events clean
 
 setup: setup-system setup-py setup-node
 
@@ -81,16 +81,26 @@ report: setup-py
 # 126-combination IMU sweeps (UG, then UI; resumable), the 21 UG pairs again with seeds
 # 1 and 2, then reports/study. About 55 min on the 2-core machine (cohort 1, compare 4,
 # UG sweep 23, UI sweep 19, repeats 2 x 4; docs/study.md).
-# Needs the shared data folder (SHARED, default ../shared/data).
+# Needs the shared data folder (SHARED, default ../shared/data). Pinned to gait-features/1:
+# the committed report and the sweeps are v1; the v2 comparison is `make study-v2`.
 SHARED ?= ../shared/data
 WORKERS ?= 2
 study: setup-py
 	test -f runs/cohort/cohort.json || (cd training && $(abspath $(PY)) -m gaitlstm.simulate cohort --out ../runs/cohort --data $(abspath $(SHARED)) --workers $(WORKERS))
-	cd training && $(abspath $(PY)) -m gaitlstm.study compare --cohort ../runs/cohort --real $(abspath $(SHARED))/camargo_ab06/trials --out ../runs/study
+	cd training && $(abspath $(PY)) -m gaitlstm.study compare --cohort ../runs/cohort --real $(abspath $(SHARED))/camargo_ab06/trials --out ../runs/study --pipeline gait-features/1
 	cd training && $(abspath $(PY)) -m gaitlstm.study sweep --cohort ../runs/cohort --method ug --out ../runs/sweep --workers $(WORKERS)
 	cd training && $(abspath $(PY)) -m gaitlstm.study sweep --cohort ../runs/cohort --method ui --out ../runs/sweep-ui --workers $(WORKERS) --epochs 8 --patience 3 --train-stride 5
 	for seed in 1 2; do (cd training && $(abspath $(PY)) -m gaitlstm.study sweep --cohort ../runs/cohort --method ug --out ../runs/sweep-seed$$seed --sizes 2 --seed $$seed --workers $(WORKERS)) || exit 1; done
 	cd training && $(abspath $(PY)) -m gaitlstm.study report --runs ../runs/study ../runs/sweep ../runs/sweep-ui --repeats ../runs/sweep-seed1 ../runs/sweep-seed2 --out ../reports/study
+
+# The study's comparison and standing-offset experiment under the shipped contract,
+# gait-features/2, on a cohort with random right-handed mountings (docs/study.md,
+# "Under gait-features/2"). About 16 min on the 2-core machine (cohort 1, compare 15,
+# standing 1).
+study-v2: setup-py
+	test -f runs/cohort-random/cohort.json || (cd training && $(abspath $(PY)) -m gaitlstm.simulate cohort --out ../runs/cohort-random --data $(abspath $(SHARED)) --mounting random --workers $(WORKERS))
+	cd training && $(abspath $(PY)) -m gaitlstm.study compare --cohort ../runs/cohort-random --real $(abspath $(SHARED))/camargo_ab06/trials --out ../runs/study-v2 --archs lstm --pipeline gait-features/2 --threads 1 --no-imu-ik
+	cd training && $(abspath $(PY)) -m gaitlstm.study standing --model ../runs/study-v2/ug_lstm_femur_r+calcn_r.pt --real $(abspath $(SHARED))/camargo_ab06/trials --cohort ../runs/cohort-random --data $(abspath $(SHARED)) --out ../runs/standing-v2 --threads 1
 
 # The installed service's node flags (ExecStart of deploy/systemd/gait-edge.service, e.g. the
 # young generation's cap): the bench and the soak run with them, so their memory is the service's.

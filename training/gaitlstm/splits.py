@@ -142,11 +142,18 @@ def split_ua(recs: dict[str, list[Recording]], cfg: TrainConfig) -> Split:
 
 
 def feature_config(cfg: TrainConfig, trials: dict[str, list[Trial]], plan: SplitPlan) -> FeatureConfig:
-    """The contract's feature settings for a new model. v1: q_ref fitted on the data that
-    trains or validates only; v2: q_ref is the segment frame's constant (no fit)."""
-    imus = tuple(cfg.imus)
-    if cfg.pipeline == PIPELINE_V2:
-        return FeatureConfig(placements=imus, beta=cfg.beta, euler_reference={p: SEGMENT_REFERENCE for p in imus},
-                             pipeline=PIPELINE_V2, calibration_seconds=cfg.calibration_seconds)
-    ref = fit_reference_on(trials, plan.train + plan.val, imus)
-    return FeatureConfig(placements=imus, beta=cfg.beta, euler_reference=ref, pipeline=cfg.pipeline)
+    """The contract's feature settings for a new model of `cfg`."""
+    return new_feature_config(tuple(cfg.imus), cfg.pipeline, trials, plan.train + plan.val, cfg.beta, cfg.calibration_seconds)
+
+
+def new_feature_config(placements: tuple[str, ...], pipeline: str, trials: dict[str, list[Trial]], fit_parts: list[Part],
+                       beta: float = 0.1, calibration_seconds: float = 30.0) -> FeatureConfig:
+    """The contract's feature settings for a new model (`train` and the study alike).
+    v1: q_ref fitted on `fit_parts` (the data that trains or validates) only;
+    v2: q_ref is the segment frame's constant (no fit), each trial calibrated
+    on its first `calibration_seconds` when its features are built."""
+    if pipeline == PIPELINE_V2:
+        return FeatureConfig(placements=placements, beta=beta, euler_reference={p: SEGMENT_REFERENCE for p in placements},
+                             pipeline=PIPELINE_V2, calibration_seconds=calibration_seconds)
+    ref = fit_reference_on(trials, fit_parts, placements)
+    return FeatureConfig(placements=placements, beta=beta, euler_reference=ref, pipeline=pipeline)

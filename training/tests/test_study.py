@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from gaitlstm.features import PIPELINE_V2
 from gaitlstm.study.__main__ import main
 from gaitlstm.study.runner import PRODUCT, CompareConfig, compare, shared_person_note, ug_subjects
 from gaitlstm.study.sweep import SweepConfig, combinations, result_path, sweep
@@ -125,6 +126,7 @@ def test_compare_sweep_and_report(tiny_cohort: Path, demo_dir: Path, tmp_path: P
     text = (out / "README.md").read_text()
     assert "3 of 126 combinations done" in text
     assert "UA vs UG (cnn, femur_r+calcn_r)" in text
+    assert "Feature pipeline: gait-features/2" in text
     assert "femur_r+calcn_r`: not done yet" in text
     for png in ("fig3_methods.png", "transfer_ratio.png", "sweep_heatmap.png"):
         assert (out / png).stat().st_size > 1000
@@ -196,3 +198,41 @@ def test_the_ui_sweep_trains_one_model_per_test_subject(tiny_cohort: Path, tmp_p
     with pytest.raises(ValueError, match="no sweep of the same method"):  # a UG repeat has nothing to compare with
         main(["report", "--runs", str(tmp_path / "ui"), "--repeats", str(_pair_results(tmp_path / "r", 1, {"femur_r+calcn_r": 3.0})),
               "--out", str(out)])
+
+
+def _still_trial(folder: Path, name: str, seconds: float = 12.0) -> None:
+    """A trial of a sensor set that never moves (on a table): v2 refuses it, `no_motion`."""
+    t = np.arange(0.0, seconds, 0.01)
+    rng = np.random.default_rng(1)
+    cols = [t] + [np.full(len(t), 1.0 if c == "Accel_Y" else 0.0) + rng.normal(0, 1e-3, len(t))
+                  for p in SOURCE for c in CHANNELS]
+    _write(folder / f"{name}_imu.csv.gz", ["time"] + [f"{p}_{c}" for p in SOURCE for c in CHANNELS], np.stack(cols, axis=1))
+    ik_h = ["time", "hip_flexion_r", "hip_adduction_r", "hip_rotation_r", "knee_angle_r", "ankle_angle_r"]
+    _write(folder / f"{name}_ik.csv.gz", ik_h, np.stack([t] + [np.zeros(len(t))] * 5, axis=1))
+
+
+def test_compare_runs_the_v2_pipeline_and_lists_the_trials_whose_calibration_is_refused(tiny_cohort: Path, demo_dir: Path,
+                                                                                       tmp_path: Path) -> None:
+    """gait-features/2, as `train` builds it: every trial calibrated from its own walking. A
+    trial whose calibration is refused (here a test subject's sensors lying still) is left
+    out of every model and score and listed in compare.json, not dropped silently."""
+    _still_trial(tiny_cohort / "s3" / "trials", "still")
+    study = compare(CompareConfig(
+        cohort=str(tiny_cohort), real=str(demo_dir), out=str(tmp_path / "study"), archs=("cnn",), placement_sets=(PRODUCT,),
+        ratios=(0.5,), ua_epochs=(1,), n_test_subjects=1, max_epochs=1, threads=1, imu_ik=False, pipeline=PIPELINE_V2,
+    ))
+    assert study["config"]["pipeline"] == PIPELINE_V2
+    refused = {(r["subject"], r["trial"]) for r in study["refused"]}
+    assert ("s3", "still") in refused
+    assert {r["reason"] for r in study["refused"] if r["trial"] == "still"} == {"no_motion"}
+    for subject, trial in refused:
+        assert any(f"{subject}/{trial} left out of every model and score" in n for n in study["notes"])
+    rows = {(r["scope"], r["method"]) for r in study["rows"]}
+    assert {("cohort", "UG"), ("cohort", "UI"), ("ab06", "UG"), ("ab06", "UA"), ("ab06", "UI")} <= rows
+    from gaitlstm.checkpoint import Checkpoint
+
+    ug = Checkpoint.load(tmp_path / "study" / "ug_cnn_femur_r+calcn_r.pt")
+    assert ug.feature_config.pipeline == PIPELINE_V2 and ug.config.pipeline == PIPELINE_V2
+    used = {(p.subject, p.trial) for p in ug.train_parts + ug.val_parts + ug.test_parts}
+    assert used and not used & refused
+    assert ("s3", "walk_a") in used or ("s3", "walk_b") in used  # the test subject is still scored

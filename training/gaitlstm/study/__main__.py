@@ -1,4 +1,4 @@
-"""python -m gaitlstm.study {compare,sweep,report} (docs/study.md)."""
+"""python -m gaitlstm.study {compare,sweep,report,standing} (docs/study.md)."""
 
 from __future__ import annotations
 
@@ -6,6 +6,8 @@ import argparse
 import os
 import sys
 from pathlib import Path
+
+from ..features import PIPELINE_V2, PIPELINES
 
 
 def _floats(s: str) -> tuple[float, ...]:
@@ -40,7 +42,13 @@ def main(argv: list[str] | None = None) -> int:
     c.add_argument("--lr", type=float, default=1e-3)
     c.add_argument("--ua-lr", type=float, default=1e-3)
     c.add_argument("--threads", type=int, default=0)
+    c.add_argument("--seed", type=int, default=0, help="training seed (a repeat with another seed: another --out)")
     c.add_argument("--no-imu-ik", action="store_true")
+    c.add_argument("--pipeline", default=PIPELINE_V2, choices=PIPELINES,
+                   help="feature pipeline (docs/contract.md): gait-features/2, the shipped contract (default), or "
+                        "gait-features/1, the study's first figures")
+    c.add_argument("--calibration-seconds", type=float, default=30.0,
+                   help="gait-features/2: the first seconds of each trial that calibrate it (as `train`)")
 
     s = sub.add_parser("sweep", help="UG for every IMU combination (resumable, parallel)")
     s.add_argument("--cohort", required=True)
@@ -67,6 +75,17 @@ def main(argv: list[str] | None = None) -> int:
     r.add_argument("--repeats", nargs="*", default=[],
                    help="sweep folders of the same settings with other seeds: the pairs' seed spread")
 
+    st = sub.add_parser("standing", help="issue #9 item 6: does a standing-pose offset lower a UG model's error?")
+    st.add_argument("--model", required=True, help="a UG checkpoint (compare writes <out>/ug_<arch>_<placements>.pt)")
+    st.add_argument("--real", default=None, help="the new person's trials folder (AB06 real: stands at each trial's start)")
+    st.add_argument("--cohort", default=None, help="the model's cohort (--mounting random): its held-out subjects, "
+                                                   "each trial with a synthesized neutral stand")
+    st.add_argument("--data", default="../shared/data", help="the shared data folder (the cohort's OpenSim models)")
+    st.add_argument("--out", default="runs/standing")
+    st.add_argument("--test-from", type=float, default=0.5, help="score the last (1 - this) of every trial")
+    st.add_argument("--stand-s", type=float, default=3.0, help="seconds of the synthesized stand")
+    st.add_argument("--threads", type=int, default=0)
+
     a = ap.parse_args(argv)
     if a.cmd == "compare":
         from .runner import PRODUCT, CompareConfig, compare
@@ -77,7 +96,7 @@ def main(argv: list[str] | None = None) -> int:
             ratios=a.ratios, ua_epochs=a.ua_epochs, table_ratio=a.table_ratio, n_test_subjects=a.n_test_subjects,
             exclude_ab06_kinematics=not a.keep_ab06_kinematics, include=a.include, max_epochs=a.max_epochs,
             patience=a.patience, train_stride=a.train_stride, lr=a.lr, ua_lr=a.ua_lr, threads=a.threads,
-            imu_ik=not a.no_imu_ik,
+            imu_ik=not a.no_imu_ik, seed=a.seed, pipeline=a.pipeline, calibration_seconds=a.calibration_seconds,
         ))
     elif a.cmd == "sweep":
         from .sweep import SweepConfig, sweep
@@ -88,6 +107,13 @@ def main(argv: list[str] | None = None) -> int:
             include=a.include, epochs=a.epochs, patience=a.patience, train_stride=a.train_stride, lr=a.lr, limit=a.limit,
             seed=a.seed,
         ))
+    elif a.cmd == "standing":
+        from .standing import StandingConfig, standing
+
+        if not (a.real or a.cohort):
+            ap.error("standing: give --real and/or --cohort")
+        standing(StandingConfig(model=a.model, real=a.real, cohort=a.cohort, out=a.out, data=a.data,
+                                test_from=a.test_from, stand_s=a.stand_s, threads=a.threads))
     else:
         from .report import write_report
 

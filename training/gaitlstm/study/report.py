@@ -59,6 +59,9 @@ def compare_section(data: dict, out: Path) -> list[str]:
         f"train stride {cfg.get('train_stride')}, lr {cfg.get('lr')}, UA lr {cfg.get('ua_lr')}; device {data.get('device')}; "
         f"{data.get('minutes', float('nan')):.1f} min in all" + ("" if "minutes" in data else " (run not finished)") + ".",
         "- Cells: RMSE (deg) / NRMSE (RMSE over the test range of motion) / r (mean Pearson r per gait cycle).",
+        # runs from before the option were all gait-features/1
+        f"- Feature pipeline: {cfg.get('pipeline', 'gait-features/1')} (docs/contract.md)"
+        + (f"; {len(data['refused'])} trial calibration(s) refused, listed below" if data.get("refused") else "") + ".",
     ]
     lines += [f"- Note: {n}" for n in data.get("notes", [])]
     if not any(r["method"] == "IMU-IK" for r in rows) and not any("IMU-IK" in n for n in data.get("notes", [])):

@@ -17,6 +17,14 @@ Who is tested on what:
 
 Subjects of the cohort that replay AB06's own mocap kinematics are dropped
 (`cohort.json`: `kinematics_from_ab06`), else AB06 would not be unseen.
+
+Pipeline (`CompareConfig.pipeline`): gait-features/2 by default, the shipped
+contract (each trial's placements calibrated into their segment frames from
+its own first walking, as `train` and the edge do: `splits.new_feature_config`
+and `dataset.to_recordings`); gait-features/1 reproduces the study's first
+figures. A trial whose calibration is refused has no v2 features: it is left
+out of every model and score, and listed in `compare.json` (`refused`, and a
+note), never dropped silently.
 Results go to `<out>/compare.json`, rewritten (atomically) after every row.
 """
 
@@ -33,15 +41,16 @@ import torch
 
 from ..checkpoint import Checkpoint
 from ..config import FitConfig, TrainConfig
-from ..dataset import Part, Recording, fit_reference_on, keep_trials, load_trials, realize, to_recordings
+from ..dataset import Part, Recording, keep_trials, load_trials, realize, to_recordings
 from ..evaluate import Segment, metrics_of, segments
-from ..features import FeatureConfig
+from ..features import PIPELINE_V2, CalibrationRefused, FeatureConfig
 from ..fit import device, fit, fit_new, seed_everything, stack
 from ..io.types import JOINTS_R, Trial
 from ..jsonio import write_json_atomic
 from ..metrics import joint_metrics
 from ..models import Normalized
 from ..predict import torch_predictor
+from ..splits import new_feature_config
 
 PLACEMENTS = ("pelvis", "femur_r", "femur_l", "tibia_r", "tibia_l", "calcn_r", "calcn_l")
 PRODUCT = ("femur_r", "calcn_r")
@@ -98,6 +107,24 @@ def fractions(names: dict[str, list[str]], subjects: list[str], start: float, en
     return [Part(s, n, start, end) for s in subjects for n in names[s]]
 
 
+def present(recs: dict[str, list[Recording]], parts: list[Part]) -> list[Part]:
+    """The parts whose recording exists (a v2 trial whose calibration was refused has none)."""
+    have = {(r.subject, r.trial) for rs in recs.values() for r in rs}
+    return [p for p in parts if (p.subject, p.trial) in have]
+
+
+def refusal_rows(refused: list[CalibrationRefused]) -> list[dict]:
+    """One row per refused trial placement, for compare.json (each trial once per placement set)."""
+    seen: set[tuple[str, str, str]] = set()
+    rows = []
+    for e in refused:
+        if (e.subject, e.trial, e.placement) not in seen:
+            seen.add((e.subject, e.trial, e.placement))
+            rows.append({"subject": e.subject, "trial": e.trial, "placement": e.placement, "reason": e.reason,
+                         "message": str(e)})
+    return rows
+
+
 def segments_of(recs: list[Recording], fc: FeatureConfig, model: Normalized, dev: torch.device) -> list[Segment]:
     """(pred, true) published streams, as the edge publishes them and `evaluate` scores them."""
     return segments(recs, fc, torch_predictor(model, dev))[0]
@@ -128,6 +155,8 @@ class CompareConfig:
     threads: int = 0
     max_minutes: float = 8.0  # per fit
     imu_ik: bool = True
+    pipeline: str = PIPELINE_V2  # the shipped contract; gait-features/1 reproduces the first study figures
+    calibration_seconds: float = 30.0  # v2: the first seconds of each trial that calibrate it (as `train`)
 
 
 def fit_config(cfg: CompareConfig) -> FitConfig:
@@ -185,7 +214,8 @@ def compare(cfg: CompareConfig) -> dict:
     dev = device()
     out = Path(cfg.out)
     out.mkdir(parents=True, exist_ok=True)
-    res = Results(out / "compare.json", {"config": asdict(cfg), "device": str(dev), "rows": [], "curve": [], "notes": []})
+    res = Results(out / "compare.json", {"config": asdict(cfg), "device": str(dev), "rows": [], "curve": [], "notes": [],
+                                         "refused": []})
     rate = 100.0
 
     dropped = ab06_kinematics_subjects(Path(cfg.cohort)) if cfg.exclude_ab06_kinematics else []
@@ -216,15 +246,37 @@ def compare(cfg: CompareConfig) -> dict:
         print(f"[compare] {scope:6s} {method:6s} {arch:5s} {'+'.join(placements):24s} "
               f"mean RMSE {metrics['mean_rmse_deg']:.2f} deg  ({time.monotonic() - t0:.0f} s)", flush=True)
 
+    def features_for(placements: tuple[str, ...], trials: dict[str, list[Trial]], fit_parts: list[Part]) -> FeatureConfig:
+        return new_feature_config(placements, cfg.pipeline, trials, fit_parts, calibration_seconds=cfg.calibration_seconds)
+
+    def report_refused(placements: tuple[str, ...], refused: list[CalibrationRefused]) -> None:
+        rows = refusal_rows(refused)
+        for r in rows:
+            res.data["refused"].append({"placements": list(placements), **r})
+            res.data["notes"].append(f"{'+'.join(placements)}: {r['subject']}/{r['trial']} left out of every model and "
+                                     f"score: placement '{r['placement']}' calibration refused ({r['reason']})")
+            print(f"[compare] left out: {r['message']}", flush=True)
+        res.save()
+
     for placements in cfg.placement_sets:
         lacking = [p for p in placements if any(p not in t.imus for ts in real.values() for t in ts)]
         real_ok = not lacking
         if lacking:
             res.data["notes"].append(f"AB06 has no IMU at {lacking}: {'+'.join(placements)} is run on the cohort only")
         ug_train, ug_val = whole(cohort_names, who.train), whole(cohort_names, [who.val])
-        fc = FeatureConfig(placements=placements, euler_reference=fit_reference_on(cohort, ug_train + ug_val, placements))
-        cohort_recs = to_recordings(keep_trials(cohort, ug_train + ug_val + whole(cohort_names, who.test)), fc, cfg.joints)
-        real_recs = to_recordings(real, fc, cfg.joints) if real_ok else {}
+        fc = features_for(placements, cohort, ug_train + ug_val)
+        refused: list[CalibrationRefused] = []
+        cohort_recs = to_recordings(keep_trials(cohort, ug_train + ug_val + whole(cohort_names, who.test)), fc, cfg.joints,
+                                    refused)
+        real_recs = to_recordings(real, fc, cfg.joints, refused) if real_ok else {}
+        report_refused(placements, refused)
+        # Every part list below is cut to the trials that have features (none refused).
+        ug_train, ug_val = present(cohort_recs, ug_train), present(cohort_recs, ug_val)
+        test_cohort_p, test_real_p = present(cohort_recs, test_cohort), present(real_recs, test_real)
+        whole_test_p = present(cohort_recs, whole(cohort_names, who.test))
+        desc_real_p = desc_real if len(test_real_p) == len(test_real) else (
+            f"AB06 real, last {1 - r0:.0%} of each of its {len(test_real_p)} trials with features (of {len(test_real)}: "
+            "see the refusals)")
 
         for arch in cfg.archs:
             fcfg = fit_config(cfg)
@@ -236,13 +288,14 @@ def compare(cfg: CompareConfig) -> dict:
             ug_config = TrainConfig(data=cfg.cohort, out=cfg.out, arch=arch, method="ug", imus=placements, joints=cfg.joints,
                                     heldout=None, val_trials=None, seed=cfg.seed, max_epochs=cfg.max_epochs,
                                     patience=cfg.patience, batch_size=cfg.batch_size, lr=cfg.lr,
-                                    train_stride=cfg.train_stride, max_minutes=cfg.max_minutes)
+                                    train_stride=cfg.train_stride, max_minutes=cfg.max_minutes, pipeline=cfg.pipeline,
+                                    calibration_seconds=cfg.calibration_seconds)
             Checkpoint(ug_config, fc, {k: ug_state[k].cpu().numpy() for k in ("x_mean", "x_std", "y_mean", "y_std")},
                        {k: v.cpu() for k, v in ug_state.items()}, history, train_parts=ug_train, val_parts=ug_val,
-                       test_parts=whole(cohort_names, who.test), device=str(dev),
+                       test_parts=whole_test_p, device=str(dev),
                        ).save(out / f"ug_{arch}_{'+'.join(placements)}.pt")
-            m = metrics_of(segments_of(realize(cohort_recs, test_cohort), fc, ug, dev), cfg.joints, rate)
-            whole_m = metrics_of(segments_of(realize(cohort_recs, whole(cohort_names, who.test)), fc, ug, dev), cfg.joints, rate)
+            m = metrics_of(segments_of(realize(cohort_recs, test_cohort_p), fc, ug, dev), cfg.joints, rate)
+            whole_m = metrics_of(segments_of(realize(cohort_recs, whole_test_p), fc, ug, dev), cfg.joints, rate)
             row("cohort", "UG", arch, placements, desc_cohort, m, t0, epochs=len(history),
                 whole_trials_mean_rmse_deg=whole_m["mean_rmse_deg"], train_subjects=len(who.train))
 
@@ -251,10 +304,15 @@ def compare(cfg: CompareConfig) -> dict:
             segs = []
             for s in who.test:
                 tr, va = fractions(cohort_names, [s], 0.0, split_at), fractions(cohort_names, [s], split_at, r0)
-                fc_s = FeatureConfig(placements=placements, euler_reference=fit_reference_on(cohort, tr + va, placements))
-                recs_s = to_recordings({s: cohort[s]}, fc_s, cfg.joints)
+                fc_s = features_for(placements, cohort, tr + va)
+                # v2's features depend on no fit: the UG recordings are this subject's (refusals already reported)
+                recs_s = cohort_recs if fc_s == fc else to_recordings({s: cohort[s]}, fc_s, cfg.joints)
+                tr, va = present(recs_s, tr), present(recs_s, va)
+                if not tr:
+                    res.data["notes"].append(f"UI {arch}: cohort subject {s} has no trial with features; no UI model")
+                    continue
                 ui, _, _ = fit_new(arch, fcfg, fc_s, realize(recs_s, tr), realize(recs_s, va), dev, cfg.train_stride)
-                segs += segments_of(realize(recs_s, fractions(cohort_names, [s], r0, 1.0)), fc_s, ui, dev)
+                segs += segments_of(realize(recs_s, present(recs_s, fractions(cohort_names, [s], r0, 1.0))), fc_s, ui, dev)
             row("cohort", "UI", arch, placements, desc_cohort, metrics_of(segs, cfg.joints, rate), t0,
                 detail=f"per subject: first {split_at:.0%} of each trial trains, {split_at:.0%}-{r0:.0%} validates")
 
@@ -262,13 +320,14 @@ def compare(cfg: CompareConfig) -> dict:
                 continue
             # ---- UG tested directly on AB06 (no adaptation)
             t0 = time.monotonic()
-            row("ab06", "UG", arch, placements, desc_real,
-                metrics_of(segments_of(realize(real_recs, test_real), fc, ug, dev), cfg.joints, rate), t0)
+            row("ab06", "UG", arch, placements, desc_real_p,
+                metrics_of(segments_of(realize(real_recs, test_real_p), fc, ug, dev), cfg.joints, rate), t0)
 
             # ---- UA: fine-tune the UG model on the first `ratio` of every AB06 trial
             for ratio in cfg.ratios:
                 t0 = time.monotonic()
-                adapt, test = fractions(real_names, real_subjects, 0.0, ratio), fractions(real_names, real_subjects, ratio, 1.0)
+                adapt = present(real_recs, fractions(real_names, real_subjects, 0.0, ratio))
+                test = present(real_recs, fractions(real_names, real_subjects, ratio, 1.0))
                 test_recs = realize(real_recs, test)
                 ug.load_state_dict(ug_state)
                 res.add("curve", {"arch": arch, "placements": list(placements), "ratio": ratio, "epochs": 0,
@@ -297,17 +356,18 @@ def compare(cfg: CompareConfig) -> dict:
                 fit(ug, x, y, ua_cfg, dev, None, on_epoch)
                 if abs(ratio - r0) < 1e-9:
                     best = max(cfg.ua_epochs)
-                    row("ab06", "UA", arch, placements, desc_real, snap[best], t0,
+                    row("ab06", "UA", arch, placements, desc_real_p, snap[best], t0,
                         detail=f"UG fine-tuned {best} epochs on the first {ratio:.0%} of every AB06 trial")
             ug.load_state_dict(ug_state)
 
             # ---- UI within AB06
             t0 = time.monotonic()
             tr, va = fractions(real_names, real_subjects, 0.0, split_at), fractions(real_names, real_subjects, split_at, r0)
-            fc_r = FeatureConfig(placements=placements, euler_reference=fit_reference_on(real, tr + va, placements))
-            recs_r = to_recordings(real, fc_r, cfg.joints)
+            fc_r = features_for(placements, real, tr + va)
+            recs_r = real_recs if fc_r == fc else to_recordings(real, fc_r, cfg.joints)
+            tr, va = present(recs_r, tr), present(recs_r, va)
             ui, _, _ = fit_new(arch, fcfg, fc_r, realize(recs_r, tr), realize(recs_r, va), dev, cfg.train_stride)
-            row("ab06", "UI", arch, placements, desc_real, metrics_of(segments_of(realize(recs_r, test_real), fc_r, ui, dev), cfg.joints, rate), t0,
+            row("ab06", "UI", arch, placements, desc_real_p, metrics_of(segments_of(realize(recs_r, present(recs_r, test_real)), fc_r, ui, dev), cfg.joints, rate), t0,
                 detail=f"first {split_at:.0%} of each AB06 trial trains, {split_at:.0%}-{r0:.0%} validates")
 
     # ---- IMU-IK on the same test parts
@@ -320,13 +380,15 @@ def compare(cfg: CompareConfig) -> dict:
             res.data["notes"].append(f"IMU-IK baseline not available ({e}); its rows are missing")
         else:
             t0 = time.monotonic()
-            parts = {(p.subject, p.trial) for p in test_cohort}
+            # the models' test parts: a trial some placement set left out (refused calibration) is left out here too
+            left_out = {(r["subject"], r["trial"]) for r in res.data["refused"]}
+            parts = {(p.subject, p.trial) for p in test_cohort} - left_out
             trials = [t for s, ts in cohort.items() for t in ts if (s, t.name) in parts]
             row("cohort", "IMU-IK", "-", ("pelvis", "femur_r", "tibia_r", "calcn_r"), desc_cohort, imu_ik_metrics(trials, r0, cfg.joints), t0,
                 detail="calibrated on the reference angles over 3-4 s of each trial")
             t0 = time.monotonic()
             try:
-                trials = [t for ts in real.values() for t in ts]
+                trials = [t for s, ts in real.items() for t in ts if (s, t.name) not in left_out]
                 row("ab06", "IMU-IK", "-", AB06_PLACEMENTS, desc_real, imu_ik_metrics(trials, r0, cfg.joints), t0,
                     detail="knee and ankle only: AB06 has no pelvis IMU; calibrated on the reference angles over 3-4 s")
             except ValueError as e:
