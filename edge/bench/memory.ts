@@ -128,13 +128,15 @@ export interface MemoryOptions {
   readonly brokerUrl: string;
   /** How long the one wearer runs before the figure is taken. */
   readonly seconds: number;
+  /** The wearer's saved mountings (edge/bench/calibrationPrepass.ts): without, a v2 model runs no inference. */
+  readonly calibrationFile?: string;
 }
 
 export async function measureMemory(opts: MemoryOptions): Promise<MemoryBreakdown> {
   const flags = serviceNodeFlags(await readFile(SERVICE_UNIT, "utf8"));
   const entry = await buildProbe();
   const model = path.resolve(opts.model);
-  const runtime = await runProbe(entry, flags, ["runtime", model, opts.brokerUrl, String(opts.seconds)]);
+  const runtime = await runProbe(entry, flags, ["runtime", model, opts.brokerUrl, String(opts.seconds), ...(opts.calibrationFile ? [path.resolve(opts.calibrationFile)] : [])]);
   const sessions = await runProbe(entry, flags, ["sessions", model]);
   return summarizeMemory(runtime, sessions);
 }

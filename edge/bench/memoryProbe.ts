@@ -4,7 +4,7 @@
  * flags): one process that loads what the service loads, step by step, and
  * prints one JSON line with the memory after each step.
  *
- *   node <flags> memoryProbe.js runtime <manifest> <brokerUrl> <seconds>
+ *   node <flags> memoryProbe.js runtime <manifest> <brokerUrl> <seconds> [calibration.json]
  *     node -> onnxruntime library -> runtime code -> runtime started (model
  *     session, MQTT, modules) -> one simulated wearer for <seconds> -> after a full GC
  *   node <flags> memoryProbe.js sessions <manifest>
@@ -88,7 +88,7 @@ function watchPackages(): Set<string> {
   return seen;
 }
 
-async function runtimeMode(manifest: string, brokerUrl: string, seconds: number): Promise<ProbeReport> {
+async function runtimeMode(manifest: string, brokerUrl: string, seconds: number, calibrationFile: string | undefined): Promise<ProbeReport> {
   const packages = watchPackages();
   const steps: MemoryStep[] = [measure("node")];
   await import("onnxruntime-node");
@@ -103,6 +103,8 @@ async function runtimeMode(manifest: string, brokerUrl: string, seconds: number)
     model: manifest,
     sources: [{ kind: "simulator", wearers: 1, realtime: true, seed: 7 }],
     mqtt: { url: brokerUrl, deviceId: "bench-memory", protocolVersion: 5 },
+    // The wearer's mountings (the bench's pre-pass): a v2 model's angles, and so its inference, wait for them.
+    ...(calibrationFile ? { calibration: { file: calibrationFile } } : {}),
   });
   const runtime = new EdgeRuntime(config, { logger: createLogger("bench-memory", { level: "error" }) });
   await runtime.start();
@@ -135,11 +137,11 @@ async function sessionsMode(manifest: string): Promise<ProbeReport> {
 }
 
 async function main(argv: readonly string[]): Promise<void> {
-  const [mode, manifest, brokerUrl, seconds] = argv;
+  const [mode, manifest, brokerUrl, seconds, calibrationFile] = argv;
   let report: ProbeReport;
-  if (mode === "runtime" && manifest && brokerUrl) report = await runtimeMode(manifest, brokerUrl, Number(seconds ?? 10));
+  if (mode === "runtime" && manifest && brokerUrl) report = await runtimeMode(manifest, brokerUrl, Number(seconds ?? 10), calibrationFile);
   else if (mode === "sessions" && manifest) report = await sessionsMode(manifest);
-  else throw new Error(`usage: memoryProbe runtime <manifest> <brokerUrl> <seconds> | sessions <manifest> (got ${JSON.stringify(argv)})`);
+  else throw new Error(`usage: memoryProbe runtime <manifest> <brokerUrl> <seconds> [calibration.json] | sessions <manifest> (got ${JSON.stringify(argv)})`);
   process.stdout.write(JSON.stringify(report) + "\n");
 }
 
