@@ -100,12 +100,24 @@ export async function calibrateSimulatedWearers(o: PrepassOptions): Promise<Benc
   const walkS = parseConfig({ ...base, sources: [{ kind: "simulator" }] }).mounting.walkS * 1.25;
   const t0 = performance.now();
   const mountings: SavedMounting[] = [];
+  const logger = warningsOnly(o.logger);
   for (let first = 0; first < o.wearers; first += PREPASS_PART_WEARERS) {
     const wearers = Math.min(PREPASS_PART_WEARERS, o.wearers - first);
     const source = { kind: "simulator", wearers, firstWearer: first, realtime: false, durationS: walkS, seed: o.seed };
-    mountings.push(...(await calibratePart(parseConfig({ ...base, sources: [source] }), wearers, o.logger)));
+    mountings.push(...(await calibratePart(parseConfig({ ...base, sources: [source] }), wearers, logger)));
   }
   return { mountings, wearers: o.wearers, walkedS: walkS, wallS: +((performance.now() - t0) / 1000).toFixed(1) };
+}
+
+/** `logger` without its debug and info lines: the pre-pass's runtimes log a line per sensor calibrated, thousands. */
+function warningsOnly(logger: Logger): Logger {
+  return {
+    debug: () => undefined,
+    info: () => undefined,
+    warn: (msg, fields) => logger.warn(msg, fields),
+    error: (msg, fields) => logger.error(msg, fields),
+    child: (namespace) => warningsOnly(logger.child(namespace)),
+  };
 }
 
 /** One runtime's walk to its source's end: the mountings its wearers calibrated. */

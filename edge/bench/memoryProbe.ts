@@ -12,7 +12,9 @@
  *
  * Imports are dynamic on purpose: each step's cost is the RSS it adds.
  */
+import { readFileSync } from "node:fs";
 import { registerHooks } from "node:module";
+import { rssKindsOf } from "./procStatus.js";
 import { setTimeout as sleep } from "node:timers/promises";
 import v8 from "node:v8";
 import vm from "node:vm";
@@ -24,6 +26,14 @@ export interface MemoryStep {
   readonly heapTotalMb: number;
   readonly externalMb: number;
   readonly arrayBuffersMb: number;
+  /**
+   * Linux (/proc/self/status): RSS split into private anonymous memory (heaps,
+   * arenas, stacks: what the process alone holds) and file-backed pages (the
+   * node binary, libonnxruntime and other libraries: clean, shared with other
+   * processes, and dropped first under memory pressure). Absent elsewhere.
+   */
+  readonly rssAnonMb?: number;
+  readonly rssFileMb?: number;
 }
 
 export interface ProbeReport {
@@ -32,6 +42,8 @@ export interface ProbeReport {
   readonly heapSpaces: Readonly<Record<string, { sizeMb: number; usedMb: number }>>;
   /** What the runtime had loaded (runtime mode): model files with a session, npm packages imported, native libraries mapped. */
   readonly loaded?: { readonly modelFiles: readonly string[]; readonly packages: readonly string[]; readonly native: readonly string[] };
+  /** Runtime mode: angles messages the wearer published (0: the model never ran, e.g. a v2 model without mountings). */
+  readonly anglesPublished?: number;
   readonly nodeFlags: readonly string[];
 }
 
@@ -39,7 +51,15 @@ const mb = (bytes: number): number => Math.round((bytes / 2 ** 20) * 10) / 10;
 
 function measure(step: string): MemoryStep {
   const m = process.memoryUsage();
-  return { step, rssMb: mb(m.rss), heapUsedMb: mb(m.heapUsed), heapTotalMb: mb(m.heapTotal), externalMb: mb(m.external), arrayBuffersMb: mb(m.arrayBuffers) };
+  return { step, rssMb: mb(m.rss), heapUsedMb: mb(m.heapUsed), heapTotalMb: mb(m.heapTotal), externalMb: mb(m.external), arrayBuffersMb: mb(m.arrayBuffers), ...rssKinds() };
+}
+
+function rssKinds(): { rssAnonMb?: number; rssFileMb?: number } {
+  try {
+    return rssKindsOf(readFileSync("/proc/self/status", "utf8"));
+  } catch {
+    return {}; // not Linux
+  }
 }
 
 function heapSpaces(): ProbeReport["heapSpaces"] {
@@ -112,12 +132,13 @@ async function runtimeMode(manifest: string, brokerUrl: string, seconds: number,
   await sleep(seconds * 1000);
   steps.push(measure(`1 wearer, ${seconds} s`));
   const modelFiles = [runtime.contract.modelPath.replace(/^.*\//, "")];
+  const anglesPublished = Object.values(runtime.stats().pipelines).reduce((n, p) => n + p.published, 0);
   const spaces = heapSpaces(); // before the GC: what the running process holds
   fullGc();
   steps.push(measure("after full GC"));
   const native = await mappedLibraries();
   await runtime.stop();
-  return { steps, heapSpaces: spaces, loaded: { modelFiles, packages: [...packages].sort(), native }, nodeFlags: process.execArgv };
+  return { steps, heapSpaces: spaces, loaded: { modelFiles, packages: [...packages].sort(), native }, anglesPublished, nodeFlags: process.execArgv };
 }
 
 async function sessionsMode(manifest: string): Promise<ProbeReport> {
