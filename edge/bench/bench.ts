@@ -51,10 +51,10 @@ import type { Logger } from "../log.js";
 import type { AnglesMessage, SampleAnglesMessage } from "../mqtt/topics.js";
 import { parseConfig } from "../runtime/config.js";
 import { EdgeRuntime } from "../runtime/runtime.js";
-import { BenchCalibrationFiles, calibrateSimulatedWearers } from "./calibrationPrepass.js";
+import { BenchCalibrationFiles, calibrateSimulatedWearers, type BenchCalibration } from "./calibrationPrepass.js";
 import { measureMemory, memoryLines } from "./memory.js";
 import { startMosquitto, type RunningMosquitto } from "./mosquitto.js";
-import { mostWindowedWearers, P99_LIMIT_MS, printWindowed, windowedFigures, windowedJson } from "./windowedFigures.js";
+import { CPU_COST_WEARERS, P99_LIMIT_MS, printWindowed, REQUIRED_WEARERS, windowedFigures, windowedJson } from "./windowedFigures.js";
 
 /** The simulator seed of every run: the pre-pass calibrates the walking of this seed. */
 const BENCH_SEED = 7;
@@ -186,6 +186,11 @@ async function streamRun(broker: RunningMosquitto, model: string, calibration: B
   };
 }
 
+/** The JSON's account of the pre-pass: what the runs were calibrated with. */
+function prepassJson(c: BenchCalibration): Record<string, unknown> {
+  return { wearers: c.wearers, sensors: c.mountings.length, walked_s: c.walkedS, wall_s: c.wallS, loaded_via: "calibration.file" };
+}
+
 export async function runBench(opts: BenchOptions): Promise<Record<string, number>> {
   const log = opts.logger;
   const quiet = log.child("bench");
@@ -196,12 +201,14 @@ export async function runBench(opts: BenchOptions): Promise<Record<string, numbe
   const print = (s: string): boolean => process.stdout.write(s + "\n");
 
   const psLevels = opts.quick ? [2, 5] : [1, 2, 5, 10, 25, 50, 75, 100, 150, 200];
-  // Every wearer of every run starts calibrated, as a device does after its first start (edge/bench/calibrationPrepass.ts).
-  const prepassWearers = Math.max(mostWindowedWearers(opts.quick === true), ...psLevels);
+  // Every wearer of every run starts calibrated, as a device does after its first start (edge/bench/calibrationPrepass.ts):
+  // the wearers of the runs that always run first; the levels beyond them calibrate theirs before they start.
+  const prepassWearers = Math.max(CPU_COST_WEARERS, ...REQUIRED_WEARERS, ...psLevels);
   print(`bench: ${contract.manifest.name} ${contract.manifest.version} (${contract.manifest.feature_pipeline}); calibrating the mountings of ${prepassWearers} simulated wearers first`);
-  const calibrated = await calibrateSimulatedWearers({ model: opts.model, wearers: prepassWearers, seed: BENCH_SEED, logger: quiet });
+  const prepass = { model: opts.model, seed: BENCH_SEED, logger: quiet };
+  const calibrated = await calibrateSimulatedWearers({ ...prepass, wearers: prepassWearers });
   print(`bench: ${calibrated.mountings.length} sensors calibrated from ${calibrated.walkedS} s of walking each (${calibrated.wallS} s); every run loads them from its calibration.file`);
-  const calibration = await BenchCalibrationFiles.create(calibrated);
+  const calibration = await BenchCalibrationFiles.create(calibrated, prepass);
   const broker = await startMosquitto();
   try {
     // First, in a process that has loaded nothing else yet, so rss_mb is one wearer's footprint.
@@ -266,7 +273,7 @@ export async function runBench(opts: BenchOptions): Promise<Record<string, numbe
     printWindowed(windowed, print);
     if (opts.json) {
       await writeFile(opts.json, JSON.stringify({ ...result, memory, ...windowedJson(windowed), per_sample_levels: psPerLevel, per_sample_e2e_samples: ps.sampleLatencies.length, e2e_samples: one.latencies.length, model: contract.manifest.name, version: contract.manifest.version, feature_pipeline: contract.manifest.feature_pipeline,
-        calibration_prepass: { wearers: calibrated.wearers, sensors: calibrated.mountings.length, walked_s: calibrated.walkedS, wall_s: calibrated.wallS, loaded_via: "calibration.file" },
+        calibration_prepass: prepassJson(calibration.calibration),
       }, null, 2) + "\n");
       print(`written to ${opts.json}`);
     }

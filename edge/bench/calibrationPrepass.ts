@@ -33,8 +33,10 @@ import { simulatorSensorId } from "../sources/simulator/simulatorSource.js";
 
 export interface PrepassOptions {
   readonly model: string;
-  /** The most wearers any timed run uses: wearers 1..this are calibrated. */
+  /** Wearers from+1..this are calibrated (the most wearers the runs use). */
   readonly wearers: number;
+  /** The wearers before this are calibrated already (default 0: none). */
+  readonly from?: number;
   /** The simulator seed of the timed runs (their walking must be the walking calibrated). */
   readonly seed: number;
   readonly logger: Logger;
@@ -101,7 +103,7 @@ export async function calibrateSimulatedWearers(o: PrepassOptions): Promise<Benc
   const t0 = performance.now();
   const mountings: SavedMounting[] = [];
   const logger = warningsOnly(o.logger);
-  for (let first = 0; first < o.wearers; first += PREPASS_PART_WEARERS) {
+  for (let first = o.from ?? 0; first < o.wearers; first += PREPASS_PART_WEARERS) {
     const wearers = Math.min(PREPASS_PART_WEARERS, o.wearers - first);
     const source = { kind: "simulator", wearers, firstWearer: first, realtime: false, durationS: walkS, seed: o.seed };
     mountings.push(...(await calibratePart(parseConfig({ ...base, sources: [source] }), wearers, logger)));
@@ -141,21 +143,38 @@ export function calibrationFileFor(c: BenchCalibration, wearers: number): string
   return formatCalibration([], c.mountings.filter((m) => names.has(m.wearer)));
 }
 
-/** Step 2's files, one per wearer count, in a temporary folder removed by `remove()`. */
+/**
+ * Step 2's files, one per wearer count, in a temporary folder removed by `remove()`.
+ * Given `more`, a run that wants more wearers than are calibrated calibrates
+ * the rest first (before that run starts, never during one): the levels that
+ * look for the most wearers served stop at the first that fails, so the
+ * pre-pass walks only the wearers some run uses.
+ */
 export class BenchCalibrationFiles {
   private constructor(
     private readonly dir: string,
-    readonly calibration: BenchCalibration,
+    private current: BenchCalibration,
+    private readonly more: Omit<PrepassOptions, "wearers" | "from"> | undefined,
   ) {}
 
-  static async create(c: BenchCalibration): Promise<BenchCalibrationFiles> {
-    return new BenchCalibrationFiles(await mkdtemp(path.join(tmpdir(), "gait-bench-calibration-")), c);
+  static async create(c: BenchCalibration, more?: Omit<PrepassOptions, "wearers" | "from">): Promise<BenchCalibrationFiles> {
+    return new BenchCalibrationFiles(await mkdtemp(path.join(tmpdir(), "gait-bench-calibration-")), c, more);
+  }
+
+  /** Every mounting calibrated so far, and the pre-pass's seconds in all. */
+  get calibration(): BenchCalibration {
+    return this.current;
   }
 
   /** A fresh `calibration.file` holding the mountings of wearers 1..`wearers` (rewritten per run: a runtime may save into it). */
   async fileFor(wearers: number): Promise<string> {
+    const c = this.current;
+    if (wearers > c.wearers && this.more) {
+      const added = await calibrateSimulatedWearers({ ...this.more, wearers, from: c.wearers });
+      this.current = { mountings: [...c.mountings, ...added.mountings], wearers, walkedS: c.walkedS, wallS: +(c.wallS + added.wallS).toFixed(1) };
+    }
     const file = path.join(this.dir, `calibration-${wearers}.json`);
-    await writeFile(file, calibrationFileFor(this.calibration, wearers));
+    await writeFile(file, calibrationFileFor(this.current, wearers));
     return file;
   }
 

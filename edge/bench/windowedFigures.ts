@@ -41,10 +41,6 @@ export const MORE_WEARERS = [250, 500, 1000, 1500] as const;
 /** The CPU cost per wearer is measured at this many wearers (edge/bench/cpuCost.ts). */
 export const CPU_COST_WEARERS = 100;
 
-/** The most wearers a windowed run of `make bench` (`quick`: --quick) uses: the calibration pre-pass walks that many. */
-export function mostWindowedWearers(quick: boolean): number {
-  return Math.max(CPU_COST_WEARERS, ...REQUIRED_WEARERS, ...(quick ? [] : MORE_WEARERS));
-}
 
 export interface WindowedFigures {
   readonly inferenceMsPerWindow: { readonly int8: Record<string, number>; readonly fp32: Record<string, number> };

@@ -46,11 +46,15 @@ describe("bench calibration pre-pass", () => {
   });
 
   it("yields calibrated wearers that publish angles from their first window", async () => {
-    const calibration = await calibrateSimulatedWearers({ model: MODEL, wearers: 3, seed: SEED, logger: memoryLogger() });
-    expect(calibration.mountings).toHaveLength(6);
-    const files = await BenchCalibrationFiles.create(calibration);
+    const prepass = { model: MODEL, seed: SEED, logger: memoryLogger() };
+    const calibration = await calibrateSimulatedWearers({ ...prepass, wearers: 1 });
+    expect(calibration.mountings.map((m) => `${m.wearer}/${m.placement}`).sort()).toEqual(["w1/calcn_r", "w1/femur_r"]);
+    // A run with more wearers than calibrated calibrates the rest first (wearer 2 only: wearer 1 is kept).
+    const files = await BenchCalibrationFiles.create(calibration, prepass);
     try {
       const file = await files.fileFor(2);
+      expect(files.calibration.wearers).toBe(2);
+      expect(files.calibration.mountings.filter((m) => m.wearer === "w1")).toEqual(calibration.mountings);
       const saved = parseCalibrationFile(await readFile(file, "utf8"), file).mountings;
       expect(saved.map((m) => `${m.wearer}/${m.placement}`).sort()).toEqual(["w1/calcn_r", "w1/femur_r", "w2/calcn_r", "w2/femur_r"]);
 
