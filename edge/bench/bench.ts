@@ -32,6 +32,13 @@
  *                             1) with no skipped sample and no skipped stride
  *                             over 8 s (0: not even one)
  *
+ * Before any of it, the calibration pre-pass (edge/bench/calibrationPrepass.ts):
+ * every simulated wearer's mountings are calibrated once from its walking, and
+ * each run starts from a `calibration.file` holding them, as a device does
+ * after its first start; so a gait-features/2 model (the shipped one) is
+ * measured on its whole path, segment-frame rotation included. The JSON names
+ * the model, its version and feature pipeline, and the pre-pass.
+ *
  * Figures are reported, never asserted by tests (CI machines vary).
  */
 import { pbkdf2 } from "node:crypto";
@@ -44,9 +51,13 @@ import type { Logger } from "../log.js";
 import type { AnglesMessage, SampleAnglesMessage } from "../mqtt/topics.js";
 import { parseConfig } from "../runtime/config.js";
 import { EdgeRuntime } from "../runtime/runtime.js";
+import { BenchCalibrationFiles, calibrateSimulatedWearers, type BenchCalibration } from "./calibrationPrepass.js";
 import { measureMemory, memoryLines } from "./memory.js";
 import { startMosquitto, type RunningMosquitto } from "./mosquitto.js";
-import { P99_LIMIT_MS, printWindowed, windowedFigures, windowedJson } from "./windowedFigures.js";
+import { CPU_COST_WEARERS, P99_LIMIT_MS, printWindowed, REQUIRED_WEARERS, windowedFigures, windowedJson } from "./windowedFigures.js";
+
+/** The simulator seed of every run: the pre-pass calibrates the walking of this seed. */
+const BENCH_SEED = 7;
 
 export interface BenchOptions {
   readonly model: string;
@@ -122,13 +133,14 @@ interface StreamRun {
 }
 
 /** Run `wearers` simulated wearers in real time for `seconds` through the broker; `perSample` turns per-sample mode on (every 1). */
-async function streamRun(broker: RunningMosquitto, model: string, wearers: number, seconds: number, logger: Logger, perSample = false): Promise<StreamRun> {
+async function streamRun(broker: RunningMosquitto, model: string, calibration: BenchCalibrationFiles, wearers: number, seconds: number, logger: Logger, perSample = false): Promise<StreamRun> {
   const deviceId = `bench-${perSample ? "ps-" : ""}${wearers}`;
   const config = parseConfig({
     model,
-    sources: [{ kind: "simulator", wearers, realtime: true, seed: 7 }],
+    sources: [{ kind: "simulator", wearers, realtime: true, seed: BENCH_SEED }],
     mqtt: { url: broker.url, deviceId, protocolVersion: 5 },
     pipeline: { staleAfterMs: 1000, perSample: { enabled: perSample, every: 1 } },
+    calibration: { file: await calibration.fileFor(wearers) },
   });
   const readyAt = new Map<string, number>();
   const sampleReadyAt = new Map<string, number>();
@@ -174,6 +186,11 @@ async function streamRun(broker: RunningMosquitto, model: string, wearers: numbe
   };
 }
 
+/** The JSON's account of the pre-pass: what the runs were calibrated with. */
+function prepassJson(c: BenchCalibration): Record<string, unknown> {
+  return { wearers: c.wearers, sensors: c.mountings.length, walked_s: c.walkedS, wall_s: c.wallS, loaded_via: "calibration.file" };
+}
+
 export async function runBench(opts: BenchOptions): Promise<Record<string, number>> {
   const log = opts.logger;
   const quiet = log.child("bench");
@@ -183,13 +200,22 @@ export async function runBench(opts: BenchOptions): Promise<Record<string, numbe
   const runs = opts.quick ? 50 : 500;
   const print = (s: string): boolean => process.stdout.write(s + "\n");
 
+  const psLevels = opts.quick ? [2, 5] : [1, 2, 5, 10, 25, 50, 75, 100, 150, 200];
+  // Every wearer of every run starts calibrated, as a device does after its first start (edge/bench/calibrationPrepass.ts):
+  // the wearers of the runs that always run first; the levels beyond them calibrate theirs before they start.
+  const prepassWearers = Math.max(CPU_COST_WEARERS, ...REQUIRED_WEARERS, ...psLevels);
+  print(`bench: ${contract.manifest.name} ${contract.manifest.version} (${contract.manifest.feature_pipeline}); calibrating the mountings of ${prepassWearers} simulated wearers first`);
+  const prepass = { model: opts.model, seed: BENCH_SEED, logger: quiet };
+  const calibrated = await calibrateSimulatedWearers({ ...prepass, wearers: prepassWearers });
+  print(`bench: ${calibrated.mountings.length} sensors calibrated from ${calibrated.walkedS} s of walking each (${calibrated.wallS} s); every run loads them from its calibration.file`);
+  const calibration = await BenchCalibrationFiles.create(calibrated, prepass);
   const broker = await startMosquitto();
   try {
     // First, in a process that has loaded nothing else yet, so rss_mb is one wearer's footprint.
     print(`bench: end-to-end through mosquitto ${broker.url}, 1 wearer`);
-    const one = await streamRun(broker, opts.model, 1, opts.quick ? 5 : 60, quiet); // 60 s: ~240 strides for a p99
+    const one = await streamRun(broker, opts.model, calibration, 1, opts.quick ? 5 : 60, quiet); // 60 s: ~240 strides for a p99
     print(`bench: memory of one wearer, in a fresh process as the service runs`);
-    const memory = await measureMemory({ model: opts.model, brokerUrl: broker.url, seconds: opts.quick ? 5 : 30 });
+    const memory = await measureMemory({ model: opts.model, brokerUrl: broker.url, seconds: opts.quick ? 5 : 30, calibrationFile: await calibration.fileFor(1) });
     for (const line of memoryLines(memory)) print(`bench: ${line}`);
     print(`bench: ${contract.manifest.name} ${contract.manifest.version}, ${runs} inferences per variant`);
     const int8 = await inferenceP50(contract.modelPath, contract, runs);
@@ -197,15 +223,14 @@ export async function runBench(opts: BenchOptions): Promise<Record<string, numbe
     const stride = contract.pipeline.stride / contract.pipeline.sampleRateHz * 1000;
     const int8Idle = await inferenceP50(contract.modelPath, contract, opts.quick ? 5 : 40, stride);
     const wake = await threadWakeP50(opts.quick ? 5 : 40, stride);
-    const windowed = await windowedFigures(broker, opts, contract, quiet, print);
+    const windowed = await windowedFigures(broker, { ...opts, calibration }, contract, quiet, print);
     print(`bench: per-sample mode (every 1) through mosquitto, 1 wearer`);
-    const ps = await streamRun(broker, opts.model, 1, opts.quick ? 5 : 60, quiet, true);
+    const ps = await streamRun(broker, opts.model, calibration, 1, opts.quick ? 5 : 60, quiet, true);
     print(`bench: per-sample: ${ps.samplePublished} samples, ${ps.sampleSkipped} skipped`);
     let psMaxStreams = 0;
-    const psLevels = opts.quick ? [2, 5] : [1, 2, 5, 10, 25, 50, 75, 100, 150, 200];
     const psPerLevel: Record<string, unknown>[] = [];
     for (const n of psLevels) {
-      const r = await streamRun(broker, opts.model, n, opts.quick ? 3 : 8, quiet, true);
+      const r = await streamRun(broker, opts.model, calibration, n, opts.quick ? 3 : 8, quiet, true);
       const p99 = percentile(r.sampleLatencies, 99);
       // "Served": every due sample published (none skipped for a newer one), and the windowed stream intact too.
       const ok = r.sampleSkipped === 0 && r.skipped === 0 && r.samplePublished > 0;
@@ -247,11 +272,14 @@ export async function runBench(opts: BenchOptions): Promise<Record<string, numbe
     print(`| per_sample_max_streams | ${result.per_sample_max_streams} | (no skipped sample) |`);
     printWindowed(windowed, print);
     if (opts.json) {
-      await writeFile(opts.json, JSON.stringify({ ...result, memory, ...windowedJson(windowed), per_sample_levels: psPerLevel, per_sample_e2e_samples: ps.sampleLatencies.length, e2e_samples: one.latencies.length, model: contract.manifest.name, version: contract.manifest.version }, null, 2) + "\n");
+      await writeFile(opts.json, JSON.stringify({ ...result, memory, ...windowedJson(windowed), per_sample_levels: psPerLevel, per_sample_e2e_samples: ps.sampleLatencies.length, e2e_samples: one.latencies.length, model: contract.manifest.name, version: contract.manifest.version, feature_pipeline: contract.manifest.feature_pipeline,
+        calibration_prepass: prepassJson(calibration.calibration),
+      }, null, 2) + "\n");
       print(`written to ${opts.json}`);
     }
     return result;
   } finally {
     await broker.stop();
+    await calibration.remove();
   }
 }

@@ -22,6 +22,7 @@ import type { BatchingConfig } from "../inference/batcher.js";
 import type { Logger } from "../log.js";
 import { parseConfig } from "../runtime/config.js";
 import { EdgeRuntime } from "../runtime/runtime.js";
+import type { BenchCalibrationFiles } from "./calibrationPrepass.js";
 import type { RunningMosquitto } from "./mosquitto.js";
 import { profileByStage, STAGES, type Stage } from "./stages.js";
 import { processCpuS } from "./windowed.js";
@@ -44,6 +45,8 @@ export interface CpuCostOptions {
   readonly wearers: number;
   readonly simSeconds: number;
   readonly inference?: { readonly thread?: "main" | "worker"; readonly batching?: Partial<BatchingConfig> };
+  /** The wearers' saved mountings (edge/bench/calibrationPrepass.ts). */
+  readonly calibration?: BenchCalibrationFiles;
   readonly logger: Logger;
 }
 
@@ -55,6 +58,7 @@ export async function cpuCost(o: CpuCostOptions): Promise<CpuCost> {
     mqtt: { url: o.broker.url, deviceId, protocolVersion: 5 },
     pipeline: { staleAfterMs: 1000 },
     inference: o.inference ?? {},
+    ...(o.calibration ? { calibration: { file: await o.calibration.fileFor(o.wearers) } } : {}),
   });
   const runtime = new EdgeRuntime(config, { logger: o.logger });
   await runtime.start();

@@ -33,6 +33,9 @@ export function serviceNodeFlags(unit: string): string[] {
 export interface MemoryBreakdown {
   /** RSS with one wearer running: the figure held to the bar. */
   readonly rss_mb: number;
+  /** Of rss_mb (Linux): private anonymous memory, and file-backed pages (binaries, libraries; shared, reclaimable). */
+  readonly rss_anon_mb: number | null;
+  readonly rss_file_mb: number | null;
   /** RSS each step added (MB): node itself, onnxruntime's library, the runtime's code, start (model session, MQTT, modules), running. */
   readonly steps: Readonly<Record<string, number>>;
   /** At the end of the one-wearer run (MB). */
@@ -47,6 +50,8 @@ export interface MemoryBreakdown {
   readonly native_mb: number;
   /** One onnxruntime session per variant, opened alone in a second process (MB each adds). */
   readonly session_mb: Readonly<Record<string, number>>;
+  /** Angles messages the one wearer published during the run (0: the model never ran). */
+  readonly angles_published: number | null;
   /** Model files the runtime opened a session for (one: the variant in use). */
   readonly model_files_loaded: readonly string[];
   readonly packages_loaded: readonly string[];
@@ -70,6 +75,8 @@ export function summarizeMemory(runtime: ProbeReport, sessions: ProbeReport): Me
   const sessionSteps = deltas(sessions);
   return {
     rss_mb: running.rssMb,
+    rss_anon_mb: running.rssAnonMb ?? null,
+    rss_file_mb: running.rssFileMb ?? null,
     steps: Object.fromEntries(Object.entries(deltas(runtime)).filter(([k]) => k !== "after full GC")),
     heap_used_mb: running.heapUsedMb,
     heap_total_mb: running.heapTotalMb,
@@ -79,6 +86,7 @@ export function summarizeMemory(runtime: ProbeReport, sessions: ProbeReport): Me
     array_buffers_mb: running.arrayBuffersMb,
     native_mb: round1(running.rssMb - running.heapTotalMb - running.externalMb),
     session_mb: Object.fromEntries(Object.entries(sessionSteps).filter(([k]) => k.endsWith(" session")).map(([k, v]) => [k.replace(/ session$/, ""), v])),
+    angles_published: runtime.anglesPublished ?? null,
     model_files_loaded: runtime.loaded?.modelFiles ?? [],
     packages_loaded: runtime.loaded?.packages ?? [],
     native_loaded: runtime.loaded?.native ?? [],
@@ -128,13 +136,17 @@ export interface MemoryOptions {
   readonly brokerUrl: string;
   /** How long the one wearer runs before the figure is taken. */
   readonly seconds: number;
+  /** The wearer's saved mountings (edge/bench/calibrationPrepass.ts): without, a v2 model runs no inference. */
+  readonly calibrationFile?: string;
+  /** Node flags of the probe (A/B of a flag); default: the shipped systemd unit's. */
+  readonly nodeFlags?: readonly string[];
 }
 
 export async function measureMemory(opts: MemoryOptions): Promise<MemoryBreakdown> {
-  const flags = serviceNodeFlags(await readFile(SERVICE_UNIT, "utf8"));
+  const flags = opts.nodeFlags ?? serviceNodeFlags(await readFile(SERVICE_UNIT, "utf8"));
   const entry = await buildProbe();
   const model = path.resolve(opts.model);
-  const runtime = await runProbe(entry, flags, ["runtime", model, opts.brokerUrl, String(opts.seconds)]);
+  const runtime = await runProbe(entry, flags, ["runtime", model, opts.brokerUrl, String(opts.seconds), ...(opts.calibrationFile ? [path.resolve(opts.calibrationFile)] : [])]);
   const sessions = await runProbe(entry, flags, ["sessions", model]);
   return summarizeMemory(runtime, sessions);
 }
@@ -143,11 +155,12 @@ export async function measureMemory(opts: MemoryOptions): Promise<MemoryBreakdow
 export function memoryLines(m: MemoryBreakdown): string[] {
   const kv = (o: Readonly<Record<string, number>>): string => Object.entries(o).map(([k, v]) => `${k} ${v}`).join(", ");
   return [
-    `memory: one wearer ${m.rss_mb} MB RSS (node flags: ${m.node_flags.join(" ") || "none"})`,
+    `memory: one wearer ${m.rss_mb} MB RSS (node flags: ${m.node_flags.join(" ") || "none"})` +
+      (m.rss_anon_mb !== null ? `: ${m.rss_anon_mb} MB private (heaps, arenas), ${m.rss_file_mb} MB file-backed (node, libonnxruntime: shared, reclaimable)` : ""),
     `memory: RSS added per step (MB): ${kv(m.steps)}`,
     `memory: V8 heap used ${m.heap_used_mb} of ${m.heap_total_mb} MB (${m.heap_used_after_gc_mb} after a full GC); spaces (MB): ${kv(m.heap_spaces_mb)}`,
     `memory: external ${m.external_mb} MB (array buffers ${m.array_buffers_mb}); native (node, libraries, onnxruntime arenas, malloc) ${m.native_mb} MB`,
-    `memory: one onnxruntime session per variant, alone (MB): ${kv(m.session_mb)}; the runtime opened: ${m.model_files_loaded.join(", ")}`,
+    `memory: one onnxruntime session per variant, alone (MB): ${kv(m.session_mb)}; the runtime opened: ${m.model_files_loaded.join(", ")} (${m.angles_published ?? "?"} angles messages published)`,
     `memory: npm packages loaded: ${m.packages_loaded.join(", ")}`,
   ];
 }

@@ -4,7 +4,7 @@
  * flags): one process that loads what the service loads, step by step, and
  * prints one JSON line with the memory after each step.
  *
- *   node <flags> memoryProbe.js runtime <manifest> <brokerUrl> <seconds>
+ *   node <flags> memoryProbe.js runtime <manifest> <brokerUrl> <seconds> [calibration.json]
  *     node -> onnxruntime library -> runtime code -> runtime started (model
  *     session, MQTT, modules) -> one simulated wearer for <seconds> -> after a full GC
  *   node <flags> memoryProbe.js sessions <manifest>
@@ -12,7 +12,9 @@
  *
  * Imports are dynamic on purpose: each step's cost is the RSS it adds.
  */
+import { readFileSync } from "node:fs";
 import { registerHooks } from "node:module";
+import { rssKindsOf } from "./procStatus.js";
 import { setTimeout as sleep } from "node:timers/promises";
 import v8 from "node:v8";
 import vm from "node:vm";
@@ -24,6 +26,14 @@ export interface MemoryStep {
   readonly heapTotalMb: number;
   readonly externalMb: number;
   readonly arrayBuffersMb: number;
+  /**
+   * Linux (/proc/self/status): RSS split into private anonymous memory (heaps,
+   * arenas, stacks: what the process alone holds) and file-backed pages (the
+   * node binary, libonnxruntime and other libraries: clean, shared with other
+   * processes, and dropped first under memory pressure). Absent elsewhere.
+   */
+  readonly rssAnonMb?: number;
+  readonly rssFileMb?: number;
 }
 
 export interface ProbeReport {
@@ -32,6 +42,8 @@ export interface ProbeReport {
   readonly heapSpaces: Readonly<Record<string, { sizeMb: number; usedMb: number }>>;
   /** What the runtime had loaded (runtime mode): model files with a session, npm packages imported, native libraries mapped. */
   readonly loaded?: { readonly modelFiles: readonly string[]; readonly packages: readonly string[]; readonly native: readonly string[] };
+  /** Runtime mode: angles messages the wearer published (0: the model never ran, e.g. a v2 model without mountings). */
+  readonly anglesPublished?: number;
   readonly nodeFlags: readonly string[];
 }
 
@@ -39,7 +51,15 @@ const mb = (bytes: number): number => Math.round((bytes / 2 ** 20) * 10) / 10;
 
 function measure(step: string): MemoryStep {
   const m = process.memoryUsage();
-  return { step, rssMb: mb(m.rss), heapUsedMb: mb(m.heapUsed), heapTotalMb: mb(m.heapTotal), externalMb: mb(m.external), arrayBuffersMb: mb(m.arrayBuffers) };
+  return { step, rssMb: mb(m.rss), heapUsedMb: mb(m.heapUsed), heapTotalMb: mb(m.heapTotal), externalMb: mb(m.external), arrayBuffersMb: mb(m.arrayBuffers), ...rssKinds() };
+}
+
+function rssKinds(): { rssAnonMb?: number; rssFileMb?: number } {
+  try {
+    return rssKindsOf(readFileSync("/proc/self/status", "utf8"));
+  } catch {
+    return {}; // not Linux
+  }
 }
 
 function heapSpaces(): ProbeReport["heapSpaces"] {
@@ -88,7 +108,7 @@ function watchPackages(): Set<string> {
   return seen;
 }
 
-async function runtimeMode(manifest: string, brokerUrl: string, seconds: number): Promise<ProbeReport> {
+async function runtimeMode(manifest: string, brokerUrl: string, seconds: number, calibrationFile: string | undefined): Promise<ProbeReport> {
   const packages = watchPackages();
   const steps: MemoryStep[] = [measure("node")];
   await import("onnxruntime-node");
@@ -103,6 +123,8 @@ async function runtimeMode(manifest: string, brokerUrl: string, seconds: number)
     model: manifest,
     sources: [{ kind: "simulator", wearers: 1, realtime: true, seed: 7 }],
     mqtt: { url: brokerUrl, deviceId: "bench-memory", protocolVersion: 5 },
+    // The wearer's mountings (the bench's pre-pass): a v2 model's angles, and so its inference, wait for them.
+    ...(calibrationFile ? { calibration: { file: calibrationFile } } : {}),
   });
   const runtime = new EdgeRuntime(config, { logger: createLogger("bench-memory", { level: "error" }) });
   await runtime.start();
@@ -110,12 +132,13 @@ async function runtimeMode(manifest: string, brokerUrl: string, seconds: number)
   await sleep(seconds * 1000);
   steps.push(measure(`1 wearer, ${seconds} s`));
   const modelFiles = [runtime.contract.modelPath.replace(/^.*\//, "")];
+  const anglesPublished = Object.values(runtime.stats().pipelines).reduce((n, p) => n + p.published, 0);
   const spaces = heapSpaces(); // before the GC: what the running process holds
   fullGc();
   steps.push(measure("after full GC"));
   const native = await mappedLibraries();
   await runtime.stop();
-  return { steps, heapSpaces: spaces, loaded: { modelFiles, packages: [...packages].sort(), native }, nodeFlags: process.execArgv };
+  return { steps, heapSpaces: spaces, loaded: { modelFiles, packages: [...packages].sort(), native }, anglesPublished, nodeFlags: process.execArgv };
 }
 
 async function sessionsMode(manifest: string): Promise<ProbeReport> {
@@ -135,11 +158,11 @@ async function sessionsMode(manifest: string): Promise<ProbeReport> {
 }
 
 async function main(argv: readonly string[]): Promise<void> {
-  const [mode, manifest, brokerUrl, seconds] = argv;
+  const [mode, manifest, brokerUrl, seconds, calibrationFile] = argv;
   let report: ProbeReport;
-  if (mode === "runtime" && manifest && brokerUrl) report = await runtimeMode(manifest, brokerUrl, Number(seconds ?? 10));
+  if (mode === "runtime" && manifest && brokerUrl) report = await runtimeMode(manifest, brokerUrl, Number(seconds ?? 10), calibrationFile);
   else if (mode === "sessions" && manifest) report = await sessionsMode(manifest);
-  else throw new Error(`usage: memoryProbe runtime <manifest> <brokerUrl> <seconds> | sessions <manifest> (got ${JSON.stringify(argv)})`);
+  else throw new Error(`usage: memoryProbe runtime <manifest> <brokerUrl> <seconds> [calibration.json] | sessions <manifest> (got ${JSON.stringify(argv)})`);
   process.stdout.write(JSON.stringify(report) + "\n");
 }
 

@@ -33,6 +33,7 @@ import { OnnxModel } from "../inference/onnxModel.js";
 import type { Logger } from "../log.js";
 import { parseConfig } from "../runtime/config.js";
 import { EdgeRuntime } from "../runtime/runtime.js";
+import type { BenchCalibrationFiles } from "./calibrationPrepass.js";
 import type { RunningMosquitto } from "./mosquitto.js";
 import { profileByStage, type StageShares } from "./stages.js";
 
@@ -100,6 +101,8 @@ export interface WindowedRunOptions {
   readonly profile?: boolean;
   /** The simulator's startSpreadS: 0 starts every wearer on one tick (the default, the worst case). */
   readonly startSpreadS?: number;
+  /** The wearers' saved mountings (edge/bench/calibrationPrepass.ts): a v2 model publishes nothing without. */
+  readonly calibration?: BenchCalibrationFiles;
   readonly logger: Logger;
 }
 
@@ -149,6 +152,7 @@ export async function windowedRun(o: WindowedRunOptions): Promise<WindowedLevel>
     mqtt: { url: o.broker.url, deviceId, protocolVersion: 5 },
     pipeline: { staleAfterMs: 1000 },
     inference: o.inference ?? {},
+    ...(o.calibration ? { calibration: { file: await o.calibration.fileFor(o.wearers) } } : {}),
   });
   const readyAt = new Map<string, number>();
   let scoreFrom = Number.POSITIVE_INFINITY;

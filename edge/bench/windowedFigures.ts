@@ -28,6 +28,7 @@
 import { availableParallelism } from "node:os";
 import type { LoadedContract } from "../contract/manifest.js";
 import type { Logger } from "../log.js";
+import type { BenchCalibrationFiles } from "./calibrationPrepass.js";
 import { cpuCost, type CpuCost } from "./cpuCost.js";
 import type { RunningMosquitto } from "./mosquitto.js";
 import { BATCH_SIZES, P99_LIMIT_MS, formatShares, inferenceMsPerWindow, windowedLevels, type WindowedLevelsResult } from "./windowed.js";
@@ -37,6 +38,9 @@ export { P99_LIMIT_MS } from "./windowed.js";
 /** The e2e p99 is reported at these wearer counts; the levels after them look for the most served. */
 export const REQUIRED_WEARERS = [1, 25, 100] as const;
 export const MORE_WEARERS = [250, 500, 1000, 1500] as const;
+/** The CPU cost per wearer is measured at this many wearers (edge/bench/cpuCost.ts). */
+export const CPU_COST_WEARERS = 100;
+
 
 export interface WindowedFigures {
   readonly inferenceMsPerWindow: { readonly int8: Record<string, number>; readonly fp32: Record<string, number> };
@@ -48,7 +52,7 @@ export interface WindowedFigures {
 
 export async function windowedFigures(
   broker: RunningMosquitto,
-  opts: { readonly model: string; readonly quick?: boolean },
+  opts: { readonly model: string; readonly quick?: boolean; readonly calibration?: BenchCalibrationFiles },
   contract: LoadedContract,
   logger: Logger,
   print: (line: string) => void,
@@ -59,7 +63,8 @@ export async function windowedFigures(
   print(`bench: inference ms per window at batch ${BATCH_SIZES.join(", ")} (int8, fp32)`);
   const inference = { int8: await inferenceMsPerWindow(contract.modelPath, contract, calls), fp32: await inferenceMsPerWindow(fp32, contract, calls) };
   print(`bench: int8 ${JSON.stringify(inference.int8)}  fp32 ${JSON.stringify(inference.fp32)}`);
-  const run = { broker, model: opts.model, seconds: opts.quick ? 3 : 8, warmupS: opts.quick ? 1 : 2, logger };
+  const calibration = opts.calibration;
+  const run = { broker, model: opts.model, seconds: opts.quick ? 3 : 8, warmupS: opts.quick ? 1 : 2, logger, ...(calibration ? { calibration } : {}) };
   const more = opts.quick ? [] : MORE_WEARERS;
   // [name, what, inference config, startSpreadS, measure the CPU cost]; spread wearers cost the same CPU.
   const stride = contract.pipeline.stride / contract.pipeline.sampleRateHz;
@@ -78,7 +83,7 @@ export async function windowedFigures(
     variants.push([name, await windowedLevels({ ...run, inference: config, startSpreadS }, REQUIRED_WEARERS, more, print)]);
     if (!measureCpu) continue;
     // 100 wearers: the simulator's chunks then hold under one stride, so inference keeps up and no window is skipped.
-    const c = await cpuCost({ broker, model: opts.model, wearers: 100, simSeconds: opts.quick ? 5 : 25, inference: config, logger });
+    const c = await cpuCost({ broker, model: opts.model, wearers: CPU_COST_WEARERS, simSeconds: opts.quick ? 5 : 25, inference: config, logger, ...(calibration ? { calibration } : {}) });
     cpu.push([name, c]);
     print(`bench: cpu per wearer-second ${c.cpu_ms_per_wearer_s} ms (main thread ${c.main_thread_cpu_ms_per_wearer_s}: ${stageList(c.main_thread_ms_per_wearer_s)}), mosquitto ${c.mosquitto_ms_per_wearer_s}; ${c.windows} windows, ${c.skipped} skipped`);
   }

@@ -148,10 +148,22 @@ interface Track {
   readonly wearer: string;
   readonly placement: Placement;
   sensorId: string | null;
-  acc: Vec3[];
-  gyro: Vec3[];
-  /** Thighs: the same leg's foot's raw gyro on the same grid samples as acc/gyro (its sign partner). */
-  footGyro: Vec3[];
+  /**
+   * The stretch being gathered, packed: grid sample i is acc x, y, z then gyro x, y, z at
+   * [6i, 6i + 6). Packed, not a [x, y, z] array per sample: at 100 Hz a stretch is 2000+
+   * samples per sensor that live 20 s, long enough to reach V8's old generation, and the
+   * judgement unpacks them once (the same numbers). The buffer is reused for the next stretch.
+   */
+  samples: Float64Array;
+  /** Grid samples in the stretch so far. */
+  count: number;
+  /**
+   * Thighs: the same leg's foot's raw gyro on the same grid samples (its sign partner),
+   * packed like `samples` (x, y, z at [3i, 3i + 3)); `footCount` of them. A grid sample
+   * without the foot adds none, so `footCount < count` says the partner is incomplete.
+   */
+  footGyro: Float64Array;
+  footCount: number;
   /** Thighs: a stretch refused sign_uncertain while the foot had no calibration, judged again when it has one. */
   pendingSign: { raw: { acc: Vec3[]; gyro: Vec3[] }; footGyro: Vec3[] } | undefined;
   moving: number;
@@ -286,23 +298,27 @@ export class MountingModule implements Module, MountingView {
       if (!this.wanted.includes(placement)) continue;
       // The resampler has already dropped non-finite and out-of-range readings: every value is usable.
       const o = i * 6;
-      const acc: Vec3 = [v[o]!, v[o + 1]!, v[o + 2]!];
-      const gyro: Vec3 = [v[o + 3]!, v[o + 4]!, v[o + 5]!];
       const t = this.track(g.wearer, placement);
       t.sensorId = ids?.get(placement) ?? t.sensorId;
       if (g.index === 0) {
         this.newStretch(t); // a new grid segment: calibrate() wants one contiguous stream
         t.suspect.restart();
       }
-      t.acc.push(acc);
-      t.gyro.push(gyro);
+      if ((t.count + 1) * 6 > t.samples.length) t.samples = grown(t.samples);
+      t.samples.set(v.subarray(o, o + 6), t.count * 6);
+      t.count++;
       const footAt = isThigh(placement) ? g.placements.indexOf(footPlacementOf(placement)) : -1;
-      if (footAt >= 0) t.footGyro.push([v[footAt * 6 + 3]!, v[footAt * 6 + 4]!, v[footAt * 6 + 5]!]);
-      if (t.state === "calibrated" && t.suspect.push(acc, gyro)) this.suspected(t);
-      const still = Math.hypot(...gyro) < STILL_GYRO && Math.abs(Math.hypot(...acc) - G) < STILL_ACC;
+      if (footAt >= 0) {
+        if ((t.footCount + 1) * 3 > t.footGyro.length) t.footGyro = grown(t.footGyro);
+        t.footGyro.set(v.subarray(footAt * 6 + 3, footAt * 6 + 6), t.footCount * 3);
+        t.footCount++;
+      }
+      // The watch keeps its last seconds of samples by reference: fresh arrays, and only while it watches.
+      if (t.state === "calibrated" && t.suspect.push([v[o]!, v[o + 1]!, v[o + 2]!], [v[o + 3]!, v[o + 4]!, v[o + 5]!])) this.suspected(t);
+      const still = Math.hypot(v[o + 3]!, v[o + 4]!, v[o + 5]!) < STILL_GYRO && Math.abs(Math.hypot(v[o]!, v[o + 1]!, v[o + 2]!) - G) < STILL_ACC;
       if (!still) t.moving++;
       const need = this.config.walkS * this.rate();
-      if (t.moving >= need || t.acc.length >= 3 * need) this.judge(t);
+      if (t.moving >= need || t.count >= 3 * need) this.judge(t);
       else if (!t.C) this.reportProgress(t, t.moving / need);
     }
   }
@@ -317,8 +333,8 @@ export class MountingModule implements Module, MountingView {
   }
 
   private judge(t: Track): void {
-    const raw = { acc: t.acc, gyro: t.gyro };
-    const footGyro = t.footGyro;
+    const raw = unpacked(t.samples, t.count);
+    const footGyro = unpackedVectors(t.footGyro, t.footCount);
     this.newStretch(t);
     t.pendingSign = undefined; // a newer stretch replaces one kept for the foot
     t.judgements++;
@@ -502,9 +518,8 @@ export class MountingModule implements Module, MountingView {
   }
 
   private newStretch(t: Track): void {
-    t.acc = [];
-    t.gyro = [];
-    t.footGyro = [];
+    t.count = 0;
+    t.footCount = 0;
     t.moving = 0;
     t.reportedTenths = -1;
   }
@@ -515,7 +530,9 @@ export class MountingModule implements Module, MountingView {
     let t = byPlacement.get(placement);
     if (!t) {
       t = {
-        wearer, placement, sensorId: null, acc: [], gyro: [], footGyro: [], pendingSign: undefined, moving: 0, state: "calibrating", reportedTenths: -1,
+        wearer, placement, sensorId: null, samples: new Float64Array(6 * INITIAL_STRETCH_SAMPLES), count: 0,
+        footGyro: new Float64Array(isThigh(placement) ? 3 * INITIAL_STRETCH_SAMPLES : 0), footCount: 0, pendingSign: undefined,
+        moving: 0, state: "calibrating", reportedTenths: -1,
         C: undefined, handedness: "right", transform: undefined, rotation: undefined, quality: undefined, savedAt: undefined, source: undefined, reason: undefined, lastFitDeg: undefined,
         stretch: undefined, judgements: 0, suspect: new RestrapSuspect(placement),
       };
@@ -528,6 +545,34 @@ export class MountingModule implements Module, MountingView {
     const anglesWait = this.deps.segmentFrames?.() === true;
     this.deps.bus.emit("mounting", { wearer: t.wearer, placement: t.placement, state, ...rest, ...(anglesWait ? { anglesWait } : {}) });
   }
+}
+
+/** A stretch's first buffer (grid samples): 10 s at 100 Hz; it doubles as the stretch grows. */
+const INITIAL_STRETCH_SAMPLES = 1024;
+
+/** A buffer twice as long (at least 6 values) holding the same values. */
+function grown(buffer: Float64Array): Float64Array {
+  const next = new Float64Array(Math.max(6, buffer.length * 2));
+  next.set(buffer);
+  return next;
+}
+
+/** Pure: the first `count` packed grid samples as the calibration's acc and gyro arrays. */
+function unpacked(samples: Float64Array, count: number): { acc: Vec3[]; gyro: Vec3[] } {
+  const acc = new Array<Vec3>(count);
+  const gyro = new Array<Vec3>(count);
+  for (let i = 0, o = 0; i < count; i++, o += 6) {
+    acc[i] = [samples[o]!, samples[o + 1]!, samples[o + 2]!];
+    gyro[i] = [samples[o + 3]!, samples[o + 4]!, samples[o + 5]!];
+  }
+  return { acc, gyro };
+}
+
+/** Pure: the first `count` packed 3-vectors (x, y, z at [3i, 3i + 3)). */
+function unpackedVectors(packed: Float64Array, count: number): Vec3[] {
+  const out = new Array<Vec3>(count);
+  for (let i = 0, o = 0; i < count; i++, o += 3) out[i] = [packed[o]!, packed[o + 1]!, packed[o + 2]!];
+  return out;
 }
 
 const name = (t: Track): string => (t.sensorId !== null ? `sensor "${t.sensorId}"` : `the ${t.placement} sensor`);

@@ -7,6 +7,9 @@ import { readFile } from "node:fs/promises";
 import { describe, expect, it } from "vitest";
 import { measureMemory, memoryLines, serviceNodeFlags, SERVICE_UNIT, summarizeMemory } from "../../edge/bench/memory.js";
 import type { ProbeReport } from "../../edge/bench/memoryProbe.js";
+import { rssKindsOf } from "../../edge/bench/procStatus.js";
+import { BenchCalibrationFiles, calibrateSimulatedWearers } from "../../edge/bench/calibrationPrepass.js";
+import { memoryLogger } from "../../edge/log.js";
 import { startMosquitto } from "../helpers/mosquitto.js";
 
 const step = (name: string, rss: number, heapUsed = 10, heapTotal = 20) => ({ step: name, rssMb: rss, heapUsedMb: heapUsed, heapTotalMb: heapTotal, externalMb: 4, arrayBuffersMb: 1 });
@@ -41,10 +44,21 @@ describe("bench memory breakdown", () => {
     expect(() => summarizeMemory({ ...runtime, steps: runtime.steps.slice(0, 3) }, sessions)).toThrow("steps missing");
   });
 
-  it("measures a real runtime in a fresh process: one session, the int8 model, no embedded broker", async () => {
+  it("splits RSS into private and file-backed pages (Linux /proc/<pid>/status)", () => {
+    const status = "Name:\tnode\nVmRSS:\t  133120 kB\nRssAnon:\t   71680 kB\nRssFile:\t   60416 kB\nRssShmem:\t    1024 kB\n";
+    expect(rssKindsOf(status)).toEqual({ rssAnonMb: 70, rssFileMb: 60 });
+    expect(rssKindsOf("Name:\tnode\n")).toEqual({});
+  });
+
+  it("measures a real runtime in a fresh process: one session, the int8 model, no embedded broker, angles published", async () => {
     const broker = await startMosquitto();
+    const model = "models/reduced-femur-calcn-lstm/manifest.json";
+    // The shipped model reads segment frames: without its mountings (the bench's pre-pass) it would never run.
+    const calibration = await BenchCalibrationFiles.create(await calibrateSimulatedWearers({ model, wearers: 1, seed: 7, logger: memoryLogger() }));
     try {
-      const m = await measureMemory({ model: "models/reduced-femur-calcn-lstm/manifest.json", brokerUrl: broker.url, seconds: 1 });
+      const m = await measureMemory({ model, brokerUrl: broker.url, seconds: 2, calibrationFile: await calibration.fileFor(1) });
+      expect(m.angles_published).toBeGreaterThan(0);
+      if (m.rss_anon_mb !== null) expect(m.rss_anon_mb + m.rss_file_mb!).toBeCloseTo(m.rss_mb, -1);
       expect(m.model_files_loaded).toEqual(["model.int8.onnx"]);
       expect(m.node_flags).toContain("--max-semi-space-size=4");
       expect(m.packages_loaded).toContain("onnxruntime-node");
@@ -54,6 +68,7 @@ describe("bench memory breakdown", () => {
       expect(Object.keys(m.session_mb)).toEqual(["int8", "fp32"]);
     } finally {
       await broker.stop();
+      await calibration.remove();
     }
   }, 60_000);
 });

@@ -49,6 +49,12 @@ export const SIM_MOUNTINGS: Readonly<Record<SimPlacement, SimMounting>> = {
 
 export interface GaitSimulatorOptions {
   readonly wearers: number;
+  /**
+   * The first wearer's number (from 0; default 0): wearers firstWearer ..
+   * firstWearer + wearers - 1 are simulated. Wearer w is the same stream in
+   * any simulator of the same seed, so a fleet can be played in parts.
+   */
+  readonly firstWearer?: number;
   readonly placements: readonly SimPlacement[];
   readonly rateHz: number;
   /** Strides per second (one stride = two steps); about 1 Hz for normal walking. */
@@ -153,15 +159,17 @@ export class GaitSimulator {
     const streams: SimStream[] = [];
     const params: StreamParams[] = [];
     const seed = options.seed | 0;
-    for (let wearer = 0; wearer < options.wearers; wearer++) {
+    const first = options.firstWearer ?? 0;
+    for (let wearer = first; wearer < first + options.wearers; wearer++) {
       // Per-wearer traits from the seed: cadence ±6 %, range of motion ±10 %, where in the stride they start.
       const strideHz = options.strideHz * (1 + 0.12 * (uniform(seed, wearer, 0, 1) - 0.5));
       const amplitude = 0.9 + 0.2 * uniform(seed, wearer, 0, 2);
       const phase0 = uniform(seed, wearer, 0, 3);
-      for (const placement of options.placements) {
+      for (const [p, placement] of options.placements.entries()) {
         const segment: Segment = placement.startsWith("femur") ? "thigh" : "foot";
         const side = placement.endsWith("_l") ? -1 : 1;
-        const noiseKey = mix(mix(seed, wearer + 1), streams.length + 0x51);
+        // The stream's number as if the simulator began at wearer 0: its noise does not depend on firstWearer.
+        const noiseKey = mix(mix(seed, wearer + 1), wearer * options.placements.length + p + 0x51);
         const C = SIM_MOUNTINGS[placement];
         streams.push({ wearer, placement, strideHz });
         params.push({

@@ -19,6 +19,12 @@ export function simulatorSensorId(format: string, wearer: number, placement: Sim
 export const simulatorSourceSchema = z
   .object({
     wearers: z.number().int().min(1).max(100_000).default(1),
+    /**
+     * The first wearer simulated (from 0): wearers firstWearer+1 .. firstWearer+wearers
+     * in the sensor ids. Each wearer's walking is the same whatever the others are
+     * (a fleet played in parts, e.g. the bench's calibration pre-pass).
+     */
+    firstWearer: z.number().int().min(0).max(100_000).default(0),
     rateHz: z.number().positive().max(10_000).default(100),
     placements: z.array(z.enum(SIM_PLACEMENTS)).min(1).default(["femur_r", "calcn_r"]),
     /** true: paced by the wall clock; false: as fast as possible, needs durationS. */
@@ -113,6 +119,7 @@ export class SimulatorSource implements ImuSource {
     const c = this.config;
     const simulator = new GaitSimulator({
       wearers: c.wearers,
+      firstWearer: c.firstWearer,
       placements: c.placements,
       rateHz: c.rateHz,
       strideHz: c.strideHz,
@@ -122,7 +129,7 @@ export class SimulatorSource implements ImuSource {
     });
     this.simulator = simulator;
     this.sensorIds = simulator.streams.map((s) => simulatorSensorId(c.sensorIdFormat, s.wearer, s.placement));
-    this.firstSample = Int32Array.from(simulator.streams, (s) => Math.round((s.wearer / c.wearers) * c.startSpreadS * c.rateHz));
+    this.firstSample = Int32Array.from(simulator.streams, (s) => Math.round(((s.wearer - c.firstWearer) / c.wearers) * c.startSpreadS * c.rateHz));
     this.next = 0;
     this.total = c.durationS === undefined ? Number.POSITIVE_INFINITY : Math.round(c.durationS * c.rateHz);
     this.running = true;

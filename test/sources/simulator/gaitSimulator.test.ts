@@ -35,6 +35,15 @@ describe("GaitSimulator", () => {
     expect(record(other, 3, 10)).not.toEqual(record(a, 3, 10));
   });
 
+  it("plays wearer w the same whichever wearer it starts from (firstWearer: a fleet in parts)", () => {
+    const all = new GaitSimulator(BASE);
+    const part = new GaitSimulator({ ...BASE, wearers: 2, firstWearer: 1 });
+    expect(part.streams.map((s) => `${s.wearer}:${s.placement}`)).toEqual(all.streams.slice(4).map((s) => `${s.wearer}:${s.placement}`));
+    for (let i = 0; i < part.streams.length; i++) expect(record(part, i, 50, 300)).toEqual(record(all, i + 4, 50, 300));
+    // Not trivially equal: another wearer walks differently.
+    expect(record(part, 0, 50, 300)).not.toEqual(record(all, 0, 50, 300));
+  });
+
   it("reads gravity: specific force about 9.81 m/s² on average (more on a foot carried a stride per swing), all finite", () => {
     const sim = new GaitSimulator(BASE);
     sim.streams.forEach((s, i) => {
