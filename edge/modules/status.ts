@@ -42,11 +42,35 @@ export interface StatusDeps {
   readonly now?: () => number;
 }
 
+/**
+ * Most problems and notes the status's reason lists by name; the rest are counted. A
+ * fleet of 1000 wearers calibrating at once would otherwise publish a reason of 2000
+ * notes (over 150 KB, beyond the topic's size cap) on every progress step, and build
+ * it in O(sensors) each time: O(sensors²) work during a fleet's first walk.
+ * `get_status` still lists every sensor (its `mounting` stats).
+ */
+export const STATUS_REASON_ITEMS = 10;
+
 /** Pure: the open problems (key -> reason, in the order they arose), then the notes, as a status. */
 export function statusOf(problems: ReadonlyMap<string, string>, notes: ReadonlyMap<string, string> = new Map()): StatusChange {
-  const all = [...problems.values(), ...notes.values()];
-  if (problems.size) return { state: "degraded", reason: all.join("; ") };
-  return all.length ? { state: "online", reason: all.join("; ") } : { state: "online" };
+  const total = problems.size + notes.size;
+  if (!total) return { state: "online" };
+  const named: string[] = [];
+  for (const r of problems.values()) {
+    if (named.length === STATUS_REASON_ITEMS) break;
+    named.push(r);
+  }
+  for (const r of notes.values()) {
+    if (named.length === STATUS_REASON_ITEMS) break;
+    named.push(r);
+  }
+  if (total > named.length) {
+    const moreProblems = Math.max(0, problems.size - STATUS_REASON_ITEMS);
+    const moreNotes = total - named.length - moreProblems;
+    const parts = [moreProblems ? `${moreProblems} more problem${moreProblems === 1 ? "" : "s"}` : "", moreNotes ? `${moreNotes} more note${moreNotes === 1 ? "" : "s"}` : ""];
+    named.push(`and ${parts.filter(Boolean).join(" and ")} (get_status lists every sensor)`);
+  }
+  return { state: problems.size ? "degraded" : "online", reason: named.join("; ") };
 }
 
 /** Pure: what a mounting event does to the status: a problem, a note, or neither (calibrated). */

@@ -9,7 +9,7 @@ import { EventBus } from "../../edge/core/bus.js";
 import type { EdgeEvents, MountingEvent, RoutedSample } from "../../edge/core/events.js";
 import { memoryLogger } from "../../edge/log.js";
 import { matrixFromQuat, MountingModule, type MountingStore } from "../../edge/modules/mounting.js";
-import { mountingEffect, StatusModule, statusOf } from "../../edge/modules/status.js";
+import { mountingEffect, STATUS_REASON_ITEMS, StatusModule, statusOf } from "../../edge/modules/status.js";
 import type { SavedMounting } from "../../edge/runtime/calibrationFile.js";
 import type { StatusMessage } from "../../edge/mqtt/topics.js";
 import { ab06Samples } from "../helpers/ab06.js";
@@ -309,6 +309,20 @@ describe("mounting calibration from walking", () => {
     });
     expect(mountingEffect({ wearer: "w1", placement: "femur_l", state: "stopped_fitting", reason: "35 deg" }).problem).toBe("w1/femur_l: stopped fitting its mounting calibration (35 deg)");
     expect(mountingEffect({ wearer: "default", placement: "femur_r", state: "calibrated" })).toEqual({});
+  });
+
+  it("status: a fleet's reason names the first problems, then counts the rest; still degraded while any problem stands", () => {
+    const notes = new Map(Array.from({ length: 2000 }, (_, i) => [`n${i}`, `w${i}/femur_r: calibrating mounting 40% (keep walking; no angles until then)`]));
+    const online = statusOf(new Map(), notes);
+    expect(online.state).toBe("online");
+    expect(online.reason!.match(/calibrating mounting/g)).toHaveLength(STATUS_REASON_ITEMS);
+    expect(online.reason).toMatch(/; and 1990 more notes \(get_status lists every sensor\)$/);
+    const problems = new Map(Array.from({ length: 12 }, (_, i) => [`p${i}`, `w${i}/calcn_r: mounting calibration refused (no_motion: x)`]));
+    const degraded = statusOf(problems, notes);
+    expect(degraded.state).toBe("degraded");
+    expect(degraded.reason!.startsWith("w0/calcn_r: mounting calibration refused")).toBe(true);
+    expect(degraded.reason).toMatch(/; and 2 more problems and 2000 more notes \(get_status lists every sensor\)$/);
+    expect(degraded.reason!.length).toBeLessThan(2000);
   });
 
   it("keeps the device online while calibrating (angles do not depend on it), then online with no reason", async () => {
