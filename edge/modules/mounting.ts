@@ -63,7 +63,7 @@ import type { EventBus } from "../core/bus.js";
 import type { EdgeEvents, GridEvent, MountingEvent, MountingState, RoutedSample } from "../core/events.js";
 import type { Module } from "../core/module.js";
 import type { Logger } from "../log.js";
-import type { MountingQuality, SavedMounting } from "../runtime/calibrationFile.js";
+import { LEGACY_MOUNTING_ALGORITHM, type MountingQuality, type SavedMounting } from "../runtime/calibrationFile.js";
 import { RestrapSuspect } from "./restrapWatch.js";
 
 export interface MountingConfig {
@@ -220,6 +220,13 @@ export class MountingModule implements Module, MountingView {
     this.wanted = placements;
     for (const m of this.deps.store?.savedMountings() ?? []) {
       if (!placements.includes(m.placement)) continue;
+      const algorithm = m.algorithm ?? LEGACY_MOUNTING_ALGORITHM;
+      if (algorithm !== CALIBRATION_ALGORITHM) {
+        // Another algorithm's rotation is not what this build (and a v2 model trained with
+        // it) computes: calibrated again from walking, as an OTA install does (docs/ota.md).
+        this.deps.logger.info(`${m.wearer}/${m.placement}: stored mounting made by ${algorithm}, this build calibrates with ${CALIBRATION_ALGORITHM}: calibrating again from walking`);
+        continue;
+      }
       const t = this.track(m.wearer, m.placement);
       const handedness = m.handedness ?? "right";
       const how = `loaded (calibrated ${m.savedAt}${handedness === "left" ? `; ${CONVERTED_TEXT}` : ""})`;

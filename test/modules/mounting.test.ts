@@ -266,7 +266,9 @@ describe("mounting calibration from walking", () => {
     const fresh = await run(ab06Samples({ repeat: 2 }));
     // The saved mounting carries this build's algorithm, so a model of another one can tell.
     expect(fresh.saved.map((m) => m.algorithm)).toEqual([CALIBRATION_ALGORITHM, CALIBRATION_ALGORITHM]);
-    const stale = fresh.saved.map((m) => ({ ...m, rotation: quatOf(mul(matrixFromQuat(m.rotation), Q)), algorithm: "gait-calibration/9" }));
+    // Rotated, so the walking's own calibration is told apart from it afterwards (dropMountings
+    // does not ask why: the OTA agent decides which are stale).
+    const stale = fresh.saved.map((m) => ({ ...m, rotation: quatOf(mul(matrixFromQuat(m.rotation), Q)) }));
     const logger = memoryLogger();
     const bus = new EventBus<EdgeEvents>({ logger });
     const events: MountingEvent[] = [];
@@ -298,6 +300,26 @@ describe("mounting calibration from walking", () => {
     const C = fresh.module.rotation("default", "femur_r")!;
     expect(rotationAngleDeg(module.rotation("default", "femur_r")!, C)).toBeLessThan(1e-6); // the walking's own, not the stale one
     expect(saved.find((m) => m.placement === "femur_r")).toMatchObject({ algorithm: CALIBRATION_ALGORITHM });
+  });
+
+  it("at start, a stored mounting made by another calibration algorithm is not applied: that sensor calibrates again from walking", async () => {
+    const fresh = await run(ab06Samples({ repeat: 2 }));
+    const logger = memoryLogger();
+    const bus = new EventBus<EdgeEvents>({ logger });
+    const [femur, calcn] = [fresh.saved.find((m) => m.placement === "femur_r")!, fresh.saved.find((m) => m.placement === "calcn_r")!];
+    const { algorithm: _dropped, ...legacy } = femur; // no algorithm: a file from before the field, gait-calibration/1's
+    const store: MountingStore = { savedMountings: () => [legacy, calcn], saveMounting: async () => undefined };
+    const module = new MountingModule({ enabled: true, walkS: 20 }, { logger, bus, store, placements: () => ["femur_r", "calcn_r"], segmentFrames: () => true });
+    await module.start();
+    expect(module.rotation("default", "femur_r")).toBeUndefined();
+    expect(module.rotation("default", "calcn_r")).toBeDefined();
+    expect(module.stats()["default/calcn_r"]).toMatchObject({ state: "calibrated", source: "file" });
+    expect(logger.lines.join("\n")).toMatch(/default\/femur_r: stored mounting made by gait-calibration\/1, this build calibrates with gait-calibration\/2: calibrating again from walking/);
+    const feed = gridFeeder(bus, ["femur_r", "calcn_r"]);
+    for (const x of ab06Samples({ repeat: 2 })) feed.push(x);
+    feed.finish();
+    await module.stop();
+    expect(module.stats()["default/femur_r"]).toMatchObject({ state: "calibrated", source: "walking" });
   });
 
   it("status: a problem makes it degraded with the notes after it; notes alone keep it online", () => {
