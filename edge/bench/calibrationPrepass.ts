@@ -25,6 +25,7 @@ import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import type { Logger } from "../log.js";
+import { CALIBRATION_ALGORITHM } from "../calibration/index.js";
 import type { MountingStats } from "../modules/mounting.js";
 import { formatCalibration, type SavedMounting } from "../runtime/calibrationFile.js";
 import { parseConfig, type RuntimeConfig } from "../runtime/config.js";
@@ -74,6 +75,8 @@ export function mountingsFromStats(stats: Readonly<Record<string, MountingStats>
     }
     out.push({
       wearer, placement, rotation: m.rotation, quality: m.quality, savedAt: m.savedAt,
+      // Made by this build's mounting module: a start applies only its own algorithm's mountings.
+      algorithm: CALIBRATION_ALGORITHM,
       ...(m.handedness ? { handedness: m.handedness } : {}),
       ...(m.sensorId !== null ? { sensorId: m.sensorId } : {}),
     });
