@@ -69,7 +69,9 @@ export class RestrapSuspect {
   fitted(acc: readonly Vec3[], gyro: readonly Vec3[], handedness: StreamHandedness, rateHz: number): boolean {
     const overruled = this.current !== undefined;
     this.current = undefined;
-    const cal = calibrate(acc, gyro, { rateHz });
+    // stillFits() has just run the handedness test on this very stretch (it fits, so it is
+    // not mirrored): skipping it here gives the same C at half the judgement's cost.
+    const cal = calibrate(acc, gyro, { rateHz, checkHandedness: false });
     if (cal.ok && cal.C !== null) this.watcher?.reset(handedness === "left" ? withZFlipped(cal.C) : cal.C);
     else this.watcher?.reset();
     return overruled;
