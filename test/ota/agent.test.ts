@@ -8,10 +8,10 @@ import path from "node:path";
 import { afterEach, beforeAll, describe, expect, it } from "vitest";
 import { commandReplySchema } from "../../edge/commands/types.js";
 import { memoryLogger } from "../../edge/log.js";
-import { OtaAgent, onnxModelLoader, type ModelLoader } from "../../edge/ota/agent.js";
-import { otaConfigSchema, type OtaConfigInput } from "../../edge/ota/config.js";
+import { onnxModelLoader, type ModelLoader } from "../../edge/ota/agent.js";
+import type { OtaConfigInput } from "../../edge/ota/config.js";
 import { ModelStore, type CrashPoint } from "../../edge/ota/modelStore.js";
-import { SwappableModel } from "../../edge/ota/swappableModel.js";
+import { startAgentDevice, type AgentDevice } from "./agentDevice.js";
 import { FakeMqtt, lastState, serveBundle } from "./fakeMqtt.js";
 import { makeBundle, makeKeys, MODEL, MODEL_DIR, tempDir, waitFor, type Keys } from "./helpers.js";
 
@@ -30,14 +30,9 @@ afterEach(async () => {
   for (const stop of running.splice(0).reverse()) await stop();
 });
 
-interface Device {
-  readonly agent: OtaAgent;
-  readonly models: SwappableModel;
-  readonly store: ModelStore;
-  readonly logger: ReturnType<typeof memoryLogger>;
-}
+type Device = AgentDevice;
 
-/** What EdgeRuntime does at start when `ota` is configured: store -> start model -> holder -> agent. */
+/** What EdgeRuntime does at start when `ota` is configured (agentDevice.ts). */
 async function startDevice(
   mqtt: FakeMqtt,
   dir: string,
@@ -45,28 +40,8 @@ async function startDevice(
   loadModel: ModelLoader = onnxModelLoader(),
   extra: { serveCommands?: boolean; crashPoint?: (point: CrashPoint, file: string) => void } = {},
 ): Promise<Device> {
-  const logger = memoryLogger();
   const { crashPoint, ...agentExtra } = extra;
-  const store = new ModelStore(dir, { logger, ...(crashPoint ? { crashPoint } : {}) });
-  const contract = await store.loadStartModel(MODEL);
-  const models = new SwappableModel({ contract, model: await onnxModelLoader()(contract) });
-  const agent = new OtaAgent(otaConfigSchema.parse({ dir, publicKeys: [keys.publicKey], ...ota }), {
-    logger,
-    mqtt,
-    prefix: "gait",
-    deviceId: "dev",
-    models,
-    store,
-    loadModel,
-    onModelChanged: () => undefined,
-    ...agentExtra,
-  });
-  await agent.start();
-  running.push(async () => {
-    await agent.stop();
-    await models.stop();
-  });
-  return { agent, models, store, logger };
+  return startAgentDevice({ mqtt, dir, publicKey: keys.publicKey, ota, loadModel, ...(crashPoint ? { crashPoint } : {}), extra: agentExtra }, running);
 }
 
 /** Polls an asynchronous condition (files on disk) every 20 ms, for at most `timeoutMs`. */

@@ -8,14 +8,14 @@ import { readFile, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { afterEach, beforeAll, describe, expect, it } from "vitest";
 import { memoryLogger } from "../../edge/log.js";
-import { OtaAgent, onnxModelLoader, type ModelLoader } from "../../edge/ota/agent.js";
-import { otaConfigSchema, type OtaConfigInput } from "../../edge/ota/config.js";
+import { onnxModelLoader, type ModelLoader } from "../../edge/ota/agent.js";
+import type { OtaConfigInput } from "../../edge/ota/config.js";
 import type { OtaStateMessage } from "../../edge/ota/messages.js";
 import { ModelStore, type CrashPoint } from "../../edge/ota/modelStore.js";
 import { formatRejected, REJECTED_KEPT } from "../../edge/ota/rejections.js";
-import { SwappableModel } from "../../edge/ota/swappableModel.js";
+import { startAgentDevice, type AgentDevice } from "./agentDevice.js";
 import { FakeMqtt, lastState, serveBundle, type ServedBundle } from "./fakeMqtt.js";
-import { makeBundle, makeKeys, MODEL, MODEL_DIR, sha256, tempDir, waitFor, type Keys } from "./helpers.js";
+import { makeBundle, makeKeys, MODEL_DIR, sha256, tempDir, waitFor, type Keys } from "./helpers.js";
 
 let work: string;
 let keys: Keys;
@@ -50,35 +50,15 @@ afterEach(async () => {
   for (const stop of running.splice(0).reverse()) await stop();
 });
 
-interface Device {
-  readonly agent: OtaAgent;
-  readonly models: SwappableModel;
-  readonly store: ModelStore;
-  readonly mqtt: FakeMqtt;
-  readonly logger: ReturnType<typeof memoryLogger>;
-}
+type Device = AgentDevice;
 
-/** What EdgeRuntime does at start when `ota` is configured: store -> start model -> holder -> agent. */
+/** What EdgeRuntime does at start when `ota` is configured (agentDevice.ts), installing offers by itself. */
 async function startDevice(
   dir: string,
   options: { ota?: Partial<OtaConfigInput>; loadModel?: ModelLoader; crashPoint?: (point: CrashPoint, file: string) => void; retainedOffer?: ServedBundle } = {},
 ): Promise<Device> {
-  const mqtt = new FakeMqtt();
-  const logger = memoryLogger();
-  const store = new ModelStore(dir, { logger, ...(options.crashPoint ? { crashPoint: options.crashPoint } : {}) });
-  const contract = await store.loadStartModel(MODEL);
-  const models = new SwappableModel({ contract, model: await onnxModelLoader()(contract) });
-  const agent = new OtaAgent(otaConfigSchema.parse({ dir, publicKeys: [keys.publicKey], autoInstall: true, probationStrides: 5, ...options.ota }), {
-    logger, mqtt, prefix: "gait", deviceId: "dev", models, store, loadModel: options.loadModel ?? onnxModelLoader(), onModelChanged: () => undefined,
-  });
-  // The broker keeps the operator's offer retained: a new connection gets it again.
-  if (options.retainedOffer) mqtt.inject(agent.topics.offer, JSON.stringify(options.retainedOffer.offer), { retain: true });
-  await agent.start();
-  running.push(async () => {
-    await agent.stop();
-    await models.stop();
-  });
-  return { agent, models, store, mqtt, logger };
+  const { ota, ...rest } = options;
+  return startAgentDevice({ mqtt: new FakeMqtt(), dir, publicKey: keys.publicKey, ota: { autoInstall: true, probationStrides: 5, ...ota }, ...rest }, running);
 }
 
 /** Passes the golden self-test, then answers every live window with NaN. */
