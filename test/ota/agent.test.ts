@@ -11,7 +11,7 @@ import { memoryLogger } from "../../edge/log.js";
 import { onnxModelLoader, type ModelLoader } from "../../edge/ota/agent.js";
 import type { OtaConfigInput } from "../../edge/ota/config.js";
 import { ModelStore, type CrashPoint } from "../../edge/ota/modelStore.js";
-import { startAgentDevice, type AgentDevice } from "./agentDevice.js";
+import { nanAfterGolden, startAgentDevice, type AgentDevice } from "./agentDevice.js";
 import { FakeMqtt, lastState, serveBundle } from "./fakeMqtt.js";
 import { makeBundle, makeKeys, MODEL, MODEL_DIR, tempDir, waitFor, type Keys } from "./helpers.js";
 
@@ -51,19 +51,6 @@ async function eventually(what: string, probe: () => Promise<boolean>, timeoutMs
     if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
     await new Promise((r) => setTimeout(r, 20));
   }
-}
-
-/** Passes the golden self-test, then answers every live window with NaN. */
-async function nanAfterGolden(): Promise<ModelLoader> {
-  const golden = JSON.parse(await readFile(path.join(MODEL_DIR, "golden.json"), "utf8")) as { features: unknown[] };
-  return async (c) => {
-    const real = await onnxModelLoader()(c);
-    let runs = 0;
-    return {
-      run: async (w, b) => ((runs += 1) > golden.features.length ? (await real.run(w, b)).map(() => Number.NaN) : real.run(w, b)),
-      stop: () => real.stop(),
-    };
-  };
 }
 
 describe("OtaAgent: a crash during probation (issue #13, defect 1)", () => {

@@ -3,13 +3,15 @@
  * start when `ota` is configured: store -> start model -> holder -> agent, on
  * an in-memory broker (fakeMqtt.ts), with the real model and real sessions.
  */
+import { readFile } from "node:fs/promises";
+import path from "node:path";
 import { memoryLogger } from "../../edge/log.js";
 import { OtaAgent, onnxModelLoader, type ModelLoader } from "../../edge/ota/agent.js";
 import { otaConfigSchema, type OtaConfigInput } from "../../edge/ota/config.js";
 import { ModelStore, type CrashPoint } from "../../edge/ota/modelStore.js";
 import { SwappableModel } from "../../edge/ota/swappableModel.js";
 import type { FakeMqtt, ServedBundle } from "./fakeMqtt.js";
-import { MODEL } from "./helpers.js";
+import { MODEL, MODEL_DIR } from "./helpers.js";
 
 export interface AgentDevice {
   readonly agent: OtaAgent;
@@ -49,4 +51,17 @@ export async function startAgentDevice(o: AgentDeviceOptions, running: Array<() 
     await models.stop();
   });
   return { agent, models, store, mqtt: o.mqtt, logger };
+}
+
+/** A model loader that passes the golden self-test, then answers every live window with NaN (a probation failure). */
+export async function nanAfterGolden(): Promise<ModelLoader> {
+  const golden = JSON.parse(await readFile(path.join(MODEL_DIR, "golden.json"), "utf8")) as { features: unknown[] };
+  return async (c) => {
+    const real = await onnxModelLoader()(c);
+    let runs = 0;
+    return {
+      run: async (w, b) => ((runs += 1) > golden.features.length ? (await real.run(w, b)).map(() => Number.NaN) : real.run(w, b)),
+      stop: () => real.stop(),
+    };
+  };
 }

@@ -8,12 +8,12 @@ import { readFile, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { afterEach, beforeAll, describe, expect, it } from "vitest";
 import { memoryLogger } from "../../edge/log.js";
-import { onnxModelLoader, type ModelLoader } from "../../edge/ota/agent.js";
+import type { ModelLoader } from "../../edge/ota/agent.js";
 import type { OtaConfigInput } from "../../edge/ota/config.js";
 import type { OtaStateMessage } from "../../edge/ota/messages.js";
 import { ModelStore, type CrashPoint } from "../../edge/ota/modelStore.js";
 import { formatRejected, REJECTED_KEPT } from "../../edge/ota/rejections.js";
-import { startAgentDevice, type AgentDevice } from "./agentDevice.js";
+import { nanAfterGolden, startAgentDevice, type AgentDevice } from "./agentDevice.js";
 import { FakeMqtt, lastState, serveBundle, type ServedBundle } from "./fakeMqtt.js";
 import { makeBundle, makeKeys, MODEL_DIR, sha256, tempDir, waitFor, type Keys } from "./helpers.js";
 
@@ -61,18 +61,6 @@ async function startDevice(
   return startAgentDevice({ mqtt: new FakeMqtt(), dir, publicKey: keys.publicKey, ota: { autoInstall: true, probationStrides: 5, ...ota }, ...rest }, running);
 }
 
-/** Passes the golden self-test, then answers every live window with NaN. */
-function nanAfterGolden(): ModelLoader {
-  return async (c) => {
-    const real = await onnxModelLoader()(c);
-    let runs = 0;
-    return {
-      run: async (w, b) => ((runs += 1) > golden.features.length ? (await real.run(w, b)).map(() => Number.NaN) : real.run(w, b)),
-      stop: () => real.stop(),
-    };
-  };
-}
-
 /** One live window through the pipeline's lane: on probation with the NaN model, this is the failure. */
 async function oneWindow(d: Device): Promise<void> {
   await d.models.lane().model.run(Float32Array.from(golden.features[0]!.flat()));
@@ -82,7 +70,7 @@ const state = (d: Device): OtaStateMessage | undefined => lastState(d.mqtt, d.ag
 
 /** A device that installed 1.0.1 from a retained offer and rolled it back on probation (NaN on live data). */
 async function rolledBack(dir: string): Promise<{ first: Device; served: ServedBundle }> {
-  const first = await startDevice(dir, { loadModel: nanAfterGolden() });
+  const first = await startDevice(dir, { loadModel: await nanAfterGolden() });
   const served = await serveBundle(first.mqtt, bundle101, first.agent.topics);
   await waitFor("1.0.1 on probation", () => first.models.onProbation);
   await oneWindow(first);
@@ -175,7 +163,7 @@ describe("what is still installed, and how an operator clears a rollback", () =>
 describe("a crash at any point of a rollback leaves the model rejected", () => {
   it("killed during probation: every later start holds the offer, not only the first (the probation record names it once)", async () => {
     const dir = path.join(work, "kill-probation");
-    const first = await startDevice(dir, { loadModel: nanAfterGolden() });
+    const first = await startDevice(dir, { loadModel: await nanAfterGolden() });
     const served = await serveBundle(first.mqtt, bundle101, first.agent.topics);
     await waitFor("1.0.1 on probation", () => first.models.onProbation);
     // kill -9: nothing more happens in the first process
@@ -191,7 +179,7 @@ describe("a crash at any point of a rollback leaves the model rejected", () => {
 
   it("killed after the rejection was written, before the probation record went: rejected once, held", async () => {
     const dir = path.join(work, "kill-between");
-    const first = await startDevice(dir, { loadModel: nanAfterGolden() });
+    const first = await startDevice(dir, { loadModel: await nanAfterGolden() });
     const served = await serveBundle(first.mqtt, bundle101, first.agent.topics);
     await waitFor("1.0.1 on probation", () => first.models.onProbation);
     const manifest = JSON.parse(served.offer.manifest) as { name: string; version: string; model: { sha256: string } };
@@ -211,7 +199,7 @@ describe("a crash at any point of a rollback leaves the model rejected", () => {
   it("the rejection cannot be written: the rollback still happens, this process holds the offer, the log says a restart may forget it", async () => {
     const dir = path.join(work, "no-write");
     const first = await startDevice(dir, {
-      loadModel: nanAfterGolden(),
+      loadModel: await nanAfterGolden(),
       crashPoint: (point, file) => {
         if (point === "tmp-written" && path.basename(file) === "rejected") throw new Error("ENOSPC: disk full");
       },
