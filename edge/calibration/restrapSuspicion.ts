@@ -168,8 +168,12 @@ export interface Suspicion {
  * breaks (a new grid segment): the window must hold one strapping's samples of one stream.
  */
 export class RestrapWatch {
-  private readonly acc: Vec3[] = [];
-  private readonly gyro: Vec3[] = [];
+  // The ring's slots are allocated once and overwritten: a calibrated sensor pushes 100
+  // samples a second for as long as it is worn, so nothing is allocated per sample.
+  private readonly acc: Array<[number, number, number]> = [];
+  private readonly gyro: Array<[number, number, number]> = [];
+  /** Samples in the window since the last reset (the ring is judged once it is full). */
+  private filled = 0;
   private next = 0;
   private sinceJudged = 0;
   private run = 0;
@@ -191,25 +195,26 @@ export class RestrapWatch {
   /** A new rotation (or the same after a break): start from an empty window. */
   reset(M: Mat3 = this.M): void {
     this.M = M;
-    this.acc.length = 0;
-    this.gyro.length = 0;
+    this.filled = 0;
     this.next = 0;
     this.sinceJudged = 0;
     this.run = 0;
     this.fired = false;
   }
 
-  /** One grid sample (sensor frame, as `M` applies to it; the vectors are kept, not copied). */
+  /** One grid sample (sensor frame, as `M` applies to it; its values are copied into the ring). */
   push(acc: Vec3, gyro: Vec3): Suspicion | undefined {
-    if (this.acc.length < this.size) {
-      this.acc.push(acc);
-      this.gyro.push(gyro);
-    } else {
-      this.acc[this.next] = acc;
-      this.gyro[this.next] = gyro;
+    // Filling: the next free slot. Full: the oldest slot, `next` (slot 0 right after a fill).
+    let at: number;
+    if (this.filled < this.size) at = this.filled++;
+    else {
+      at = this.next;
       this.next = (this.next + 1) % this.size;
     }
-    if (this.acc.length < this.size || ++this.sinceJudged < this.every) return undefined;
+    const slotAcc = (this.acc[at] ??= [0, 0, 0]), slotGyro = (this.gyro[at] ??= [0, 0, 0]);
+    slotAcc[0] = acc[0]; slotAcc[1] = acc[1]; slotAcc[2] = acc[2];
+    slotGyro[0] = gyro[0]; slotGyro[1] = gyro[1]; slotGyro[2] = gyro[2];
+    if (this.filled < this.size || ++this.sinceJudged < this.every) return undefined;
     this.sinceJudged = 0;
     const th = this.settings;
     // Full ring: `next` is the oldest sample's slot.

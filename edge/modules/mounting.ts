@@ -320,8 +320,12 @@ export class MountingModule implements Module, MountingView {
         t.footGyro.set(v.subarray(footAt * 6 + 3, footAt * 6 + 6), t.footCount * 3);
         t.footCount++;
       }
-      // The watch keeps its last seconds of samples by reference: fresh arrays, and only while it watches.
-      if (t.state === "calibrated" && t.suspect.push([v[o]!, v[o + 1]!, v[o + 2]!], [v[o + 3]!, v[o + 4]!, v[o + 5]!])) this.suspected(t);
+      // The watch copies the values into its own ring: one scratch pair serves every sample.
+      if (t.state === "calibrated") {
+        SCRATCH_ACC[0] = v[o]!; SCRATCH_ACC[1] = v[o + 1]!; SCRATCH_ACC[2] = v[o + 2]!;
+        SCRATCH_GYRO[0] = v[o + 3]!; SCRATCH_GYRO[1] = v[o + 4]!; SCRATCH_GYRO[2] = v[o + 5]!;
+        if (t.suspect.push(SCRATCH_ACC, SCRATCH_GYRO)) this.suspected(t);
+      }
       const still = Math.hypot(v[o + 3]!, v[o + 4]!, v[o + 5]!) < STILL_GYRO && Math.abs(Math.hypot(v[o]!, v[o + 1]!, v[o + 2]!) - G) < STILL_ACC;
       if (!still) t.moving++;
       const need = this.config.walkS * this.rate();
@@ -553,6 +557,10 @@ export class MountingModule implements Module, MountingView {
     this.deps.bus.emit("mounting", { wearer: t.wearer, placement: t.placement, state, ...rest, ...(anglesWait ? { anglesWait } : {}) });
   }
 }
+
+/** One grid sample's acc and gyro for the re-strap watch, which copies them (no allocation per sample). */
+const SCRATCH_ACC: [number, number, number] = [0, 0, 0];
+const SCRATCH_GYRO: [number, number, number] = [0, 0, 0];
 
 /** A stretch's first buffer (grid samples): 10 s at 100 Hz; it doubles as the stretch grows. */
 const INITIAL_STRETCH_SAMPLES = 1024;
