@@ -75,8 +75,19 @@ export interface CalibrateOptions {
 const at = (s: readonly Vec3[], k: number): Vec3 => s[k] ?? [Number.NaN, Number.NaN, Number.NaN];
 const norm3 = (v: Vec3): number => Math.sqrt(v[0] * v[0] + v[1] * v[1] + v[2] * v[2]);
 
+/**
+ * The still rule, one sample: |w| < STILL_GYRO and ||f| - g| < STILL_ACC. Scalars, so the
+ * per-sample callers (the mounting module, the re-strap watch) allocate nothing; NaN is not still.
+ */
+export function isStill(ax: number, ay: number, az: number, gx: number, gy: number, gz: number): boolean {
+  return Math.sqrt(gx * gx + gy * gy + gz * gz) < STILL_GYRO && Math.abs(Math.sqrt(ax * ax + ay * ay + az * az) - G) < STILL_ACC;
+}
+
 export function stillMask(acc: readonly Vec3[], gyro: readonly Vec3[]): boolean[] {
-  return acc.map((a, k) => norm3(at(gyro, k)) < STILL_GYRO && Math.abs(norm3(a) - G) < STILL_ACC);
+  return acc.map((a, k) => {
+    const w = at(gyro, k);
+    return isStill(a[0], a[1], a[2], w[0], w[1], w[2]);
+  });
 }
 
 /** [start, end) of every run of true. */
@@ -310,6 +321,8 @@ export interface Fit {
   flexionDeg: number | null;
   /** The new stretch's refusal when undecided. */
   reason: string;
+  /** The new stretch's own calibration (null when undecided): a caller re-anchoring on it need not calibrate again. */
+  C: Mat3 | null;
 }
 
 /** Does a new stretch of walking still fit calibration C? ("stopped_fitting": recalibrate.) `signPartner`: as in calibrate. */
@@ -317,7 +330,7 @@ export function stillFits(
   C: Mat3, acc: readonly Vec3[], gyro: readonly Vec3[], rateHz = 100, thresholdDeg = RESTRAP_DEG, signPartner?: readonly number[],
 ): Fit {
   const fresh = calibrate(acc, gyro, { rateHz, ...(signPartner !== undefined ? { signPartner } : {}) });
-  if (!fresh.ok || fresh.C === null) return { decision: "undecided", angleDeg: null, verticalDeg: null, flexionDeg: null, reason: fresh.reason };
+  if (!fresh.ok || fresh.C === null) return { decision: "undecided", angleDeg: null, verticalDeg: null, flexionDeg: null, reason: fresh.reason, C: null };
   const angle = rotationAngleDeg(fresh.C, C);
   return {
     decision: angle <= thresholdDeg ? "fits" : "stopped_fitting",
@@ -325,6 +338,7 @@ export function stillFits(
     verticalDeg: axisAngleDeg(fresh.C[1], C[1]),
     flexionDeg: axisAngleDeg(fresh.C[2], C[2]),
     reason: "",
+    C: fresh.C,
   };
 }
 

@@ -27,8 +27,7 @@
  * Pure (the watcher only keeps its ring of references); nothing is
  * allocated per sample.
  */
-import { STILL_ACC, STILL_GYRO } from "./calibrate.js";
-import { G } from "./handedness.js";
+import { isStill } from "./calibrate.js";
 import type { Mat3, Vec3 } from "./linalg.js";
 
 /** Judged only when at least this share of the window is moving (not still by STILL_GYRO/STILL_ACC). */
@@ -90,7 +89,6 @@ export interface WindowJudgement {
   readonly suspect: boolean;
 }
 
-const STILL_GYRO_SQ = STILL_GYRO * STILL_GYRO;
 const NOT_JUDGED: WindowJudgement = { judged: false, verticalDeg: null, axisDeg: null, suspect: false };
 const DEG = 180 / Math.PI;
 
@@ -109,9 +107,7 @@ export function judgeWindow(M: Mat3, acc: readonly Vec3[], gyro: readonly Vec3[]
   let weightSum = 0;
   for (let k = 0; k < n; k++) {
     const f = acc[k]!, w = gyro[k]!;
-    // calibrate()'s still rule (|w| < STILL_GYRO and ||f| - g| < STILL_ACC), without Math.hypot (slow; this runs for every sample of every window).
-    const ww = w[0] * w[0] + w[1] * w[1] + w[2] * w[2];
-    if (!(ww < STILL_GYRO_SQ && Math.abs(Math.sqrt(f[0] * f[0] + f[1] * f[1] + f[2] * f[2]) - G) < STILL_ACC)) moving++;
+    if (!isStill(f[0], f[1], f[2], w[0], w[1], w[2])) moving++;
     const c = taper ? taper.weights[k >= taper.oldest ? k - taper.oldest : k - taper.oldest + n]! : 1;
     weightSum += c;
     fx += c * f[0]; fy += c * f[1]; fz += c * f[2];

@@ -55,8 +55,8 @@
  * few ms per `walkS` of walking.
  */
 import {
-  calibrateConverting, checkPair, quatFromMatrix, stillFits, toRightHanded, withZFlipped, CALIBRATION_ALGORITHM, G, MIN_JOINT_MARGIN,
-  RESTRAP_DEG, STILL_ACC, STILL_GYRO, type Calibration, type ConvertedCalibration, type Mat3, type Quat, type Refusal, type StreamHandedness, type Vec3,
+  calibrateConverting, checkPair, isStill, quatFromMatrix, stillFits, toRightHanded, withZFlipped, CALIBRATION_ALGORITHM, MIN_JOINT_MARGIN,
+  RESTRAP_DEG, type Calibration, type ConvertedCalibration, type Mat3, type Quat, type Refusal, type StreamHandedness, type Vec3,
 } from "../calibration/index.js";
 import type { Placement } from "../contract/manifest.js";
 import type { EventBus } from "../core/bus.js";
@@ -164,6 +164,8 @@ interface Track {
    */
   footGyro: Float64Array;
   footCount: number;
+  /** Thighs: the foot of the same leg (its sign partner), found once here, not per grid sample. */
+  readonly footPlacement: Placement | undefined;
   /** Thighs: a stretch refused sign_uncertain while the foot had no calibration, judged again when it has one. */
   pendingSign: { raw: { acc: Vec3[]; gyro: Vec3[] }; footGyro: Vec3[] } | undefined;
   moving: number;
@@ -314,7 +316,7 @@ export class MountingModule implements Module, MountingView {
       if ((t.count + 1) * 6 > t.samples.length) t.samples = grown(t.samples);
       t.samples.set(v.subarray(o, o + 6), t.count * 6);
       t.count++;
-      const footAt = isThigh(placement) ? g.placements.indexOf(footPlacementOf(placement)) : -1;
+      const footAt = t.footPlacement ? g.placements.indexOf(t.footPlacement) : -1;
       if (footAt >= 0) {
         if ((t.footCount + 1) * 3 > t.footGyro.length) t.footGyro = grown(t.footGyro);
         t.footGyro.set(v.subarray(footAt * 6 + 3, footAt * 6 + 6), t.footCount * 3);
@@ -326,8 +328,7 @@ export class MountingModule implements Module, MountingView {
         SCRATCH_GYRO[0] = v[o + 3]!; SCRATCH_GYRO[1] = v[o + 4]!; SCRATCH_GYRO[2] = v[o + 5]!;
         if (t.suspect.push(SCRATCH_ACC, SCRATCH_GYRO)) this.suspected(t);
       }
-      const still = Math.hypot(v[o + 3]!, v[o + 4]!, v[o + 5]!) < STILL_GYRO && Math.abs(Math.hypot(v[o]!, v[o + 1]!, v[o + 2]!) - G) < STILL_ACC;
-      if (!still) t.moving++;
+      if (!isStill(v[o]!, v[o + 1]!, v[o + 2]!, v[o + 3]!, v[o + 4]!, v[o + 5]!)) t.moving++;
       const need = this.config.walkS * this.rate();
       if (t.moving >= need || t.count >= 3 * need) this.judge(t);
       else if (!t.C) this.reportProgress(t, t.moving / need);
@@ -359,7 +360,7 @@ export class MountingModule implements Module, MountingView {
       if (fit.decision === "fits") {
         t.lastFitDeg = fit.angleDeg ?? undefined;
         t.stretch = { acc, gyro };
-        if (t.suspect.fitted(acc, gyro, t.handedness, this.rate())) this.cleared(t, fit.angleDeg ?? 0);
+        if (fit.C && t.suspect.fitted(fit.C, t.handedness)) this.cleared(t, fit.angleDeg ?? 0);
         this.checkPairOf(t);
         return;
       }
@@ -543,6 +544,7 @@ export class MountingModule implements Module, MountingView {
       t = {
         wearer, placement, sensorId: null, samples: new Float64Array(6 * INITIAL_STRETCH_SAMPLES), count: 0,
         footGyro: new Float64Array(isThigh(placement) ? 3 * INITIAL_STRETCH_SAMPLES : 0), footCount: 0, pendingSign: undefined,
+        footPlacement: isThigh(placement) ? footPlacementOf(placement) : undefined,
         moving: 0, state: "calibrating", reportedTenths: -1,
         C: undefined, handedness: "right", transform: undefined, rotation: undefined, quality: undefined, savedAt: undefined, source: undefined, reason: undefined, lastFitDeg: undefined,
         stretch: undefined, judgements: 0, suspect: new RestrapSuspect(placement),

@@ -23,7 +23,6 @@
  * slow slip is no blind spot: the full judgement still compares every stretch
  * with the calibration itself.
  */
-import { calibrate } from "../calibration/calibrate.js";
 import { withZFlipped, type StreamHandedness } from "../calibration/convert.js";
 import type { Mat3, Vec3 } from "../calibration/linalg.js";
 import { RestrapWatch, suspicionSettings, type Suspicion, type SuspicionSettings } from "../calibration/restrapSuspicion.js";
@@ -61,19 +60,14 @@ export class RestrapSuspect {
   }
 
   /**
-   * The full judgement found this stretch (as the calibration applies it: converted when
-   * `handedness` is "left") still fitting: watch against the stretch's own calibration from
-   * now on (kept as it was when the stretch does not calibrate). True when that overrules a
-   * standing suspicion (cleared).
+   * The full judgement found a stretch still fitting; `C` is that stretch's own calibration
+   * (stillFits' `C`, of the stream as the calibration applies it: converted when `handedness`
+   * is "left"). Watch against it from now on. True when that overrules a standing suspicion.
    */
-  fitted(acc: readonly Vec3[], gyro: readonly Vec3[], handedness: StreamHandedness, rateHz: number): boolean {
+  fitted(C: Mat3, handedness: StreamHandedness): boolean {
     const overruled = this.current !== undefined;
     this.current = undefined;
-    // stillFits() has just run the handedness test on this very stretch (it fits, so it is
-    // not mirrored): skipping it here gives the same C at half the judgement's cost.
-    const cal = calibrate(acc, gyro, { rateHz, checkHandedness: false });
-    if (cal.ok && cal.C !== null) this.watcher?.reset(handedness === "left" ? withZFlipped(cal.C) : cal.C);
-    else this.watcher?.reset();
+    this.watcher?.reset(handedness === "left" ? withZFlipped(C) : C);
     return overruled;
   }
 
