@@ -32,7 +32,7 @@ import { parseArgs } from "node:util";
 import { loadManifest } from "../contract/manifest.js";
 import { createLogger, type Logger } from "../log.js";
 import { parseConfig } from "../runtime/config.js";
-import { EdgeRuntime } from "../runtime/runtime.js";
+import { EdgeRuntime, type RuntimeDeps } from "../runtime/runtime.js";
 import { readCamargoAngles, RmseMeter } from "../runtime/truth.js";
 
 export interface StreamScore {
@@ -59,14 +59,14 @@ function score(m: RmseMeter): StreamScore {
 /** Seconds of walking the calibration pre-pass uses (the config's minimum). */
 const PREPASS_WALK_S = 10;
 
-/** Replays `trial` once through the runtime; resolves with the runtime's stats at the end. */
+/** Replays `trial` once through the runtime; resolves with the runtime, still running, at the replay's end (the caller stops it). */
 async function replayOnce(
   trial: string,
   model: string,
   logger: Logger,
   opts: { calibrationFile?: string; walkS?: number; perSample: boolean },
-  hooks: { onAngles?: (m: { angles: number[][]; sensorTimeUs?: number[] }) => void; onSampleAngles?: (m: { tUs: number; a: number[] }) => void } = {},
-): Promise<{ runtime: EdgeRuntime; stop: () => Promise<void> }> {
+  hooks: Pick<RuntimeDeps, "onAngles" | "onSampleAngles"> = {},
+): Promise<EdgeRuntime> {
   const config = parseConfig({
     model,
     // chunk 1: backpressure after every sample, so inference never falls behind the replay
@@ -78,15 +78,10 @@ async function replayOnce(
   });
   let finish!: () => void;
   const ended = new Promise<void>((r) => (finish = r));
-  const runtime = new EdgeRuntime(config, {
-    logger,
-    onEnd: () => finish(),
-    onAngles: hooks.onAngles ? (msg) => hooks.onAngles!(msg) : undefined,
-    onSampleAngles: hooks.onSampleAngles ? (msg) => hooks.onSampleAngles!(msg) : undefined,
-  });
+  const runtime = new EdgeRuntime(config, { logger, onEnd: () => finish(), ...hooks });
   await runtime.start();
   await ended;
-  return { runtime, stop: () => runtime.stop() };
+  return runtime;
 }
 
 /** The mounting states that are not `calibrated` after a pass, as "placement: state (reason)"; empty when all are. */
@@ -106,7 +101,7 @@ export async function scoreTrial(trial: string, model: string, logger: Logger): 
     let calibration: string | undefined;
     if ((await loadManifest(model)).pipeline.segmentFrames) {
       const pre = await replayOnce(trial, model, logger, { calibrationFile, walkS: PREPASS_WALK_S, perSample: false });
-      const missing = uncalibrated(pre.runtime);
+      const missing = uncalibrated(pre);
       await pre.stop();
       if (missing.length) return emptyScore(trial, `mounting not calibrated: ${missing.join("; ")}`);
       calibration = calibrationFile;
@@ -118,8 +113,8 @@ export async function scoreTrial(trial: string, model: string, logger: Logger): 
       onAngles: (msg) => msg.angles.forEach((a, i) => windowedAt.set(msg.sensorTimeUs![i]!, a)),
       onSampleAngles: (msg) => causalAt.set(msg.tUs, msg.a),
     });
-    const joints = run.runtime.contract.pipeline.joints;
-    const stats = run.runtime.stats().pipelines.default;
+    const joints = run.contract.pipeline.joints;
+    const stats = run.stats().pipelines.default;
     await run.stop();
     const reference = await readCamargoAngles(ikFile, joints);
     const windowed = new RmseMeter(reference, joints);
