@@ -93,6 +93,29 @@ const NOT_JUDGED: WindowJudgement = { judged: false, verticalDeg: null, axisDeg:
 const DEG = 180 / Math.PI;
 
 /**
+ * What a judgement needs of a window: its size, how many samples move, and the
+ * (weighted) sums of the specific force and of the rate's second moments, sensor
+ * frame. `sums` is [fx, fy, fz, sxx, syy, szz, sxy, sxz, syz]. judgeWindow loops
+ * over a window for them; the watcher keeps them running (RestrapWatch below).
+ */
+export interface WindowSums {
+  readonly n: number;
+  readonly moving: number;
+  readonly weightSum: number;
+  readonly sums: ArrayLike<number>;
+}
+
+/** The nine sums of WindowSums.sums, in order. */
+export const SUM_COUNT = 9;
+
+/** Pure: one sample's nine quantities (the specific force, then the rate's second moments) into `out` at `at`. */
+function quantities(out: Float64Array, at: number, f0: number, f1: number, f2: number, w0: number, w1: number, w2: number): void {
+  out[at] = f0; out[at + 1] = f1; out[at + 2] = f2;
+  out[at + 3] = w0 * w0; out[at + 4] = w1 * w1; out[at + 5] = w2 * w2;
+  out[at + 6] = w0 * w1; out[at + 7] = w0 * w2; out[at + 8] = w1 * w2;
+}
+
+/**
  * Pure: does this window of walking (`acc`, `gyro`: sensor frame, any order, equal
  * lengths) still look calibrated by `M` (sensor -> segment, `v_segment = M v_sensor`;
  * for a converted left-handed stream the improper C · diag(1, 1, -1))?
@@ -101,21 +124,26 @@ export function judgeWindow(M: Mat3, acc: readonly Vec3[], gyro: readonly Vec3[]
   const n = acc.length;
   if (n === 0 || gyro.length !== n || (taper && taper.weights.length !== n)) return NOT_JUDGED;
   let moving = 0;
-  let fx = 0, fy = 0, fz = 0;
-  // Second moments of the rate, sensor frame (symmetric: six sums).
-  let sxx = 0, syy = 0, szz = 0, sxy = 0, sxz = 0, syz = 0;
   let weightSum = 0;
+  const sums = new Float64Array(SUM_COUNT);
+  const q = new Float64Array(SUM_COUNT);
   for (let k = 0; k < n; k++) {
     const f = acc[k]!, w = gyro[k]!;
     if (!isStill(f[0], f[1], f[2], w[0], w[1], w[2])) moving++;
     const c = taper ? taper.weights[k >= taper.oldest ? k - taper.oldest : k - taper.oldest + n]! : 1;
     weightSum += c;
-    fx += c * f[0]; fy += c * f[1]; fz += c * f[2];
-    sxx += c * w[0] * w[0]; syy += c * w[1] * w[1]; szz += c * w[2] * w[2];
-    sxy += c * w[0] * w[1]; sxz += c * w[0] * w[2]; syz += c * w[1] * w[2];
+    quantities(q, 0, f[0], f[1], f[2], w[0], w[1], w[2]);
+    for (let i = 0; i < SUM_COUNT; i++) sums[i]! += c * q[i]!;
   }
+  return judgeSums(M, { n, moving, weightSum, sums }, th);
+}
+
+/** Pure: the judgement of a window from its sums (WindowSums). */
+export function judgeSums(M: Mat3, s: WindowSums, th: SuspicionThresholds): WindowJudgement {
+  const { n, moving, weightSum } = s;
+  const [fx, fy, fz, sxx, syy, szz, sxy, sxz, syz] = s.sums as unknown as [number, number, number, number, number, number, number, number, number];
   // Walking: mostly moving, and a rate of walking, not shuffling.
-  if (moving < th.minMoving * n || !(weightSum > 0 && Math.sqrt((sxx + syy + szz) / weightSum) >= th.minRate)) return NOT_JUDGED;
+  if (n === 0 || moving < th.minMoving * n || !(weightSum > 0 && Math.sqrt((sxx + syy + szz) / weightSum) >= th.minRate)) return NOT_JUDGED;
   const [x, y, z] = M;
   const vx = x[0] * fx + x[1] * fy + x[2] * fz, vy = y[0] * fx + y[1] * fy + y[2] * fz, vz = z[0] * fx + z[1] * fy + z[2] * fz;
   const verticalDeg = Math.atan2(Math.hypot(vx, vz), vy) * DEG;
@@ -162,12 +190,36 @@ export interface Suspicion {
  * that looks calibrated: one suspicion per episode). Windows not judged (standing)
  * neither count nor break the run. `reset()` when the rotation changes or the stream
  * breaks (a new grid segment): the window must hold one strapping's samples of one stream.
+ *
+ * Running sums, not a loop per judgement: summing the whole window at every judgement
+ * cost 25-30 passes over each sample (2.5-3 s judged every 0.1 s), the largest share of
+ * the main thread at 200 wearers. The watcher keeps each of the nine quantities' plain
+ * sum and its sum weighted by the ring slot's phase e^(i 2 pi slot / n); the Hann weight
+ * of a sample of age a is sin^2(pi (a + 0.5) / n) = (1 - cos(2 pi (a + 0.5) / n)) / 2, and
+ * a's phase is the slot's minus the oldest slot's, so the tapered sum is
+ * (plain - Re(phased · e^(-i phi))) / 2 with phi = 2 pi (oldest - 0.5) / n: O(1) per sample
+ * and per judgement. Adding and subtracting drifts by rounding, so the sums are recomputed
+ * from the ring every time it wraps (once per n samples). judgeWindow over the same window
+ * gives the same judgement (test/calibration/restrapSuspicion.test.ts, to 1e-9 deg).
+ * Nothing is allocated per sample: a calibrated sensor pushes 100 samples a second for as
+ * long as it is worn.
  */
 export class RestrapWatch {
-  // The ring's slots are allocated once and overwritten: a calibrated sensor pushes 100
-  // samples a second for as long as it is worn, so nothing is allocated per sample.
-  private readonly acc: Array<[number, number, number]> = [];
-  private readonly gyro: Array<[number, number, number]> = [];
+  /** Per ring slot, the nine quantities of its sample (`quantities`). */
+  private readonly slots: Float64Array;
+  /** Per ring slot, 1 when its sample is moving (not isStill). */
+  private readonly movingSlot: Uint8Array;
+  /** The ring's sums of each quantity: plain, and weighted by cos / sin of the slot's phase. */
+  private readonly plain = new Float64Array(SUM_COUNT);
+  private readonly phasedCos = new Float64Array(SUM_COUNT);
+  private readonly phasedSin = new Float64Array(SUM_COUNT);
+  private readonly cosOf: Float64Array;
+  private readonly sinOf: Float64Array;
+  /** The incoming sample's nine quantities (reused: one sample at a time). */
+  private readonly incoming = new Float64Array(SUM_COUNT);
+  /** The tapered sums handed to judgeSums (reused: one judgement at a time). */
+  private readonly judged = new Float64Array(SUM_COUNT);
+  private moving = 0;
   /** Samples in the window since the last reset (the ring is judged once it is full). */
   private filled = 0;
   private next = 0;
@@ -176,7 +228,8 @@ export class RestrapWatch {
   private fired = false;
   private readonly size: number;
   private readonly every: number;
-  private readonly weights: readonly number[] | undefined;
+  private readonly weightSum: number;
+  private lastJudgement: WindowJudgement | undefined;
 
   constructor(
     private M: Mat3,
@@ -185,7 +238,16 @@ export class RestrapWatch {
   ) {
     this.size = Math.max(1, Math.round(settings.windowS * rateHz));
     this.every = Math.max(1, Math.round(settings.everyS * rateHz));
-    this.weights = settings.taper ? hannWeights(this.size) : undefined;
+    this.weightSum = settings.taper ? hannWeights(this.size).reduce((a, b) => a + b, 0) : this.size;
+    this.slots = new Float64Array(this.size * SUM_COUNT);
+    this.movingSlot = new Uint8Array(this.size);
+    this.cosOf = Float64Array.from({ length: this.size }, (_, k) => Math.cos((2 * Math.PI * k) / this.size));
+    this.sinOf = Float64Array.from({ length: this.size }, (_, k) => Math.sin((2 * Math.PI * k) / this.size));
+  }
+
+  /** The latest judgement since the last reset (for tests and the bench; undefined before the first). */
+  get last(): WindowJudgement | undefined {
+    return this.lastJudgement;
   }
 
   /** A new rotation (or the same after a break): start from an empty window. */
@@ -196,25 +258,57 @@ export class RestrapWatch {
     this.sinceJudged = 0;
     this.run = 0;
     this.fired = false;
+    this.lastJudgement = undefined;
+    this.moving = 0;
+    this.plain.fill(0);
+    this.phasedCos.fill(0);
+    this.phasedSin.fill(0);
+  }
+
+  /** The running sums recomputed from the ring (the window is full): rounding drift gone. */
+  private resum(): void {
+    this.moving = 0;
+    this.plain.fill(0);
+    this.phasedCos.fill(0);
+    this.phasedSin.fill(0);
+    for (let at = 0; at < this.size; at++) {
+      const base = at * SUM_COUNT, c = this.cosOf[at]!, sn = this.sinOf[at]!;
+      for (let i = 0; i < SUM_COUNT; i++) {
+        const v = this.slots[base + i]!;
+        this.plain[i]! += v;
+        this.phasedCos[i]! += c * v;
+        this.phasedSin[i]! += sn * v;
+      }
+      this.moving += this.movingSlot[at]!;
+    }
   }
 
   /** One grid sample (sensor frame, as `M` applies to it; its values are copied into the ring). */
   push(acc: Vec3, gyro: Vec3): Suspicion | undefined {
     // Filling: the next free slot. Full: the oldest slot, `next` (slot 0 right after a fill).
-    let at: number;
-    if (this.filled < this.size) at = this.filled++;
-    else {
-      at = this.next;
-      this.next = (this.next + 1) % this.size;
+    const full = this.filled === this.size;
+    const at = full ? this.next : this.filled++;
+    if (full) this.next = (this.next + 1) % this.size;
+    // The new sample replaces the slot's (nothing while filling: its stale values are not in the
+    // sums); the slot's phase is the same for both, so each sum moves by the difference.
+    const q = this.incoming, base = at * SUM_COUNT, c = this.cosOf[at]!, sn = this.sinOf[at]!;
+    quantities(q, 0, acc[0], acc[1], acc[2], gyro[0], gyro[1], gyro[2]);
+    for (let i = 0; i < SUM_COUNT; i++) {
+      const d = q[i]! - (full ? this.slots[base + i]! : 0);
+      this.slots[base + i] = q[i]!;
+      this.plain[i]! += d;
+      this.phasedCos[i]! += c * d;
+      this.phasedSin[i]! += sn * d;
     }
-    const slotAcc = (this.acc[at] ??= [0, 0, 0]), slotGyro = (this.gyro[at] ??= [0, 0, 0]);
-    slotAcc[0] = acc[0]; slotAcc[1] = acc[1]; slotAcc[2] = acc[2];
-    slotGyro[0] = gyro[0]; slotGyro[1] = gyro[1]; slotGyro[2] = gyro[2];
+    const moving = isStill(acc[0], acc[1], acc[2], gyro[0], gyro[1], gyro[2]) ? 0 : 1;
+    this.moving += moving - (full ? this.movingSlot[at]! : 0);
+    this.movingSlot[at] = moving;
+    if (full && this.next === 0) this.resum();
     if (this.filled < this.size || ++this.sinceJudged < this.every) return undefined;
     this.sinceJudged = 0;
     const th = this.settings;
-    // Full ring: `next` is the oldest sample's slot.
-    const j = judgeWindow(this.M, this.acc, this.gyro, th, this.weights ? { weights: this.weights, oldest: this.next } : undefined);
+    const j = judgeSums(this.M, { n: this.size, moving: this.moving, weightSum: this.weightSum, sums: this.taperedSums() }, th);
+    this.lastJudgement = j;
     if (!j.judged) return undefined;
     if (!j.suspect) {
       this.run = 0;
@@ -225,5 +319,13 @@ export class RestrapWatch {
     this.fired = true;
     const v = j.verticalDeg! > th.verticalDeg, a = j.axisDeg !== null && j.axisDeg > th.axisDeg;
     return { what: v && a ? "vertical and flexion axis" : v ? "vertical" : "flexion axis", verticalDeg: j.verticalDeg!, axisDeg: j.axisDeg };
+  }
+
+  /** The full ring's sums, Hann-weighted by age when the settings taper (`next` is the oldest slot). */
+  private taperedSums(): Float64Array {
+    if (!this.settings.taper) return this.plain;
+    const phi = (2 * Math.PI * (this.next - 0.5)) / this.size, c = Math.cos(phi), sn = Math.sin(phi);
+    for (let i = 0; i < SUM_COUNT; i++) this.judged[i] = 0.5 * (this.plain[i]! - (this.phasedCos[i]! * c + this.phasedSin[i]! * sn));
+    return this.judged;
   }
 }

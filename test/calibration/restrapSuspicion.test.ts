@@ -130,6 +130,44 @@ describe("RestrapWatch", () => {
     expect(fired).toBe(0);
   });
 
+  it.each(["thigh", "foot"] as const)("judges as judgeWindow does over the same window (%s; running sums through wraps, a re-strap and a reset)", (which) => {
+    const s = stream(which);
+    const settings = suspicionSettings(which === "thigh" ? "femur_r" : "calcn_r");
+    const w = new RestrapWatch(s.M, RATE, settings);
+    const n = Math.round(settings.windowS * RATE);
+    const weights = hannWeights(n);
+    const Q = rotation([0.3, -0.8, 0.5], 60);
+    const resetAt = 1300;
+    let start = 0, compared = 0, suspect = 0, last: unknown;
+    for (let k = 0; k < s.acc.length; k++) {
+      if (k === resetAt) {
+        w.reset();
+        start = k;
+      }
+      const a = k >= RESTRAP_AT ? turn(Q, s.acc[k]!) : s.acc[k]!, g = k >= RESTRAP_AT ? turn(Q, s.gyro[k]!) : s.gyro[k]!;
+      w.push(a, g);
+      if (w.last === undefined || w.last === last) continue;
+      last = w.last;
+      const from = k - n + 1;
+      expect(from).toBeGreaterThanOrEqual(start);
+      const idx = Array.from({ length: n }, (_, i) => from + i);
+      const at = (i: number, xs: Vec3[]): Vec3 => (i >= RESTRAP_AT ? turn(Q, xs[i]!) : xs[i]!);
+      const ref = judgeWindow(s.M, idx.map((i) => at(i, s.acc)), idx.map((i) => at(i, s.gyro)), settings, { weights, oldest: 0 });
+      expect(w.last.judged).toBe(ref.judged);
+      expect(w.last.suspect).toBe(ref.suspect);
+      if (ref.judged) {
+        expect(w.last.verticalDeg!).toBeCloseTo(ref.verticalDeg!, 9);
+        if (ref.axisDeg === null) expect(w.last.axisDeg).toBeNull();
+        else expect(w.last.axisDeg!).toBeCloseTo(ref.axisDeg, 9);
+        if (ref.suspect) suspect++;
+      }
+      compared++;
+    }
+    // Judged 10 times a second over the walking of the trial (about 17 s), before and after the re-strap.
+    expect(compared).toBeGreaterThan(50);
+    expect(suspect).toBeGreaterThan(5);
+  });
+
   it("the foot looks longer and allows more than the thigh (its vertical swings more within a stride)", () => {
     expect(suspicionSettings("femur_l")).toBe(THIGH_SUSPICION);
     expect(suspicionSettings("calcn_r")).toBe(FOOT_SUSPICION);
