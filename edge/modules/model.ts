@@ -55,7 +55,7 @@ export class ModelModule implements Module {
     const unsupported = unsupportedReasons(contract.manifest);
     if (unsupported.length) throw new ContractError(`${contract.manifestPath}: ${unsupported.join("; ")}`);
     // The same loader OTA uses for a new model, so both sessions are built alike.
-    const model = await onnxModelLoader(this.config.inference)(contract);
+    const model = await onnxModelLoader(this.config.inference, (e) => this.deps.bus.emit("inferenceHealth", e))(contract);
     this.loaded = { contract, models: new SwappableModel({ contract, model }), store };
     log.info(`model ${contract.manifest.name} ${contract.manifest.version} loaded`, { placements: contract.pipeline.placements, file: contract.modelPath });
     this.unsubscribe = this.deps.bus.on("modelChanged", ({ contract: next }) => {
