@@ -111,7 +111,8 @@ export class InferencePool implements WindowModel {
   private head = 0;
   private readonly depth: number;
   private started = false;
-  private stopping = false;
+  /** Set by stop(): new runs are refused from then on. */
+  private stopping: Promise<void> | undefined;
   private reportedUnhealthy = false;
   private lostWindows = 0;
   /** The reason of the latest worker lost, for the error once none is left. */
@@ -171,9 +172,12 @@ export class InferencePool implements WindowModel {
   }
 
   /** Refuses new runs, lets every accepted window finish, then releases the workers' sessions. */
-  async stop(): Promise<void> {
-    if (this.stopping) return;
-    this.stopping = true;
+  stop(): Promise<void> {
+    this.stopping ??= this.drainAndStop(); // a second stop() waits for the same drain
+    return this.stopping;
+  }
+
+  private async drainAndStop(): Promise<void> {
     if (!this.idle()) await new Promise<void>((resolve) => this.drainWaiters.push(resolve));
     await Promise.all(this.slots.map((s) => s.worker.stop())); // a lost worker's stop() only settles
     if (this.reportedUnhealthy) this.report({ healthy: true });
