@@ -13,6 +13,7 @@ import { ContractError, loadManifest, type LoadedContract } from "../contract/ma
 import type { EventBus } from "../core/bus.js";
 import type { EdgeEvents } from "../core/events.js";
 import type { Module } from "../core/module.js";
+import { InferencePool, type InferencePoolStats } from "../inference/inferencePool.js";
 import type { InferenceConfig } from "../inference/onnxModel.js";
 import type { Logger } from "../log.js";
 import type { DevicePublisher } from "../mqtt/devicePublisher.js";
@@ -85,6 +86,12 @@ export class ModelModule implements Module {
   /** The OTA store, when OTA is on. */
   get store(): ModelStore | undefined {
     return this.running.store;
+  }
+
+  /** The running model's pool of inference workers, when it runs on one (not under a batcher). */
+  inferenceStats(): InferencePoolStats | undefined {
+    const model = this.loaded?.models.current.model;
+    return model instanceof InferencePool ? model.stats() : undefined;
   }
 
   info(): ModelInfoMessage {
