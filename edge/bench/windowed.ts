@@ -81,6 +81,14 @@ export interface WindowedLevel {
   readonly scored: number;
   readonly e2e_p50_ms: number;
   readonly e2e_p99_ms: number;
+  /**
+   * The device's part of e2e: the sample completing a stride entering the
+   * pipeline -> its angles message handed to the MQTT client (inference,
+   * queueing for it, building the message), without the broker and the
+   * subscriber: what a pool of inference workers can shorten.
+   */
+  readonly device_p50_ms: number;
+  readonly device_p99_ms: number;
   /** CPU of this process (all its threads) per second of wall time: 1 = one core busy. */
   readonly process_cores: number;
   /** The broker's CPU per second (the subscriber's and the device's messages both pass it). */
@@ -96,8 +104,8 @@ export interface WindowedRunOptions {
   readonly wearers: number;
   readonly seconds: number;
   readonly warmupS: number;
-  /** `inference` config of the runtime (batching, thread); default: the config's defaults. */
-  readonly inference?: { readonly thread?: "main" | "worker"; readonly batching?: Partial<BatchingConfig> };
+  /** `inference` config of the runtime (batching, thread, workers); default: the config's defaults. */
+  readonly inference?: { readonly thread?: "main" | "worker"; readonly workers?: number; readonly batching?: Partial<BatchingConfig> };
   readonly profile?: boolean;
   /** The simulator's startSpreadS: 0 starts every wearer on one tick (the default, the worst case). */
   readonly startSpreadS?: number;
@@ -155,12 +163,15 @@ export async function windowedRun(o: WindowedRunOptions): Promise<WindowedLevel>
     ...(o.calibration ? { calibration: { file: await o.calibration.fileFor(o.wearers) } } : {}),
   });
   const readyAt = new Map<string, number>();
+  const deviceLatencies: number[] = [];
   let scoreFrom = Number.POSITIVE_INFINITY;
   const runtime = new EdgeRuntime(config, {
     logger: o.logger,
     onAngles: (msg, timing) => {
       // Absolute time, comparable with the subscriber process's clock.
-      if (timing.readyAtMs >= scoreFrom) readyAt.set(`${msg.wearer}#${msg.seq}`, performance.timeOrigin + timing.readyAtMs);
+      if (timing.readyAtMs < scoreFrom) return;
+      readyAt.set(`${msg.wearer}#${msg.seq}`, performance.timeOrigin + timing.readyAtMs);
+      deviceLatencies.push(performance.now() - timing.readyAtMs);
     },
   });
   const latencies: number[] = [];
@@ -198,6 +209,8 @@ export async function windowedRun(o: WindowedRunOptions): Promise<WindowedLevel>
     scored: latencies.length,
     e2e_p50_ms: +percentile(latencies, 50).toFixed(2),
     e2e_p99_ms: +p99.toFixed(2),
+    device_p50_ms: +percentile(deviceLatencies, 50).toFixed(2),
+    device_p99_ms: +percentile(deviceLatencies, 99).toFixed(2),
     process_cores: +((cpu.user + cpu.system) / 1e6 / wallS).toFixed(3),
     mosquitto_cores: +((broker1 - broker0) / wallS).toFixed(3),
     ...(mainThread ? { main_thread: mainThread } : {}),
@@ -233,7 +246,7 @@ export async function windowedLevels(
     levels.push(r);
     const where = r.main_thread ? `; main thread: ${formatShares(r.main_thread)}` : "";
     print(
-      `bench: windowed ${String(wearers).padStart(5)} wearers: ${r.published} messages, ${r.skipped} skipped, e2e p50 ${r.e2e_p50_ms} p99 ${r.e2e_p99_ms} ms, ` +
+      `bench: windowed ${String(wearers).padStart(5)} wearers: ${r.published} messages, ${r.skipped} skipped, e2e p50 ${r.e2e_p50_ms} p99 ${r.e2e_p99_ms} ms (device ${r.device_p50_ms} / ${r.device_p99_ms}), ` +
         `process ${r.process_cores} cores, mosquitto ${r.mosquitto_cores}${where} ${r.ok ? "ok" : "FAIL"}`,
     );
     if (r.ok && wearers > maxWearers) maxWearers = wearers;

@@ -7,11 +7,15 @@
  *                             shipped int8 model runs one window per call)
  *   windowed_worker_*         inference.thread worker: the same outputs, the
  *                             session on a worker thread
+ *   windowed_pool2_*          and inference.workers 2: a pool of two worker
+ *                             threads, a session each (edge/inference/
+ *                             inferencePool.ts): the same outputs, two windows
+ *                             of a burst at a time
  *   windowed_coupled_worker_* and inference.batching.mode coupled: int8
  *                             windows of several wearers in one call (a
  *                             wearer's angles then depend on its partners,
  *                             docs/architecture.md "Batching across wearers")
- *   windowed_spread_*         the defaults and the last one again with the
+ *   windowed_spread_*         the defaults, the pool and coupled worker again with the
  *                             wearers' starts spread over a stride: the
  *                             others start every wearer on one tick, so all
  *                             strides end together (the worst case); real
@@ -69,11 +73,14 @@ export async function windowedFigures(
   // [name, what, inference config, startSpreadS, measure the CPU cost]; spread wearers cost the same CPU.
   const stride = contract.pipeline.stride / contract.pipeline.sampleRateHz;
   const coupledWorker = { thread: "worker", batching: { mode: "coupled" } } as const;
+  const pool2 = { thread: "worker", workers: 2 } as const;
   const configs = [
     ["", "the defaults (main thread; exact batching: the int8 model runs one window per call)", {}, 0, true],
     ["worker_", "inference.thread worker", { thread: "worker" }, 0, true],
+    ["pool2_", "inference.thread worker, inference.workers 2 (a session per worker, the same outputs)", pool2, 0, true],
     ["coupled_worker_", "inference.thread worker, inference.batching.mode coupled", coupledWorker, 0, true],
     ["spread_", `the defaults, wearers' starts spread over a stride (simulator startSpreadS ${stride})`, {}, stride, false],
+    ["spread_pool2_", `worker, 2 workers, wearers' starts spread over a stride`, pool2, stride, false],
     ["spread_coupled_worker_", `worker, coupled, wearers' starts spread over a stride`, coupledWorker, stride, false],
   ] as const;
   const variants: Array<[string, WindowedLevelsResult]> = [];

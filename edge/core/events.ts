@@ -11,6 +11,7 @@
  *   angles         pipelines           angle publisher, recorder, runtime (RuntimeDeps.onAngles)
  *   sampleAngles   pipelines           angle publisher, runtime (RuntimeDeps.onSampleAngles); per-sample mode only
  *   health         pipelines           status
+ *   inferenceHealth model, ota         status (a lost worker of an inference pool)
  *   drained        pipelines           runtime (RuntimeDeps.onEnd)
  *   status         status              recorder
  *   connection     mqtt connection     recorder
@@ -23,6 +24,7 @@ import type { AnglesMessage, DeviceState, SampleAnglesMessage } from "../mqtt/to
 import type { StreamHandedness } from "../calibration/convert.js";
 import type { MountingQuality } from "../runtime/calibrationFile.js";
 import type { Health } from "../runtime/pipeline.js";
+import type { InferenceHealthEvent } from "../inference/inferencePool.js";
 import type { ImuSample, SourceIssue } from "../sources/types.js";
 
 /** A sample whose sensor id the config maps to a wearer's placement. */
@@ -89,6 +91,8 @@ export interface EdgeEvents {
   /** One grid sample's causal estimate (pipeline.perSample); `readyAtMs` = performance.now() when its sample arrived. */
   sampleAngles: { readonly message: SampleAnglesMessage; readonly readyAtMs: number };
   health: { readonly wearer: string; readonly health: Health };
+  /** A loaded session's inference workers: one lost (healthy false), or that session stopped since (healthy true). */
+  inferenceHealth: InferenceHealthEvent;
   /** After `sourcesEnded`: the last window of every wearer was published. */
   drained: { readonly wearers: number };
   status: StatusChange;

@@ -26,6 +26,11 @@
  * - a batch running: when it ends, with whatever queued meanwhile: under
  *   load the batches grow by themselves, without any added wait.
  *
+ * Under a pool of N inference workers (edge/inference/inferencePool.ts)
+ * `concurrency` is N: up to N batches run at once, and the windows waiting
+ * when batches launch are split evenly over the free workers (25 windows, 2
+ * workers: 13 and 12), so the last window of a burst waits for half the others.
+ *
  * Fairness: first in, first out, `maxBatch` at a time. A wearer's next window
  * can only join the queue after its previous one finished, i.e. behind
  * everyone already waiting, so with N waiting schedulers every window runs
@@ -76,6 +81,8 @@ export interface BatcherOptions {
   readonly windowLength: number;
   /** Values per output window (window × joints). */
   readonly outputLength: number;
+  /** Batches that may run at once (the model's workers). Default 1. */
+  readonly concurrency?: number;
 }
 
 export interface BatcherStats {
@@ -116,14 +123,16 @@ export class WindowBatcher implements BatchableModel {
   /** FIFO of waiting windows; `head` is the oldest (an index, so taking a batch is O(batch)). */
   private queue: Request[] = [];
   private head = 0;
-  private running = false;
+  /** Batches in flight. */
+  private running = 0;
+  private readonly concurrency: number;
   private stopped = false;
   /** The pending launch: a timeout (maxWaitMs > 0) or an immediate (0); each has its own clear function. */
   private timer: { readonly kind: "timeout"; readonly handle: NodeJS.Timeout } | { readonly kind: "immediate"; readonly handle: NodeJS.Immediate } | undefined;
-  private readonly input: Float32Array;
+  /** One input buffer per batch that may be in flight (onnxruntime reads it until the call settles). */
+  private readonly freeInputs: Float32Array[] = [];
   private counts = { batches: 0, windows: 0, largestBatch: 0, failed: 0 };
-  private drained: Promise<void> = Promise.resolve();
-  private markDrained: (() => void) | undefined;
+  private drainWaiters: Array<() => void> = [];
 
   constructor(
     private readonly model: BatchableModel,
@@ -131,8 +140,9 @@ export class WindowBatcher implements BatchableModel {
   ) {
     if (!Number.isInteger(options.maxBatch) || options.maxBatch < 1) throw new RangeError(`maxBatch must be an integer >= 1, got ${options.maxBatch}`);
     if (!(options.maxWaitMs >= 0)) throw new RangeError(`maxWaitMs must be >= 0, got ${options.maxWaitMs}`);
-    // One batch in flight at a time, so one input buffer: onnxruntime reads it until the call settles.
-    this.input = new Float32Array(options.maxBatch * options.windowLength);
+    this.concurrency = options.concurrency ?? 1;
+    if (!Number.isInteger(this.concurrency) || this.concurrency < 1) throw new RangeError(`concurrency must be an integer >= 1, got ${this.concurrency}`);
+    for (let i = 0; i < this.concurrency; i++) this.freeInputs.push(new Float32Array(options.maxBatch * options.windowLength));
   }
 
   /**
@@ -160,17 +170,17 @@ export class WindowBatcher implements BatchableModel {
     return { ...this.counts };
   }
 
-  /** Rejects the waiting windows, waits for the batch running, then stops the model. */
+  /** Rejects the waiting windows, waits for the batches running, then stops the model. */
   async stop(): Promise<void> {
     this.stopped = true;
     this.cancelTimer();
     for (const r of this.take(this.waiting)) r.reject(new Error("the model is stopped"));
-    if (this.running) await this.drained;
+    if (this.running > 0) await new Promise<void>((resolve) => this.drainWaiters.push(resolve));
     await this.model.stop();
   }
 
   private schedule(): void {
-    if (this.running || this.stopped) return;
+    if (this.running >= this.concurrency || this.stopped) return; // a batch ending launches what waits
     if (this.waiting >= this.options.maxBatch) {
       this.cancelTimer();
       this.launch();
@@ -205,28 +215,32 @@ export class WindowBatcher implements BatchableModel {
     return batch;
   }
 
+  /** Starts batches while a worker is free and windows wait, splitting the waiting ones evenly over the free workers. */
   private launch(): void {
-    if (this.running || this.stopped || this.waiting === 0) return;
-    const batch = this.take(Math.min(this.waiting, this.options.maxBatch));
-    this.running = true;
-    this.drained = new Promise<void>((resolve) => (this.markDrained = resolve));
-    void this.execute(batch).finally(() => {
-      this.running = false;
-      this.markDrained?.();
-      // Whatever queued while this batch ran has waited at least that long: it goes now.
-      if (this.waiting > 0 && !this.stopped) this.launch();
-    });
+    while (!this.stopped && this.waiting > 0 && this.running < this.concurrency) {
+      const free = this.concurrency - this.running;
+      const batch = this.take(Math.min(Math.ceil(this.waiting / free), this.options.maxBatch));
+      const input = this.freeInputs.pop()!; // running < concurrency, so one is free
+      this.running += 1;
+      void this.execute(batch, input).finally(() => {
+        this.running -= 1;
+        this.freeInputs.push(input);
+        if (this.running === 0) for (const w of this.drainWaiters.splice(0)) w();
+        // Whatever queued while this batch ran has waited at least that long: it goes now.
+        if (this.waiting > 0 && !this.stopped) this.launch();
+      });
+    }
   }
 
   /** One call for the whole batch; never rejects (each caller gets its result or the error). */
-  private async execute(batch: readonly Request[]): Promise<void> {
+  private async execute(batch: readonly Request[], buffer: Float32Array): Promise<void> {
     const { windowLength, outputLength } = this.options;
     const n = batch.length;
     let input: Float32Array;
     if (n === 1) {
       input = batch[0]!.window; // alone: exactly the single-window call, no copy
     } else {
-      input = this.input;
+      input = buffer;
       for (let i = 0; i < n; i++) input.set(batch[i]!.window.subarray(0, windowLength), i * windowLength);
     }
     this.counts.batches += 1;

@@ -22,8 +22,22 @@ export const InferenceConfigSchema = z.object({
    * never blocks the event loop; same outputs, a copy per call, 15-30 MB more RSS.
    */
   thread: z.enum(["main", "worker"]).default("main"),
+  /**
+   * With thread worker: how many worker threads, each with its own session of
+   * the model (edge/inference/inferencePool.ts). Windows due at once then run
+   * side by side, each on one session, so the outputs are the same numbers;
+   * each extra session costs memory (docs/architecture.md "A pool of
+   * inference workers"). More than the cores left beside the main thread
+   * only adds memory.
+   */
+  workers: z.number().int().min(1).max(16).default(1),
   /** Windows of several wearers in one call (edge/inference/batcher.ts, docs/configuration in docs/architecture.md). */
   batching: batchingConfigSchema.prefault({}),
+}).superRefine((c, ctx) => {
+  // The main thread has one session; a silently ignored `workers` would look like a pool that is not there.
+  if (c.workers > 1 && c.thread !== "worker") {
+    ctx.addIssue({ code: "custom", path: ["workers"], message: `${c.workers} workers need inference.thread "worker" (the main thread runs one session)` });
+  }
 });
 export type InferenceConfig = z.infer<typeof InferenceConfigSchema>;
 

@@ -22,6 +22,11 @@ interface Pending {
   readonly reject: (error: Error) => void;
 }
 
+export interface ThreadModelHooks {
+  /** The thread died on its own (a crash, an exit), not by stop(): told once, before its windows are rejected. */
+  readonly onLost?: (reason: string) => void;
+}
+
 export class ThreadModel implements WindowModel {
   private worker: Worker | undefined;
   private readonly pending = new Map<number, Pending>();
@@ -30,7 +35,10 @@ export class ThreadModel implements WindowModel {
   private dead: string | undefined;
   private exited: Promise<void> = Promise.resolve();
 
-  constructor(private readonly options: OnnxModelOptions) {}
+  constructor(
+    private readonly options: OnnxModelOptions,
+    private readonly hooks: ThreadModelHooks = {},
+  ) {}
 
   async start(): Promise<void> {
     const o = this.options;
@@ -96,6 +104,7 @@ export class ThreadModel implements WindowModel {
     if (this.dead) return;
     this.dead = reason;
     this.worker = undefined;
+    this.hooks.onLost?.(reason);
     this.rejectAll(reason);
   }
 

@@ -13,6 +13,7 @@ import { ContractError, loadManifest, type LoadedContract } from "../contract/ma
 import type { EventBus } from "../core/bus.js";
 import type { EdgeEvents } from "../core/events.js";
 import type { Module } from "../core/module.js";
+import { InferencePool, type InferencePoolStats } from "../inference/inferencePool.js";
 import type { InferenceConfig } from "../inference/onnxModel.js";
 import type { Logger } from "../log.js";
 import type { DevicePublisher } from "../mqtt/devicePublisher.js";
@@ -55,7 +56,7 @@ export class ModelModule implements Module {
     const unsupported = unsupportedReasons(contract.manifest);
     if (unsupported.length) throw new ContractError(`${contract.manifestPath}: ${unsupported.join("; ")}`);
     // The same loader OTA uses for a new model, so both sessions are built alike.
-    const model = await onnxModelLoader(this.config.inference)(contract);
+    const model = await onnxModelLoader(this.config.inference, (e) => this.deps.bus.emit("inferenceHealth", e))(contract);
     this.loaded = { contract, models: new SwappableModel({ contract, model }), store };
     log.info(`model ${contract.manifest.name} ${contract.manifest.version} loaded`, { placements: contract.pipeline.placements, file: contract.modelPath });
     this.unsubscribe = this.deps.bus.on("modelChanged", ({ contract: next }) => {
@@ -85,6 +86,12 @@ export class ModelModule implements Module {
   /** The OTA store, when OTA is on. */
   get store(): ModelStore | undefined {
     return this.running.store;
+  }
+
+  /** The running model's pool of inference workers, when it runs on one (not under a batcher). */
+  inferenceStats(): InferencePoolStats | undefined {
+    const model = this.loaded?.models.current.model;
+    return model instanceof InferencePool ? model.stats() : undefined;
   }
 
   info(): ModelInfoMessage {

@@ -70,7 +70,7 @@ export class OtaModule implements Module {
       deviceId: this.deps.deviceId,
       models: this.deps.model.models,
       store,
-      loadModel: onnxModelLoader(this.deps.inference),
+      loadModel: onnxModelLoader(this.deps.inference, (e) => this.deps.bus.emit("inferenceHealth", e)),
       onModelChanged: (contract) => this.deps.bus.emit("modelChanged", { contract }),
       serveCommands: false,
       storedMountings: () => this.deps.calibration?.savedMountings() ?? [],

@@ -3,6 +3,8 @@
  * `online`, or `degraded` with a reason, from everything that can be wrong:
  *
  *   - a wearer's pipeline is unhealthy (a placement stopped sending);
+ *   - an inference worker of the model's pool was lost (its windows failed
+ *     to their pipelines; the others carry on), until that session stops;
  *   - a source produced no valid sample for a while (`no_valid_data`: no
  *     frames, all checksums bad, wrong mode), until it says `valid_data`;
  *   - a sensor's mounting calibration (edge/modules/mounting.ts) was refused,
@@ -131,6 +133,9 @@ export class StatusModule implements Module {
       bus.on("health", ({ wearer, health }) => {
         const reason = health.reason ?? "unknown";
         this.set(`wearer:${wearer}`, health.healthy ? undefined : wearer === DEFAULT_WEARER ? reason : `${wearer}: ${reason}`);
+      }),
+      bus.on("inferenceHealth", ({ session, health }) => {
+        this.set(`inference:${session}`, health.healthy ? undefined : (health.reason ?? "inference worker lost"));
       }),
       bus.on("sourceIssue", ({ source, issue }) => {
         const p = problemOf(source, issue);

@@ -6,6 +6,7 @@
  */
 import type { LoadedContract } from "../contract/manifest.js";
 import { WindowBatcher, batchingConfigSchema, shouldBatch } from "../inference/batcher.js";
+import { InferencePool, type InferenceHealthEvent } from "../inference/inferencePool.js";
 import { OnnxModel, type InferenceConfig } from "../inference/onnxModel.js";
 import { ThreadModel } from "../inference/threadModel.js";
 import type { MessageHandler } from "../mqtt/connection.js";
@@ -22,7 +23,14 @@ export interface OtaMqtt {
 /** Loads a verified model folder into a NEW inference session. */
 export type ModelLoader = (contract: LoadedContract) => Promise<StoppableModel>;
 
-export function onnxModelLoader(inference?: InferenceConfig): ModelLoader {
+let sessionsLoaded = 0;
+
+/**
+ * The sessions of `inference`: on the main thread, or a pool of
+ * `inference.workers` worker threads (edge/inference/inferencePool.ts); under
+ * the batcher where batching applies. `onHealth` hears a pool's lost workers.
+ */
+export function onnxModelLoader(inference?: InferenceConfig, onHealth?: (event: InferenceHealthEvent) => void): ModelLoader {
   return async (contract) => {
     const p = contract.pipeline;
     const options = {
@@ -34,7 +42,16 @@ export function onnxModelLoader(inference?: InferenceConfig): ModelLoader {
       joints: p.joints.length,
       config: inference,
     };
-    const model = inference?.thread === "worker" ? new ThreadModel(options) : new OnnxModel(options);
+    const label = `${contract.manifest.name} ${contract.manifest.version}`;
+    const session = `${label} #${++sessionsLoaded}`;
+    const model =
+      inference?.thread === "worker"
+        ? new InferencePool((_index, onLost) => new ThreadModel(options, { onLost }), {
+            workers: inference.workers,
+            label,
+            onHealth: (health) => onHealth?.({ session, health }),
+          })
+        : new OnnxModel(options);
     await model.start();
     // One batcher per session, shared by every pipeline's lane (edge/inference/batcher.ts);
     // only where batching is exact, unless the config opts into coupled batching.
@@ -45,6 +62,7 @@ export function onnxModelLoader(inference?: InferenceConfig): ModelLoader {
       maxWaitMs: batching.maxWaitMs,
       windowLength: p.window * contract.featureCount,
       outputLength: p.window * p.joints.length,
+      concurrency: inference?.thread === "worker" ? inference.workers : 1,
     });
   };
 }

@@ -147,6 +147,7 @@ export class EdgeRuntime {
       mounting: this.mounting.stats(),
       gait: this.gait.stats(),
       ...(this.ota ? { ota: { state: { ...this.ota.currentState }, counts: this.ota.stats() } } : {}),
+      inference: this.model.inferenceStats(),
     });
   }
 }

@@ -3,6 +3,7 @@
  * object. Pure: the runtime hands in each part, this assembles and totals.
  */
 import type { StatusChange } from "../core/events.js";
+import type { InferencePoolStats } from "../inference/inferencePool.js";
 import type { GaitStats } from "../modules/gait.js";
 import type { MountingStats } from "../modules/mounting.js";
 import type { SourcesStats } from "../modules/sources.js";
@@ -28,6 +29,8 @@ export interface RuntimeStats {
   gait: Record<string, GaitStats>;
   /** With `ota` configured: the OTA state (the `ota/state` message: where an update is, the models rolled back here) and its counters. */
   ota?: { state: OtaStateMessage; counts: OtaAgentStats };
+  /** With a pool of inference workers (inference.thread worker): the running model's workers, alive, windows by worker, windows lost. */
+  inference?: InferencePoolStats;
 }
 
 export interface RuntimeStatsParts {
@@ -41,6 +44,7 @@ export interface RuntimeStatsParts {
   readonly mounting: Record<string, MountingStats>;
   readonly gait: Record<string, GaitStats>;
   readonly ota?: { readonly state: OtaStateMessage; readonly counts: OtaAgentStats };
+  readonly inference?: InferencePoolStats;
 }
 
 export function runtimeStats(p: RuntimeStatsParts): RuntimeStats {
@@ -60,5 +64,6 @@ export function runtimeStats(p: RuntimeStatsParts): RuntimeStats {
     mounting: p.mounting,
     gait: p.gait,
     ...(p.ota ? { ota: p.ota } : {}),
+    ...(p.inference ? { inference: p.inference } : {}),
   };
 }

@@ -120,6 +120,34 @@ describe("WindowBatcher", () => {
     expect(model.calls.map((c) => c.firsts())).toEqual([[1, 2], [3, 4], [5]]);
   });
 
+  it("with concurrency 2 (a pool of two workers), splits the windows due together over two calls, each on its own input", async () => {
+    const model = new ManualModel();
+    const b = new WindowBatcher(model, { maxBatch: 8, maxWaitMs: 0, windowLength: WIN, outputLength: OUT, concurrency: 2 });
+    const outs = [1, 2, 3, 4, 5].map((x) => b.run(Float32Array.of(x, 0)));
+    await turn();
+    expect(model.calls.map((c) => c.firsts())).toEqual([[1, 2, 3], [4, 5]]);
+    // Both in flight at once, read late: a shared input buffer would show here as mixed-up rows.
+    const next = [6, 7].map((x) => b.run(Float32Array.of(x, 0)));
+    await turn();
+    expect(model.calls.length).toBe(2); // both workers busy: 6 and 7 wait
+    model.calls[1]!.resolve();
+    await settle();
+    expect(model.calls.map((c) => c.firsts())).toEqual([[1, 2, 3], [4, 5], [6, 7]]);
+    model.calls[0]!.resolve();
+    model.calls[2]!.resolve();
+    expect((await Promise.all([...outs, ...next])).map((o) => o[0])).toEqual([1, 2, 3, 4, 5, 6, 7]);
+    let stopped = false;
+    const late = b.run(Float32Array.of(8, 0));
+    await turn();
+    const stopping = b.stop().then(() => (stopped = true));
+    await settle();
+    expect(stopped).toBe(false); // waits for the call in flight
+    model.finishLast();
+    expect((await late)[0]).toBe(8);
+    await stopping;
+    expect(model.stopped).toBe(true);
+  });
+
   it("starves nobody when more wearers are due than a batch holds, even with one submitting as fast as it can", async () => {
     const model = new ManualModel();
     const b = batcher(model, 4);

@@ -3,6 +3,7 @@ import path from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import { loadManifest } from "../../edge/contract/manifest.js";
 import { WindowBatcher } from "../../edge/inference/batcher.js";
+import { InferencePool } from "../../edge/inference/inferencePool.js";
 import { InferenceConfigSchema, OnnxModel, type OnnxModelOptions } from "../../edge/inference/onnxModel.js";
 import { ThreadModel } from "../../edge/inference/threadModel.js";
 import { onnxModelLoader } from "../../edge/ota/ports.js";
@@ -55,11 +56,12 @@ describe("ThreadModel", () => {
     await expect(thread.start()).rejects.toThrow(/manifest\.json: onnxruntime cannot load the model/);
   });
 
-  it("is what the model loader builds for inference.thread worker (under the batcher when batching applies)", async () => {
+  it("is what the model loader builds for inference.thread worker, in a pool of inference.workers (under the batcher when batching applies)", async () => {
     const c = await loadManifest(MANIFEST);
     const alone = await onnxModelLoader(InferenceConfigSchema.parse({ thread: "worker" }))(c);
     stoppable.push(alone);
-    expect(alone).toBeInstanceOf(ThreadModel);
+    expect(alone).toBeInstanceOf(InferencePool);
+    expect((alone as InferencePool).stats().workers).toBe(1);
     const batched = await onnxModelLoader(InferenceConfigSchema.parse({ thread: "worker", batching: { mode: "coupled" } }))(c);
     stoppable.push(batched);
     expect(batched).toBeInstanceOf(WindowBatcher);
