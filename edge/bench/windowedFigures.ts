@@ -52,6 +52,22 @@ export interface WindowedFigures {
   readonly variants: ReadonlyArray<readonly [string, WindowedLevelsResult]>;
   /** The same configurations' CPU cost per wearer. */
   readonly cpu: ReadonlyArray<readonly [string, CpuCost]>;
+  /** Windows each wearer's stream asks for per second (sample rate / stride: 4 for the shipped model). */
+  readonly windowsPerWearerS: number;
+}
+
+/** The wearer count the issue's bar names: what inference alone would take for it is reported. */
+export const TARGET_WEARERS = 1000;
+
+/**
+ * Pure: the cores inference ALONE needs for `wearers` (no sources, AHRS, mounting, publishing),
+ * from the measured ms per window: int8 one window per call (the exact default) and at the
+ * cheapest measured batch (only coupled batching gets it, changing each wearer's angles).
+ */
+export function inferenceCores(f: Pick<WindowedFigures, "inferenceMsPerWindow" | "windowsPerWearerS">, wearers: number): { int8_alone: number; int8_cheapest_batch: number } {
+  const int8 = f.inferenceMsPerWindow.int8;
+  const cores = (ms: number): number => +((wearers * f.windowsPerWearerS * ms) / 1000).toFixed(2);
+  return { int8_alone: cores(int8["1"]!), int8_cheapest_batch: cores(Math.min(...Object.values(int8))) };
 }
 
 export async function windowedFigures(
@@ -94,7 +110,7 @@ export async function windowedFigures(
     cpu.push([name, c]);
     print(`bench: cpu per wearer-second ${c.cpu_ms_per_wearer_s} ms (main thread ${c.main_thread_cpu_ms_per_wearer_s}: ${stageList(c.main_thread_ms_per_wearer_s)}), mosquitto ${c.mosquitto_ms_per_wearer_s}; ${c.windows} windows, ${c.skipped} skipped`);
   }
-  return { inferenceMsPerWindow: inference, variants, cpu };
+  return { inferenceMsPerWindow: inference, variants, cpu, windowsPerWearerS: contract.pipeline.sampleRateHz / contract.pipeline.stride };
 }
 
 function p99At(r: WindowedLevelsResult): Record<string, number> {
@@ -102,7 +118,11 @@ function p99At(r: WindowedLevelsResult): Record<string, number> {
 }
 
 export function windowedJson(f: WindowedFigures): Record<string, unknown> {
-  const out: Record<string, unknown> = { inference_ms_per_window: f.inferenceMsPerWindow };
+  const out: Record<string, unknown> = {
+    inference_ms_per_window: f.inferenceMsPerWindow,
+    [`inference_cores_for_${TARGET_WEARERS}_wearers`]: inferenceCores(f, TARGET_WEARERS),
+    cores: availableParallelism(),
+  };
   for (const [name, r] of f.variants) {
     out[`windowed_${name}e2e_p99_ms`] = p99At(r);
     out[`windowed_${name}max_wearers`] = r.maxWearers;
@@ -132,6 +152,8 @@ export function printWindowed(f: WindowedFigures, print: (line: string) => void)
   for (const v of ["int8", "fp32"] as const) {
     print(`| inference_ms_per_window ${v} | ${BATCH_SIZES.map((b) => `${b}: ${f.inferenceMsPerWindow[v][String(b)]}`).join(", ")} | |`);
   }
+  const need = inferenceCores(f, TARGET_WEARERS);
+  print(`| inference_cores_for_${TARGET_WEARERS}_wearers | ${need.int8_alone} (int8 alone), ${need.int8_cheapest_batch} (cheapest coupled batch) | of ${availableParallelism()} cores, before any other work |`);
   for (const [name, r] of f.variants) {
     print(`| windowed_${name}e2e_p99_ms | ${Object.entries(p99At(r)).map(([n, v]) => `${n}: ${v}`).join(", ")} | 25: <= 10 |`);
     print(`| windowed_${name}max_wearers | ${r.maxWearers} | >= 1000 (no skipped stride, p99 < ${P99_LIMIT_MS} ms) |`);
