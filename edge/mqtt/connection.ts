@@ -451,6 +451,11 @@ export class MqttConnection {
       queueQoSZero: false,
       // We subscribe ourselves on every connect (clean session), so no automatic resubscribe.
       resubscribe: false,
+      // mqtt-packet's number cache is 65,536 two-byte Buffers built on the first
+      // packet: ~7 MB of V8 heap kept for the process's life, to save one
+      // 2-byte allocation per topic length and message id (the bytes written
+      // are the same). Off: issue #11's one-wearer RSS.
+      writeCache: false,
       will: { topic: this.topics.status, payload: willPayload(Date.now()), qos: 1, retain: true },
     };
     if (c.username !== undefined) options.username = c.username;

@@ -10,7 +10,8 @@ import { Aedes } from "aedes";
 import { connectAsync } from "mqtt";
 import { WebSocket } from "ws";
 import { afterEach, describe, expect, it } from "vitest";
-import { DashboardServer, dashboardConfigSchema, type DashboardDeps } from "../../edge/dashboard/server.js";
+import { dashboardConfigSchema } from "../../edge/dashboard/config.js";
+import { DashboardServer, type DashboardDeps } from "../../edge/dashboard/server.js";
 import { memoryLogger } from "../../edge/log.js";
 import { waitFor } from "../helpers/waitFor.js";
 
