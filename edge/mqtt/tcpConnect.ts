@@ -12,8 +12,9 @@
  * or a query in the URL (connect() takes credentials and a clientId from
  * them), a client certificate (connect() upgrades mqtt:// to TLS when `cert`
  * and `key` are set), a socket path, a SOCKS proxy (MQTTJS_SOCKS_PROXY or
- * `socksProxy`), `servers` (a list of brokers), or `clean: false` (connect()
- * checks it has a clientId).
+ * `socksProxy`), `servers` (a list of brokers), `clean: false` (connect()
+ * checks it has a clientId), or options that override the URL's parts
+ * (protocol, host, port, path).
  */
 import { createConnection } from "node:net";
 import { connect as mqttConnect, MqttClient, type IClientOptions } from "mqtt";
@@ -36,6 +37,9 @@ export function plainTcpBroker(url: string, options: IClientOptions, env: Readon
   if (u.pathname !== "" && u.pathname !== "/") return undefined;
   if (u.hostname === "") return undefined;
   if ((options.cert && options.key) || options.servers || options.unixSocket || options.clean === false) return undefined;
+  // Options that override the URL's own parts in connect() (its options win over the URL).
+  if (options.protocol !== undefined || options.host !== undefined || options.hostname !== undefined || options.port !== undefined || options.path !== undefined) return undefined;
+  if (options.forceNativeWebSocket) return undefined;
   if (options.socksProxy !== undefined || env["MQTTJS_SOCKS_PROXY"] !== undefined) return undefined;
   // WHATWG URL keeps an IPv6 host's brackets; the socket wants the bare address (as url.parse, which connect() uses, gives it).
   const host = u.hostname.startsWith("[") && u.hostname.endsWith("]") ? u.hostname.slice(1, -1) : u.hostname;

@@ -14,7 +14,7 @@ describe("plainTcpBroker: which URLs skip mqtt.js's connect()", () => {
     expect(plainTcpBroker("mqtt://[::1]:1883", none, none)).toEqual({ host: "::1", port: 1883 });
   });
 
-  it("leaves to connect() what it treats specially: other schemes, logins and queries in the URL, client certificates, SOCKS, servers, unclean sessions", () => {
+  it("leaves to connect() what it treats specially: other schemes, logins and queries in the URL, client certificates, SOCKS, servers, unclean sessions, options overriding the URL", () => {
     for (const url of ["mqtts://broker.lan:8883", "ws://broker.lan:9001", "wss://broker.lan/mqtt", "mqtt://user:pw@broker.lan", "mqtt://user@broker.lan", "mqtt://broker.lan?clientId=x", "mqtt://broker.lan/path", "not a url"]) {
       expect(plainTcpBroker(url, none, none), url).toBeUndefined();
     }
@@ -24,6 +24,7 @@ describe("plainTcpBroker: which URLs skip mqtt.js's connect()", () => {
     expect(plainTcpBroker(url, none, { MQTTJS_SOCKS_PROXY: "socks5://proxy:1080" })).toBeUndefined();
     expect(plainTcpBroker(url, { servers: [{ host: "a", port: 1 }] }, none)).toBeUndefined();
     expect(plainTcpBroker(url, { clean: false, clientId: "c" }, none)).toBeUndefined();
+    for (const o of [{ protocol: "mqtts" as const }, { host: "other" }, { hostname: "other" }, { port: 1884 }, { path: "/p" }]) expect(plainTcpBroker(url, o, none), JSON.stringify(o)).toBeUndefined();
     expect(plainTcpBroker(url, { username: "u", password: "p", clean: true }, none)).toEqual({ host: "broker.lan", port: 1883 }); // a login in the options is the client's business
   });
 });
