@@ -22,28 +22,10 @@ import type { Duplex } from "node:stream";
 import { fileURLToPath } from "node:url";
 // `ws` itself is imported when the bridge starts: a device without the dashboard never loads it (RSS, issue #11).
 import type { WebSocket, WebSocketServer } from "ws";
-import { z } from "zod";
 import type { Logger } from "../log.js";
+import type { DashboardConfig } from "./config.js";
 import { MQTT_WS_PATH, type PageConfig } from "./pageConfig.js";
 
-export const dashboardConfigSchema = z.object({
-  /** A `dashboard` section turns it on; `enabled: false` keeps the section but switches it off. */
-  enabled: z.boolean().default(true),
-  /** 127.0.0.1 keeps it on the device; 0.0.0.0 serves the LAN (anyone who reaches the port sees the angles). */
-  host: z.string().default("127.0.0.1"),
-  /** 0 picks a free port (tests). */
-  port: z.number().int().min(0).max(65535).default(8080),
-  /**
-   * The broker's MQTT-over-WebSocket URL for the page, e.g. "wss://pi-01.local:9001"
-   * (mosquitto's `listener 9001` + `protocol websockets`). Absent: `/mqtt` on this
-   * port when the embedded broker is bridged.
-   */
-  brokerWsUrl: z
-    .string()
-    .regex(/^(wss?:\/\/.+|\/.*)$/, "expected ws://..., wss://... or a path like /mqtt")
-    .optional(),
-});
-export type DashboardConfig = z.infer<typeof dashboardConfigSchema>;
 
 export interface DashboardDeps {
   readonly logger: Logger;

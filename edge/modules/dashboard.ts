@@ -6,11 +6,14 @@
  * only serves it.
  *
  * Started after the MQTT connection (the embedded broker must exist to be
- * bridged) and stopped before it.
+ * bridged) and stopped before it. The server's code (node:http, and with it
+ * Node's undici: ~10 MB of RSS) is imported only when the dashboard is on
+ * (issue #11: one wearer's RSS).
  */
 import type { Duplex } from "node:stream";
 import type { Module } from "../core/module.js";
-import { DashboardServer, type DashboardConfig } from "../dashboard/server.js";
+import type { DashboardConfig } from "../dashboard/config.js";
+import type { DashboardServer } from "../dashboard/server.js";
 import type { Logger } from "../log.js";
 
 export interface DashboardModuleDeps {
@@ -40,6 +43,7 @@ export class DashboardModule implements Module {
 
   async start(): Promise<void> {
     if (!this.config?.enabled) return;
+    const { DashboardServer } = await import("../dashboard/server.js");
     const handler = this.deps.mqttStreamHandler();
     const server = new DashboardServer(this.config, {
       logger: this.deps.logger,

@@ -6,7 +6,7 @@
 import { readFile } from "node:fs/promises";
 import { z } from "zod";
 import { PLACEMENTS } from "../contract/manifest.js";
-import { dashboardConfigSchema } from "../dashboard/server.js";
+import { dashboardConfigSchema } from "../dashboard/config.js";
 import { InferenceConfigSchema } from "../inference/onnxModel.js";
 import { otaConfigSchema } from "../ota/config.js";
 import { mqttConfigSchema } from "../mqtt/config.js";

@@ -1,7 +1,8 @@
 /**
  * DashboardServer over real sockets: the static files, /config.json, and the
  * /mqtt bridge into a real aedes broker (mqtt.js's Node client over ws://
- * stands in for the browser; the browser itself: dashboard.browser.test.ts).
+ * stands in for the browser; the browser itself: dashboard.browser.test.ts),
+ * and the runtime's DashboardModule, which imports the server only when on.
  */
 import { mkdtemp, mkdir, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
@@ -10,7 +11,9 @@ import { Aedes } from "aedes";
 import { connectAsync } from "mqtt";
 import { WebSocket } from "ws";
 import { afterEach, describe, expect, it } from "vitest";
-import { DashboardServer, dashboardConfigSchema, type DashboardDeps } from "../../edge/dashboard/server.js";
+import { dashboardConfigSchema } from "../../edge/dashboard/config.js";
+import { DashboardServer, type DashboardDeps } from "../../edge/dashboard/server.js";
+import { DashboardModule } from "../../edge/modules/dashboard.js";
 import { memoryLogger } from "../../edge/log.js";
 import { waitFor } from "../helpers/waitFor.js";
 
@@ -122,5 +125,34 @@ describe("DashboardServer", () => {
     await closed;
     await b.endAsync(true);
     await a.endAsync(true);
+  });
+});
+
+describe("DashboardModule (the runtime's side)", () => {
+  const module = (config: unknown, assetsDir: string): DashboardModule =>
+    new DashboardModule(config === undefined ? undefined : dashboardConfigSchema.parse(config), {
+      logger: memoryLogger(),
+      prefix: "gait",
+      deviceId: "sim",
+      mqttStreamHandler: () => undefined,
+      assetsDir,
+    });
+
+  it("imports and starts the server when the dashboard is on (the server's code is loaded only then)", async () => {
+    const m = module({ port: 0 }, await assets());
+    await m.start();
+    cleanups.push(() => m.stop());
+    expect(m.url).toMatch(/^http:\/\/127\.0\.0\.1:\d+\/$/);
+    const res = await fetch(new URL("config.json", m.url));
+    expect(await res.json()).toEqual({ prefix: "gait", deviceId: "sim", brokerWsUrl: null });
+  });
+
+  it("serves nothing without a dashboard section, or with enabled: false", async () => {
+    for (const config of [undefined, { enabled: false, port: 0 }]) {
+      const m = module(config, await assets());
+      await m.start();
+      expect(m.url).toBeUndefined();
+      await m.stop();
+    }
   });
 });

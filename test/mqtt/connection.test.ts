@@ -2,6 +2,7 @@ import { execFileSync } from "node:child_process";
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
+import { connect as mqttConnect, type IClientOptions } from "mqtt";
 import { afterEach, describe, expect, it } from "vitest";
 import { memoryLogger } from "../../edge/log.js";
 import { EmbeddedBroker } from "../../edge/mqtt/embeddedBroker.js";
@@ -47,6 +48,16 @@ describe("MqttConnection setup", () => {
     cleanups.push(() => s.end());
     await waitFor("retained online", () => s.messages[0]);
     expect(s.messages[0]?.json).toMatchObject({ state: "online" });
+  });
+
+  it("builds its client without mqtt-packet's number cache (65,536 Buffers, ~7 MB of heap: issue #11's RSS)", async () => {
+    const options: IClientOptions[] = [];
+    const config = testConfig(undefined, { embedded: { host: "127.0.0.1", port: 0 } });
+    const pub = new MqttConnection(config, { logger: memoryLogger(), connect: (url, o) => (options.push(o), mqttConnect(url, o)) });
+    cleanups.push(() => pub.stop());
+    await pub.start();
+    expect(pub.connected).toBe(true);
+    expect(options.map((o) => o.writeCache)).toEqual([false]);
   });
 
   it("fails start() naming the file when a TLS file is unreadable", async () => {
