@@ -9,8 +9,8 @@ import { STRIDE_JOINTS, StrideTracker } from "./strides.js";
 import type { GaitEvent, Stride } from "./types.js";
 
 export interface GaitSampleResult {
-  readonly events: GaitEvent[];
-  readonly strides: Stride[];
+  readonly events: readonly GaitEvent[];
+  readonly strides: readonly Stride[];
   /** Phase (%) at this sample, null when unknown. */
   readonly phase: number | null;
 }
@@ -29,12 +29,13 @@ export class GaitStream {
   /** One foot sample (s, rad/s segment-frame sagittal rate) and, if tracked, the angles at that time. */
   push(t: number, sagittalRate: number, angles?: ArrayLike<number>): GaitSampleResult {
     const events = this.detector.update(t, sagittalRate);
-    const strides: Stride[] = [];
+    // Most samples close no stride: they share one empty list instead of each making one.
+    let strides: readonly Stride[] = NO_STRIDES;
     for (const e of events) {
       this.phase.onEvent(e);
-      strides.push(...this.strides.onEvent(e));
+      strides = joined(strides, this.strides.onEvent(e));
     }
-    if (angles !== undefined) strides.push(...this.strides.pushAngles(t, angles));
+    if (angles !== undefined) strides = joined(strides, this.strides.pushAngles(t, angles));
     return { events, strides, phase: this.phase.phase(t) };
   }
 
@@ -44,4 +45,11 @@ export class GaitStream {
     this.phase.reset();
     this.strides.reset();
   }
+}
+
+const NO_STRIDES: readonly Stride[] = Object.freeze([]);
+
+/** `a` then `b`; either one itself when the other is empty. */
+function joined(a: readonly Stride[], b: readonly Stride[]): readonly Stride[] {
+  return b.length === 0 ? a : a.length === 0 ? b : [...a, ...b];
 }

@@ -73,6 +73,8 @@ interface Foot {
 export class GaitModule implements Module {
   readonly name = "gait";
   private readonly feet = new Map<string, Foot>();
+  /** The same feet by wearer, then placement: looked up for every foot sample, so no key string is built. */
+  private readonly feetOf = new Map<string, Map<Placement, Foot>>();
   private readonly unsubscribes: Array<() => void> = [];
   private anglesWithoutClock = 0;
 
@@ -113,8 +115,11 @@ export class GaitModule implements Module {
       foot.stats.uncalibratedSamples++;
       return;
     }
-    if (![...sample.gyro, sample.tUs].every(Number.isFinite)) return;
-    for (const g of foot.grid.push(sample.tUs, sample.acc, sample.gyro)) {
+    const gyro = sample.gyro;
+    if (!Number.isFinite(gyro[0]) || !Number.isFinite(gyro[1]) || !Number.isFinite(gyro[2]) || !Number.isFinite(sample.tUs)) return;
+    const n = foot.grid.push(sample.tUs, sample.acc, gyro);
+    for (let i = 0; i < n; i++) {
+      const g = foot.grid.at(i);
       if (g.restart) foot.stream.reset();
       const w = C[2][0] * g.gyro[0] + C[2][1] * g.gyro[1] + C[2][2] * g.gyro[2];
       const r = foot.stream.push(g.tUs / 1e6, w);
@@ -151,14 +156,16 @@ export class GaitModule implements Module {
   }
 
   private foot(wearer: string, placement: Placement): Foot {
-    const key = keyOf(wearer, placement);
-    let f = this.feet.get(key);
+    let byPlacement = this.feetOf.get(wearer);
+    if (!byPlacement) this.feetOf.set(wearer, (byPlacement = new Map<Placement, Foot>()));
+    let f = byPlacement.get(placement);
     if (!f) {
       // Only the right foot's strides wait for the (right-leg) angles, and only when the model has those joints.
       const joints = this.deps.joints();
       const rom = placement === "calcn_r" && STRIDE_JOINTS.every((j) => joints.includes(j));
       f = { wearer, placement, grid: new GridResampler(), stream: new GaitStream(rom), C: undefined, stats: { events: 0, strides: 0, uncalibratedSamples: 0, restarts: 0 } };
-      this.feet.set(key, f);
+      byPlacement.set(placement, f);
+      this.feet.set(keyOf(wearer, placement), f);
     }
     return f;
   }
