@@ -117,7 +117,9 @@ class SampleQueue {
   }
 
   slot(i: number): number {
-    return (this.head + i) % this.capacity;
+    // (head + i) % capacity for 0 <= i < capacity, without the division (every sample, every placement).
+    const s = this.head + i;
+    return s >= this.capacity ? s - this.capacity : s;
   }
 
   timeAt(i: number): number {
@@ -125,7 +127,8 @@ class SampleQueue {
   }
 
   get lastQueuedT(): number {
-    return this.count ? this.timeAt(this.count - 1) : Number.NaN;
+    // The newest queued sample is always the last one pushed (samples leave from the front only).
+    return this.count ? this.lastT : Number.NaN;
   }
 
   push(t: number, acc: Vec3, gyro: Vec3): void {
@@ -144,7 +147,7 @@ class SampleQueue {
   }
 
   dropFront(): void {
-    this.head = (this.head + 1) % this.capacity;
+    this.head = this.head + 1 === this.capacity ? 0 : this.head + 1;
     this.count -= 1;
   }
 

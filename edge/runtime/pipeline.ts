@@ -214,6 +214,8 @@ export class WearerPipeline {
   /** Grid times of the last `window` grid samples, ring-indexed by the builder's sample count. */
   private readonly gridTimes: Float64Array;
   private readonly bias: Vec3[];
+  /** The pushed sample's gyro less its bias: one scratch, since the resampler copies it at once. */
+  private readonly unbiasedGyro: [number, number, number] = [0, 0, 0];
   /** Per placement, rad: heading at the current window's first row (unwrapped, since the segment began). */
   private readonly headingAtWindowStart: Float64Array;
   /** Per placement, rad: yaw change from the last window's first row to the next window's first row. */
@@ -358,8 +360,14 @@ export class WearerPipeline {
     if (i < 0) return;
     this.counts.samples += 1;
     const b = this.bias[i]!;
-    const gyro: Vec3 =
-      b[0] === 0 && b[1] === 0 && b[2] === 0 ? sample.gyro : [sample.gyro[0] - b[0], sample.gyro[1] - b[1], sample.gyro[2] - b[2]];
+    let gyro: Vec3 = sample.gyro;
+    if (b[0] !== 0 || b[1] !== 0 || b[2] !== 0) {
+      const g = this.unbiasedGyro;
+      g[0] = sample.gyro[0] - b[0];
+      g[1] = sample.gyro[1] - b[1];
+      g[2] = sample.gyro[2] - b[2];
+      gyro = g;
+    }
     // Freshness counts usable samples only: a sensor sending garbage is as good as silent.
     if (!this.resampler.push(i, sample.tUs, sample.acc, gyro)) return;
     this.lastSeenMs[i] = this.now();
