@@ -5,7 +5,7 @@
  */
 import { DEFAULT_DETECTOR_PARAMS, type DetectorParams, GaitEventDetector } from "./events.js";
 import { DEFAULT_PHASE_PARAMS, type PhaseParams, PhaseEstimator } from "./phase.js";
-import { STRIDE_JOINTS, StrideTracker } from "./strides.js";
+import { NO_STRIDES, STRIDE_JOINTS, StrideTracker } from "./strides.js";
 import type { GaitEvent, Stride } from "./types.js";
 
 export interface GaitSampleResult {
@@ -31,7 +31,8 @@ export class GaitStream {
     const events = this.detector.update(t, sagittalRate);
     // Most samples close no stride: they share one empty list instead of each making one.
     let strides: readonly Stride[] = NO_STRIDES;
-    for (const e of events) {
+    for (let i = 0; i < events.length; i++) {
+      const e = events[i]!;
       this.phase.onEvent(e);
       strides = joined(strides, this.strides.onEvent(e));
     }
@@ -46,8 +47,6 @@ export class GaitStream {
     this.strides.reset();
   }
 }
-
-const NO_STRIDES: readonly Stride[] = Object.freeze([]);
 
 /** `a` then `b`; either one itself when the other is empty. */
 function joined(a: readonly Stride[], b: readonly Stride[]): readonly Stride[] {

@@ -77,6 +77,8 @@ export class GaitModule implements Module {
   private readonly feetOf = new Map<string, Map<Placement, Foot>>();
   private readonly unsubscribes: Array<() => void> = [];
   private anglesWithoutClock = 0;
+  /** One angles row's STRIDE_JOINTS values, refilled per row (onAngles); the stride tracker keeps its own copy. */
+  private readonly strideAngles = new Array<number>(STRIDE_JOINTS.length).fill(Number.NaN);
 
   constructor(
     private readonly config: GaitConfig,
@@ -123,9 +125,9 @@ export class GaitModule implements Module {
       if (g.restart) foot.stream.reset();
       const w = C[2][0] * g.gyro[0] + C[2][1] * g.gyro[1] + C[2][2] * g.gyro[2];
       const r = foot.stream.push(g.tUs / 1e6, w);
-      for (const e of r.events) {
+      for (let j = 0; j < r.events.length; j++) {
         foot.stats.events++;
-        this.deps.device.publish("gait/event", gaitEventMessage(e, wearer, placement, r.phase));
+        this.deps.device.publish("gait/event", gaitEventMessage(r.events[j]!, wearer, placement, r.phase));
       }
       this.publishStrides(foot, r.strides);
     }
@@ -133,7 +135,7 @@ export class GaitModule implements Module {
 
   private onAngles(message: AnglesMessage): void {
     const wearer = message.wearer ?? DEFAULT_WEARER;
-    const foot = this.feet.get(keyOf(wearer, "calcn_r"));
+    const foot = this.feetOf.get(wearer)?.get("calcn_r");
     if (!foot?.C || !foot.stream.strides.joints) return;
     const times = message.sensorTimeUs;
     if (times === undefined || times.length !== message.angles.length) {
@@ -142,16 +144,19 @@ export class GaitModule implements Module {
     }
     const columns = STRIDE_JOINTS.map((j) => message.joints.indexOf(j));
     if (columns.some((c) => c < 0)) return;
-    message.angles.forEach((row, k) => {
-      const strides = foot.stream.strides.pushAngles(times[k]! / 1e6, columns.map((c) => row[c] ?? Number.NaN));
-      this.publishStrides(foot, strides);
-    });
+    // One row of the stride joints' angles at a time, in a scratch the tracker copies (pushAngles).
+    const joints = this.strideAngles;
+    for (let k = 0; k < message.angles.length; k++) {
+      const row = message.angles[k]!;
+      for (let j = 0; j < columns.length; j++) joints[j] = row[columns[j]!] ?? Number.NaN;
+      this.publishStrides(foot, foot.stream.strides.pushAngles(times[k]! / 1e6, joints));
+    }
   }
 
   private publishStrides(foot: Foot, strides: readonly Stride[]): void {
-    for (const s of strides) {
+    for (let i = 0; i < strides.length; i++) {
       foot.stats.strides++;
-      this.deps.device.publish("gait/stride", strideMessage(s, foot.wearer, foot.placement));
+      this.deps.device.publish("gait/stride", strideMessage(strides[i]!, foot.wearer, foot.placement));
     }
   }
 
