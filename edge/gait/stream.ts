@@ -8,6 +8,7 @@ import { DEFAULT_PHASE_PARAMS, type PhaseParams, PhaseEstimator } from "./phase.
 import { NO_STRIDES, STRIDE_JOINTS, StrideTracker } from "./strides.js";
 import type { GaitEvent, Stride } from "./types.js";
 
+/** What one push found. The stream refills the same object on its next push: read it before then. */
 export interface GaitSampleResult {
   readonly events: readonly GaitEvent[];
   readonly strides: readonly Stride[];
@@ -19,6 +20,8 @@ export class GaitStream {
   readonly detector: GaitEventDetector;
   readonly phase: PhaseEstimator;
   readonly strides: StrideTracker;
+  /** The latest push's result, refilled by every push (100 a second per foot) instead of a new object each. */
+  private readonly result: { -readonly [K in keyof GaitSampleResult]: GaitSampleResult[K] } = { events: [], strides: NO_STRIDES, phase: null };
 
   constructor(withAngles: boolean, params: DetectorParams = DEFAULT_DETECTOR_PARAMS, phaseParams: PhaseParams = DEFAULT_PHASE_PARAMS) {
     this.detector = new GaitEventDetector(params);
@@ -26,7 +29,7 @@ export class GaitStream {
     this.strides = new StrideTracker(withAngles ? STRIDE_JOINTS : null, phaseParams.minStrideS, phaseParams.maxStrideS);
   }
 
-  /** One foot sample (s, rad/s segment-frame sagittal rate) and, if tracked, the angles at that time. */
+  /** One foot sample (s, rad/s segment-frame sagittal rate) and, if tracked, the angles at that time. The result is reused (GaitSampleResult). */
   push(t: number, sagittalRate: number, angles?: ArrayLike<number>): GaitSampleResult {
     const events = this.detector.update(t, sagittalRate);
     // Most samples close no stride: they share one empty list instead of each making one.
@@ -37,7 +40,11 @@ export class GaitStream {
       strides = joined(strides, this.strides.onEvent(e));
     }
     if (angles !== undefined) strides = joined(strides, this.strides.pushAngles(t, angles));
-    return { events, strides, phase: this.phase.phase(t) };
+    const r = this.result;
+    r.events = events;
+    r.strides = strides;
+    r.phase = this.phase.phase(t);
+    return r;
   }
 
   /** After a gap in the stream: events and phase start over (stride history too). */
