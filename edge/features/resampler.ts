@@ -117,9 +117,7 @@ class SampleQueue {
   }
 
   slot(i: number): number {
-    // (head + i) % capacity for 0 <= i < capacity, without the division (every sample, every placement).
-    const s = this.head + i;
-    return s >= this.capacity ? s - this.capacity : s;
+    return (this.head + i) % this.capacity;
   }
 
   timeAt(i: number): number {
@@ -127,8 +125,7 @@ class SampleQueue {
   }
 
   get lastQueuedT(): number {
-    // The newest queued sample is always the last one pushed (samples leave from the front only).
-    return this.count ? this.lastT : Number.NaN;
+    return this.count ? this.timeAt(this.count - 1) : Number.NaN;
   }
 
   push(t: number, acc: Vec3, gyro: Vec3): void {
@@ -147,7 +144,7 @@ class SampleQueue {
   }
 
   dropFront(): void {
-    this.head = this.head + 1 === this.capacity ? 0 : this.head + 1;
+    this.head = (this.head + 1) % this.capacity;
     this.count -= 1;
   }
 

@@ -51,9 +51,6 @@ export function zeroCorrection(q: ArrayLike<number>, ax: number, ay: number, az:
   const _8q1 = 8.0 * q1, _8q2 = 8.0 * q2;
   const q0q0 = q0 * q0, q1q1 = q1 * q1, q2q2 = q2 * q2, q3q3 = q3 * q3;
   const s0 = _4q0 * q2q2 + _2q2 * ax + _4q0 * q1q1 - _2q1 * ay;
-  // A sum of squares is at least its first term: when that is not 0 (nor is a NaN), neither is
-  // the sum, so the rest of the gradient (every sample, every placement) need not be computed.
-  if (s0 * s0 !== 0) return false;
   const s1 = _4q1 * q3q3 - _2q3 * ax + 4.0 * q0q0 * q1 - _2q0 * ay - _4q1 + _8q1 * q1q1 + _8q1 * q2q2 + _4q1 * az;
   const s2 = 4.0 * q0q0 * q2 + _2q0 * ax + _4q2 * q3q3 - _2q3 * ay - _4q2 + _8q2 * q1q1 + _8q2 * q2q2 + _4q2 * az;
   const s3 = 4.0 * q1q1 * q3 - _2q1 * ax + 4.0 * q2q2 * q3 - _2q2 * ay;

@@ -210,9 +210,8 @@ export class GaitSimulator {
     const amp = p.amplitude;
     const side = p.side;
 
-    // The pose's sagittal angle (as its cosine and sine) and its rates (per second), and the sensor point's world acceleration.
+    // The pose's sagittal angle and its rates (per second), and the sensor point's world acceleration.
     let angle: number, rate: number, twist: number, twistRate: number;
-    let cosAngle: number, sinAngle: number;
     let accX: number, accY: number, accZ: number;
     if (p.segment === "foot") {
       FOOT_PITCH_DEG.evaluate(s, this.kf);
@@ -224,8 +223,6 @@ export class GaitSimulator {
       // travels one stride forward, lifts and swings out, each along a path
       // whose velocity and acceleration are zero at both ends (a foot that
       // stands still, then lands still, once per stride).
-      cosAngle = Math.cos(angle);
-      sinAngle = Math.sin(angle);
       accX = 0;
       accY = 0;
       accZ = 0;
@@ -249,42 +246,43 @@ export class GaitSimulator {
       // and mirror give the same sway). The sensor, r down the thigh from the
       // hip, is at hip + r (sin a, -cos a, 0); twisting about the thigh's long
       // axis does not move it.
-      const c = (cosAngle = Math.cos(angle));
-      const sn = (sinAngle = Math.sin(angle));
+      const c = Math.cos(angle);
+      const sn = Math.sin(angle);
       const w2 = 2 * TWO_PI * f;
       accX = THIGH_SENSOR_M * (angleAcc * c - rate * rate * sn);
       accY = -HIP_BOUNCE_M * w2 * w2 * Math.cos(2 * TWO_PI * s) + THIGH_SENSOR_M * (angleAcc * sn + rate * rate * c);
       accZ = -side * HIP_SWAY_M * (TWO_PI * f) ** 2 * Math.sin(TWO_PI * s);
     }
-    bodyReading(cosAngle, sinAngle, rate, twist, twistRate, p.segment === "foot" ? "x" : "y", accX, accY, accZ, this.seg);
+    bodyReading(angle, rate, twist, twistRate, p.segment === "foot" ? "x" : "y", accX, accY, accZ, this.seg);
 
     // Into the sensor's axes, then the sensor's own errors.
     const m = p.mount;
     const sg = this.seg;
     const an = this.options.accNoise;
     const gn = this.options.gyroNoise;
-    // The noise key of this stream at sample k, hashed once for its six draws (gaussian below).
-    const key = mix(p.noiseKey, k);
+    const key = p.noiseKey;
     for (let i = 0; i < 3; i++) {
       const acc = m[3 * i]! * sg[0]! + m[3 * i + 1]! * sg[1]! + m[3 * i + 2]! * sg[2]!;
       const gyro = m[3 * i]! * sg[3]! + m[3 * i + 1]! * sg[4]! + m[3 * i + 2]! * sg[5]!;
-      out[offset + i] = acc + an * gaussian(key, i);
-      out[offset + 3 + i] = gyro + (i === 0 ? p.biasX : i === 1 ? p.biasY : p.biasZ) + gn * gaussian(key, 3 + i);
+      out[offset + i] = acc + an * gaussian(key, k, i);
+      out[offset + 3 + i] = gyro + (i === 0 ? p.biasX : i === 1 ? p.biasY : p.biasZ) + gn * gaussian(key, k, 3 + i);
     }
   }
 }
 
 /**
  * What an IMU aligned with the segment frame reads on a body with world pose
- * R = Rz(angle) · Rk(twist) (the angle given as its cosine c and sine s, which the caller has already) (k the segment's long axis: "y" the thigh, "x" the
+ * R = Rz(angle) · Rk(twist) (k the segment's long axis: "y" the thigh, "x" the
  * foot) whose sensor point accelerates by (accX, accY, accZ) in the world:
  * specific force Rᵀ (a + g·Y) and body angular velocity Rkᵀ (angle' z) + twist' k
  * (from Rᵀ dR/dt), into out[0..5].
  */
 function bodyReading(
-  c: number, s: number, rate: number, twist: number, twistRate: number, axis: "x" | "y",
+  angle: number, rate: number, twist: number, twistRate: number, axis: "x" | "y",
   accX: number, accY: number, accZ: number, out: Float64Array,
 ): void {
+  const c = Math.cos(angle);
+  const s = Math.sin(angle);
   const ct = Math.cos(twist);
   const st = Math.sin(twist);
   // Rz(angle)ᵀ (a + g·Y).
@@ -387,21 +385,13 @@ function mix(a: number, b: number): number {
 
 /** Uniform in (0, 1) from (key, k, axis, draw): the same inputs always give the same number. */
 function uniform(key: number, k: number, axis: number, draw: number): number {
-  return unit(mix(mix(mix(key, k), axis), draw));
+  const h = mix(mix(mix(key, k), axis), draw) >>> 0;
+  return (h + 0.5) / 4294967296;
 }
 
-/** A 32-bit hash as a uniform number in (0, 1). */
-function unit(h: number): number {
-  return ((h >>> 0) + 0.5) / 4294967296;
-}
-
-/**
- * Standard normal by Box-Muller from two counter-based uniforms, draws 7 and 11 of
- * `uniform(key, k, axis, ·)`; `keyK` is mix(key, k), which the six draws of a sample share.
- */
-function gaussian(keyK: number, axis: number): number {
-  const keyAxis = mix(keyK, axis);
-  const u1 = unit(mix(keyAxis, 7));
-  const u2 = unit(mix(keyAxis, 11));
+/** Standard normal by Box-Muller from two counter-based uniforms. */
+function gaussian(key: number, k: number, axis: number): number {
+  const u1 = uniform(key, k, axis, 7);
+  const u2 = uniform(key, k, axis, 11);
   return Math.sqrt(-2 * Math.log(u1)) * Math.cos(TWO_PI * u2);
 }
