@@ -576,16 +576,17 @@ export class WearerPipeline {
     const nj = joints.length;
     const n = meta.tUs.length;
     const scale = 10 ** this.config.angleDecimals;
-    const angles: number[][] = [];
-    const t: number[] = [];
-    const sensorTimeUs: number[] = [];
+    // Made at their final length: grown by push, a 5-angle row would get room for 17.
+    const angles = new Array<number[]>(n);
+    const t = new Array<number>(n);
+    const sensorTimeUs = new Array<number>(n);
     for (let j = 0; j < n; j++) {
       const row = (this.window - n + j) * nj;
-      const a: number[] = [];
-      for (let c = 0; c < nj; c++) a.push(Math.round(output[row + c]! * scale) / scale);
-      angles.push(a);
-      sensorTimeUs.push(meta.tUs[j]!);
-      t.push(Math.round(this.clockOffsetMs + meta.tUs[j]! / 1000));
+      const a = new Array<number>(nj);
+      for (let c = 0; c < nj; c++) a[c] = Math.round(output[row + c]! * scale) / scale;
+      angles[j] = a;
+      sensorTimeUs[j] = meta.tUs[j]!;
+      t[j] = Math.round(this.clockOffsetMs + meta.tUs[j]! / 1000);
     }
     const m = this.deps.contract.manifest;
     this.seq += 1;
