@@ -38,8 +38,9 @@ export interface RoutedSample {
  * One sample of a wearer's model grid (contract step 2), in SENSOR frames
  * after the gyro bias: exactly what the features are built from (before the
  * mounting rotation of gait-features/2). `values` is the pipeline's reused
- * buffer, `[placement][acc x,y,z, gyro x,y,z]` in `placements` order: read it
- * inside the listener, never keep it.
+ * buffer, `[placement][acc x,y,z, gyro x,y,z]` in `placements` order, and the
+ * event object itself is refilled for the wearer's next grid sample
+ * (edge/modules/pipelines.ts): read both inside the listener, never keep them.
  */
 export interface GridEvent {
   readonly wearer: string;

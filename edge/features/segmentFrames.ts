@@ -70,7 +70,7 @@ export class SegmentFrames {
 /** out[o..o+3) = C · v[o..o+3). */
 function rotate3(C: Mat3, v: ArrayLike<number>, o: number, out: Float64Array): void {
   const x = v[o]!, y = v[o + 1]!, z = v[o + 2]!;
-  const [r0, r1, r2] = C;
+  const r0 = C[0], r1 = C[1], r2 = C[2]; // indexed, not destructured: no iterator on the per-sample path
   out[o] = r0[0] * x + r0[1] * y + r0[2] * z;
   out[o + 1] = r1[0] * x + r1[1] * y + r1[2] * z;
   out[o + 2] = r2[0] * x + r2[1] * y + r2[2] * z;

@@ -99,13 +99,14 @@ export class GaitEventDetector {
     this.trough = Infinity;
   }
 
-  /** Process one sample; returns the events it confirms (zero or one). */
-  update(t: number, w: number): GaitEvent[] {
+  /** Process one sample; returns the events it confirms (zero or one; none is one shared empty array). */
+  update(t: number, w: number): readonly GaitEvent[] {
     if (!Number.isFinite(t) || !Number.isFinite(w)) throw new Error(`gait detector: sample t=${t} s, w=${w} rad/s is not finite`);
     // The runtime drops repeated/backward timestamps (docs/contract.md); here it is a caller bug.
     if (t <= this.prevT) throw new Error(`gait detector: time ${t} s is not after the previous sample's ${this.prevT} s`);
     const p = this.params;
-    const events: GaitEvent[] = [];
+    // At most one event per sample, and most samples have none: no array is made for those.
+    let event: GaitEvent | undefined;
     if (Number.isNaN(this.stateSince)) this.stateSince = t;
     if (this.state === "swing") {
       if (w > this.peak) {
@@ -116,7 +117,7 @@ export class GaitEventDetector {
         this.tPeak = t;
       } else if (w < this.peak - p.mswDrop) {
         if (this.peak > p.mswMinRate && this.peakRose) {
-          events.push({ type: "mid_swing", t: this.tPeak, tDetected: t });
+          event = { type: "mid_swing", t: this.tPeak, tDetected: t };
           this.enter("terminalSwing", t);
         } else {
           // No mid-swing (too low, or never rose): track the next peak from here.
@@ -138,7 +139,7 @@ export class GaitEventDetector {
             this.tLow = t;
           } else if (this.low < -p.hsMinDepth && w > this.low + p.hsRise) {
             const tHs = this.tLow - p.hsOffsetS;
-            events.push({ type: "heel_strike", t: tHs, tDetected: t });
+            event = { type: "heel_strike", t: tHs, tDetected: t };
             this.enter("stance", t);
             this.tHs = tHs;
           }
@@ -152,7 +153,7 @@ export class GaitEventDetector {
         if (this.prevW < 0.0 && 0.0 <= w && this.trough < p.toTrough) {
           // Toe off; the zero crossing is interpolated linearly between the two samples.
           const tCross = this.prevT + ((0.0 - this.prevW) / (w - this.prevW)) * (t - this.prevT);
-          events.push({ type: "toe_off", t: tCross - p.toOffsetS, tDetected: t });
+          event = { type: "toe_off", t: tCross - p.toOffsetS, tDetected: t };
           this.enter("swing", t);
           this.peak = w;
           this.tPeak = t;
@@ -167,9 +168,12 @@ export class GaitEventDetector {
     }
     this.prevT = t;
     this.prevW = w;
-    return events;
+    return event === undefined ? NO_EVENTS : [event];
   }
 }
+
+/** What a sample without an event returns (frozen: shared by every detector). */
+const NO_EVENTS: readonly GaitEvent[] = Object.freeze([]);
 
 /** Run the streaming detector over a whole recording (offline use, same result). */
 export function detectEvents(t: ArrayLike<number>, w: ArrayLike<number>, params: DetectorParams = DEFAULT_DETECTOR_PARAMS): GaitEvent[] {

@@ -15,6 +15,9 @@ import type { GaitEvent, Stride } from "./types.js";
 
 export const STRIDE_JOINTS = ["hip_flexion_r", "hip_adduction_r", "hip_rotation_r", "knee_flexion_r", "ankle_dorsiflexion_r"] as const;
 
+/** What a call that closes no stride returns (frozen: shared by every tracker). */
+export const NO_STRIDES: readonly Stride[] = Object.freeze([]);
+
 interface OpenStride {
   tStart: number;
   tEnd: number;
@@ -41,12 +44,12 @@ export class StrideTracker {
     this.tTo = null;
   }
 
-  onEvent(e: GaitEvent): Stride[] {
+  onEvent(e: GaitEvent): readonly Stride[] {
     if (e.type === "toe_off") {
       if (!Number.isNaN(this.tHs) && e.t > this.tHs) this.tTo = e.t;
-      return [];
+      return NO_STRIDES;
     }
-    if (e.type !== "heel_strike") return [];
+    if (e.type !== "heel_strike") return NO_STRIDES;
     if (!Number.isNaN(this.tHs)) {
       const stride = e.t - this.tHs;
       // Out-of-range strides (a pause, a doubled heel strike) are not strides.
@@ -58,7 +61,7 @@ export class StrideTracker {
   }
 
   /** One angle sample (degrees, in `joints` order) at time t (s). */
-  pushAngles(t: number, angles: ArrayLike<number>): Stride[] {
+  pushAngles(t: number, angles: ArrayLike<number>): readonly Stride[] {
     if (this.joints === null) throw new Error("this StrideTracker was made without joints; it takes no angles");
     if (angles.length !== this.joints.length) {
       throw new Error(`expected ${this.joints.length} angles (${this.joints.join(", ")}), got ${angles.length}`);
@@ -68,11 +71,11 @@ export class StrideTracker {
     return this.close();
   }
 
-  private close(): Stride[] {
-    const out: Stride[] = [];
+  private close(): readonly Stride[] {
+    let out: Stride[] | undefined; // made only when a stride closes: close() runs for every angle sample
     const latest = this.anglesT.length > 0 ? this.anglesT[this.anglesT.length - 1]! : -Infinity;
     while (this.pending.length > 0 && (this.joints === null || latest >= this.pending[0]!.tEnd)) {
-      out.push(this.metrics(this.pending.shift()!));
+      (out ??= []).push(this.metrics(this.pending.shift()!));
     }
     // Angle samples before the oldest open stride (or the current heel strike) are no longer needed.
     const keepFrom = this.pending.length > 0 ? this.pending[0]!.tStart : this.tHs;
@@ -84,7 +87,7 @@ export class StrideTracker {
         this.angles.splice(0, drop);
       }
     }
-    return out;
+    return out ?? NO_STRIDES;
   }
 
   private metrics(s: OpenStride): Stride {

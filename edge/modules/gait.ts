@@ -73,8 +73,12 @@ interface Foot {
 export class GaitModule implements Module {
   readonly name = "gait";
   private readonly feet = new Map<string, Foot>();
+  /** The same feet by wearer, then placement: looked up for every foot sample, so no key string is built. */
+  private readonly feetOf = new Map<string, Map<Placement, Foot>>();
   private readonly unsubscribes: Array<() => void> = [];
   private anglesWithoutClock = 0;
+  /** One angles row's STRIDE_JOINTS values, refilled per row (onAngles); the stride tracker keeps its own copy. */
+  private readonly strideAngles = new Array<number>(STRIDE_JOINTS.length).fill(Number.NaN);
 
   constructor(
     private readonly config: GaitConfig,
@@ -113,14 +117,17 @@ export class GaitModule implements Module {
       foot.stats.uncalibratedSamples++;
       return;
     }
-    if (![...sample.gyro, sample.tUs].every(Number.isFinite)) return;
-    for (const g of foot.grid.push(sample.tUs, sample.acc, sample.gyro)) {
+    const gyro = sample.gyro;
+    if (!Number.isFinite(gyro[0]) || !Number.isFinite(gyro[1]) || !Number.isFinite(gyro[2]) || !Number.isFinite(sample.tUs)) return;
+    const n = foot.grid.push(sample.tUs, sample.acc, gyro);
+    for (let i = 0; i < n; i++) {
+      const g = foot.grid.at(i);
       if (g.restart) foot.stream.reset();
       const w = C[2][0] * g.gyro[0] + C[2][1] * g.gyro[1] + C[2][2] * g.gyro[2];
       const r = foot.stream.push(g.tUs / 1e6, w);
-      for (const e of r.events) {
+      for (let j = 0; j < r.events.length; j++) {
         foot.stats.events++;
-        this.deps.device.publish("gait/event", gaitEventMessage(e, wearer, placement, r.phase));
+        this.deps.device.publish("gait/event", gaitEventMessage(r.events[j]!, wearer, placement, r.phase));
       }
       this.publishStrides(foot, r.strides);
     }
@@ -128,7 +135,7 @@ export class GaitModule implements Module {
 
   private onAngles(message: AnglesMessage): void {
     const wearer = message.wearer ?? DEFAULT_WEARER;
-    const foot = this.feet.get(keyOf(wearer, "calcn_r"));
+    const foot = this.feetOf.get(wearer)?.get("calcn_r");
     if (!foot?.C || !foot.stream.strides.joints) return;
     const times = message.sensorTimeUs;
     if (times === undefined || times.length !== message.angles.length) {
@@ -137,28 +144,33 @@ export class GaitModule implements Module {
     }
     const columns = STRIDE_JOINTS.map((j) => message.joints.indexOf(j));
     if (columns.some((c) => c < 0)) return;
-    message.angles.forEach((row, k) => {
-      const strides = foot.stream.strides.pushAngles(times[k]! / 1e6, columns.map((c) => row[c] ?? Number.NaN));
-      this.publishStrides(foot, strides);
-    });
+    // One row of the stride joints' angles at a time, in a scratch the tracker copies (pushAngles).
+    const joints = this.strideAngles;
+    for (let k = 0; k < message.angles.length; k++) {
+      const row = message.angles[k]!;
+      for (let j = 0; j < columns.length; j++) joints[j] = row[columns[j]!] ?? Number.NaN;
+      this.publishStrides(foot, foot.stream.strides.pushAngles(times[k]! / 1e6, joints));
+    }
   }
 
   private publishStrides(foot: Foot, strides: readonly Stride[]): void {
-    for (const s of strides) {
+    for (let i = 0; i < strides.length; i++) {
       foot.stats.strides++;
-      this.deps.device.publish("gait/stride", strideMessage(s, foot.wearer, foot.placement));
+      this.deps.device.publish("gait/stride", strideMessage(strides[i]!, foot.wearer, foot.placement));
     }
   }
 
   private foot(wearer: string, placement: Placement): Foot {
-    const key = keyOf(wearer, placement);
-    let f = this.feet.get(key);
+    let byPlacement = this.feetOf.get(wearer);
+    if (!byPlacement) this.feetOf.set(wearer, (byPlacement = new Map<Placement, Foot>()));
+    let f = byPlacement.get(placement);
     if (!f) {
       // Only the right foot's strides wait for the (right-leg) angles, and only when the model has those joints.
       const joints = this.deps.joints();
       const rom = placement === "calcn_r" && STRIDE_JOINTS.every((j) => joints.includes(j));
       f = { wearer, placement, grid: new GridResampler(), stream: new GaitStream(rom), C: undefined, stats: { events: 0, strides: 0, uncalibratedSamples: 0, restarts: 0 } };
-      this.feet.set(key, f);
+      byPlacement.set(placement, f);
+      this.feet.set(keyOf(wearer, placement), f);
     }
     return f;
   }

@@ -190,10 +190,19 @@ interface Track {
   readonly suspect: RestrapSuspect;
 }
 
+/** One wearer's grid placements, resolved to tracks once (MountingModule.gridRowOf). */
+interface GridRow {
+  readonly placements: readonly Placement[];
+  readonly tracks: ReadonlyArray<Track | undefined>;
+  readonly footAt: Int32Array;
+}
+
 export class MountingModule implements Module, MountingView {
   readonly name = "mounting";
   /** wearer -> placement -> track: looked up for every grid sample, so no key strings are built. */
   private readonly tracks = new Map<string, Map<Placement, Track>>();
+  /** wearer -> its tracks in the order of its grid samples' placements (gridRowOf). */
+  private readonly gridRows = new Map<string, GridRow>();
   /** wearer -> placement -> the sensor id last routed there (for the swap message and the file). */
   private readonly sensorIds = new Map<string, Map<Placement, string>>();
   /** The model's placements, read at start (another set is a contract change: restart). */
@@ -302,24 +311,32 @@ export class MountingModule implements Module, MountingView {
   private onGrid(g: GridEvent): void {
     const v = g.values;
     const ids = this.sensorIds.get(g.wearer);
-    for (let i = 0; i < g.placements.length; i++) {
-      const placement = g.placements[i]!;
-      if (!this.wanted.includes(placement)) continue;
+    let row = this.gridRows.get(g.wearer);
+    if (row?.placements !== g.placements) row = this.gridRowOf(g.wearer, g.placements);
+    for (let i = 0; i < row.tracks.length; i++) {
+      const t = row.tracks[i];
+      if (t === undefined) continue; // a placement the model does not use
+      const placement = row.placements[i]!;
       // The resampler has already dropped non-finite and out-of-range readings: every value is usable.
       const o = i * 6;
-      const t = this.track(g.wearer, placement);
       t.sensorId = ids?.get(placement) ?? t.sensorId;
       if (g.index === 0) {
         this.newStretch(t); // a new grid segment: calibrate() wants one contiguous stream
         t.suspect.restart();
       }
+      // Copied value by value, not through subarray(): a view is an object per sample.
       if ((t.count + 1) * 6 > t.samples.length) t.samples = grown(t.samples);
-      t.samples.set(v.subarray(o, o + 6), t.count * 6);
+      const s = t.samples;
+      const at = t.count * 6;
+      for (let c = 0; c < 6; c++) s[at + c] = v[o + c]!;
       t.count++;
-      const footAt = t.footPlacement ? g.placements.indexOf(t.footPlacement) : -1;
+      const footAt = row.footAt[i]!;
       if (footAt >= 0) {
         if ((t.footCount + 1) * 3 > t.footGyro.length) t.footGyro = grown(t.footGyro);
-        t.footGyro.set(v.subarray(footAt * 6 + 3, footAt * 6 + 6), t.footCount * 3);
+        const f = t.footGyro;
+        const fo = t.footCount * 3;
+        const go = footAt * 6 + 3;
+        f[fo] = v[go]!; f[fo + 1] = v[go + 1]!; f[fo + 2] = v[go + 2]!;
         t.footCount++;
       }
       // The watch copies the values into its own ring: one scratch pair serves every sample.
@@ -333,6 +350,21 @@ export class MountingModule implements Module, MountingView {
       if (t.moving >= need || t.count >= 3 * need) this.judge(t);
       else if (!t.C) this.reportProgress(t, t.moving / need);
     }
+  }
+
+  /**
+   * A wearer's grid layout, worked out once (the placements array is the
+   * pipeline's own, the same object on every grid sample): per grid placement
+   * its track (undefined: not a placement the model uses) and, for a thigh,
+   * where its foot sits in the same grid sample (-1: not there). Tracks are
+   * never replaced once made, so holding them here is safe.
+   */
+  private gridRowOf(wearer: string, placements: readonly Placement[]): GridRow {
+    const tracks = placements.map((p) => (this.wanted.includes(p) ? this.track(wearer, p) : undefined));
+    const footAt = Int32Array.from(tracks, (t) => (t?.footPlacement ? placements.indexOf(t.footPlacement) : -1));
+    const row: GridRow = { placements, tracks, footAt };
+    this.gridRows.set(wearer, row);
+    return row;
   }
 
   private reportProgress(t: Track, progress: number): void {

@@ -18,7 +18,7 @@ import type { Mat3 } from "../calibration/linalg.js";
 import { command, type CommandTable } from "../commands/types.js";
 import type { Placement } from "../contract/manifest.js";
 import type { EventBus } from "../core/bus.js";
-import type { EdgeEvents, RoutedSample } from "../core/events.js";
+import type { EdgeEvents, GridEvent, RoutedSample } from "../core/events.js";
 import type { Module } from "../core/module.js";
 import type { Logger } from "../log.js";
 import type { ModelLane } from "../ota/swappableModel.js";
@@ -107,12 +107,23 @@ export class PipelinesModule implements Module {
     const sampleLane = this.config.perSample.enabled ? this.deps.lane() : undefined;
     const mounting = this.deps.mounting;
     const placements = lane.contract.pipeline.placements;
+    // This wearer's `grid` event: one object, refilled for every grid sample (100 Hz per wearer)
+    // rather than a new one each time. Owned by this closure; listeners read it synchronously,
+    // like the `values` buffer it carries (the resampler's frame, reused too), and never keep it (GridEvent).
+    let gridEvent: { -readonly [K in keyof GridEvent]: GridEvent[K] } | undefined;
     const p = new WearerPipeline(wearer, this.config, {
       contract: lane.contract,
       ...(mounting ? { rotation: (placement: Placement) => mounting.rotation(wearer, placement) } : {}),
       onGrid: (g) => {
         if (bus.listenerCount("grid") === 0) return;
-        bus.emit("grid", { wearer, placements, segment: g.segment, index: g.index, tUs: g.tUs, values: g.values });
+        if (gridEvent === undefined) gridEvent = { wearer, placements, segment: g.segment, index: g.index, tUs: g.tUs, values: g.values };
+        else {
+          gridEvent.segment = g.segment;
+          gridEvent.index = g.index;
+          gridEvent.tUs = g.tUs;
+          gridEvent.values = g.values;
+        }
+        bus.emit("grid", gridEvent);
       },
       model: lane.model,
       logger: this.deps.logger,

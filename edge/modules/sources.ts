@@ -105,9 +105,9 @@ export function smoothInterval(mean: number, intervalMs: number, weight = RATE_S
 export class SourcesModule implements Module {
   readonly name = "sources";
   private readonly sources: ImuSource[] = [];
-  private readonly routes = new Map<string, Route | null>();
   private readonly unrouted = new Set<string>();
-  private readonly arrivals = new Map<string, Arrivals>();
+  /** Per sensor id seen: its route and arrivals, or null when it routes nowhere (one lookup per sample). */
+  private readonly arrivals = new Map<string, Arrivals | null>();
   private readonly issues: Record<string, number> = {};
   private ended = 0;
 
@@ -161,6 +161,7 @@ export class SourcesModule implements Module {
     const now = this.now();
     const out: Record<string, SensorLiveness> = {};
     for (const [id, a] of this.arrivals) {
+      if (a === null) continue;
       out[id] = {
         wearer: a.route.wearer,
         placement: a.route.placement,
@@ -177,12 +178,14 @@ export class SourcesModule implements Module {
   }
 
   private onSample(sample: ImuSample): void {
-    let route = this.routes.get(sample.sensorId);
-    if (route === undefined) {
-      route = routeSensor(sample.sensorId, this.config.sensors) ?? null; // once per sensor, not per sample
-      this.routes.set(sample.sensorId, route);
+    let a = this.arrivals.get(sample.sensorId);
+    if (a === undefined) {
+      // Routed once per sensor, not per sample.
+      const route = routeSensor(sample.sensorId, this.config.sensors);
+      a = route ? { route, samples: 0, lastMs: Number.NaN, meanIntervalMs: Number.NaN } : null;
+      this.arrivals.set(sample.sensorId, a);
     }
-    if (!route) {
+    if (a === null) {
       if (!this.unrouted.has(sample.sensorId)) {
         this.unrouted.add(sample.sensorId);
         this.deps.logger.warn(
@@ -193,14 +196,11 @@ export class SourcesModule implements Module {
       return;
     }
     const now = this.now();
-    const a = this.arrivals.get(sample.sensorId);
-    if (a) {
-      a.meanIntervalMs = smoothInterval(a.meanIntervalMs, now - a.lastMs);
-      a.lastMs = now;
-      a.samples += 1;
-    } else {
-      this.arrivals.set(sample.sensorId, { route, samples: 1, lastMs: now, meanIntervalMs: Number.NaN });
-    }
+    // The first sample's interval is NaN - NaN: the mean stays NaN until the second.
+    a.meanIntervalMs = smoothInterval(a.meanIntervalMs, now - a.lastMs);
+    a.lastMs = now;
+    a.samples += 1;
+    const route = a.route;
     this.deps.bus.emit("sample", { wearer: route.wearer, placement: route.placement, sample });
   }
 

@@ -214,6 +214,8 @@ export class WearerPipeline {
   /** Grid times of the last `window` grid samples, ring-indexed by the builder's sample count. */
   private readonly gridTimes: Float64Array;
   private readonly bias: Vec3[];
+  /** The pushed sample's gyro less its bias: one scratch, since the resampler copies it at once. */
+  private readonly unbiasedGyro: [number, number, number] = [0, 0, 0];
   /** Per placement, rad: heading at the current window's first row (unwrapped, since the segment began). */
   private readonly headingAtWindowStart: Float64Array;
   /** Per placement, rad: yaw change from the last window's first row to the next window's first row. */
@@ -358,8 +360,14 @@ export class WearerPipeline {
     if (i < 0) return;
     this.counts.samples += 1;
     const b = this.bias[i]!;
-    const gyro: Vec3 =
-      b[0] === 0 && b[1] === 0 && b[2] === 0 ? sample.gyro : [sample.gyro[0] - b[0], sample.gyro[1] - b[1], sample.gyro[2] - b[2]];
+    let gyro: Vec3 = sample.gyro;
+    if (b[0] !== 0 || b[1] !== 0 || b[2] !== 0) {
+      const g = this.unbiasedGyro;
+      g[0] = sample.gyro[0] - b[0];
+      g[1] = sample.gyro[1] - b[1];
+      g[2] = sample.gyro[2] - b[2];
+      gyro = g;
+    }
     // Freshness counts usable samples only: a sensor sending garbage is as good as silent.
     if (!this.resampler.push(i, sample.tUs, sample.acc, gyro)) return;
     this.lastSeenMs[i] = this.now();
@@ -568,16 +576,17 @@ export class WearerPipeline {
     const nj = joints.length;
     const n = meta.tUs.length;
     const scale = 10 ** this.config.angleDecimals;
-    const angles: number[][] = [];
-    const t: number[] = [];
-    const sensorTimeUs: number[] = [];
+    // Made at their final length: grown by push, a 5-angle row would get room for 17.
+    const angles = new Array<number[]>(n);
+    const t = new Array<number>(n);
+    const sensorTimeUs = new Array<number>(n);
     for (let j = 0; j < n; j++) {
       const row = (this.window - n + j) * nj;
-      const a: number[] = [];
-      for (let c = 0; c < nj; c++) a.push(Math.round(output[row + c]! * scale) / scale);
-      angles.push(a);
-      sensorTimeUs.push(meta.tUs[j]!);
-      t.push(Math.round(this.clockOffsetMs + meta.tUs[j]! / 1000));
+      const a = new Array<number>(nj);
+      for (let c = 0; c < nj; c++) a[c] = Math.round(output[row + c]! * scale) / scale;
+      angles[j] = a;
+      sensorTimeUs[j] = meta.tUs[j]!;
+      t[j] = Math.round(this.clockOffsetMs + meta.tUs[j]! / 1000);
     }
     const m = this.deps.contract.manifest;
     this.seq += 1;

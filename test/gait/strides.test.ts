@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { PhaseEstimator } from "../../edge/gait/phase.js";
 import { StrideTracker } from "../../edge/gait/strides.js";
-import { gaitEventMessage, strideMessage, type GaitEvent } from "../../edge/gait/types.js";
+import { gaitEventMessage, strideMessage, type GaitEvent, type Stride } from "../../edge/gait/types.js";
 
 const hs = (t: number): GaitEvent => ({ type: "heel_strike", t, tDetected: t + 0.02 });
 const to = (t: number): GaitEvent => ({ type: "toe_off", t, tDetected: t + 0.03 });
@@ -56,10 +56,10 @@ describe("StrideTracker", () => {
     s.onEvent(to(0.6));
     for (let k = 0; k < 90; k++) s.pushAngles(k / 100, [Math.sin(k / 10), 2]);
     expect(s.onEvent(hs(1.0))).toEqual([]); // angles only reached 0.89 s
-    let out = [];
-    for (let k = 90; k < 100; k++) out.push(...s.pushAngles(k / 100, [0, 2]));
-    expect(out).toEqual([]);
-    out = s.pushAngles(1.0, [5, 7]); // t >= end: complete; the sample at t = end belongs to the next stride
+    const before: Stride[] = [];
+    for (let k = 90; k < 100; k++) before.push(...s.pushAngles(k / 100, [0, 2]));
+    expect(before).toEqual([]);
+    const out = s.pushAngles(1.0, [5, 7]); // t >= end: complete; the sample at t = end belongs to the next stride
     expect(out.length).toBe(1);
     expect(out[0]!.romDeg!["a"]).toBeCloseTo(2, 2); // sin over 0..0.89 s: about -1..1
     expect(out[0]!.romDeg!["b"]).toBe(0);
