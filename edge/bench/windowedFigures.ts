@@ -15,7 +15,7 @@
  *                             windows of several wearers in one call (a
  *                             wearer's angles then depend on its partners,
  *                             docs/architecture.md "Batching across wearers")
- *   windowed_spread_*         the defaults, the pool and coupled worker again with the
+ *   windowed_spread_*         the defaults, the worker, the pool and coupled worker again with the
  *                             wearers' starts spread over a stride: the
  *                             others start every wearer on one tick, so all
  *                             strides end together (the worst case); real
@@ -96,6 +96,7 @@ export async function windowedFigures(
     ["pool2_", "inference.thread worker, inference.workers 2 (a session per worker, the same outputs)", pool2, 0, true],
     ["coupled_worker_", "inference.thread worker, inference.batching.mode coupled", coupledWorker, 0, true],
     ["spread_", `the defaults, wearers' starts spread over a stride (simulator startSpreadS ${stride})`, {}, stride, false],
+    ["spread_worker_", `worker (exact: one window per call), wearers' starts spread over a stride`, { thread: "worker" }, stride, false],
     ["spread_pool2_", `worker, 2 workers, wearers' starts spread over a stride`, pool2, stride, false],
     ["spread_coupled_worker_", `worker, coupled, wearers' starts spread over a stride`, coupledWorker, stride, false],
   ] as const;
