@@ -313,6 +313,7 @@ export class MqttConnection {
       this.counters.sent--;
       this.dropLive(topic, err);
     });
+    flushNow(client);
   }
 
   private writeQos0(client: MqttClient, topic: string, body: string): void {
@@ -321,6 +322,7 @@ export class MqttConnection {
       // Only a message that was never written fails (the link dropped between our check and the write).
       if (err) this.dropLive(topic, err);
     });
+    flushNow(client);
   }
 
   /** The gate's clock: drops held messages past their budget and says once when the broker stops answering. */
@@ -606,6 +608,25 @@ function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
  * p99 26 ms from this alone, and the live probe (a 2-byte PINGREQ) would wait
  * behind the last angles message's ACK. A WebSocket stream has no such option.
  */
+/**
+ * A live message out of the socket now, not at the next nextTick. mqtt-packet
+ * corks the socket for every packet it writes and uncorks it on
+ * process.nextTick; when the main thread runs many wearers' windows back to
+ * back (strides ending on one tick), each result resumes its pipeline in a
+ * microtask and those ticks only run after the whole burst. Measured at 100
+ * such wearers: the socket corked 69 deep (p50, 281 at most) when an angles
+ * message was published, and the burst's angles at the subscriber 40 ms after
+ * they were published. A connected client writes the whole packet inside
+ * publish() (mqtt.js `_writePacket`), so uncorking after it splits nothing;
+ * the nextTick uncorks still to come then find the socket uncorked, a no-op.
+ * test/mqtt/flushNow.test.ts holds it.
+ */
+function flushNow(client: MqttClient): void {
+  const stream: unknown = client.stream;
+  if (!(stream instanceof Socket)) return;
+  while (stream.writableCorked > 0) stream.uncork();
+}
+
 function noNagle(client: MqttClient): void {
   const stream: unknown = client.stream;
   if (stream instanceof Socket) stream.setNoDelay(true);
