@@ -56,10 +56,19 @@ export function onnxModelLoader(inference?: InferenceConfig, onHealth?: (event: 
     // One batcher per session, shared by every pipeline's lane (edge/inference/batcher.ts);
     // only where batching is exact, unless the config opts into coupled batching.
     const batching = inference?.batching ?? batchingConfigSchema.parse({});
-    if (!shouldBatch(batching, contract.manifest.model.quantization)) return model;
+    const batched = shouldBatch(batching, contract.manifest.model.quantization);
+    // On the main thread, an unbatched model still goes through a batcher of one: many
+    // wearers' windows due on one tick would otherwise be queued as that many setImmediates
+    // (onnxruntime-node defers each run with one) and run back to back in ONE check phase,
+    // with no I/O polled for the whole burst (37 ms at 100 wearers). The live gate's probe
+    // answer then waited behind it, and every angles message with it (connection.ts,
+    // liveGate.ts): e2e p50 41 ms against 18 ms handed to MQTT. One at a time, the next
+    // run is deferred from the previous one's result, so the loop polls between windows.
+    // Same calls, one window each, first in first out: outputs and order unchanged.
+    if (!batched && inference?.thread === "worker") return model;
     return new WindowBatcher(model, {
-      maxBatch: batching.maxBatch,
-      maxWaitMs: batching.maxWaitMs,
+      maxBatch: batched ? batching.maxBatch : 1,
+      maxWaitMs: batched ? batching.maxWaitMs : 0,
       windowLength: p.window * contract.featureCount,
       outputLength: p.window * p.joints.length,
       concurrency: inference?.thread === "worker" ? inference.workers : 1,
