@@ -1,8 +1,10 @@
 /**
  * A/B of the inference pool (issue #11, docs/architecture.md "A pool of
- * inference workers"): the windowed end-to-end p99 of aligned wearers (every
- * stride ends on the same tick: the worst case) for the defaults (main
- * thread), one worker thread and pools of 2 and 3, each run `runs` times in
+ * inference workers") and of staggered windows ("Staggered windows"): the
+ * windowed end-to-end p99 of wearers who all start on one tick, for the
+ * defaults (main thread), one worker thread and pools of 2 and 3, and the
+ * defaults and the pool of 2 with `pipeline.windowPhase: aligned` (every
+ * stride ends on the same tick: the worst case), each run `runs` times in
  * turn (so a load spike on a shared machine hits every configuration alike),
  * reported as medians with the machine's load average.
  *
@@ -30,12 +32,16 @@ import { BenchCalibrationFiles, calibrateSimulatedWearers } from "./calibrationP
 import { startMosquitto } from "./mosquitto.js";
 import { windowedRun, type WindowedRunOptions } from "./windowed.js";
 
-const CONFIGS: ReadonlyArray<readonly [string, NonNullable<WindowedRunOptions["inference"]>]> = [
+/** [name, inference config, pipeline.windowPhase (default staggered)]. --burst runs inference alone: the window phase does not enter. */
+const CONFIGS: ReadonlyArray<readonly [string, NonNullable<WindowedRunOptions["inference"]>, WindowedRunOptions["windowPhase"]?]> = [
   ["defaults (main thread)", {}],
+  ["defaults, windows aligned", {}, "aligned"],
   ["thread worker", { thread: "worker" }],
   ["pool of 2", { thread: "worker", workers: 2 }],
+  ["pool of 2, windows aligned", { thread: "worker", workers: 2 }, "aligned"],
   ["pool of 3", { thread: "worker", workers: 3 }],
 ];
+const BURST_CONFIGS = CONFIGS.filter(([, , phase]) => phase === undefined);
 
 /** Seed of the simulated wearers: the bench's, so the calibration pre-pass fits them. */
 const SEED = 7;
@@ -56,12 +62,12 @@ async function burst(model: string, wearers: readonly number[], runs: number, pr
   const contract = await loadManifest(model);
   const length = contract.pipeline.window * contract.featureCount;
   const sessions = [];
-  for (const [name, inference] of CONFIGS) sessions.push([name, await onnxModelLoader(InferenceConfigSchema.parse(inference))(contract)] as const);
+  for (const [name, inference] of BURST_CONFIGS) sessions.push([name, await onnxModelLoader(InferenceConfigSchema.parse(inference))(contract)] as const);
   const loads: number[] = [];
   try {
     for (const n of wearers) {
       const windows = Array.from({ length: n }, (_, k) => Float32Array.from({ length }, (_, i) => Math.sin(i * 0.37 + k)));
-      const last = new Map<string, number[]>(CONFIGS.map(([name]) => [name, []]));
+      const last = new Map<string, number[]>(BURST_CONFIGS.map(([name]) => [name, []]));
       for (const [, s] of sessions) for (let i = 0; i < 5; i++) await Promise.all(windows.map((w) => s.run(w, 1))); // warm-up
       for (let run = 0; run < runs; run++) {
         for (const [name, s] of sessions) {
@@ -101,8 +107,8 @@ async function main(): Promise<void> {
   try {
     for (const n of wearers) {
       for (let run = 0; run < runs; run++) {
-        for (const [name, inference] of CONFIGS) {
-          const r = await windowedRun({ broker, model: values.model, wearers: n, seconds: Number(values.seconds), warmupS: 1, inference, startSpreadS: values.spread ? 0.25 : 0, calibration, logger });
+        for (const [name, inference, windowPhase] of CONFIGS) {
+          const r = await windowedRun({ broker, model: values.model, wearers: n, seconds: Number(values.seconds), warmupS: 1, inference, ...(windowPhase ? { windowPhase } : {}), startSpreadS: values.spread ? 0.25 : 0, calibration, logger });
           const key = `${n} wearers, ${name}`;
           (p99[key] ??= []).push(r.e2e_p99_ms);
           (deviceP99[key] ??= []).push(r.device_p99_ms);

@@ -107,6 +107,8 @@ export interface WindowedRunOptions {
   /** `inference` config of the runtime (batching, thread, workers); default: the config's defaults. */
   readonly inference?: { readonly thread?: "main" | "worker"; readonly workers?: number; readonly batching?: Partial<BatchingConfig> };
   readonly profile?: boolean;
+  /** `pipeline.windowPhase` of the runtime; default: the config's (staggered). */
+  readonly windowPhase?: "staggered" | "aligned";
   /** The simulator's startSpreadS: 0 starts every wearer on one tick (the default, the worst case). */
   readonly startSpreadS?: number;
   /** The wearers' saved mountings (edge/bench/calibrationPrepass.ts): a v2 model publishes nothing without. */
@@ -158,7 +160,7 @@ export async function windowedRun(o: WindowedRunOptions): Promise<WindowedLevel>
     model: o.model,
     sources: [{ kind: "simulator", wearers: o.wearers, realtime: true, seed: 7, startSpreadS: o.startSpreadS ?? 0 }],
     mqtt: { url: o.broker.url, deviceId, protocolVersion: 5 },
-    pipeline: { staleAfterMs: 1000 },
+    pipeline: { staleAfterMs: 1000, ...(o.windowPhase ? { windowPhase: o.windowPhase } : {}) },
     inference: o.inference ?? {},
     ...(o.calibration ? { calibration: { file: await o.calibration.fileFor(o.wearers) } } : {}),
   });

@@ -4,7 +4,10 @@
  * in three configurations:
  *
  *   windowed_*                the defaults: main thread, batching exact (the
- *                             shipped int8 model runs one window per call)
+ *                             shipped int8 model runs one window per call),
+ *                             staggered windows (edge/runtime/windowPhase.ts)
+ *   windowed_aligned_*        the defaults with pipeline.windowPhase aligned:
+ *                             every wearer's windows due on the same tick
  *   windowed_worker_*         inference.thread worker: the same outputs, the
  *                             session on a worker thread
  *   windowed_pool2_*          and inference.workers 2: a pool of two worker
@@ -35,13 +38,13 @@ import type { Logger } from "../log.js";
 import type { BenchCalibrationFiles } from "./calibrationPrepass.js";
 import { cpuCost, type CpuCost } from "./cpuCost.js";
 import type { RunningMosquitto } from "./mosquitto.js";
-import { BATCH_SIZES, P99_LIMIT_MS, formatShares, inferenceMsPerWindow, windowedLevels, type WindowedLevelsResult } from "./windowed.js";
+import { BATCH_SIZES, P99_LIMIT_MS, formatShares, inferenceMsPerWindow, windowedLevels, type WindowedLevelsResult, type WindowedRunOptions } from "./windowed.js";
 
 export { P99_LIMIT_MS } from "./windowed.js";
 
 /** The e2e p99 is reported at these wearer counts; the levels after them look for the most served. */
 export const REQUIRED_WEARERS = [1, 25, 100] as const;
-export const MORE_WEARERS = [250, 500, 1000, 1500] as const;
+export const MORE_WEARERS = [175, 250, 350, 500, 750, 1000, 1500] as const;
 /** The CPU cost per wearer is measured at this many wearers (edge/bench/cpuCost.ts). */
 export const CPU_COST_WEARERS = 100;
 
@@ -90,21 +93,23 @@ export async function windowedFigures(
   const stride = contract.pipeline.stride / contract.pipeline.sampleRateHz;
   const coupledWorker = { thread: "worker", batching: { mode: "coupled" } } as const;
   const pool2 = { thread: "worker", workers: 2 } as const;
-  const configs = [
-    ["", "the defaults (main thread; exact batching: the int8 model runs one window per call)", {}, 0, true],
+  const configs: ReadonlyArray<readonly [string, string, WindowedRunOptions["inference"], number, boolean, WindowedRunOptions["windowPhase"]?]> = [
+    ["", "the defaults (main thread; exact batching: the int8 model runs one window per call; staggered windows)", {}, 0, true],
+    ["aligned_", "the defaults with pipeline.windowPhase aligned (every window a stride after the last: all wearers' due on one tick)", {}, 0, false, "aligned"],
     ["worker_", "inference.thread worker", { thread: "worker" }, 0, true],
     ["pool2_", "inference.thread worker, inference.workers 2 (a session per worker, the same outputs)", pool2, 0, true],
-    ["coupled_worker_", "inference.thread worker, inference.batching.mode coupled", coupledWorker, 0, true],
+    // Coupled batching wants the windows due together: aligned, so they run as one call.
+    ["coupled_worker_", "inference.thread worker, inference.batching.mode coupled, windowPhase aligned", coupledWorker, 0, true, "aligned"],
     ["spread_", `the defaults, wearers' starts spread over a stride (simulator startSpreadS ${stride})`, {}, stride, false],
     ["spread_worker_", `worker (exact: one window per call), wearers' starts spread over a stride`, { thread: "worker" }, stride, false],
     ["spread_pool2_", `worker, 2 workers, wearers' starts spread over a stride`, pool2, stride, false],
-    ["spread_coupled_worker_", `worker, coupled, wearers' starts spread over a stride`, coupledWorker, stride, false],
-  ] as const;
+    ["spread_coupled_worker_", `worker, coupled, windowPhase aligned, wearers' starts spread over a stride`, coupledWorker, stride, false, "aligned"],
+  ];
   const variants: Array<[string, WindowedLevelsResult]> = [];
   const cpu: Array<[string, CpuCost]> = [];
-  for (const [name, what, config, startSpreadS, measureCpu] of configs) {
+  for (const [name, what, config, startSpreadS, measureCpu, windowPhase] of configs) {
     print(`bench: windowed levels, ${what}`);
-    variants.push([name, await windowedLevels({ ...run, inference: config, startSpreadS }, REQUIRED_WEARERS, more, print)]);
+    variants.push([name, await windowedLevels({ ...run, inference: config, startSpreadS, ...(windowPhase ? { windowPhase } : {}) }, REQUIRED_WEARERS, more, print)]);
     if (!measureCpu) continue;
     // 100 wearers: the simulator's chunks then hold under one stride, so inference keeps up and no window is skipped.
     const c = await cpuCost({ broker, model: opts.model, wearers: CPU_COST_WEARERS, simSeconds: opts.quick ? 5 : 25, inference: config, logger, ...(calibration ? { calibration } : {}) });

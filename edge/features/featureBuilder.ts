@@ -8,6 +8,11 @@
  * `stride` samples, a window is ready: `buildWindow` copies it out with each
  * placement's yaw made relative to the window's first sample.
  *
+ * The step from a segment's window 0 to its window 1 may be shorter than
+ * `stride` (`setFirstStride`, contract step 7): the runtime staggers the
+ * windows of wearers who started together, so their windows are not all due
+ * on the same tick (edge/runtime/windowPhase.ts). Later steps are `stride`.
+ *
  * The hot path (`push`) allocates nothing; the caller owns the output array.
  */
 import { AhrsFilter } from "../fusion/ahrsFilter.js";
@@ -33,6 +38,8 @@ export class FeatureBuilder {
   private readonly qTmp = new Float64Array(4);
   /** Grid samples pushed since the last reset. */
   private count = 0;
+  /** Samples from window 0's end to window 1's (1..stride); `stride` unless set for this segment. */
+  private first: number;
 
   constructor(private readonly options: FeatureBuilderOptions) {
     const n = options.placements.length;
@@ -52,6 +59,7 @@ export class FeatureBuilder {
     );
     this.refs = options.references.map((r) => Float64Array.from(r));
     this.rows = new Float64Array(options.window * this.width);
+    this.first = options.stride;
   }
 
   /**
@@ -81,16 +89,42 @@ export class FeatureBuilder {
     return this.windowReady();
   }
 
-  /** True right after the sample that completes a window: index window-1, then every stride. */
+  /**
+   * True right after the sample that completes a window: index window-1,
+   * then `firstStride` later, then every stride.
+   */
   windowReady(): boolean {
     const { window, stride } = this.options;
-    return this.count >= window && (this.count - window) % stride === 0;
+    if (this.count === window) return true;
+    const after = this.count - window - this.first;
+    return after >= 0 && after % stride === 0;
   }
 
   /** Index of the latest complete window (0 for the first); -1 before any. */
   get windowIndex(): number {
     const { window, stride } = this.options;
-    return this.count < window ? -1 : Math.floor((this.count - window) / stride);
+    if (this.count < window) return -1;
+    if (this.count < window + this.first) return 0;
+    return 1 + Math.floor((this.count - window - this.first) / stride);
+  }
+
+  /** Samples between this segment's window 0 and window 1 (1..stride). */
+  get firstStride(): number {
+    return this.first;
+  }
+
+  /**
+   * Window 1 of this segment ends `n` samples after window 0 (1..stride)
+   * instead of `stride`; every later window `stride` after the one before.
+   * Only before window 1 is complete: the windows already out stay as they were.
+   */
+  setFirstStride(n: number): void {
+    const { window, stride } = this.options;
+    if (!Number.isInteger(n) || n < 1 || n > stride) throw new RangeError(`first stride ${n} must be an integer within 1..stride (${stride})`);
+    if (this.count >= window + Math.min(n, this.first)) {
+      throw new Error(`window 1 of this segment is already complete (${this.count} samples): its first stride cannot change`);
+    }
+    this.first = n;
   }
 
   /** Grid samples pushed since the last reset. */
@@ -138,6 +172,7 @@ export class FeatureBuilder {
   reset(): void {
     for (const f of this.filters) f.reset();
     this.count = 0;
+    this.first = this.options.stride;
   }
 
   /** Heading reset command: display offset only, features unaffected. */

@@ -24,6 +24,7 @@ import type { Logger } from "../log.js";
 import type { ModelLane } from "../ota/swappableModel.js";
 import { WearerPipeline, type PipelineConfig, type PipelineStats } from "../runtime/pipeline.js";
 import type { Vec3 } from "../sources/types.js";
+import { WindowPhasePlanner } from "../runtime/windowPhase.js";
 
 export interface PipelinesDeps {
   readonly logger: Logger;
@@ -41,11 +42,15 @@ export class PipelinesModule implements Module {
   readonly name = "pipelines";
   private readonly pipelines = new Map<string, WearerPipeline>();
   private readonly unsubscribes: Array<() => void> = [];
+  /** One for all wearers: where each one's windows fall (staggered windows), or none (`aligned`). */
+  private readonly windowPhase: WindowPhasePlanner | undefined;
 
   constructor(
     private readonly config: PipelineConfig,
     private readonly deps: PipelinesDeps,
-  ) {}
+  ) {
+    this.windowPhase = config.windowPhase === "staggered" ? new WindowPhasePlanner() : undefined;
+  }
 
   async start(): Promise<void> {
     const bus = this.deps.bus;
@@ -126,6 +131,7 @@ export class PipelinesModule implements Module {
         bus.emit("grid", gridEvent);
       },
       model: lane.model,
+      ...(this.windowPhase ? { windowPhase: this.windowPhase } : {}),
       logger: this.deps.logger,
       onAngles: (message, timing) => bus.emit("angles", { message, readyAtMs: timing.readyAtMs }),
       onHealth: (health) => bus.emit("health", { wearer, health }),

@@ -60,11 +60,20 @@ import type { Logger } from "../log.js";
 import { FEATURE_CHANNELS_PER_PLACEMENT } from "../features/featureBuilder.js";
 import type { AnglesMessage, SampleAnglesMessage } from "../mqtt/topics.js";
 import type { ImuSample, Vec3 } from "../sources/types.js";
+import type { WindowPhase } from "./windowPhase.js";
 
 export const pipelineConfigSchema = z.object({
   resampler: ResamplerConfigSchema.prefault({}),
   /** A placement silent this long (wall clock) makes the wearer degraded. */
   staleAfterMs: z.number().positive().default(500),
+  /**
+   * `staggered`: a wearer whose windows would be due on the same tick as
+   * other wearers' takes a shorter step to its window 1, onto a freer tick
+   * (edge/runtime/windowPhase.ts; contract step 7). `aligned`: every window
+   * `stride` after the one before, wherever the others fall (what a coupled
+   * batch wants: windows due together run as one call).
+   */
+  windowPhase: z.enum(["staggered", "aligned"]).default("staggered"),
   /** Decimals kept in published angles (0.001 deg is far below the model's error). */
   angleDecimals: z.number().int().min(0).max(6).default(3),
   /** Per-sample mode: a causal estimate of every `every`-th grid sample, on `angles/sample`. */
@@ -126,6 +135,12 @@ export interface PipelineDeps {
   readonly rotation?: (placement: Placement) => Mat3 | undefined;
   /** Every grid sample in sensor frames, before the rotation (read synchronously: reused). */
   readonly onGrid?: (g: GridSample) => void;
+  /**
+   * Where this wearer's windows fall among other wearers' (staggered
+   * windows): asked at each segment's window 0, told of every later window.
+   * Without it every step is `stride`.
+   */
+  readonly windowPhase?: WindowPhase;
   /** Monotonic clock in ms for freshness (tests inject a fake); default performance.now. */
   readonly now?: () => number;
   /** Wall clock in ms for the `t` of published samples; default Date.now. */
@@ -414,6 +429,7 @@ export class WearerPipeline {
 
   async stop(): Promise<void> {
     if (this.timer) clearInterval(this.timer);
+    this.deps.windowPhase?.forget(this.wearer);
     await Promise.all([this.scheduler.stop(), this.sampleScheduler?.stop()]);
   }
 
@@ -482,14 +498,20 @@ export class WearerPipeline {
   private onWindowReady(k: number, sampleRequest: number): void {
     const windowIndex = this.builder.windowIndex;
     this.counts.windows += 1;
+    const phase = this.deps.windowPhase;
+    if (phase) {
+      const grid = { stride: this.stride, dtMs: this.deps.contract.pipeline.dtS * 1000 };
+      if (windowIndex === 0) this.builder.setFirstStride(phase.firstStride(this.wearer, grid));
+      else phase.observe(this.wearer, grid);
+    }
     this.builder.buildWindow(this.windowBuf);
     this.followHeading(windowIndex);
     if (this.stale) {
       this.counts.staleDropped += 1;
       return;
     }
-    // Window 0 of a segment publishes all its samples, later ones their last stride.
-    const n = windowIndex === 0 ? this.window : this.stride;
+    // Window 0 of a segment publishes all its samples, window 1 its last firstStride, later ones their last stride.
+    const n = windowIndex === 0 ? this.window : windowIndex === 1 ? this.builder.firstStride : this.stride;
     const tUs = new Float64Array(n);
     for (let j = 0; j < n; j++) tUs[j] = this.gridTimes[(k - n + 1 + j) % this.window]!;
     this.scheduler.submit(this.windowBuf, { segment: this.segment, windowIndex, tUs, readyAtMs: performance.now(), sampleRequest });
@@ -543,13 +565,14 @@ export class WearerPipeline {
 
   /**
    * The window just built holds each placement's yaw relative to its first
-   * row. Window k+1 starts `stride` rows later, so row `stride` of window k is
-   * the step between their first rows: chaining the steps gives the heading
-   * since the segment began, without touching the features.
+   * row. Window k+1 starts `stride` rows later (window 1: `firstStride`), so
+   * that row of window k is the step between their first rows: chaining the
+   * steps gives the heading since the segment began, without touching the features.
    */
   private followHeading(windowIndex: number): void {
     const width = this.deps.contract.featureCount;
-    const stepRow = Math.min(this.stride, this.window - 1) * width;
+    const step = windowIndex === 0 ? this.builder.firstStride : this.stride;
+    const stepRow = Math.min(step, this.window - 1) * width;
     const lastRow = (this.window - 1) * width;
     for (let i = 0; i < this.placements.length; i++) {
       const c = i * FEATURE_CHANNELS_PER_PLACEMENT + YAW_COLUMN;

@@ -19,7 +19,7 @@ function gridSample(k: number): number[] {
 }
 
 /** The contract written out plainly: all rows, then slices with relative yaw. */
-function referenceWindows(n: number): number[][][] {
+function referenceWindows(n: number, firstStride = 25): number[][][] {
   const filters = [0, 1].map(() => new AhrsFilter({ beta: 0.1, dtS: 0.01 }));
   const rows: number[][] = [];
   const qr = new Float64Array(4), e = new Float64Array(3);
@@ -36,7 +36,7 @@ function referenceWindows(n: number): number[][][] {
     rows.push(row);
   }
   const windows: number[][][] = [];
-  for (let s = 0; s + 50 <= n; s += 25) {
+  for (let s = 0; s + 50 <= n; s += s === 0 ? firstStride : 25) {
     windows.push(rows.slice(s, s + 50).map((r) => r.map((v, c) => (c % 9 === 8 ? wrapAngle(v - rows[s]![c]!) : v))));
   }
   return windows;
@@ -71,6 +71,54 @@ describe("FeatureBuilder", () => {
     }
     // the steady turn makes yaw move within a window, so relative yaw is really exercised
     expect(Math.abs(got[3]![49]![17]!)).toBeGreaterThan(0.3);
+  });
+
+  it("with a first stride of 7, window 1 ends 7 samples after window 0 and later ones every 25", () => {
+    const fb = new FeatureBuilder(OPTIONS);
+    const ready: number[] = [];
+    const index: number[] = [];
+    for (let k = 0; k < 160; k++) {
+      if (fb.push(gridSample(k))) {
+        ready.push(k);
+        index.push(fb.windowIndex);
+        if (k === 49) fb.setFirstStride(7);
+      }
+    }
+    expect(ready).toEqual([49, 56, 81, 106, 131, 156]);
+    expect(index).toEqual([0, 1, 2, 3, 4, 5]);
+    expect(fb.firstStride).toBe(7);
+  });
+
+  it("builds the contract's windows with a first stride: window 1 starts 7 samples after window 0", () => {
+    const n = 230;
+    const want = referenceWindows(n, 7);
+    const fb = new FeatureBuilder(OPTIONS);
+    fb.setFirstStride(7); // before any sample: the same as at window 0
+    const got: number[][][] = [];
+    const out = new Float64Array(50 * 18);
+    for (let k = 0; k < n; k++) {
+      if (fb.push(gridSample(k))) {
+        fb.buildWindow(out);
+        got.push(Array.from({ length: 50 }, (_, j) => Array.from(out.subarray(j * 18, j * 18 + 18))));
+      }
+    }
+    expect(got.length).toBe(want.length);
+    expect(got).toEqual(want);
+  });
+
+  it("refuses a first stride outside 1..stride, or once window 1 is out; a reset restores the stride", () => {
+    const fb = new FeatureBuilder(OPTIONS);
+    expect(() => fb.setFirstStride(0)).toThrow(/1\.\.stride \(25\)/);
+    expect(() => fb.setFirstStride(26)).toThrow(/1\.\.stride/);
+    expect(() => fb.setFirstStride(2.5)).toThrow(/integer/);
+    for (let k = 0; k < 55; k++) fb.push(gridSample(k));
+    expect(() => fb.setFirstStride(3)).toThrow(/already complete \(55 samples\)/); // window 1 would have ended at 52
+    fb.setFirstStride(10); // ends at 59: still ahead
+    for (let k = 55; k < 60; k++) fb.push(gridSample(k));
+    expect(fb.windowIndex).toBe(1);
+    expect(() => fb.setFirstStride(25)).toThrow(/already complete/);
+    fb.reset();
+    expect(fb.firstStride).toBe(25);
   });
 
   it("writes float32 for the model", () => {

@@ -5,6 +5,7 @@ import { memoryLogger } from "../../edge/log.js";
 import type { AnglesMessage } from "../../edge/mqtt/topics.js";
 import { pipelineConfigSchema, WearerPipeline, type Health } from "../../edge/runtime/pipeline.js";
 import type { ImuSample } from "../../edge/sources/types.js";
+import { WindowPhasePlanner } from "../../edge/runtime/windowPhase.js";
 
 // A gait-features/1 model (angles from the first window, no mounting calibration): this tests the runtime, not the shipped model.
 const MODEL = "test/fixtures/models/tiny-v1/manifest.json";
@@ -86,6 +87,33 @@ describe("WearerPipeline", () => {
     expect(times).toEqual(Array.from({ length: 150 }, (_, k) => k * 10_000));
     expect(messages[0]!.joints).toEqual(contract.pipeline.joints);
     expect(messages[0]!.model).toEqual({ name: contract.manifest.name, version: contract.manifest.version });
+  });
+
+  it("staggered windows: a second wearer due on the same tick steps 1 sample to its window 1, and its stream stays gap-free", async () => {
+    const planner = new WindowPhasePlanner(() => 1_000); // both window 0s are out on the same tick
+    const streams = ["a", "b"].map((wearer) => {
+      const messages: AnglesMessage[] = [];
+      const p = new WearerPipeline(wearer, pipelineConfigSchema.parse({}), {
+        contract,
+        model: indexModel,
+        logger: memoryLogger(),
+        onAngles: (m) => messages.push(m),
+        windowPhase: planner,
+      });
+      p.start();
+      return { p, messages };
+    });
+    for (const { p } of streams) await feed(p, 0, 151);
+    for (const { p } of streams) await p.stop();
+    const [a, b] = streams as [(typeof streams)[0], (typeof streams)[0]];
+    expect(a.messages.map((m) => m.angles.length)).toEqual([50, 25, 25, 25, 25]); // alone on its tick: the contract's windows
+    expect(b.messages.map((m) => m.angles.length)).toEqual([50, 1, 25, 25, 25, 25]);
+    // window 1 ends at sample 50 and publishes its last row only; window 2 ends at 75
+    expect(b.messages[1]!.angles[0]![0]).toBe(49);
+    expect(b.messages[1]!.sensorTimeUs).toEqual([50 * 10_000]);
+    expect(b.messages[2]!.angles[0]![0]).toBe(25);
+    expect(b.messages.flatMap((m) => m.sensorTimeUs!)).toEqual(Array.from({ length: 151 }, (_, k) => k * 10_000));
+    expect(b.p.stats().windows).toBe(6);
   });
 
   it("drops bad values, counts them, and keeps going", async () => {

@@ -280,11 +280,19 @@ def grid_features(
                         converted=converted)
 
 
-def window_starts(n_samples: int, window: int, stride: int) -> np.ndarray:
-    """Start indices of every full window; the first window starts at 0."""
+def window_starts(n_samples: int, window: int, stride: int, first_stride: int | None = None) -> np.ndarray:
+    """Start indices of every full window (contract step 7).
+
+    The first window starts at 0; window 1 at ``first_stride`` (default ``stride``: the
+    edge shortens it to stagger wearers who started together); every later one ``stride``
+    after the one before.
+    """
+    first = stride if first_stride is None else first_stride
+    if not 1 <= first <= stride:
+        raise ValueError(f"first_stride {first} must be within 1..stride ({stride})")
     if n_samples < window:
         return np.zeros(0, dtype=int)
-    return np.arange(0, n_samples - window + 1, stride)
+    return np.concatenate([[0], np.arange(first, n_samples - window + 1, stride)]).astype(int)
 
 
 def make_windows(rows: np.ndarray, starts: np.ndarray, window: int, n_placements: int) -> np.ndarray:
@@ -297,10 +305,15 @@ def make_windows(rows: np.ndarray, starts: np.ndarray, window: int, n_placements
     return w
 
 
-def published_mask(n_windows: int, window: int, stride: int) -> np.ndarray:
-    """(n_windows, window) bool: the samples the edge publishes (all of window 0, then the last stride)."""
+def published_mask(n_windows: int, window: int, stride: int, first_stride: int | None = None) -> np.ndarray:
+    """(n_windows, window) bool: the samples the edge publishes (contract step 10).
+
+    All of window 0, the last ``first_stride`` of window 1 (default ``stride``), then the last ``stride``.
+    """
+    first = stride if first_stride is None else first_stride
     m = np.zeros((n_windows, window), dtype=bool)
     if n_windows:
         m[0, :] = True
-        m[1:, window - stride :] = True
+        m[1:2, window - first :] = True
+        m[2:, window - stride :] = True
     return m

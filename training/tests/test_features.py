@@ -68,6 +68,20 @@ def test_windows_start_at_zero_every_stride_and_publish_a_gap_free_stream():
     assert window_starts(49, 50, 25).size == 0
 
 
+def test_a_shorter_first_stride_moves_the_later_windows_and_the_stream_stays_gap_free():
+    # The edge's staggered windows (docs/contract.md step 7): window 1 starts 7 samples after window 0.
+    starts = window_starts(132, 50, 25, first_stride=7)
+    assert starts.tolist() == [0, 7, 32, 57, 82]
+    mask = published_mask(len(starts), 50, 25, first_stride=7)
+    assert mask[1].sum() == 7 and mask[2].sum() == 25
+    published = np.concatenate([s + np.flatnonzero(m) for s, m in zip(starts, mask)])
+    assert published.tolist() == list(range(132))
+    assert window_starts(50, 50, 25, first_stride=7).tolist() == [0]
+    assert window_starts(130, 50, 25, first_stride=25).tolist() == window_starts(130, 50, 25).tolist()
+    with pytest.raises(ValueError, match="1..stride"):
+        window_starts(130, 50, 25, first_stride=0)
+
+
 def test_heading_is_relative_to_the_window_start():
     rows = np.zeros((100, 9))
     rows[:, 8] = np.linspace(3.0, 3.6, 100)  # crosses +pi
