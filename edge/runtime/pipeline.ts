@@ -159,6 +159,11 @@ export interface PipelineStats {
   readonly resamplerIssues: Readonly<Record<string, number>>;
   readonly ahrsResets: number;
   readonly segments: number;
+  /**
+   * Samples from this segment's window 0 to its window 1: `stride` (the
+   * contract's windows) unless staggered onto a freer tick (pipeline.windowPhase).
+   */
+  readonly firstStride: number;
   /** Gyro bias subtracted per placement (rad/s), from the last calibration. */
   readonly gyroBias: Readonly<Record<string, Vec3>>;
   /**
@@ -443,6 +448,7 @@ export class WearerPipeline {
       resamplerIssues: { ...this.issues },
       ahrsResets: this.builder.ahrsResets,
       segments: this.resampler.stats().segment + 1,
+      firstStride: this.builder.firstStride,
       gyroBias: Object.fromEntries(this.placements.map((p, i) => [p, this.bias[i]!])),
       headingDeg: Object.fromEntries(
         this.placements.map((p, i) => [p, Math.round(wrapRad(this.headingNow[i]! - this.headingOffset[i]!) * (180 / Math.PI) * 1000) / 1000]),

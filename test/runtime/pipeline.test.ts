@@ -114,6 +114,7 @@ describe("WearerPipeline", () => {
     expect(b.messages[2]!.angles[0]![0]).toBe(25);
     expect(b.messages.flatMap((m) => m.sensorTimeUs!)).toEqual(Array.from({ length: 151 }, (_, k) => k * 10_000));
     expect(b.p.stats().windows).toBe(6);
+    expect([a.p.stats().firstStride, b.p.stats().firstStride]).toEqual([25, 1]);
   });
 
   it("drops bad values, counts them, and keeps going", async () => {
