@@ -42,6 +42,20 @@ function referenceWindows(n: number, firstStride = 25): number[][][] {
   return windows;
 }
 
+/** Push grid samples 0..n-1 and copy out every window as it becomes ready. */
+function collectWindows(fb: FeatureBuilder, n: number, onWindow: () => void = () => {}): number[][][] {
+  const got: number[][][] = [];
+  const out = new Float64Array(50 * 18);
+  for (let k = 0; k < n; k++) {
+    if (fb.push(gridSample(k))) {
+      fb.buildWindow(out);
+      got.push(Array.from({ length: 50 }, (_, j) => Array.from(out.subarray(j * 18, j * 18 + 18))));
+      onWindow();
+    }
+  }
+  return got;
+}
+
 describe("FeatureBuilder", () => {
   it("signals a window at grid samples 49, 74, 99, ... and not otherwise", () => {
     const fb = new FeatureBuilder(OPTIONS);
@@ -55,15 +69,9 @@ describe("FeatureBuilder", () => {
     const n = 230; // the ring buffer wraps several times
     const want = referenceWindows(n);
     const fb = new FeatureBuilder(OPTIONS);
-    const got: number[][][] = [];
-    const out = new Float64Array(50 * 18);
-    for (let k = 0; k < n; k++) {
-      if (fb.push(gridSample(k))) {
-        fb.buildWindow(out);
-        got.push(Array.from({ length: 50 }, (_, j) => Array.from(out.subarray(j * 18, j * 18 + 18))));
-        expect(fb.windowStartIndex).toBe(25 * (got.length - 1));
-      }
-    }
+    const starts: number[] = [];
+    const got = collectWindows(fb, n, () => starts.push(fb.windowStartIndex));
+    expect(starts).toEqual(got.map((_, i) => 25 * i));
     expect(got).toEqual(want);
     for (const w of got) {
       expect(w[0]![8]).toBe(0);
@@ -94,14 +102,7 @@ describe("FeatureBuilder", () => {
     const want = referenceWindows(n, 7);
     const fb = new FeatureBuilder(OPTIONS);
     fb.setFirstStride(7); // before any sample: the same as at window 0
-    const got: number[][][] = [];
-    const out = new Float64Array(50 * 18);
-    for (let k = 0; k < n; k++) {
-      if (fb.push(gridSample(k))) {
-        fb.buildWindow(out);
-        got.push(Array.from({ length: 50 }, (_, j) => Array.from(out.subarray(j * 18, j * 18 + 18))));
-      }
-    }
+    const got = collectWindows(fb, n);
     expect(got.length).toBe(want.length);
     expect(got).toEqual(want);
   });
