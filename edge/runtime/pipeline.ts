@@ -229,6 +229,8 @@ export class WearerPipeline {
   private readonly sampleCounts = { requested: 0, published: 0, staleDropped: 0, failed: 0 };
   private readonly window: number;
   private readonly stride: number;
+  /** The windows' grid as the window-phase planner reads it (made once, not per window). */
+  private readonly windowGrid: { readonly stride: number; readonly dtMs: number };
   private readonly placements: readonly Placement[];
   private readonly windowBuf: Float32Array;
   /** Grid times of the last `window` grid samples, ring-indexed by the builder's sample count. */
@@ -281,6 +283,7 @@ export class WearerPipeline {
     const p = deps.contract.pipeline;
     this.window = p.window;
     this.stride = p.stride;
+    this.windowGrid = { stride: p.stride, dtMs: p.dtS * 1000 };
     this.placements = p.placements;
     this.windowBuf = new Float32Array(p.window * deps.contract.featureCount);
     this.sampleBuf = new Float32Array(config.perSample.enabled ? this.windowBuf.length : 0);
@@ -506,9 +509,8 @@ export class WearerPipeline {
     this.counts.windows += 1;
     const phase = this.deps.windowPhase;
     if (phase) {
-      const grid = { stride: this.stride, dtMs: this.deps.contract.pipeline.dtS * 1000 };
-      if (windowIndex === 0) this.builder.setFirstStride(phase.firstStride(this.wearer, grid));
-      else phase.observe(this.wearer, grid);
+      if (windowIndex === 0) this.builder.setFirstStride(phase.firstStride(this.wearer, this.windowGrid));
+      else phase.observe(this.wearer, this.windowGrid);
     }
     this.builder.buildWindow(this.windowBuf);
     this.followHeading(windowIndex);
