@@ -317,7 +317,13 @@ export class OtaAgent {
       onProgress: (progress) => this.state.set("downloading", { offer, progress }),
       onComplete: (files) => {
         this.download = undefined;
-        this.runWork(() => this.install(offer, files));
+        // The journal goes first: an install (and its probation) must never overlap the
+        // journal's removal, or a process started on this folder after a kill -9 sees a
+        // half-removed `.partial` (the removal's own failure is logged by the download).
+        this.runWork(async () => {
+          await download.closed();
+          await this.install(offer, files);
+        });
       },
       onStalled: (reason, progress) => {
         this.download = undefined;

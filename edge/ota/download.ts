@@ -116,7 +116,7 @@ export class ChunkDownload {
     if (this.deps.journal) this.closing = this.deps.journal.close().catch((err: Error) => this.deps.logger.warn(`closing the partial download: ${err.message}`));
   }
 
-  /** Resolves once a cancelled download's journal is closed. */
+  /** Resolves once the journal is closed (cancelled) or removed (complete). */
   async closed(): Promise<void> {
     await this.closing;
   }

@@ -3,6 +3,7 @@
  * real onnxruntime sessions: fast enough for the defects an attack run found
  * (issues #10, #13): a crash during probation, offer spam during a download.
  */
+import { existsSync } from "node:fs";
 import { readdir, readFile } from "node:fs/promises";
 import path from "node:path";
 import { afterEach, beforeAll, describe, expect, it } from "vitest";
@@ -129,6 +130,24 @@ describe("OtaAgent: a restart in the middle of a download (issue #13, known weak
     expect(again.chunksServed()).toBe(total - 20);
     expect(second.logger.lines.join("\n")).toMatch(/resuming the download from disk: 20 chunks kept/);
     await eventually("the journal removed", async () => !(await readdir(dir)).includes(".partial"));
+  }, 30_000);
+});
+
+describe("OtaAgent: the download journal is gone before the install writes anything", () => {
+  // CI failure at stop 17: the journal was removed in the background while the install
+  // ran, so a process started on the same folder (the kill -9 tests) could list
+  // `.partial` and then find it gone (readdir ENOENT in ModelStore.recover).
+  it("no `.partial` folder at the install's first write", async () => {
+    const dir = path.join(work, "journal-first");
+    const mqtt = new FakeMqtt();
+    const seen: boolean[] = [];
+    const first = await startDevice(mqtt, dir, { autoInstall: true, probationStrides: 0 }, onnxModelLoader(), {
+      crashPoint: () => void seen.push(existsSync(path.join(dir, ".partial"))),
+    });
+    await serveBundle(mqtt, bundle101, first.agent.topics);
+    await waitFor("installed", () => lastState(mqtt, first.agent.topics.state)?.installed_version === "1.0.1", 15_000);
+    expect(seen.length).toBeGreaterThan(0);
+    expect(seen).not.toContain(true);
   }, 30_000);
 });
 
