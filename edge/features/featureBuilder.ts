@@ -108,6 +108,17 @@ export class FeatureBuilder {
     return 1 + Math.floor((this.count - window - this.first) / stride);
   }
 
+  /**
+   * The samples window `i` of this segment has that window `i-1` had not: all
+   * `window` for window 0, `firstStride` for window 1, `stride` after. The one
+   * rule for what a window publishes (contract step 10) and for the step
+   * between window i-1's first row and window i's (heading chaining).
+   */
+  newSamples(i: number): number {
+    if (!Number.isInteger(i) || i < 0) throw new RangeError(`window index ${i} must be a non-negative integer`);
+    return i === 0 ? this.options.window : i === 1 ? this.first : this.options.stride;
+  }
+
   /** Samples between this segment's window 0 and window 1 (1..stride). */
   get firstStride(): number {
     return this.first;

@@ -228,7 +228,6 @@ export class WearerPipeline {
   private sampleSkippedElsewhere = 0;
   private readonly sampleCounts = { requested: 0, published: 0, staleDropped: 0, failed: 0 };
   private readonly window: number;
-  private readonly stride: number;
   /** The windows' grid as the window-phase planner reads it (made once, not per window). */
   private readonly windowGrid: { readonly stride: number; readonly dtMs: number };
   private readonly placements: readonly Placement[];
@@ -282,7 +281,6 @@ export class WearerPipeline {
   ) {
     const p = deps.contract.pipeline;
     this.window = p.window;
-    this.stride = p.stride;
     this.windowGrid = { stride: p.stride, dtMs: p.dtS * 1000 };
     this.placements = p.placements;
     this.windowBuf = new Float32Array(p.window * deps.contract.featureCount);
@@ -518,8 +516,8 @@ export class WearerPipeline {
       this.counts.staleDropped += 1;
       return;
     }
-    // Window 0 of a segment publishes all its samples, window 1 its last firstStride, later ones their last stride.
-    const n = windowIndex === 0 ? this.window : windowIndex === 1 ? this.builder.firstStride : this.stride;
+    // Each window publishes the samples the one before had not (contract step 10).
+    const n = this.builder.newSamples(windowIndex);
     const tUs = new Float64Array(n);
     for (let j = 0; j < n; j++) tUs[j] = this.gridTimes[(k - n + 1 + j) % this.window]!;
     this.scheduler.submit(this.windowBuf, { segment: this.segment, windowIndex, tUs, readyAtMs: performance.now(), sampleRequest });
@@ -579,7 +577,7 @@ export class WearerPipeline {
    */
   private followHeading(windowIndex: number): void {
     const width = this.deps.contract.featureCount;
-    const step = windowIndex === 0 ? this.builder.firstStride : this.stride;
+    const step = this.builder.newSamples(windowIndex + 1);
     const stepRow = Math.min(step, this.window - 1) * width;
     const lastRow = (this.window - 1) * width;
     for (let i = 0; i < this.placements.length; i++) {

@@ -95,6 +95,9 @@ describe("FeatureBuilder", () => {
     expect(ready).toEqual([49, 56, 81, 106, 131, 156]);
     expect(index).toEqual([0, 1, 2, 3, 4, 5]);
     expect(fb.firstStride).toBe(7);
+    // What each window has that the one before had not: the gaps between the ends above.
+    expect(index.map((i) => fb.newSamples(i))).toEqual([50, 7, 25, 25, 25, 25]);
+    expect(() => fb.newSamples(-1)).toThrow(/non-negative integer/);
   });
 
   it("builds the contract's windows with a first stride: window 1 starts 7 samples after window 0", () => {
