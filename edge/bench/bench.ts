@@ -44,16 +44,13 @@
 import { pbkdf2 } from "node:crypto";
 import { writeFile } from "node:fs/promises";
 import { promisify } from "node:util";
-import { connectAsync, type MqttClient } from "mqtt";
 import { loadManifest } from "../contract/manifest.js";
 import { OnnxModel } from "../inference/onnxModel.js";
 import type { Logger } from "../log.js";
-import type { AnglesMessage, SampleAnglesMessage } from "../mqtt/topics.js";
-import { parseConfig } from "../runtime/config.js";
-import { EdgeRuntime } from "../runtime/runtime.js";
 import { BenchCalibrationFiles, calibrateSimulatedWearers, type BenchCalibration } from "./calibrationPrepass.js";
 import { measureMemory, memoryLines } from "./memory.js";
-import { startMosquitto, type RunningMosquitto } from "./mosquitto.js";
+import { startMosquitto } from "./mosquitto.js";
+import { streamRun } from "./streamRun.js";
 import { CPU_COST_WEARERS, P99_LIMIT_MS, printWindowed, REQUIRED_WEARERS, windowedFigures, windowedJson } from "./windowedFigures.js";
 
 /** The simulator seed of every run: the pre-pass calibrates the walking of this seed. */
@@ -121,71 +118,6 @@ async function threadWakeP50(runs: number, gapMs: number): Promise<number> {
   return percentile(times, 50);
 }
 
-interface StreamRun {
-  latencies: number[];
-  skipped: number;
-  published: number;
-  rssMb: number;
-  /** Per-sample mode only: latencies of `angles/sample` messages, requests skipped, published. */
-  sampleLatencies: number[];
-  sampleSkipped: number;
-  samplePublished: number;
-}
-
-/** Run `wearers` simulated wearers in real time for `seconds` through the broker; `perSample` turns per-sample mode on (every 1). */
-async function streamRun(broker: RunningMosquitto, model: string, calibration: BenchCalibrationFiles, wearers: number, seconds: number, logger: Logger, perSample = false): Promise<StreamRun> {
-  const deviceId = `bench-${perSample ? "ps-" : ""}${wearers}`;
-  const config = parseConfig({
-    model,
-    sources: [{ kind: "simulator", wearers, realtime: true, seed: BENCH_SEED }],
-    mqtt: { url: broker.url, deviceId, protocolVersion: 5 },
-    pipeline: { staleAfterMs: 1000, perSample: { enabled: perSample, every: 1 } },
-    calibration: { file: await calibration.fileFor(wearers) },
-  });
-  const readyAt = new Map<string, number>();
-  const sampleReadyAt = new Map<string, number>();
-  const runtime = new EdgeRuntime(config, {
-    logger,
-    onAngles: (msg, timing) => readyAt.set(`${msg.wearer}#${msg.seq}`, timing.readyAtMs),
-    onSampleAngles: (msg, timing) => sampleReadyAt.set(`${msg.wearer}#${msg.seq}`, timing.readyAtMs),
-  });
-  const latencies: number[] = [];
-  const sampleLatencies: number[] = [];
-  const anglesTopic = `gait/${deviceId}/angles`;
-  const sampleTopic = `gait/${deviceId}/angles/sample`;
-  const sub: MqttClient = await connectAsync(broker.url, { protocolVersion: 5, clientId: `${deviceId}-sub` });
-  sub.on("message", (topic, payload) => {
-    const now = performance.now();
-    const sample = topic === sampleTopic;
-    const msg = JSON.parse(payload.toString()) as AnglesMessage | SampleAnglesMessage;
-    const key = `${msg.wearer}#${msg.seq}`;
-    const pending = sample ? sampleReadyAt : readyAt;
-    const t0 = pending.get(key);
-    if (t0 !== undefined) {
-      (sample ? sampleLatencies : latencies).push(now - t0);
-      pending.delete(key);
-    }
-  });
-  await sub.subscribeAsync(perSample ? [anglesTopic, sampleTopic] : [anglesTopic], { qos: 0 });
-  await runtime.start();
-  await new Promise((r) => setTimeout(r, seconds * 1000));
-  const rssMb = process.memoryUsage().rss / 2 ** 20;
-  const stats = runtime.stats();
-  await runtime.stop();
-  await new Promise((r) => setTimeout(r, 100));
-  await sub.endAsync();
-  const pipelines = Object.values(stats.pipelines);
-  return {
-    latencies,
-    skipped: pipelines.reduce((n, p) => n + p.skipped, 0),
-    published: pipelines.reduce((n, p) => n + p.published, 0),
-    rssMb,
-    sampleLatencies,
-    sampleSkipped: pipelines.reduce((n, p) => n + (p.perSample?.skipped ?? 0), 0),
-    samplePublished: pipelines.reduce((n, p) => n + (p.perSample?.published ?? 0), 0),
-  };
-}
-
 /** The JSON's account of the pre-pass: what the runs were calibrated with. */
 function prepassJson(c: BenchCalibration): Record<string, unknown> {
   return { wearers: c.wearers, sensors: c.mountings.length, walked_s: c.walkedS, wall_s: c.wallS, loaded_via: "calibration.file" };
@@ -213,7 +145,8 @@ export async function runBench(opts: BenchOptions): Promise<Record<string, numbe
   try {
     // First, in a process that has loaded nothing else yet, so rss_mb is one wearer's footprint.
     print(`bench: end-to-end through mosquitto ${broker.url}, 1 wearer`);
-    const one = await streamRun(broker, opts.model, calibration, 1, opts.quick ? 5 : 60, quiet); // 60 s: ~240 strides for a p99
+    const run = { broker, model: opts.model, calibration, seed: BENCH_SEED, logger: quiet };
+    const one = await streamRun({ ...run, wearers: 1, seconds: opts.quick ? 5 : 60 }); // 60 s: ~240 strides for a p99
     print(`bench: memory of one wearer, in a fresh process as the service runs`);
     const memory = await measureMemory({ model: opts.model, brokerUrl: broker.url, seconds: opts.quick ? 5 : 30, calibrationFile: await calibration.fileFor(1) });
     for (const line of memoryLines(memory)) print(`bench: ${line}`);
@@ -225,12 +158,12 @@ export async function runBench(opts: BenchOptions): Promise<Record<string, numbe
     const wake = await threadWakeP50(opts.quick ? 5 : 40, stride);
     const windowed = await windowedFigures(broker, { ...opts, calibration }, contract, quiet, print);
     print(`bench: per-sample mode (every 1) through mosquitto, 1 wearer`);
-    const ps = await streamRun(broker, opts.model, calibration, 1, opts.quick ? 5 : 60, quiet, true);
+    const ps = await streamRun({ ...run, wearers: 1, seconds: opts.quick ? 5 : 60, perSample: true });
     print(`bench: per-sample: ${ps.samplePublished} samples, ${ps.sampleSkipped} skipped`);
     let psMaxStreams = 0;
     const psPerLevel: Record<string, unknown>[] = [];
     for (const n of psLevels) {
-      const r = await streamRun(broker, opts.model, calibration, n, opts.quick ? 3 : 8, quiet, true);
+      const r = await streamRun({ ...run, wearers: n, seconds: opts.quick ? 3 : 8, perSample: true });
       const p99 = percentile(r.sampleLatencies, 99);
       // "Served": every due sample published (none skipped for a newer one), and the windowed stream intact too.
       const ok = r.sampleSkipped === 0 && r.skipped === 0 && r.samplePublished > 0;

@@ -6,7 +6,7 @@
  * broker back where the publisher expects it), and kills it abruptly.
  */
 import { afterEach, describe, expect, it } from "vitest";
-import { connectAsync, type MqttClient } from "mqtt";
+import { connect, connectAsync, type MqttClient } from "mqtt";
 import { memoryLogger } from "../../edge/log.js";
 import { z } from "zod";
 import { command } from "../../edge/commands/types.js";
@@ -69,6 +69,23 @@ export function testConfig(url: string | undefined, overrides: Partial<MqttConfi
     connectTimeoutMs: 2000,
     ...overrides,
   });
+}
+
+/**
+ * A connection (not started) whose mqtt.js clients are kept, one per connect, so a
+ * test can look at the socket under it (`clients[i].stream`).
+ */
+export function connectionWithClients(config: MqttConfig): { conn: MqttConnection; clients: MqttClient[] } {
+  const clients: MqttClient[] = [];
+  const conn = new MqttConnection(config, {
+    logger: memoryLogger(),
+    connect: (url, options) => {
+      const c = connect(url, options);
+      clients.push(c);
+      return c;
+    },
+  });
+  return { conn, clients };
 }
 
 export function anglesMessage(seq: number): AnglesMessage {

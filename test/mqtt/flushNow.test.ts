@@ -10,12 +10,9 @@
  * publish, not a timing.
  */
 import type net from "node:net";
-import { connect as mqttConnect, type MqttClient } from "mqtt";
 import { afterEach, describe, expect, it } from "vitest";
-import { memoryLogger } from "../../edge/log.js";
-import { MqttConnection } from "../../edge/mqtt/connection.js";
 import { startMosquitto } from "../helpers/mosquitto.js";
-import { testConfig } from "./brokerSuite.js";
+import { connectionWithClients, testConfig } from "./brokerSuite.js";
 
 describe("live publishes are flushed at once", () => {
   const cleanups: Array<() => Promise<void>> = [];
@@ -26,16 +23,8 @@ describe("live publishes are flushed at once", () => {
   it.each([0, 1] as const)("QoS %i: a chain of publishes resumed in microtasks (as inference results are) leaves the socket uncorked after each", async (qos) => {
     const mosquitto = await startMosquitto();
     cleanups.push(() => mosquitto.stop());
-    const clients: MqttClient[] = [];
     // liveProbeTimeoutMs 0: written at once, not held for the broker's probe answer (liveGate.ts).
-    const conn = new MqttConnection(testConfig(mosquitto.url, { liveProbeTimeoutMs: 0 }), {
-      logger: memoryLogger(),
-      connect: (url, options) => {
-        const c = mqttConnect(url, options);
-        clients.push(c);
-        return c;
-      },
-    });
+    const { conn, clients } = connectionWithClients(testConfig(mosquitto.url, { liveProbeTimeoutMs: 0 }));
     cleanups.push(() => conn.stop());
     await conn.start();
     const socket = clients[0]!.stream as net.Socket;

@@ -8,13 +8,12 @@
  */
 import net from "node:net";
 import { readFile } from "node:fs/promises";
-import { connect as mqttConnect, type MqttClient } from "mqtt";
+import { connect as mqttConnect } from "mqtt";
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { memoryLogger } from "../../edge/log.js";
-import { MqttConnection } from "../../edge/mqtt/connection.js";
 import { EmbeddedBroker } from "../../edge/mqtt/embeddedBroker.js";
 import { startMosquitto, type RunningMosquitto } from "../helpers/mosquitto.js";
-import { testConfig, waitFor } from "./brokerSuite.js";
+import { connectionWithClients, testConfig, waitFor } from "./brokerSuite.js";
 
 describe("TCP_NODELAY on the device's MQTT sockets", () => {
   const cleanups: Array<() => Promise<void>> = [];
@@ -40,15 +39,7 @@ describe("TCP_NODELAY on the device's MQTT sockets", () => {
     let broker = mosquitto;
     cleanups.push(() => broker.stop());
     const noDelay = watchNoDelay();
-    const clients: MqttClient[] = [];
-    const conn = new MqttConnection(testConfig(mosquitto.url), {
-      logger: memoryLogger(),
-      connect: (url, options) => {
-        const c = mqttConnect(url, options);
-        clients.push(c);
-        return c;
-      },
-    });
+    const { conn, clients } = connectionWithClients(testConfig(mosquitto.url));
     cleanups.push(() => conn.stop());
     await conn.start();
     expect(conn.connected).toBe(true);
