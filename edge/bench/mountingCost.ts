@@ -7,7 +7,9 @@
  * their grid (the simulator's samples, computed before the clock starts) is fed
  * to a MountingModule on a bare bus, so the figure is the module's own work:
  * gathering each sensor's stretch and, every `walkS` of walking, the re-strap
- * check (`stillFits`) and the pair check. CPU time of this process, so it
+ * check (`stillFits`) and the pair check. `slow_sample_ms`: how long the
+ * samples that ran a judgement held the event loop (a judgement is
+ * synchronous). CPU time of this process, so it
  * holds on a busy machine better than the bench's profile shares do; the
  * printed rotations and fit angles let two builds be compared for identical
  * results. A development tool, not part of `make bench`.
@@ -24,6 +26,13 @@ const MODEL = "models/reduced-femur-calcn-lstm/manifest.json";
 const PLACEMENTS = ["femur_r", "calcn_r"] as const;
 const RATE_HZ = 100;
 const SEED = 7;
+const SLOW_SAMPLE_MS = 1;
+
+function quantile(xs: readonly number[], q: number): number {
+  if (!xs.length) return 0;
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.min(s.length - 1, Math.floor(q * s.length))]!;
+}
 
 async function main(): Promise<void> {
   const { values } = parseArgs({ options: { wearers: { type: "string", default: "50" }, seconds: { type: "string", default: "60" } } });
@@ -51,11 +60,17 @@ async function main(): Promise<void> {
     }
   }
   const names = Array.from({ length: wearers }, (_, w) => simulatedWearer(w));
+  // Grid samples whose listener took over 1 ms: those that ran a judgement, which is
+  // synchronous, so the event loop (and every wearer's next sample) waits that long.
+  const slow: number[] = [];
   const cpu0 = process.cpuUsage();
   for (let k = 0; k < n; k++) {
     for (let w = 0; w < wearers; w++) {
       const at = (k * wearers + w) * stride;
+      const t0 = performance.now();
       bus.emit("grid", { wearer: names[w]!, placements: PLACEMENTS, segment: 0, index: k, tUs: Math.round((k * 1e6) / RATE_HZ), values: grid.subarray(at, at + stride) });
+      const ms = performance.now() - t0;
+      if (ms > SLOW_SAMPLE_MS) slow.push(ms);
     }
   }
   const cpu = process.cpuUsage(cpu0);
@@ -68,6 +83,8 @@ async function main(): Promise<void> {
       seconds,
       cpu_ms_per_wearer_s: +((cpu.user + cpu.system) / 1000 / (wearers * seconds)).toFixed(4),
       judgements: stats.reduce((a, [, s]) => a + s.judgements, 0),
+      slow_samples: slow.length,
+      slow_sample_ms: { p50: +quantile(slow, 0.5).toFixed(2), p90: +quantile(slow, 0.9).toFixed(2), max: +quantile(slow, 1).toFixed(2) },
       not_calibrated: stats.filter(([, s]) => s.state !== "calibrated").map(([key]) => key),
       first,
     }) + "\n",

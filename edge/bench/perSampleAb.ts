@@ -53,7 +53,7 @@ async function main(): Promise<void> {
           const t = totals.get(key) ?? { published: 0, skipped: 0, strideSkipped: 0, runs: 0 };
           totals.set(key, { published: t.published + r.samplePublished, skipped: t.skipped + r.sampleSkipped, strideSkipped: t.strideSkipped + r.skipped, runs: t.runs + 1 });
           loads.push(loadavg()[0]!);
-          print(`${key}, run ${run + 1}: ${r.samplePublished} samples, ${r.sampleSkipped} skipped, ${r.skipped} skipped strides, load ${loadavg()[0]!.toFixed(2)}`);
+          print(`${key}, run ${run + 1}: ${r.samplePublished} samples, ${r.sampleSkipped} skipped, ${r.skipped} skipped strides, event-loop delay p99 ${r.loopDelayP99Ms.toFixed(1)} max ${r.loopDelayMaxMs.toFixed(1)} ms, load ${loadavg()[0]!.toFixed(2)}`);
         }
       }
     }

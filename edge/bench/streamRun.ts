@@ -5,6 +5,7 @@
  * that completed it entering the pipeline) to its arrival. Used by `make
  * bench` (bench.ts) and the per-sample A/B (perSampleAb.ts).
  */
+import { monitorEventLoopDelay } from "node:perf_hooks";
 import { connectAsync, type MqttClient } from "mqtt";
 import type { Logger } from "../log.js";
 import type { AnglesMessage, SampleAnglesMessage } from "../mqtt/topics.js";
@@ -37,6 +38,9 @@ export interface StreamRun {
   sampleLatencies: number[];
   sampleSkipped: number;
   samplePublished: number;
+  /** How late the event loop ran a 1 ms timer, max and p99 over the run (ms): a turn this long holds every wearer's next sample. */
+  loopDelayMaxMs: number;
+  loopDelayP99Ms: number;
 }
 
 export async function streamRun(o: StreamRunOptions): Promise<StreamRun> {
@@ -75,7 +79,10 @@ export async function streamRun(o: StreamRunOptions): Promise<StreamRun> {
   });
   await sub.subscribeAsync(perSample ? [anglesTopic, sampleTopic] : [anglesTopic], { qos: 0 });
   await runtime.start();
+  const loop = monitorEventLoopDelay({ resolution: 1 });
+  loop.enable();
   await new Promise((r) => setTimeout(r, o.seconds * 1000));
+  loop.disable();
   const rssMb = process.memoryUsage().rss / 2 ** 20;
   const stats = runtime.stats();
   await runtime.stop();
@@ -90,5 +97,7 @@ export async function streamRun(o: StreamRunOptions): Promise<StreamRun> {
     sampleLatencies,
     sampleSkipped: pipelines.reduce((n, p) => n + (p.perSample?.skipped ?? 0), 0),
     samplePublished: pipelines.reduce((n, p) => n + (p.perSample?.published ?? 0), 0),
+    loopDelayMaxMs: loop.max / 1e6,
+    loopDelayP99Ms: loop.percentile(99) / 1e6,
   };
 }

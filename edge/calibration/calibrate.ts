@@ -125,18 +125,22 @@ function longest(rs: ReadonlyArray<readonly [number, number]>): [number, number]
 
 /** (lag in samples, normalised autocorrelation) of |w| - mean over STRIDE_MIN_S..STRIDE_MAX_S. */
 export function stridePeriod(gyro: readonly Vec3[], rateHz: number): { lag: number; r: number } {
-  const wn = gyro.map(norm3);
+  // Typed: the lag loop below is O(samples x lags), the costliest step of a calibration after handedness.
+  const n = gyro.length;
+  const x = new Float64Array(n);
   let sum = 0;
-  for (const w of wn) sum += w;
-  const mean = sum / wn.length;
-  const x = wn.map((w) => w - mean);
+  for (let k = 0; k < n; k++) sum += (x[k] = norm3(gyro[k]!));
+  const mean = sum / n;
   let r0 = 0;
-  for (const v of x) r0 += v * v;
-  const lo = Math.round(STRIDE_MIN_S * rateHz), hi = Math.min(Math.round(STRIDE_MAX_S * rateHz), x.length - 1);
+  for (let k = 0; k < n; k++) {
+    const v = (x[k]! -= mean);
+    r0 += v * v;
+  }
+  const lo = Math.round(STRIDE_MIN_S * rateHz), hi = Math.min(Math.round(STRIDE_MAX_S * rateHz), n - 1);
   let best = lo, bestR = -Infinity;
   for (let L = lo; L <= hi; L++) {
     let s = 0;
-    for (let k = 0; k + L < x.length; k++) s += (x[k] ?? 0) * (x[k + L] ?? 0);
+    for (let k = 0; k + L < n; k++) s += x[k]! * x[k + L]!;
     const r = r0 > 0 ? s / r0 : 0;
     if (r > bestR) {
       best = L;

@@ -4,7 +4,7 @@
  * the instantaneous df/dt = -w x f test fails on a swinging limb, and which
  * channel faults it can and cannot see) is in docs/calibration.md.
  */
-import { rodrigues, el, type Vec3 } from "./linalg.js";
+import type { Vec3 } from "./linalg.js";
 
 export const G = 9.80665;
 export const HANDEDNESS_WINDOW = 400;
@@ -25,22 +25,52 @@ export interface Handedness {
 
 const at = (s: readonly Vec3[], k: number): Vec3 => s[k] ?? [Number.NaN, Number.NaN, Number.NaN];
 
-/** (|mean_k R_k f_k| - g)^2 over samples start..start+n, R integrated from sign * gyro. */
+/**
+ * (|mean_k R_k f_k| - g)^2 over samples start..start+n, R integrated from sign * gyro.
+ *
+ * R and each step's exp([w dt]x) (linalg.rodrigues, expanded) are kept in
+ * scalars: this loop runs 2 x 400 samples per window at every judgement of
+ * every sensor, most of a calibration's time, and a new 3x3 per sample was
+ * most of that (the same sums, in the same order, as the matrix form).
+ */
 export function windowError(acc: readonly Vec3[], gyro: readonly Vec3[], start: number, n: number, sign: number, dt: number): number {
-  let R = [1, 0, 0, 0, 1, 0, 0, 0, 1];
+  let r00 = 1, r01 = 0, r02 = 0, r10 = 0, r11 = 1, r12 = 0, r20 = 0, r21 = 0, r22 = 1;
   let mx = 0, my = 0, mz = 0;
   for (let k = start; k < start + n; k++) {
-    const [a0, a1, a2] = at(acc, k);
-    mx += el(R, 0, 0) * a0 + el(R, 0, 1) * a1 + el(R, 0, 2) * a2;
-    my += el(R, 1, 0) * a0 + el(R, 1, 1) * a1 + el(R, 1, 2) * a2;
-    mz += el(R, 2, 0) * a0 + el(R, 2, 1) * a1 + el(R, 2, 2) * a2;
+    const a = at(acc, k);
+    const a0 = a[0], a1 = a[1], a2 = a[2];
+    mx += r00 * a0 + r01 * a1 + r02 * a2;
+    my += r10 * a0 + r11 * a1 + r12 * a2;
+    mz += r20 * a0 + r21 * a1 + r22 * a2;
     const g = at(gyro, k);
-    const E = rodrigues(sign * g[0], sign * g[1], sign * g[2], dt);
-    const next = new Array<number>(9);
-    for (let i = 0; i < 3; i++) {
-      for (let j = 0; j < 3; j++) next[3 * i + j] = el(R, i, 0) * el(E, 0, j) + el(R, i, 1) * el(E, 1, j) + el(R, i, 2) * el(E, 2, j);
+    // rodrigues(sign * g, dt): I + s K + c K^2, K = [k]x.
+    const kx = sign * g[0] * dt, ky = sign * g[1] * dt, kz = sign * g[2] * dt;
+    const th2 = kx * kx + ky * ky + kz * kz;
+    let sn: number, c: number;
+    if (th2 < 1e-24) {
+      sn = 1.0;
+      c = 0.5;
+    } else {
+      const th = Math.sqrt(th2);
+      sn = Math.sin(th) / th;
+      c = (1.0 - Math.cos(th)) / th2;
     }
-    R = next;
+    // K^2 = k k^T - |k|^2 I, written as the products the matrix form sums.
+    const e00 = 1.0 + c * (-kz * kz + ky * -ky);
+    const e01 = -sn * kz + c * (ky * kx);
+    const e02 = sn * ky + c * (-kz * -kx);
+    const e10 = sn * kz + c * (-kx * -ky);
+    const e11 = 1.0 + c * (kz * -kz + -kx * kx);
+    const e12 = -sn * kx + c * (kz * ky);
+    const e20 = -sn * ky + c * (kx * kz);
+    const e21 = sn * kx + c * (-ky * -kz);
+    const e22 = 1.0 + c * (-ky * ky + kx * -kx);
+    const n00 = r00 * e00 + r01 * e10 + r02 * e20, n01 = r00 * e01 + r01 * e11 + r02 * e21, n02 = r00 * e02 + r01 * e12 + r02 * e22;
+    const n10 = r10 * e00 + r11 * e10 + r12 * e20, n11 = r10 * e01 + r11 * e11 + r12 * e21, n12 = r10 * e02 + r11 * e12 + r12 * e22;
+    const n20 = r20 * e00 + r21 * e10 + r22 * e20, n21 = r20 * e01 + r21 * e11 + r22 * e21, n22 = r20 * e02 + r21 * e12 + r22 * e22;
+    r00 = n00; r01 = n01; r02 = n02;
+    r10 = n10; r11 = n11; r12 = n12;
+    r20 = n20; r21 = n21; r22 = n22;
   }
   mx /= n;
   my /= n;

@@ -25,9 +25,13 @@ export interface PlacementGuess {
   features: PlacementFeatures;
 }
 
-/** numpy's default percentile (linear between order statistics). */
-export function percentile99(values: readonly number[]): number {
-  const s = [...values].sort((a, b) => a - b);
+/**
+ * numpy's default percentile (linear between order statistics). Sorted as a
+ * Float64Array (numeric, no comparator calls): the pair check sorts two
+ * sensors' 2000-6000 norms at every judgement. NaN sorts last, as in numpy.
+ */
+export function percentile99(values: ArrayLike<number>): number {
+  const s = Float64Array.from(values).sort();
   const pos = 0.99 * (s.length - 1);
   const i = Math.floor(pos);
   const j = Math.min(i + 1, s.length - 1);
@@ -36,8 +40,16 @@ export function percentile99(values: readonly number[]): number {
 }
 
 export function placementFeatures(acc: readonly Vec3[], gyro: readonly Vec3[]): PlacementFeatures {
-  const wn = gyro.map((g) => Math.sqrt(g[0] * g[0] + g[1] * g[1] + g[2] * g[2]));
-  const an = acc.map((a) => Math.abs(Math.sqrt(a[0] * a[0] + a[1] * a[1] + a[2] * a[2]) - G));
+  const wn = new Float64Array(gyro.length);
+  for (let k = 0; k < gyro.length; k++) {
+    const g = gyro[k]!;
+    wn[k] = Math.sqrt(g[0] * g[0] + g[1] * g[1] + g[2] * g[2]);
+  }
+  const an = new Float64Array(acc.length);
+  for (let k = 0; k < acc.length; k++) {
+    const a = acc[k]!;
+    an[k] = Math.abs(Math.sqrt(a[0] * a[0] + a[1] * a[1] + a[2] * a[2]) - G);
+  }
   return { gyroP99: percentile99(wn), accP99: percentile99(an) };
 }
 

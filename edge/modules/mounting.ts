@@ -51,8 +51,9 @@
  *
  * A successful calibration is saved (calibration.file, through the store),
  * and a saved one is `calibrated` at start and re-checked as walking arrives.
- * Everything is synchronous in the `sample` listener: one judgement costs a
- * few ms per `walkS` of walking.
+ * Everything is synchronous in the `sample` listener: a judgement holds the
+ * event loop (every wearer's next sample) for about 2 ms per 20 s stretch on
+ * the 2-core machine (`slow_sample_ms` of edge/bench/mountingCost.ts).
  */
 import {
   calibrateConverting, checkPair, isStill, quatFromMatrix, stillFits, toRightHanded, withZFlipped, CALIBRATION_ALGORITHM, MIN_JOINT_MARGIN,
