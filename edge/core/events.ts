@@ -12,6 +12,7 @@
  *   sampleAngles   pipelines           angle publisher, runtime (RuntimeDeps.onSampleAngles); per-sample mode only
  *   health         pipelines           status
  *   inferenceHealth model, ota         status (a lost worker of an inference pool)
+ *   load           load watch          status (overloaded: stride windows or per-sample outputs skipped)
  *   drained        pipelines           runtime (RuntimeDeps.onEnd)
  *   status         status              recorder
  *   connection     mqtt connection     recorder
@@ -94,6 +95,8 @@ export interface EdgeEvents {
   health: { readonly wearer: string; readonly health: Health };
   /** A loaded session's inference workers: one lost (healthy false), or that session stopped since (healthy true). */
   inferenceHealth: InferenceHealthEvent;
+  /** The load watch's verdict changed: skipping (healthy false, with why) or keeping up again. */
+  load: Health;
   /** After `sourcesEnded`: the last window of every wearer was published. */
   drained: { readonly wearers: number };
   status: StatusChange;

@@ -5,6 +5,8 @@
  *   - a wearer's pipeline is unhealthy (a placement stopped sending);
  *   - an inference worker of the model's pool was lost (its windows failed
  *     to their pipelines; the others carry on), until that session stops;
+ *   - the device cannot keep up: stride windows (or too many per-sample
+ *     outputs) skipped for newer ones (edge/modules/loadWatch.ts);
  *   - a source produced no valid sample for a while (`no_valid_data`: no
  *     frames, all checksums bad, wrong mode), until it says `valid_data`;
  *   - a sensor's mounting calibration (edge/modules/mounting.ts) was refused,
@@ -137,6 +139,7 @@ export class StatusModule implements Module {
       bus.on("inferenceHealth", ({ session, health }) => {
         this.set(`inference:${session}`, health.healthy ? undefined : (health.reason ?? "inference worker lost"));
       }),
+      bus.on("load", (health) => this.set("load", health.healthy ? undefined : (health.reason ?? "overloaded"))),
       bus.on("sourceIssue", ({ source, issue }) => {
         const p = problemOf(source, issue);
         if (p) this.set(p.key, p.reason);

@@ -8,6 +8,7 @@ import { z } from "zod";
 import { PLACEMENTS } from "../contract/manifest.js";
 import { dashboardConfigSchema } from "../dashboard/config.js";
 import { InferenceConfigSchema } from "../inference/onnxModel.js";
+import { loadConfigSchema } from "../modules/loadWatch.js";
 import { otaConfigSchema } from "../ota/config.js";
 import { mqttConfigSchema } from "../mqtt/config.js";
 import { isLoopbackHost } from "../mqtt/embeddedBroker.js";
@@ -69,6 +70,8 @@ export const runtimeConfigSchema = z.object({
       walkS: z.number().min(10).max(120).default(20),
     })
     .prefault({}),
+  /** The load watch (edge/modules/loadWatch.ts): skipped windows make the status `degraded`. */
+  load: loadConfigSchema.prefault({}),
   /** Gait events and strides on `<base>/gait/{event,stride}` (needs the feet's mounting calibration). */
   gait: z.object({ enabled: z.boolean().default(true) }).prefault({}),
   log: z

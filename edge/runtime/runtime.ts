@@ -23,6 +23,7 @@ import { AnglePublisherModule } from "../modules/anglePublisher.js";
 import { CalibrationModule } from "../modules/calibration.js";
 import { DashboardModule } from "../modules/dashboard.js";
 import { GaitModule } from "../modules/gait.js";
+import { LoadWatchModule } from "../modules/loadWatch.js";
 import { MountingModule } from "../modules/mounting.js";
 import { ModelModule } from "../modules/model.js";
 import { OtaModule } from "../modules/ota.js";
@@ -66,6 +67,7 @@ export class EdgeRuntime {
   private readonly dashboard: DashboardModule;
   private readonly mounting: MountingModule;
   private readonly gait: GaitModule;
+  private readonly load: LoadWatchModule;
   private readonly modules: readonly Module[];
   private readonly logger: Logger;
 
@@ -81,6 +83,7 @@ export class EdgeRuntime {
     // Mounting is built below; a pipeline asks it only once samples flow.
     const mounting = { rotation: (wearer: string, placement: Placement) => this.mounting.rotation(wearer, placement) };
     this.pipelines = new PipelinesModule(config.pipeline, { logger: log.child("pipeline"), bus, lane: () => this.model.models.lane(), mounting });
+    this.load = new LoadWatchModule(config.load, { logger: log.child("load"), bus, pipelines: () => this.pipelines.stats() });
     const calibration = new CalibrationModule(config.calibration, { logger: log, bus, pipelines: this.pipelines, contract: () => this.model.contract, mounting });
     const placements = () => this.model.contract.pipeline.placements;
     const segmentFrames = () => this.model.contract.pipeline.segmentFrames;
@@ -108,6 +111,7 @@ export class EdgeRuntime {
       this.status,
       anglePublisher,
       this.pipelines,
+      this.load,
       calibration, // loads calibration.file, which mounting starts from
       this.mounting,
       this.gait,
@@ -142,6 +146,7 @@ export class EdgeRuntime {
       connection: this.connection.stats(),
       commands: this.commandServer.stats(),
       status: this.status.status,
+      load: this.load.stats(),
       recorder: this.recorder.stats(),
       events: this.bus.stats(),
       mounting: this.mounting.stats(),

@@ -5,6 +5,7 @@
 import type { StatusChange } from "../core/events.js";
 import type { InferencePoolStats } from "../inference/inferencePool.js";
 import type { GaitStats } from "../modules/gait.js";
+import type { LoadStats } from "../modules/loadWatch.js";
 import type { MountingStats } from "../modules/mounting.js";
 import type { SourcesStats } from "../modules/sources.js";
 import type { CommandTopicStats } from "../mqtt/commandServer.js";
@@ -22,6 +23,8 @@ export interface RuntimeStats {
   sourceIssues: Record<string, number>;
   unroutedSensors: string[];
   status: StatusChange;
+  /** Is the device keeping up: the last interval's windows and per-sample outputs, skipped, and the event loop's delay. */
+  load: LoadStats;
   recorder?: RecorderStats;
   events: { listenerErrors: Record<string, number> };
   /** Per `<wearer>/<placement>`: the mounting calibration's state, rotation, quality and date. */
@@ -39,6 +42,7 @@ export interface RuntimeStatsParts {
   readonly connection: MqttConnectionStats;
   readonly commands: Record<string, CommandTopicStats>;
   readonly status: StatusChange;
+  readonly load: LoadStats;
   readonly recorder: RecorderStats | undefined;
   readonly events: { listenerErrors: Record<string, number> };
   readonly mounting: Record<string, MountingStats>;
@@ -59,6 +63,7 @@ export function runtimeStats(p: RuntimeStatsParts): RuntimeStats {
     },
     commands: p.commands,
     status: p.status,
+    load: p.load,
     ...(p.recorder ? { recorder: p.recorder } : {}),
     events: p.events,
     mounting: p.mounting,
