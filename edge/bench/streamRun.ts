@@ -5,9 +5,9 @@
  * that completed it entering the pipeline) to its arrival. Used by `make
  * bench` (bench.ts) and the per-sample A/B (perSampleAb.ts).
  */
-import { monitorEventLoopDelay } from "node:perf_hooks";
 import { connectAsync, type MqttClient } from "mqtt";
 import type { Logger } from "../log.js";
+import { eventLoopDelayMonitor } from "../modules/loadWatch.js";
 import type { AnglesMessage, SampleAnglesMessage } from "../mqtt/topics.js";
 import { parseConfig } from "../runtime/config.js";
 import { EdgeRuntime } from "../runtime/runtime.js";
@@ -79,9 +79,10 @@ export async function streamRun(o: StreamRunOptions): Promise<StreamRun> {
   });
   await sub.subscribeAsync(perSample ? [anglesTopic, sampleTopic] : [anglesTopic], { qos: 0 });
   await runtime.start();
-  const loop = monitorEventLoopDelay({ resolution: 1 });
+  const loop = eventLoopDelayMonitor(); // the load watch's: the same figure as get_status load.last
   loop.enable();
   await new Promise((r) => setTimeout(r, o.seconds * 1000));
+  const loopDelay = loop.take();
   loop.disable();
   const rssMb = process.memoryUsage().rss / 2 ** 20;
   const stats = runtime.stats();
@@ -97,7 +98,7 @@ export async function streamRun(o: StreamRunOptions): Promise<StreamRun> {
     sampleLatencies,
     sampleSkipped: pipelines.reduce((n, p) => n + (p.perSample?.skipped ?? 0), 0),
     samplePublished: pipelines.reduce((n, p) => n + (p.perSample?.published ?? 0), 0),
-    loopDelayMaxMs: loop.max / 1e6,
-    loopDelayP99Ms: loop.percentile(99) / 1e6,
+    loopDelayMaxMs: loopDelay.maxMs,
+    loopDelayP99Ms: loopDelay.p99Ms,
   };
 }

@@ -4,7 +4,7 @@
  * the instantaneous df/dt = -w x f test fails on a swinging limb, and which
  * channel faults it can and cannot see) is in docs/calibration.md.
  */
-import type { Vec3 } from "./linalg.js";
+import { rodriguesInto, type Vec3 } from "./linalg.js";
 
 export const G = 9.80665;
 export const HANDEDNESS_WINDOW = 400;
@@ -28,14 +28,15 @@ const at = (s: readonly Vec3[], k: number): Vec3 => s[k] ?? [Number.NaN, Number.
 /**
  * (|mean_k R_k f_k| - g)^2 over samples start..start+n, R integrated from sign * gyro.
  *
- * R and each step's exp([w dt]x) (linalg.rodrigues, expanded) are kept in
- * scalars: this loop runs 2 x 400 samples per window at every judgement of
+ * R is kept in scalars and each step's exp([w dt]x) written into one
+ * scratch (linalg.rodriguesInto): this loop runs 2 x 400 samples per window at every judgement of
  * every sensor, most of a calibration's time, and a new 3x3 per sample was
  * most of that (the same sums, in the same order, as the matrix form).
  */
 export function windowError(acc: readonly Vec3[], gyro: readonly Vec3[], start: number, n: number, sign: number, dt: number): number {
   let r00 = 1, r01 = 0, r02 = 0, r10 = 0, r11 = 1, r12 = 0, r20 = 0, r21 = 0, r22 = 1;
   let mx = 0, my = 0, mz = 0;
+  const step = new Float64Array(9);
   for (let k = start; k < start + n; k++) {
     const a = at(acc, k);
     const a0 = a[0], a1 = a[1], a2 = a[2];
@@ -43,28 +44,8 @@ export function windowError(acc: readonly Vec3[], gyro: readonly Vec3[], start: 
     my += r10 * a0 + r11 * a1 + r12 * a2;
     mz += r20 * a0 + r21 * a1 + r22 * a2;
     const g = at(gyro, k);
-    // rodrigues(sign * g, dt): I + s K + c K^2, K = [k]x.
-    const kx = sign * g[0] * dt, ky = sign * g[1] * dt, kz = sign * g[2] * dt;
-    const th2 = kx * kx + ky * ky + kz * kz;
-    let sn: number, c: number;
-    if (th2 < 1e-24) {
-      sn = 1.0;
-      c = 0.5;
-    } else {
-      const th = Math.sqrt(th2);
-      sn = Math.sin(th) / th;
-      c = (1.0 - Math.cos(th)) / th2;
-    }
-    // K^2 = k k^T - |k|^2 I, written as the products the matrix form sums.
-    const e00 = 1.0 + c * (-kz * kz + ky * -ky);
-    const e01 = -sn * kz + c * (ky * kx);
-    const e02 = sn * ky + c * (-kz * -kx);
-    const e10 = sn * kz + c * (-kx * -ky);
-    const e11 = 1.0 + c * (kz * -kz + -kx * kx);
-    const e12 = -sn * kx + c * (kz * ky);
-    const e20 = -sn * ky + c * (kx * kz);
-    const e21 = sn * kx + c * (-ky * -kz);
-    const e22 = 1.0 + c * (-ky * ky + kx * -kx);
+    const E = rodriguesInto(sign * g[0], sign * g[1], sign * g[2], dt, step);
+    const e00 = E[0]!, e01 = E[1]!, e02 = E[2]!, e10 = E[3]!, e11 = E[4]!, e12 = E[5]!, e20 = E[6]!, e21 = E[7]!, e22 = E[8]!;
     const n00 = r00 * e00 + r01 * e10 + r02 * e20, n01 = r00 * e01 + r01 * e11 + r02 * e21, n02 = r00 * e02 + r01 * e12 + r02 * e22;
     const n10 = r10 * e00 + r11 * e10 + r12 * e20, n11 = r10 * e01 + r11 * e11 + r12 * e21, n12 = r10 * e02 + r11 * e12 + r12 * e22;
     const n20 = r20 * e00 + r21 * e10 + r22 * e20, n21 = r20 * e01 + r21 * e11 + r22 * e21, n22 = r20 * e02 + r21 * e12 + r22 * e22;

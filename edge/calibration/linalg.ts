@@ -140,6 +140,14 @@ export function quatFromMatrix(C: Mat3): Quat {
 
 /** exp([w dt]x) as a flat row-major 3x3: the rotation a gyro reading w (rad/s) makes in dt seconds. */
 export function rodrigues(w0: number, w1: number, w2: number, dt: number): Flat {
+  return Array.from(rodriguesInto(w0, w1, w2, dt, new Float64Array(9)));
+}
+
+/**
+ * rodrigues() written into `out` (row-major), allocating nothing: for loops
+ * that integrate a gyro stream sample by sample (handedness.windowError).
+ */
+export function rodriguesInto(w0: number, w1: number, w2: number, dt: number, out: Float64Array): Float64Array {
   const kx = w0 * dt, ky = w1 * dt, kz = w2 * dt;
   const th2 = kx * kx + ky * ky + kz * kz;
   let s: number, c: number;
@@ -151,15 +159,16 @@ export function rodrigues(w0: number, w1: number, w2: number, dt: number): Flat 
     s = Math.sin(th) / th;
     c = (1.0 - Math.cos(th)) / th2;
   }
-  const K: Flat = [0.0, -kz, ky, kz, 0.0, -kx, -ky, kx, 0.0];
-  const out: Flat = new Array<number>(9);
-  for (let i = 0; i < 3; i++) {
-    for (let j = 0; j < 3; j++) {
-      let k2 = 0;
-      for (let m = 0; m < 3; m++) k2 += el(K, i, m) * el(K, m, j);
-      out[3 * i + j] = (i === j ? 1.0 : 0.0) + s * el(K, i, j) + c * k2;
-    }
-  }
+  // I + s K + c K^2, K = [k]x; K^2 = k k^T - |k|^2 I, as the products of K K.
+  out[0] = 1.0 + c * (-kz * kz + ky * -ky);
+  out[1] = -s * kz + c * (ky * kx);
+  out[2] = s * ky + c * (-kz * -kx);
+  out[3] = s * kz + c * (-kx * -ky);
+  out[4] = 1.0 + c * (kz * -kz + -kx * kx);
+  out[5] = -s * kx + c * (kz * ky);
+  out[6] = -s * ky + c * (kx * kz);
+  out[7] = s * kx + c * (-ky * -kz);
+  out[8] = 1.0 + c * (-ky * ky + kx * -kx);
   return out;
 }
 
